@@ -1,0 +1,101 @@
+# seald — plain Makefile.  `make` builds, `make run` starts a local demo,
+# `make check` runs every test.  SANITIZE=address,undefined builds with
+# sanitizers into a separate folder.
+
+CC ?= cc
+SANITIZE ?=
+BUILD := build$(if $(SANITIZE),-san)
+
+PKGS := libmicrohttpd jansson yaml-0.1 libpq openssl
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+P11_CFLAGS = $(shell pkg-config --cflags p11-kit-1 2>/dev/null)
+
+WARN := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes \
+	-Wmissing-prototypes -Wimplicit-fallthrough
+HARDEN := -fstack-protector-strong -fstack-clash-protection -fPIE
+ifeq ($(SANITIZE),)
+OPT := -O2 -g -D_FORTIFY_SOURCE=2
+else
+OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=$(SANITIZE) -fno-sanitize-recover=all
+endif
+CFLAGS := -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(HARDEN) -Icommon -Iconfig -Ihsm \
+	-Ipolicy -Iledger -Idaemon -I$(BUILD) $(PKG_CFLAGS) $(P11_CFLAGS) $(EXTRA_CFLAGS)
+LDFLAGS := -pie -Wl,-z,relro,-z,now,-z,noexecstack $(if $(SANITIZE),-fsanitize=$(SANITIZE))
+LIBS := $(PKG_LIBS) -lpthread -ldl
+
+COMMON_SRC := common/err.c common/log.c common/b64.c common/secret.c
+CFG_SRC := config/cfg.c config/cfg_yaml.c
+HSM_SRC := hsm/hsm.c hsm/hsm_pubkey.c
+LEDGER_SRC := ledger/ledger.c ledger/ledger_hash.c ledger/migrate.c $(BUILD)/migrations.c
+DAEMON_SRC := daemon/main.c daemon/server.c daemon/sign_req.c daemon/signer.c daemon/keys.c \
+	daemon/reply.c daemon/peer.c
+SEALD_SRC := $(COMMON_SRC) $(CFG_SRC) $(HSM_SRC) $(LEDGER_SRC) $(DAEMON_SRC)
+SEALCTL_SRC := tools/sealctl.c common/err.c common/b64.c
+
+obj = $(patsubst %.c,$(BUILD)/%.o,$(patsubst $(BUILD)/%,%,$(1)))
+
+UNIT_TESTS := test_err test_b64 test_cfg test_sign_req test_ledger_hash
+test_b64_SRC := tests/unit/test_b64.c common/b64.c common/err.c
+test_ledger_hash_SRC := tests/unit/test_ledger_hash.c ledger/ledger_hash.c
+test_err_SRC := tests/unit/test_err.c common/err.c
+test_cfg_SRC := tests/unit/test_cfg.c $(CFG_SRC) common/err.c common/log.c
+test_sign_req_SRC := tests/unit/test_sign_req.c daemon/sign_req.c common/err.c common/b64.c
+
+.PHONY: all deps run check check-build unit integration lint format clean
+all: $(BUILD)/seald $(BUILD)/sealctl
+
+$(BUILD)/seald: $(call obj,$(SEALD_SRC))
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/sealctl: $(call obj,$(SEALCTL_SRC))
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(shell pkg-config --libs libcurl 2>/dev/null)
+
+$(BUILD)/migrations.c: $(sort $(wildcard migrations/*.sql)) tools/embed-sql.sh
+	@mkdir -p $(BUILD)
+	sh tools/embed-sql.sh $(sort $(wildcard migrations/*.sql)) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/migrations.o: $(BUILD)/migrations.c
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+define unit_rule
+$(BUILD)/tests/$(1): $$(call obj,$$($(1)_SRC))
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LIBS) -lcmocka
+endef
+$(foreach t,$(UNIT_TESTS),$(eval $(call unit_rule,$(t))))
+
+deps:
+	@sh packaging/install-deps.sh
+
+run: deps all
+	@sh tools/devenv.sh run $(BUILD)
+
+# check: install what is needed, then unit and integration tests, printing
+# a cmocka summary per runner and one "N passed, N failed" line at the end.
+check: deps
+	@$(MAKE) --no-print-directory check-build
+	@sh tests/run-all.sh $(BUILD) $(UNIT_TESTS)
+
+check-build: all $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
+
+unit: check-build
+	@sh tests/run-all.sh --unit-only $(BUILD) $(UNIT_TESTS)
+
+integration: all
+	@sh tests/integration/run.sh $(BUILD)
+
+lint:
+	@sh tools/lint.sh
+
+format:
+	@clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build build-san
+
+-include $(shell find build build-san -name '*.d' 2>/dev/null)

@@ -1,0 +1,56 @@
+/*
+ * limits: every cap on outside bytes and every fixed size in seald, in one
+ * place, so that a reviewer can see all bounds at a glance.
+ */
+#ifndef SD_SD_LIMITS_H
+#define SD_SD_LIMITS_H
+
+/* config files */
+#define SD_CONFIG_MAX_BYTES (256 * 1024) /* a config file larger is refused */
+#define SD_CONFIG_MAX_DEPTH 8            /* YAML nesting */
+#define SD_NAME_MAX 64                   /* key, client, instance names */
+#define SD_LABEL_MAX 128                 /* PKCS#11 labels */
+#define SD_PATH_MAX 4096
+#define SD_CONNINFO_MAX 1024
+#define SD_MAX_KEYS 64
+#define SD_MAX_CLIENTS 256
+#define SD_MAX_IDS 64                 /* uids/gids per client entry */
+#define SD_PIN_MAX 256                /* bytes in the PIN file */
+#define SD_CERT_MAX_BYTES (64 * 1024) /* a certificate (chain) file */
+
+/* HTTP front */
+#define SD_HTTP_MAX_BODY_DEFAULT (64 * 1024)
+#define SD_HTTP_MAX_HEADER_DEFAULT (8 * 1024)
+#define SD_HTTP_TIMEOUT_DEFAULT 10 /* seconds idle per connection */
+#define SD_HTTP_MAX_CONN_DEFAULT 1024
+#define SD_HTTP_MAX_BODY_LIMIT (16 * 1024 * 1024) /* config may not exceed */
+#define SD_HTTP_DISCARD_MAX (4 * 1024 * 1024) /* read and drop past the limit */
+
+/* ranges of other settings in seald.yaml */
+#define CFG_BODY_MIN 256
+#define CFG_HEADER_MIN 1024
+#define CFG_HEADER_MAX (1024 * 1024)
+#define CFG_TIMEOUT_MAX 3600
+#define CFG_CONN_MAX 65536
+#define CFG_VERSION_MAX 1000000
+#define CFG_TOKEN_LABEL_MAX 32 /* CK_TOKEN_INFO.label is 32 bytes */
+
+/* sign requests */
+#define SD_REQUEST_ID_MAX 128
+#define SD_EVIDENCE_TYPE_MAX 64
+#define SD_EVIDENCE_REF_MAX 256
+#define SD_DIGEST_MAX 64 /* SHA-512 */
+#define SD_SIG_MAX 1024  /* RSA-4096 = 512, ECDSA DER < 140 */
+#define SD_JSON_MAX_DEPTH 4
+
+/* HSM */
+#define SD_HSM_SESSIONS_DEFAULT 4
+#define SD_HSM_SESSIONS_MAX 64
+
+/* ledger */
+#define SD_LEDGER_BATCH_MAX 256  /* entries per commit */
+#define SD_LEDGER_QUEUE_MAX 4096 /* entries waiting for commit */
+#define SD_SIGN_QUEUE_MAX 4096   /* requests waiting for a worker */
+#define SD_HASH_LEN 32           /* SHA-256 */
+
+#endif
