@@ -1,0 +1,728 @@
+/*
+ * cfg_yaml: builds a position-carrying node tree from libyaml's event
+ * stream and reads typed values out of it.  Events rather than libyaml's
+ * document loader, so that nesting is capped as the input is read (the
+ * loader recurses without bound) and aliases, anchors and tags are refused
+ * where they appear instead of being expanded.  Every reader checks type,
+ * length and range itself and reports the first problem with the node's
+ * line and column, never with the node's value.
+ */
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <yaml.h>
+
+#include "cfg_yaml.h"
+#include "err.h"
+#include "sd_limits.h"
+
+#define NAME_SHOWN_MAX 64 /* bytes of a key name shown in an error */
+
+struct cfg_yaml_node {
+	enum cfg_yaml_kind kind;
+	int plain;                   /* scalar written without quotes */
+	unsigned long line;          /* 1-based */
+	unsigned long column;        /* 1-based */
+	struct cfg_yaml_node *next;  /* next sibling */
+	struct cfg_yaml_node *child; /* first item; mappings: key, value... */
+	struct cfg_yaml_node *last;  /* last item */
+	size_t nchild;               /* items; mappings: keys + values */
+	size_t len;                  /* scalar length, without the NUL */
+	char value[];                /* scalar bytes, NUL-terminated */
+};
+
+struct cfg_yaml_doc {
+	const char *name;
+	char *errbuf;
+	size_t errlen;
+	int failed; /* an error is recorded already */
+	struct cfg_yaml_node *root;
+};
+
+/* Parser state while events are turned into nodes. */
+struct builder {
+	struct cfg_yaml_doc *doc;
+	struct cfg_yaml_node *open[SD_CONFIG_MAX_DEPTH]; /* open collections */
+	size_t depth;
+	size_t ndocs;
+	int done;
+};
+
+static int verror_at(struct cfg_yaml_doc *, int, unsigned long, unsigned long,
+    const char *, va_list) __attribute__((format(printf, 5, 0)));
+static int error_at(struct cfg_yaml_doc *, unsigned long, unsigned long,
+    const char *, ...) __attribute__((format(printf, 4, 5)));
+
+static int
+verror_at(struct cfg_yaml_doc *doc, int haspos, unsigned long line,
+    unsigned long col, const char *fmt, va_list ap)
+{
+	char msg[256];
+
+	if (doc->failed)
+		return SD_ERR_CONFIG;
+	doc->failed = 1;
+	if (doc->errbuf == NULL || doc->errlen == 0)
+		return SD_ERR_CONFIG;
+	if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
+		msg[0] = '\0';
+	if (haspos)
+		snprintf(doc->errbuf, doc->errlen, "%s:%lu:%lu: %s", doc->name,
+		    line, col, msg);
+	else
+		snprintf(doc->errbuf, doc->errlen, "%s: %s", doc->name, msg);
+	return SD_ERR_CONFIG;
+}
+
+static int
+error_at(struct cfg_yaml_doc *doc, unsigned long line, unsigned long col,
+    const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = verror_at(doc, 1, line, col, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+int
+cfg_yaml_error(struct cfg_yaml_doc *doc, const struct cfg_yaml_node *node,
+    const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	if (node != NULL)
+		r = verror_at(doc, 1, node->line, node->column, fmt, ap);
+	else
+		r = verror_at(doc, 0, 0, 0, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+/*
+ * Copy at most NAME_SHOWN_MAX bytes of a file-supplied name for an error
+ * message, with anything but printable ASCII replaced, so that a key in the
+ * file cannot put escape sequences or a newline into the daemon's log.
+ */
+static void
+shown(char *dst, size_t dstsize, const char *src, size_t len)
+{
+	size_t i, n;
+
+	n = len < dstsize - 1 ? len : dstsize - 1;
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)src[i];
+
+		dst[i] = (c < 0x20 || c >= 0x7f) ? '?' : (char)c;
+	}
+	dst[n] = '\0';
+}
+
+static int
+is_null(const struct cfg_yaml_node *n)
+{
+	if (n->kind != CFG_YAML_SCALAR || !n->plain)
+		return 0;
+	return n->len == 0 || strcmp(n->value, "~") == 0 ||
+	    strcmp(n->value, "null") == 0 || strcmp(n->value, "Null") == 0 ||
+	    strcmp(n->value, "NULL") == 0;
+}
+
+/* What a node is, for "expected X, got Y". */
+static const char *
+what(const struct cfg_yaml_node *n)
+{
+	switch (n->kind) {
+	case CFG_YAML_SCALAR:
+		if (is_null(n))
+			return "null";
+		return n->plain ? "a scalar" : "a quoted string";
+	case CFG_YAML_SEQUENCE:
+		return "a sequence";
+	case CFG_YAML_MAPPING:
+		return "a mapping";
+	}
+	return "?";
+}
+
+static void
+node_free(struct cfg_yaml_node *n)
+{
+	struct cfg_yaml_node *c, *next;
+
+	if (n == NULL)
+		return;
+	/* Recursion is bounded by SD_CONFIG_MAX_DEPTH. */
+	for (c = n->child; c != NULL; c = next) {
+		next = c->next;
+		node_free(c);
+	}
+	explicit_bzero(n->value, n->len);
+	free(n);
+}
+
+static struct cfg_yaml_node *
+node_new(enum cfg_yaml_kind kind, const yaml_mark_t *mark, const void *value,
+    size_t len)
+{
+	struct cfg_yaml_node *n;
+
+	if (len > SIZE_MAX - sizeof(*n) - 1)
+		return NULL;
+	if ((n = calloc(1, sizeof(*n) + len + 1)) == NULL)
+		return NULL;
+	n->kind = kind;
+	n->line = (unsigned long)mark->line + 1;
+	n->column = (unsigned long)mark->column + 1;
+	if (len > 0)
+		memcpy(n->value, value, len);
+	n->value[len] = '\0';
+	n->len = len;
+	return n;
+}
+
+/* Link a new node under the innermost open collection, or make it root. */
+static void
+attach(struct builder *b, struct cfg_yaml_node *n)
+{
+	struct cfg_yaml_node *parent;
+
+	if (b->depth == 0) {
+		b->doc->root = n; /* one document, so one root */
+		return;
+	}
+	parent = b->open[b->depth - 1];
+	/*
+	 * A missing value ("key:" and nothing) is an empty scalar that libyaml
+	 * places at the next token, often the next line: show its key instead.
+	 */
+	if (parent->kind == CFG_YAML_MAPPING && parent->nchild % 2 == 1 &&
+	    n->kind == CFG_YAML_SCALAR && n->plain && n->len == 0) {
+		n->line = parent->last->line;
+		n->column = parent->last->column;
+	}
+	if (parent->last == NULL)
+		parent->child = n;
+	else
+		parent->last->next = n;
+	parent->last = n;
+	parent->nchild++;
+}
+
+static int
+refuse_decorations(struct builder *b, const yaml_mark_t *mark,
+    const yaml_char_t *anchor, const yaml_char_t *tag)
+{
+	if (anchor != NULL)
+		return error_at(b->doc, (unsigned long)mark->line + 1,
+		    (unsigned long)mark->column + 1, "anchors are not allowed");
+	if (tag != NULL)
+		return error_at(b->doc, (unsigned long)mark->line + 1,
+		    (unsigned long)mark->column + 1, "tags are not allowed");
+	return 0;
+}
+
+static int
+on_event(struct builder *b, const yaml_event_t *ev)
+{
+	const yaml_mark_t *m = &ev->start_mark;
+	struct cfg_yaml_node *n;
+	enum cfg_yaml_kind kind;
+	int r;
+
+	switch (ev->type) {
+	case YAML_STREAM_START_EVENT:
+	case YAML_DOCUMENT_END_EVENT:
+	case YAML_NO_EVENT:
+		return 0;
+	case YAML_STREAM_END_EVENT:
+		b->done = 1;
+		return 0;
+	case YAML_DOCUMENT_START_EVENT:
+		if (b->ndocs++ > 0)
+			return error_at(b->doc, (unsigned long)m->line + 1,
+			    (unsigned long)m->column + 1,
+			    "only one document is allowed");
+		if (ev->data.document_start.tag_directives.start !=
+		    ev->data.document_start.tag_directives.end)
+			return error_at(b->doc, (unsigned long)m->line + 1,
+			    (unsigned long)m->column + 1,
+			    "tag directives are not allowed");
+		return 0;
+	case YAML_ALIAS_EVENT:
+		return error_at(b->doc, (unsigned long)m->line + 1,
+		    (unsigned long)m->column + 1, "aliases are not allowed");
+	case YAML_SCALAR_EVENT:
+		if ((r = refuse_decorations(b, m, ev->data.scalar.anchor,
+			 ev->data.scalar.tag)) != 0)
+			return r;
+		if ((n = node_new(CFG_YAML_SCALAR, m, ev->data.scalar.value,
+			 ev->data.scalar.length)) == NULL)
+			return cfg_yaml_error(b->doc, NULL, "out of memory");
+		n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+		attach(b, n);
+		return 0;
+	case YAML_SEQUENCE_START_EVENT:
+	case YAML_MAPPING_START_EVENT:
+		if (ev->type == YAML_SEQUENCE_START_EVENT) {
+			kind = CFG_YAML_SEQUENCE;
+			r = refuse_decorations(b, m,
+			    ev->data.sequence_start.anchor,
+			    ev->data.sequence_start.tag);
+		} else {
+			kind = CFG_YAML_MAPPING;
+			r = refuse_decorations(b, m,
+			    ev->data.mapping_start.anchor,
+			    ev->data.mapping_start.tag);
+		}
+		if (r != 0)
+			return r;
+		if (b->depth >= SD_CONFIG_MAX_DEPTH)
+			return error_at(b->doc, (unsigned long)m->line + 1,
+			    (unsigned long)m->column + 1,
+			    "nesting deeper than %d levels",
+			    SD_CONFIG_MAX_DEPTH);
+		if ((n = node_new(kind, m, NULL, 0)) == NULL)
+			return cfg_yaml_error(b->doc, NULL, "out of memory");
+		attach(b, n);
+		b->open[b->depth++] = n;
+		return 0;
+	case YAML_SEQUENCE_END_EVENT:
+	case YAML_MAPPING_END_EVENT:
+		if (b->depth == 0)
+			return cfg_yaml_error(b->doc, NULL,
+			    "internal error: unbalanced YAML events");
+		b->depth--;
+		return 0;
+	}
+	return cfg_yaml_error(
+	    b->doc, NULL, "internal error: unknown YAML event");
+}
+
+/* libyaml's reader errors carry a byte offset only: turn it into line:col. */
+static void
+reader_error(struct cfg_yaml_doc *doc, const yaml_parser_t *p,
+    const unsigned char *buf, size_t len)
+{
+	unsigned long line = 1, col = 1;
+	size_t i, off;
+
+	off = p->problem_offset < len ? p->problem_offset : len;
+	for (i = 0; i < off; i++) {
+		if (buf[i] == '\n') {
+			line++;
+			col = 1;
+		} else
+			col++;
+	}
+	error_at(doc, line, col, "%s",
+	    p->problem != NULL ? p->problem : "invalid input");
+}
+
+static void
+parser_error(struct cfg_yaml_doc *doc, const yaml_parser_t *p,
+    const unsigned char *buf, size_t len)
+{
+	const char *problem = p->problem != NULL ? p->problem : "syntax error";
+
+	switch (p->error) {
+	case YAML_MEMORY_ERROR:
+		cfg_yaml_error(doc, NULL, "out of memory");
+		return;
+	case YAML_READER_ERROR:
+		reader_error(doc, p, buf, len);
+		return;
+	case YAML_SCANNER_ERROR:
+	case YAML_PARSER_ERROR:
+		/* libyaml's texts are fixed strings: no input is echoed. */
+		if (p->context != NULL)
+			error_at(doc, (unsigned long)p->problem_mark.line + 1,
+			    (unsigned long)p->problem_mark.column + 1,
+			    "%s (%s at %lu:%lu)", problem, p->context,
+			    (unsigned long)p->context_mark.line + 1,
+			    (unsigned long)p->context_mark.column + 1);
+		else
+			error_at(doc, (unsigned long)p->problem_mark.line + 1,
+			    (unsigned long)p->problem_mark.column + 1, "%s",
+			    problem);
+		return;
+	default:
+		cfg_yaml_error(doc, NULL, "YAML error");
+		return;
+	}
+}
+
+struct cfg_yaml_doc *
+cfg_yaml_parse(const char *name, const unsigned char *buf, size_t len,
+    char *errbuf, size_t errlen)
+{
+	static const unsigned char empty[1] = { 0 };
+	struct cfg_yaml_doc *doc;
+	struct builder b;
+	yaml_parser_t parser;
+	yaml_event_t ev;
+	int r = SD_ERR_CONFIG;
+
+	if (errbuf != NULL && errlen > 0)
+		errbuf[0] = '\0';
+	if (name == NULL)
+		name = "(config)";
+	if ((doc = calloc(1, sizeof(*doc))) == NULL) {
+		if (errbuf != NULL && errlen > 0)
+			snprintf(errbuf, errlen, "%s: out of memory", name);
+		return NULL;
+	}
+	doc->name = name;
+	doc->errbuf = errbuf;
+	doc->errlen = errlen;
+	if (buf == NULL) {
+		if (len != 0) {
+			cfg_yaml_error(doc, NULL, "internal error: no buffer");
+			goto out;
+		}
+		buf = empty;
+	}
+	if (len > SD_CONFIG_MAX_BYTES) {
+		cfg_yaml_error(
+		    doc, NULL, "larger than %d bytes", SD_CONFIG_MAX_BYTES);
+		goto out;
+	}
+	if (!yaml_parser_initialize(&parser)) {
+		cfg_yaml_error(doc, NULL, "out of memory");
+		goto out;
+	}
+	yaml_parser_set_input_string(&parser, buf, len);
+	memset(&b, 0, sizeof(b));
+	b.doc = doc;
+	while (!b.done) {
+		if (!yaml_parser_parse(&parser, &ev)) {
+			parser_error(doc, &parser, buf, len);
+			break;
+		}
+		r = on_event(&b, &ev);
+		yaml_event_delete(&ev);
+		if (r != 0)
+			break;
+	}
+	/*
+	 * libyaml frees its own copies of the input (tokens, events) without
+	 * wiping them; only the tree built here is wiped in cfg_yaml_free.
+	 */
+	yaml_parser_delete(&parser);
+	if (!b.done || doc->failed)
+		goto out;
+	if (doc->root == NULL) {
+		cfg_yaml_error(doc, NULL, "empty file: no YAML document");
+		goto out;
+	}
+	r = 0;
+out:
+	if (r != 0 || doc->failed) {
+		/* Every path above records a reason; this is a safety net. */
+		if (errbuf != NULL && errlen > 0 && errbuf[0] == '\0')
+			snprintf(errbuf, errlen, "%s: invalid YAML", name);
+		cfg_yaml_free(doc);
+		return NULL;
+	}
+	return doc;
+}
+
+void
+cfg_yaml_free(struct cfg_yaml_doc *doc)
+{
+	if (doc == NULL)
+		return;
+	node_free(doc->root);
+	free(doc);
+}
+
+const struct cfg_yaml_node *
+cfg_yaml_root(const struct cfg_yaml_doc *doc)
+{
+	return doc->root;
+}
+
+enum cfg_yaml_kind
+cfg_yaml_kind(const struct cfg_yaml_node *node)
+{
+	return node->kind;
+}
+
+unsigned long
+cfg_yaml_line(const struct cfg_yaml_node *node)
+{
+	return node->line;
+}
+
+unsigned long
+cfg_yaml_column(const struct cfg_yaml_node *node)
+{
+	return node->column;
+}
+
+int
+cfg_yaml_map(struct cfg_yaml_doc *doc, const struct cfg_yaml_node *node,
+    const struct cfg_yaml_key *keys, size_t nkeys,
+    const struct cfg_yaml_node **values)
+{
+	const struct cfg_yaml_node *k, *v;
+	char name[NAME_SHOWN_MAX + 1];
+	size_t i;
+
+	for (i = 0; i < nkeys; i++)
+		values[i] = NULL;
+	if (node == NULL)
+		return cfg_yaml_error(doc, NULL, "internal error: no node");
+	if (node->kind != CFG_YAML_MAPPING)
+		return cfg_yaml_error(
+		    doc, node, "expected a mapping, got %s", what(node));
+	for (k = node->child; k != NULL; k = v->next) {
+		if ((v = k->next) == NULL)
+			return cfg_yaml_error(
+			    doc, k, "internal error: key without value");
+		if (k->kind != CFG_YAML_SCALAR)
+			return cfg_yaml_error(
+			    doc, k, "a key must be a scalar, not %s", what(k));
+		for (i = 0; i < nkeys; i++)
+			if (strlen(keys[i].name) == k->len &&
+			    memcmp(keys[i].name, k->value, k->len) == 0)
+				break;
+		if (i == nkeys) {
+			shown(name, sizeof(name), k->value, k->len);
+			return cfg_yaml_error(doc, k, "unknown key '%s'", name);
+		}
+		if (values[i] != NULL)
+			return cfg_yaml_error(
+			    doc, k, "duplicate key '%s'", keys[i].name);
+		values[i] = v;
+	}
+	for (i = 0; i < nkeys; i++)
+		if (keys[i].required && values[i] == NULL)
+			return cfg_yaml_error(doc, node,
+			    "missing required key '%s'", keys[i].name);
+	return 0;
+}
+
+static int
+collect(struct cfg_yaml_doc *doc, const struct cfg_yaml_node *node, size_t min,
+    size_t max, const struct cfg_yaml_node **items, size_t *nitems,
+    int scalar_ok)
+{
+	const struct cfg_yaml_node *it;
+	size_t n = 0;
+
+	*nitems = 0;
+	if (node == NULL)
+		return cfg_yaml_error(doc, NULL, "internal error: no node");
+	if (scalar_ok && node->kind == CFG_YAML_SCALAR) {
+		if (min > 1 || max < 1)
+			return cfg_yaml_error(doc, node,
+			    "expected a sequence of %zu..%zu entries", min,
+			    max);
+		items[0] = node;
+		*nitems = 1;
+		return 0;
+	}
+	if (node->kind != CFG_YAML_SEQUENCE)
+		return cfg_yaml_error(doc, node, "expected %s, got %s",
+		    scalar_ok ? "a scalar or a sequence" : "a sequence",
+		    what(node));
+	for (it = node->child; it != NULL; it = it->next) {
+		if (n == max)
+			return cfg_yaml_error(
+			    doc, it, "too many entries (at most %zu)", max);
+		items[n++] = it;
+	}
+	if (n < min)
+		return cfg_yaml_error(doc, node,
+		    n == 0 ? "empty sequence (at least %zu expected)"
+			   : "too few entries (at least %zu)",
+		    min);
+	*nitems = n;
+	return 0;
+}
+
+int
+cfg_yaml_seq(struct cfg_yaml_doc *doc, const struct cfg_yaml_node *node,
+    size_t min, size_t max, const struct cfg_yaml_node **items, size_t *nitems)
+{
+	return collect(doc, node, min, max, items, nitems, 0);
+}
+
+int
+cfg_yaml_list(struct cfg_yaml_doc *doc, const struct cfg_yaml_node *node,
+    size_t min, size_t max, const struct cfg_yaml_node **items, size_t *nitems)
+{
+	return collect(doc, node, min, max, items, nitems, 1);
+}
+
+/* A non-null scalar, or an error "expected <what>". */
+static int
+need_scalar(struct cfg_yaml_doc *doc, const struct cfg_yaml_node *node,
+    const char *expected)
+{
+	if (node == NULL)
+		return cfg_yaml_error(doc, NULL, "internal error: no node");
+	if (node->kind != CFG_YAML_SCALAR || is_null(node))
+		return cfg_yaml_error(
+		    doc, node, "expected %s, got %s", expected, what(node));
+	return 0;
+}
+
+int
+cfg_yaml_str(struct cfg_yaml_doc *doc, const struct cfg_yaml_node *node,
+    size_t minlen, char *dst, size_t dstsize)
+{
+	size_t i;
+	int r;
+
+	if ((r = need_scalar(doc, node, "a string")) != 0)
+		return r;
+	if (dstsize == 0)
+		return cfg_yaml_error(doc, node, "internal error: no room");
+	for (i = 0; i < node->len; i++) {
+		unsigned char c = (unsigned char)node->value[i];
+
+		if (c < 0x20 || c == 0x7f)
+			return cfg_yaml_error(
+			    doc, node, "control characters are not allowed");
+	}
+	if (node->len < minlen)
+		return cfg_yaml_error(doc, node,
+		    minlen == 1 ? "must not be empty"
+				: "too short (at least %zu bytes)",
+		    minlen);
+	if (node->len > dstsize - 1)
+		return cfg_yaml_error(
+		    doc, node, "too long (at most %zu bytes)", dstsize - 1);
+	memcpy(dst, node->value, node->len);
+	dst[node->len] = '\0';
+	return 0;
+}
+
+int
+cfg_yaml_uint(struct cfg_yaml_doc *doc, const struct cfg_yaml_node *node,
+    unsigned long long min, unsigned long long max, unsigned long long *out)
+{
+	const unsigned long long top = ~0ULL;
+	unsigned long long v = 0;
+	unsigned int d;
+	size_t i;
+	int r;
+
+	if ((r = need_scalar(doc, node, "an unsigned integer")) != 0)
+		return r;
+	if (!node->plain)
+		return cfg_yaml_error(doc, node,
+		    "expected an unsigned integer, got a quoted string");
+	if (node->value[0] == '-')
+		return cfg_yaml_error(doc, node,
+		    "negative numbers are not allowed (allowed %llu..%llu)",
+		    min, max);
+	for (i = 0; i < node->len; i++)
+		if (node->value[i] < '0' || node->value[i] > '9')
+			return cfg_yaml_error(
+			    doc, node, "expected an unsigned decimal integer");
+	if (node->len > 1 && node->value[0] == '0')
+		return cfg_yaml_error(doc, node,
+		    "leading zeros are not allowed in decimal numbers");
+	for (i = 0; i < node->len; i++) {
+		d = (unsigned int)(node->value[i] - '0');
+		if (v > (top - d) / 10)
+			return cfg_yaml_error(doc, node,
+			    "number out of range (allowed %llu..%llu)", min,
+			    max);
+		v = v * 10 + d;
+	}
+	if (v < min || v > max)
+		return cfg_yaml_error(doc, node,
+		    "number out of range (allowed %llu..%llu)", min, max);
+	*out = v;
+	return 0;
+}
+
+int
+cfg_yaml_mode(
+    struct cfg_yaml_doc *doc, const struct cfg_yaml_node *node, mode_t *out)
+{
+	mode_t m = 0;
+	size_t i;
+	int r;
+
+	if ((r = need_scalar(doc, node, "an octal mode")) != 0)
+		return r;
+	if (node->len < 1 || node->len > 4 || node->value[0] != '0')
+		goto bad;
+	for (i = 1; i < node->len; i++) {
+		if (node->value[i] < '0' || node->value[i] > '7')
+			goto bad;
+		m = (mode_t)(m * 8 + (mode_t)(node->value[i] - '0'));
+	}
+	*out = m;
+	return 0;
+bad:
+	return cfg_yaml_error(doc, node,
+	    "bad mode: expected \"0\" and up to three octal digits, at most "
+	    "\"0777\"");
+}
+
+int
+cfg_yaml_bool(
+    struct cfg_yaml_doc *doc, const struct cfg_yaml_node *node, int *out)
+{
+	static const char *const yes[] = { "true", "True", "TRUE" };
+	static const char *const no[] = { "false", "False", "FALSE" };
+	size_t i;
+	int r;
+
+	if ((r = need_scalar(doc, node, "true or false")) != 0)
+		return r;
+	if (node->plain) {
+		for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+			if (strcmp(node->value, yes[i]) == 0) {
+				*out = 1;
+				return 0;
+			}
+			if (strcmp(node->value, no[i]) == 0) {
+				*out = 0;
+				return 0;
+			}
+		}
+	}
+	return cfg_yaml_error(doc, node, "expected true or false");
+}
+
+int
+cfg_yaml_enum(struct cfg_yaml_doc *doc, const struct cfg_yaml_node *node,
+    const char *const *names, size_t nnames, size_t *idx)
+{
+	char list[200];
+	size_t i, off;
+	int n, r;
+
+	off = (size_t)snprintf(list, sizeof(list), "one of: ");
+	for (i = 0; i < nnames && off < sizeof(list); i++) {
+		n = snprintf(list + off, sizeof(list) - off, "%s%s",
+		    i > 0 ? ", " : "", names[i]);
+		if (n < 0)
+			break;
+		off += (size_t)n;
+	}
+	if ((r = need_scalar(doc, node, list)) != 0)
+		return r;
+	for (i = 0; i < nnames; i++) {
+		if (strlen(names[i]) == node->len &&
+		    memcmp(names[i], node->value, node->len) == 0) {
+			*idx = i;
+			return 0;
+		}
+	}
+	return cfg_yaml_error(doc, node, "expected %s", list);
+}

@@ -1,0 +1,747 @@
+/*
+ * test_cfg: the config loader against a table of files and a few cases
+ * written in code.  Every tests/data/config/ok_*.yaml must load; every
+ * bad_*.yaml must fail, and its first line "# expect: LINE:COL: text" (or
+ * "# expect: text" for errors without a position) says where and why, so a
+ * new case is one new file.  No error may contain the conninfo password
+ * the bad files carry.  The code cases check values and defaults, the size
+ * cap on files and buffers, the cfg_yaml readers and client matching.
+ * SEALD_TEST_DATA overrides the data folder (default tests/data/config,
+ * relative to the repository root).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cfg.h"
+#include "cfg_yaml.h"
+#include "err.h"
+#include "sd_limits.h"
+
+#define SECRET "SECRETPW" /* the password in the bad files' conninfo */
+#define EXPECT_TAG "# expect: "
+
+struct file_case {
+	char path[1024];
+	int good;
+};
+
+static const char *
+data_dir(void)
+{
+	const char *d = getenv("SEALD_TEST_DATA");
+
+	return d != NULL && *d != '\0' ? d : "tests/data/config";
+}
+
+static struct cfg *
+load_data(const char *file, char *errbuf, size_t errlen)
+{
+	char path[1024];
+	int n;
+
+	n = snprintf(path, sizeof(path), "%s/%s", data_dir(), file);
+	assert_true(n > 0 && (size_t)n < sizeof(path));
+	return cfg_load(path, errbuf, errlen);
+}
+
+/* The "# expect: " line of a bad file, without the tag and the newline. */
+static void
+read_expect(const char *path, char *out, size_t outlen)
+{
+	char line[512];
+	FILE *f;
+	size_t n;
+
+	assert_non_null(f = fopen(path, "r"));
+	if (fgets(line, sizeof(line), f) == NULL)
+		line[0] = '\0';
+	fclose(f);
+	if (strncmp(line, EXPECT_TAG, strlen(EXPECT_TAG)) != 0)
+		fail_msg("%s: first line must be \"" EXPECT_TAG "...\"", path);
+	n = strcspn(line, "\r\n");
+	line[n] = '\0';
+	assert_true(n - strlen(EXPECT_TAG) < outlen);
+	memcpy(out, line + strlen(EXPECT_TAG), n - strlen(EXPECT_TAG) + 1);
+	assert_true(out[0] != '\0');
+}
+
+/*
+ * Check err against an expectation "LINE:COL: text" or "text": err must be
+ * "PATH:LINE:COL: ..." (or "PATH: ...") and contain text after the prefix.
+ */
+static void
+check_error(const char *path, const char *err, const char *expect)
+{
+	char prefix[1200];
+	const char *msg = expect, *p = expect;
+	size_t plen;
+
+	while (*p >= '0' && *p <= '9')
+		p++;
+	if (p != expect && *p == ':') {
+		p++;
+		while (*p >= '0' && *p <= '9')
+			p++;
+		if (strncmp(p, ": ", 2) == 0)
+			msg = p + 2;
+	}
+	if (msg != expect)
+		snprintf(prefix, sizeof(prefix), "%s:%.*s: ", path,
+		    (int)(msg - 2 - expect), expect);
+	else
+		snprintf(prefix, sizeof(prefix), "%s: ", path);
+	plen = strlen(prefix);
+	if (strncmp(err, prefix, plen) != 0 || strstr(err + plen, msg) == NULL)
+		fail_msg("error \"%s\"\n  expected \"%s%s\"", err, prefix, msg);
+}
+
+static void
+test_file(void **state)
+{
+	const struct file_case *fc = *state;
+	char err[1024], expect[512];
+	struct cfg *cfg;
+
+	memset(err, 'x', sizeof(err));
+	cfg = cfg_load(fc->path, err, sizeof(err));
+	assert_non_null(memchr(err, '\0', sizeof(err)));
+	assert_null(strchr(err, '\n'));
+	assert_null(strstr(err, SECRET));
+	if (fc->good) {
+		if (cfg == NULL)
+			fail_msg("%s", err);
+		assert_string_equal(err, "");
+		cfg_free(cfg);
+		return;
+	}
+	read_expect(fc->path, expect, sizeof(expect));
+	assert_null(cfg);
+	check_error(fc->path, err, expect);
+}
+
+static int
+yaml_file(const struct dirent *d)
+{
+	size_t n = strlen(d->d_name);
+
+	return n > 5 && strcmp(d->d_name + n - 5, ".yaml") == 0;
+}
+
+/* One cmocka test per data file, named after it. */
+static int
+run_file_tests(void)
+{
+	struct CMUnitTest *tests;
+	struct file_case *cases;
+	struct dirent **names;
+	int i, n, fails, ngood = 0, nbad = 0;
+
+	if ((n = scandir(data_dir(), &names, yaml_file, alphasort)) <= 0) {
+		fprintf(stderr, "test_cfg: no *.yaml in %s\n", data_dir());
+		return 1;
+	}
+	if ((tests = calloc((size_t)n, sizeof(*tests))) == NULL ||
+	    (cases = calloc((size_t)n, sizeof(*cases))) == NULL)
+		abort();
+	for (i = 0; i < n; i++) {
+		const char *f = names[i]->d_name;
+
+		if (strncmp(f, "ok_", 3) == 0) {
+			cases[i].good = 1;
+			ngood++;
+		} else if (strncmp(f, "bad_", 4) == 0)
+			nbad++;
+		else {
+			fprintf(stderr,
+			    "test_cfg: %s: name must start with ok_ or bad_\n",
+			    f);
+			return 1;
+		}
+		snprintf(cases[i].path, sizeof(cases[i].path), "%s/%s",
+		    data_dir(), f);
+		tests[i].name = f;
+		tests[i].test_func = test_file;
+		tests[i].initial_state = &cases[i];
+	}
+	if (ngood == 0 || nbad == 0) {
+		fprintf(stderr, "test_cfg: need ok_ and bad_ files\n");
+		return 1;
+	}
+	fails =
+	    _cmocka_run_group_tests("cfg_files", tests, (size_t)n, NULL, NULL);
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	free(tests);
+	free(cases);
+	return fails;
+}
+
+static void
+test_minimal_defaults(void **state)
+{
+	char err[512];
+	struct cfg *cfg;
+
+	(void)state;
+	assert_non_null(cfg = load_data("ok_minimal.yaml", err, sizeof(err)));
+	assert_string_equal(cfg->instance, "demo-1");
+	assert_string_equal(cfg->service.path, "/run/seald/seald.sock");
+	assert_int_equal(cfg->service.mode, 0660);
+	assert_int_equal(cfg->service.has_group, 0);
+	assert_string_equal(cfg->module, "/usr/lib/softhsm/libsofthsm2.so");
+	assert_string_equal(cfg->token_label, "seald");
+	assert_string_equal(cfg->pin_file, "/etc/seald/pin");
+	assert_int_equal(cfg->sessions, SD_HSM_SESSIONS_DEFAULT);
+	assert_string_equal(
+	    cfg->conninfo, "host=/run/postgresql dbname=seald user=seald");
+	assert_int_equal(cfg->max_body, SD_HTTP_MAX_BODY_DEFAULT);
+	assert_int_equal(cfg->max_header, SD_HTTP_MAX_HEADER_DEFAULT);
+	assert_int_equal(cfg->timeout, SD_HTTP_TIMEOUT_DEFAULT);
+	assert_int_equal(cfg->max_connections, SD_HTTP_MAX_CONN_DEFAULT);
+	assert_int_equal(cfg->log_level, CFG_LOG_INFO);
+	assert_int_equal(cfg->nkeys, 1);
+	assert_string_equal(cfg->keys[0].name, "demo-ec");
+	assert_string_equal(cfg->keys[0].label, "seald-demo-ec");
+	assert_int_equal(cfg->keys[0].version, 1);
+	assert_int_equal(cfg->keys[0].rsa_scheme, CFG_RSA_PKCS1);
+	assert_string_equal(cfg->keys[0].certificate, "");
+	assert_int_equal(cfg->nclients, 1);
+	assert_string_equal(cfg->clients[0].name, "local");
+	assert_int_equal(cfg->clients[0].nuids, 1);
+	assert_int_equal(cfg->clients[0].uids[0], 1000);
+	assert_int_equal(cfg->clients[0].ngids, 0);
+	cfg_free(cfg);
+}
+
+static void
+test_full_values(void **state)
+{
+	const struct cfg_client *c;
+	const struct cfg_key *k;
+	char err[512];
+	struct cfg *cfg;
+
+	(void)state;
+	assert_non_null(cfg = load_data("ok_full.yaml", err, sizeof(err)));
+	assert_string_equal(cfg->instance, "prod_eu-west.2");
+	assert_string_equal(cfg->service.path, "/run/seald/service.sock");
+	assert_int_equal(cfg->service.mode, 0600);
+	assert_int_equal(cfg->service.has_group, 1);
+	assert_int_equal(cfg->service.gid, 1); /* daemon */
+	assert_string_equal(
+	    cfg->module, "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so");
+	assert_string_equal(cfg->token_label, "seald token");
+	assert_string_equal(cfg->pin_file, "/etc/seald/token.pin");
+	assert_int_equal(cfg->sessions, 16);
+	assert_string_equal(cfg->conninfo,
+	    "host=/run/postgresql port=5433 "
+	    "dbname=ledger user=seald_writer");
+	assert_int_equal(cfg->max_body, 1048576);
+	assert_int_equal(cfg->max_header, 16384);
+	assert_int_equal(cfg->timeout, 30);
+	assert_int_equal(cfg->max_connections, 4096);
+	assert_int_equal(cfg->log_level, CFG_LOG_DEBUG);
+
+	assert_int_equal(cfg->nkeys, 2);
+	k = &cfg->keys[0];
+	assert_string_equal(k->name, "evidence-rsa");
+	assert_string_equal(k->label, "seald evidence RSA 2024");
+	assert_int_equal(k->version, 3);
+	assert_int_equal(k->rsa_scheme, CFG_RSA_PSS);
+	assert_string_equal(
+	    k->certificate, "/etc/seald/certs/evidence-rsa.pem");
+	k = &cfg->keys[1];
+	assert_string_equal(k->name, "evidence-ec");
+	assert_int_equal(k->version, 1);
+	assert_int_equal(k->rsa_scheme, CFG_RSA_PKCS1);
+	assert_string_equal(k->certificate, "/etc/seald/certs/evidence-ec.pem");
+
+	assert_int_equal(cfg->nclients, 2);
+	c = &cfg->clients[0];
+	assert_string_equal(c->name, "platform-api");
+	assert_int_equal(c->nuids, 3); /* uid: [1100, 1101], user: root */
+	assert_int_equal(c->uids[0], 1100);
+	assert_int_equal(c->uids[1], 1101);
+	assert_int_equal(c->uids[2], 0);
+	assert_int_equal(c->ngids, 3); /* gid: 2000, group: [daemon, staff] */
+	assert_int_equal(c->gids[0], 2000);
+	assert_int_equal(c->gids[1], 1);
+	assert_int_equal(c->gids[2], 50);
+	c = &cfg->clients[1];
+	assert_string_equal(c->name, "workers");
+	assert_int_equal(c->nuids, 1);
+	assert_int_equal(c->uids[0], 1); /* daemon */
+	assert_int_equal(c->ngids, 1);
+	assert_int_equal(c->gids[0], 100); /* users */
+	cfg_free(cfg);
+}
+
+static void
+test_socket_gid_numeric(void **state)
+{
+	char err[512];
+	struct cfg *cfg;
+
+	(void)state;
+	cfg = load_data("ok_socket_gid_numeric.yaml", err, sizeof(err));
+	assert_non_null(cfg);
+	assert_int_equal(cfg->service.mode, 0660);
+	assert_int_equal(cfg->service.has_group, 1);
+	assert_int_equal(cfg->service.gid, 4242);
+	cfg_free(cfg);
+}
+
+static void
+test_bounds(void **state)
+{
+	char err[512];
+	struct cfg *cfg;
+
+	(void)state;
+	assert_non_null(
+	    cfg = load_data("ok_boundaries.yaml", err, sizeof(err)));
+	assert_int_equal(strlen(cfg->instance), SD_NAME_MAX - 1);
+	assert_int_equal(strlen(cfg->service.path), SD_PATH_MAX - 1);
+	assert_int_equal(cfg->service.mode, 0777);
+	assert_int_equal(cfg->service.gid, 4294967294U);
+	assert_int_equal(strlen(cfg->token_label), 32);
+	assert_int_equal(cfg->sessions, SD_HSM_SESSIONS_MAX);
+	assert_int_equal(strlen(cfg->conninfo), SD_CONNINFO_MAX - 1);
+	assert_int_equal(cfg->max_body, SD_HTTP_MAX_BODY_LIMIT);
+	assert_int_equal(cfg->max_header, 1048576);
+	assert_int_equal(cfg->timeout, 3600);
+	assert_int_equal(cfg->max_connections, 65536);
+	assert_int_equal(cfg->log_level, CFG_LOG_ERROR);
+	assert_int_equal(cfg->nkeys, SD_MAX_KEYS);
+	assert_int_equal(strlen(cfg->keys[63].label), SD_LABEL_MAX - 1);
+	assert_int_equal(cfg->keys[63].version, 1000000);
+	assert_int_equal(cfg->clients[0].nuids, SD_MAX_IDS);
+	assert_int_equal(cfg->clients[0].uids[63], 4294967294U);
+	assert_int_equal(cfg->clients[0].ngids, SD_MAX_IDS);
+	cfg_free(cfg);
+
+	assert_non_null(
+	    cfg = load_data("ok_lower_bounds.yaml", err, sizeof(err)));
+	assert_string_equal(cfg->service.path, "/");
+	assert_int_equal(cfg->service.mode, 0);
+	assert_int_equal(cfg->service.gid, 0);
+	assert_int_equal(cfg->sessions, 1);
+	assert_int_equal(cfg->max_body, 256);
+	assert_int_equal(cfg->max_header, 1024);
+	assert_int_equal(cfg->timeout, 1);
+	assert_int_equal(cfg->max_connections, 1);
+	assert_int_equal(cfg->log_level, CFG_LOG_WARN);
+	assert_int_equal(cfg->clients[0].uids[0], 0);
+	cfg_free(cfg);
+}
+
+static void
+test_key_find(void **state)
+{
+	char err[512];
+	struct cfg *cfg;
+	const struct cfg_key *k;
+
+	(void)state;
+	assert_non_null(cfg = load_data("ok_clients.yaml", err, sizeof(err)));
+	assert_non_null(k = cfg_key_find(cfg, "demo-rsa"));
+	assert_ptr_equal(k, &cfg->keys[1]);
+	assert_string_equal(k->label, "seald-demo-rsa");
+	assert_ptr_equal(cfg_key_find(cfg, "demo-ec"), &cfg->keys[0]);
+	assert_null(cfg_key_find(cfg, "demo")); /* no prefix match */
+	assert_null(cfg_key_find(cfg, "demo-ec2"));
+	assert_null(cfg_key_find(cfg, "DEMO-EC"));
+	assert_null(cfg_key_find(cfg, ""));
+	assert_null(cfg_key_find(cfg, NULL));
+	assert_null(cfg_key_find(NULL, "demo-ec"));
+	cfg_free(cfg);
+}
+
+static void
+test_client_match(void **state)
+{
+	const gid_t supp[] = { 5, 3001, 2000 };
+	const gid_t other[] = { 5, 6, 7 };
+	const struct cfg_client *c;
+	char err[512];
+	struct cfg *cfg;
+
+	(void)state;
+	assert_non_null(cfg = load_data("ok_clients.yaml", err, sizeof(err)));
+
+	/* by uid, with a gid and groups that match nothing */
+	assert_non_null(c = cfg_client_match(cfg, 1000, 9, NULL, 0));
+	assert_string_equal(c->name, "by-uid");
+	/* by uid, first in file order wins over "shadowed" */
+	assert_non_null(c = cfg_client_match(cfg, 1001, 9, other, 3));
+	assert_string_equal(c->name, "by-uid");
+	/* by primary gid */
+	assert_non_null(c = cfg_client_match(cfg, 4000, 2000, NULL, 0));
+	assert_string_equal(c->name, "by-gid");
+	/* by supplementary group: 3001 listed first, but "by-gid" is
+	 * earlier in the file and 2000 is among the groups too */
+	assert_non_null(c = cfg_client_match(cfg, 4000, 9, supp, 3));
+	assert_string_equal(c->name, "by-gid");
+	assert_non_null(c = cfg_client_match(cfg, 4000, 9, supp, 2));
+	assert_string_equal(c->name, "by-supplementary");
+	/* a uid equal to a listed gid is not a match, nor the reverse */
+	assert_null(cfg_client_match(cfg, 2000, 1000, NULL, 0));
+	/* names resolved at load: user daemon (uid 1), group daemon (gid 1) */
+	assert_non_null(c = cfg_client_match(cfg, 1, 9, NULL, 0));
+	assert_string_equal(c->name, "by-name");
+	assert_non_null(c = cfg_client_match(cfg, 4000, 1, NULL, 0));
+	assert_string_equal(c->name, "by-name");
+	/* no match */
+	assert_null(cfg_client_match(cfg, 4000, 9, other, 3));
+	assert_null(cfg_client_match(cfg, 4000, 9, NULL, 3)); /* NULL groups */
+	assert_null(cfg_client_match(NULL, 1000, 9, NULL, 0));
+	cfg_free(cfg);
+}
+
+static void
+test_empty_buffer(void **state)
+{
+	char err[256];
+
+	(void)state;
+	assert_null(cfg_load_buffer(
+	    "mem", (const unsigned char *)"", 0, err, sizeof(err)));
+	assert_string_equal(err, "mem: empty file: no YAML document");
+	assert_null(cfg_load_buffer("mem", NULL, 0, err, sizeof(err)));
+	assert_string_equal(err, "mem: empty file: no YAML document");
+	assert_null(cfg_load_buffer(
+	    "mem", (const unsigned char *)"\n\n# c\n", 6, err, sizeof(err)));
+	assert_string_equal(err, "mem: empty file: no YAML document");
+}
+
+/* A valid config padded with a comment to exactly size bytes. */
+static unsigned char *
+padded_config(size_t size)
+{
+	static const char cfg[] =
+	    "instance: demo-1\n"
+	    "service_socket: {path: /run/seald/seald.sock}\n"
+	    "pkcs11: {module: /m.so, token_label: t, pin_file: /pin}\n"
+	    "database: {conninfo: dbname=seald}\n"
+	    "keys: [{name: k, label: l}]\n"
+	    "clients: [{name: c, uid: 1}]\n"
+	    "#";
+	unsigned char *buf;
+
+	assert_true(size > sizeof(cfg));
+	assert_non_null(buf = malloc(size));
+	memcpy(buf, cfg, sizeof(cfg) - 1);
+	memset(buf + sizeof(cfg) - 1, 'x', size - sizeof(cfg));
+	buf[size - 1] = '\n';
+	return buf;
+}
+
+static void
+test_buffer_cap(void **state)
+{
+	unsigned char *buf;
+	char err[256];
+	struct cfg *cfg;
+
+	(void)state;
+	buf = padded_config(SD_CONFIG_MAX_BYTES + 1);
+	assert_non_null(cfg = cfg_load_buffer(
+			    "mem", buf, SD_CONFIG_MAX_BYTES, err, sizeof(err)));
+	cfg_free(cfg);
+	assert_null(cfg_load_buffer(
+	    "mem", buf, SD_CONFIG_MAX_BYTES + 1, err, sizeof(err)));
+	assert_string_equal(err, "mem: larger than 262144 bytes");
+	free(buf);
+}
+
+static void
+write_file(const char *path, const unsigned char *buf, size_t len)
+{
+	int fd;
+
+	assert_true(
+	    (fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600)) != -1);
+	assert_int_equal(write(fd, buf, len), (ssize_t)len);
+	assert_int_equal(close(fd), 0);
+}
+
+static void
+test_file_cap(void **state)
+{
+	char dir[] = "/tmp/test_cfg.XXXXXX", path[256], err[512], want[400];
+	unsigned char *buf;
+	struct cfg *cfg;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/seald.yaml", dir);
+	buf = padded_config(SD_CONFIG_MAX_BYTES + 1);
+
+	write_file(path, buf, SD_CONFIG_MAX_BYTES);
+	cfg = cfg_load(path, err, sizeof(err));
+	if (cfg == NULL)
+		fail_msg("%s", err);
+	cfg_free(cfg);
+
+	write_file(path, buf, SD_CONFIG_MAX_BYTES + 1);
+	assert_null(cfg_load(path, err, sizeof(err)));
+	snprintf(want, sizeof(want), "%s: larger than 262144 bytes", path);
+	assert_string_equal(err, want);
+
+	write_file(path, buf, 0);
+	assert_null(cfg_load(path, err, sizeof(err)));
+	snprintf(want, sizeof(want), "%s: empty file: no YAML document", path);
+	assert_string_equal(err, want);
+
+	assert_int_equal(unlink(path), 0);
+	assert_null(cfg_load(path, err, sizeof(err)));
+	snprintf(
+	    want, sizeof(want), "%s: cannot open: %s", path, strerror(ENOENT));
+	assert_string_equal(err, want);
+
+	assert_null(cfg_load(dir, err, sizeof(err)));
+	snprintf(want, sizeof(want), "%s: not a regular file", dir);
+	assert_string_equal(err, want);
+
+	assert_null(cfg_load("/dev/null", err, sizeof(err)));
+	assert_string_equal(err, "/dev/null: not a regular file");
+
+	assert_int_equal(rmdir(dir), 0);
+	free(buf);
+}
+
+/*
+ * A regular file whose st_size says 0 but that reads much more than the cap
+ * (procfs): only the cap on bytes read can refuse it.
+ */
+static void
+test_file_cap_lying_size(void **state)
+{
+	const char *path = "/proc/kallsyms";
+	char err[256];
+	struct stat st;
+
+	(void)state;
+	if (stat(path, &st) == -1 || !S_ISREG(st.st_mode) || st.st_size != 0 ||
+	    access(path, R_OK) == -1)
+		skip();
+	assert_null(cfg_load(path, err, sizeof(err)));
+	assert_string_equal(err, "/proc/kallsyms: larger than 262144 bytes");
+}
+
+static void
+test_errbuf_bounds(void **state)
+{
+	static const unsigned char bad[] = "instance: demo-1\nfoo: 1\n";
+	char err[12];
+
+	(void)state;
+	memset(err, 'x', sizeof(err));
+	assert_null(cfg_load_buffer(
+	    "a-long-name.yaml", bad, sizeof(bad) - 1, err, sizeof(err)));
+	assert_string_equal(err, "a-long-name"); /* truncated, terminated */
+	assert_null(cfg_load_buffer("mem", bad, sizeof(bad) - 1, NULL, 0));
+	err[0] = 'x';
+	assert_null(cfg_load_buffer("mem", bad, sizeof(bad) - 1, err, 1));
+	assert_int_equal(err[0], '\0');
+	assert_null(cfg_load("/nonexistent/seald.yaml", NULL, 0));
+}
+
+/* Parse text with cfg_yaml and return the value of its only key. */
+static const struct cfg_yaml_node *
+one_value(struct cfg_yaml_doc **doc, const char *text, char *err, size_t errlen)
+{
+	static const struct cfg_yaml_key keys[] = { { "v", 1 } };
+	const struct cfg_yaml_node *v[1];
+
+	*doc = cfg_yaml_parse(
+	    "t", (const unsigned char *)text, strlen(text), err, errlen);
+	assert_non_null(*doc);
+	assert_int_equal(
+	    cfg_yaml_map(*doc, cfg_yaml_root(*doc), keys, 1, v), 0);
+	return v[0];
+}
+
+static void
+test_yaml_bool(void **state)
+{
+	static const struct {
+		const char *text;
+		int ok, value;
+	} cases[] = {
+		{ "v: true", 1, 1 },
+		{ "v: True", 1, 1 },
+		{ "v: TRUE", 1, 1 },
+		{ "v: false", 1, 0 },
+		{ "v: False", 1, 0 },
+		{ "v: FALSE", 1, 0 },
+		{ "v: yes", 0, 0 },
+		{ "v: 1", 0, 0 },
+		{ "v: \"true\"", 0, 0 },
+		{ "v: tRUE", 0, 0 },
+		{ "v:", 0, 0 },
+		{ "v: [true]", 0, 0 },
+	};
+	const struct cfg_yaml_node *n;
+	struct cfg_yaml_doc *doc;
+	char err[256];
+	size_t i;
+	int b;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		n = one_value(&doc, cases[i].text, err, sizeof(err));
+		b = -1;
+		if (cases[i].ok) {
+			assert_int_equal(cfg_yaml_bool(doc, n, &b), 0);
+			assert_int_equal(b, cases[i].value);
+		} else {
+			assert_int_equal(
+			    cfg_yaml_bool(doc, n, &b), SD_ERR_CONFIG);
+			assert_int_equal(b, -1);
+			assert_non_null(strstr(err, "t:1:"));
+			assert_non_null(strstr(err, "expected true or false"));
+		}
+		cfg_yaml_free(doc);
+	}
+}
+
+static void
+test_yaml_uint(void **state)
+{
+	static const struct {
+		const char *text;
+		int ok;
+		unsigned long long value;
+	} cases[] = {
+		{ "v: 0", 1, 0 },
+		{ "v: 18446744073709551615", 1, ~0ULL },
+		{ "v: 18446744073709551616", 0, 0 },
+		{ "v: 184467440737095516150", 0, 0 },
+		{ "v: -0", 0, 0 },
+		{ "v: 00", 0, 0 },
+		{ "v: 1.0", 0, 0 },
+		{ "v: 1e3", 0, 0 },
+		{ "v: 1_000", 0, 0 },
+		{ "v: '1'", 0, 0 },
+		{ "v: \" 1\"", 0, 0 },
+		{ "v: ~", 0, 0 },
+	};
+	const struct cfg_yaml_node *n;
+	struct cfg_yaml_doc *doc;
+	unsigned long long v;
+	char err[256];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		n = one_value(&doc, cases[i].text, err, sizeof(err));
+		v = 42;
+		if (cases[i].ok) {
+			assert_int_equal(
+			    cfg_yaml_uint(doc, n, 0, ~0ULL, &v), 0);
+			assert_true(v == cases[i].value);
+		} else {
+			assert_int_equal(
+			    cfg_yaml_uint(doc, n, 0, ~0ULL, &v), SD_ERR_CONFIG);
+			assert_true(v == 42);
+			assert_non_null(strstr(err, "t:1:4: "));
+		}
+		cfg_yaml_free(doc);
+	}
+}
+
+static void
+test_yaml_list_and_enum(void **state)
+{
+	static const char *const names[] = { "red", "green" };
+	const struct cfg_yaml_node *n, *items[2];
+	struct cfg_yaml_doc *doc;
+	char err[256], s[8];
+	size_t nitems, idx;
+
+	(void)state;
+	n = one_value(&doc, "v: green", err, sizeof(err));
+	assert_int_equal(cfg_yaml_list(doc, n, 1, 2, items, &nitems), 0);
+	assert_int_equal(nitems, 1);
+	assert_ptr_equal(items[0], n);
+	assert_int_equal(cfg_yaml_enum(doc, n, names, 2, &idx), 0);
+	assert_int_equal(idx, 1);
+	assert_int_equal(
+	    cfg_yaml_seq(doc, n, 1, 2, items, &nitems), SD_ERR_CONFIG);
+	assert_string_equal(err, "t:1:4: expected a sequence, got a scalar");
+	cfg_yaml_free(doc);
+
+	n = one_value(&doc, "v: [a, bb]", err, sizeof(err));
+	assert_int_equal(cfg_yaml_list(doc, n, 1, 2, items, &nitems), 0);
+	assert_int_equal(nitems, 2);
+	assert_int_equal(cfg_yaml_line(items[1]), 1);
+	assert_int_equal(cfg_yaml_column(items[1]), 8);
+	assert_int_equal(cfg_yaml_str(doc, items[1], 1, s, sizeof(s)), 0);
+	assert_string_equal(s, "bb");
+	assert_int_equal(cfg_yaml_enum(doc, n, names, 2, &idx), SD_ERR_CONFIG);
+	assert_string_equal(
+	    err, "t:1:4: expected one of: red, green, got a sequence");
+	cfg_yaml_free(doc);
+
+	n = one_value(&doc, "v: [a, b, c]", err, sizeof(err));
+	assert_int_equal(
+	    cfg_yaml_list(doc, n, 1, 2, items, &nitems), SD_ERR_CONFIG);
+	assert_string_equal(err, "t:1:11: too many entries (at most 2)");
+	cfg_yaml_free(doc);
+}
+
+static void
+test_yaml_first_error_wins(void **state)
+{
+	const struct cfg_yaml_node *n;
+	struct cfg_yaml_doc *doc;
+	char err[256];
+
+	(void)state;
+	n = one_value(&doc, "v: x", err, sizeof(err));
+	assert_int_equal(cfg_yaml_error(doc, n, "first %d", 1), SD_ERR_CONFIG);
+	assert_int_equal(cfg_yaml_error(doc, NULL, "second"), SD_ERR_CONFIG);
+	assert_string_equal(err, "t:1:4: first 1");
+	cfg_yaml_free(doc);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_minimal_defaults),
+		cmocka_unit_test(test_full_values),
+		cmocka_unit_test(test_socket_gid_numeric),
+		cmocka_unit_test(test_bounds),
+		cmocka_unit_test(test_key_find),
+		cmocka_unit_test(test_client_match),
+		cmocka_unit_test(test_empty_buffer),
+		cmocka_unit_test(test_buffer_cap),
+		cmocka_unit_test(test_file_cap),
+		cmocka_unit_test(test_file_cap_lying_size),
+		cmocka_unit_test(test_errbuf_bounds),
+		cmocka_unit_test(test_yaml_bool),
+		cmocka_unit_test(test_yaml_uint),
+		cmocka_unit_test(test_yaml_list_and_enum),
+		cmocka_unit_test(test_yaml_first_error_wins),
+	};
+	int fails;
+
+	fails = cmocka_run_group_tests_name("cfg", tests, NULL, NULL);
+	fails += run_file_tests();
+	return fails != 0;
+}
