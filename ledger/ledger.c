@@ -1,0 +1,751 @@
+/*
+ * ledger: the group-commit writer and the request lookups.
+ *
+ * The writer thread takes every entry queued while the previous commit
+ * was in flight (up to SD_LEDGER_BATCH_MAX), chains them (seq, prev_hash,
+ * entry_hash) and writes them with one multi-row INSERT, which commits on
+ * return (autocommit, synchronous_commit=on).  Callbacks run only then.
+ * When the connection is lost during a commit, the writer reconnects, reads
+ * the chain head again and asks the database, by (client, request_id),
+ * which entries of the batch it holds: those are answered, the others are
+ * written once more.  An in-doubt commit is thus resolved by what the
+ * database holds, never guessed.  A batch that hits the (client,
+ * request_id) constraint is written again one entry at a time so that
+ * only the duplicates are affected.  While idle the writer checks its
+ * connection every second, so readiness is true to within a second and
+ * the ledger reconnects by itself.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "err.h"
+#include "ledger.h"
+#include "ledger_pq.h"
+#include "log.h"
+
+#define NCOLS 19                  /* parameters per row */
+#define RECONNECT_INTERVAL_MS 200 /* at most one connect attempt per this */
+#define HEARTBEAT_SEC 1           /* idle connection check */
+#define INSERT_LOST 1             /* insert_rows: connection lost */
+#define UNIQUE_REQUEST "ledger_entries_client_request"
+
+struct ledger {
+	char conninfo[SD_CONNINFO_MAX];
+	char instance[SD_NAME_MAX];
+	PGconn *conn;     /* writer thread only */
+	int64_t head_seq; /* writer thread only */
+	uint8_t head_hash[SD_HASH_LEN];
+	struct timespec last_connect;
+
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct ledger_entry *head, *tail;
+	size_t queued;
+	int stopping;
+	int connected;   /* for ledger_ready(), under lock */
+	int down_logged; /* writer thread only: "down" said once */
+};
+
+struct ledger_reader {
+	char conninfo[SD_CONNINFO_MAX];
+	PGconn *conn;
+};
+
+static long
+ms_since(const struct timespec *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - t->tv_sec) * 1000L +
+	    (now.tv_nsec - t->tv_nsec) / 1000000L;
+}
+
+void
+ledger_pq_error(PGconn *c, const char *what, char *errbuf, size_t errlen)
+{
+	const char *m = c != NULL ? PQerrorMessage(c) : "out of memory";
+	size_t n = strcspn(m, "\n");
+
+	snprintf(errbuf, errlen, "%s: %.*s", what, (int)(n > 200 ? 200 : n), m);
+}
+
+static void
+quiet_notice(void *arg, const char *message)
+{
+	(void)arg;
+	log_debug("postgres: %.200s", message);
+}
+
+PGconn *
+ledger_pq_connect(const char *conninfo, char *errbuf, size_t errlen)
+{
+	/* Ours first: keywords in the expanded conninfo override them. */
+	const char *keys[] = { "connect_timeout", "application_name", "dbname",
+		NULL };
+	const char *vals[] = { "5", "seald", conninfo, NULL };
+	PGresult *res;
+	PGconn *c;
+
+	c = PQconnectdbParams(keys, vals, 1);
+	if (c == NULL || PQstatus(c) != CONNECTION_OK) {
+		ledger_pq_error(
+		    c, "database connection failed", errbuf, errlen);
+		PQfinish(c);
+		return NULL;
+	}
+	PQsetNoticeProcessor(c, quiet_notice, NULL);
+	res = PQexec(c, "SET synchronous_commit = on");
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		ledger_pq_error(c, "SET synchronous_commit", errbuf, errlen);
+		PQclear(res);
+		PQfinish(c);
+		return NULL;
+	}
+	PQclear(res);
+	return c;
+}
+
+/* First line of a libpq message, for one-line logs. */
+static int
+line_len(const char *m)
+{
+	size_t n = strcspn(m, "\n");
+
+	return (int)(n > 200 ? 200 : n);
+}
+
+static int64_t
+get_i64(const PGresult *res, int row, int col)
+{
+	const unsigned char *p =
+	    (const unsigned char *)PQgetvalue(res, row, col);
+	int len = PQgetlength(res, row, col);
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < len && i < 8; i++)
+		v = v << 8 | p[i];
+	if (len == 4 && (v & 0x80000000u))
+		v |= 0xffffffff00000000ull;
+	return (int64_t)v;
+}
+
+/* Copy a binary text/bytea column; 0 if it fits in cap, else -1. */
+static int
+get_bytes(const PGresult *res, int row, int col, void *dst, size_t cap,
+    size_t *len, int nul)
+{
+	size_t n = (size_t)PQgetlength(res, row, col);
+
+	if (n + (nul ? 1 : 0) > cap)
+		return -1;
+	memcpy(dst, PQgetvalue(res, row, col), n);
+	if (nul)
+		((char *)dst)[n] = '\0';
+	if (len != NULL)
+		*len = n;
+	return 0;
+}
+
+/* The recorded entry for (client, request_id) on connection c. */
+static int
+find_request(PGconn *c, const char *client, const char *request_id,
+    struct ledger_entry *out)
+{
+	const char *params[2] = { client, request_id };
+	PGresult *res;
+	size_t hl;
+	int r = 0;
+
+	res = PQexecParams(c,
+	    "SELECT instance, seq, request_hash, key_version, algorithm, "
+	    "signature, signed_at_us, entry_hash, format "
+	    "FROM ledger_entries WHERE client = $1 AND request_id = $2",
+	    2, NULL, params, NULL, NULL, 1);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		log_warn("ledger lookup: %.*s",
+		    line_len(PQresultErrorMessage(res)),
+		    PQresultErrorMessage(res));
+		r = SD_ERR_LEDGER;
+	} else if (PQntuples(res) == 0) {
+		r = SD_ERR_NOT_FOUND;
+	} else if (get_bytes(res, 0, 0, out->instance, sizeof(out->instance),
+		       NULL, 1) != 0 ||
+	    get_bytes(res, 0, 2, out->request_hash, SD_HASH_LEN, &hl, 0) != 0 ||
+	    hl != SD_HASH_LEN ||
+	    get_bytes(res, 0, 4, out->algorithm, sizeof(out->algorithm), NULL,
+		1) != 0 ||
+	    get_bytes(
+		res, 0, 5, out->sig, sizeof(out->sig), &out->sig_len, 0) != 0 ||
+	    get_bytes(res, 0, 7, out->entry_hash, SD_HASH_LEN, &hl, 0) != 0 ||
+	    hl != SD_HASH_LEN ||
+	    get_bytes(res, 0, 8, out->format, sizeof(out->format), NULL, 1) !=
+		0) {
+		log_error("ledger row for a request does not fit");
+		r = SD_ERR_LEDGER;
+	} else {
+		out->seq = get_i64(res, 0, 1);
+		out->key_version = get_i64(res, 0, 3);
+		out->signed_at_us = get_i64(res, 0, 6);
+	}
+	PQclear(res);
+	return r;
+}
+
+/* Copy the recorded result into e when it is the same request. */
+static int
+replay_into(const struct ledger_entry *rec, struct ledger_entry *e)
+{
+	if (memcmp(rec->request_hash, e->request_hash, SD_HASH_LEN) != 0)
+		return SD_ERR_CONFLICT;
+	memcpy(e->instance, rec->instance, sizeof(e->instance));
+	e->seq = rec->seq;
+	memcpy(e->entry_hash, rec->entry_hash, SD_HASH_LEN);
+	memcpy(e->algorithm, rec->algorithm, sizeof(e->algorithm));
+	memcpy(e->sig, rec->sig, rec->sig_len);
+	e->sig_len = rec->sig_len;
+	memcpy(e->format, rec->format, sizeof(e->format));
+	e->key_version = rec->key_version;
+	e->signed_at_us = rec->signed_at_us;
+	e->replayed = 1;
+	return 0;
+}
+
+static void
+disconnect(struct ledger *l)
+{
+	PQfinish(l->conn);
+	l->conn = NULL;
+	pthread_mutex_lock(&l->lock);
+	l->connected = 0;
+	pthread_mutex_unlock(&l->lock);
+}
+
+/* Schema version, instance lock and chain head on a new connection. */
+static int
+setup_conn(struct ledger *l, char *errbuf, size_t errlen)
+{
+	const char *params[1] = { l->instance };
+	const char *latest = ledger_schema_latest();
+	PGresult *res;
+	size_t hl;
+	int r = SD_ERR_LEDGER;
+
+	res = PQexec(l->conn, "SELECT max(version) FROM schema_migrations");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1 ||
+	    strcmp(PQgetvalue(res, 0, 0), latest) != 0) {
+		snprintf(errbuf, errlen,
+		    "database schema is not at %s: run "
+		    "`seald migrate`",
+		    latest);
+		goto out;
+	}
+	PQclear(res);
+	res = PQexecParams(l->conn,
+	    "SELECT pg_try_advisory_lock("
+	    "hashtextextended('seald-instance:' || $1, 0))",
+	    1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK ||
+	    strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
+		snprintf(errbuf, errlen,
+		    "instance \"%s\" is already running "
+		    "against this database",
+		    l->instance);
+		goto out;
+	}
+	PQclear(res);
+	res = PQexecParams(l->conn,
+	    "SELECT seq, entry_hash FROM ledger_entries "
+	    "WHERE instance = $1 ORDER BY seq DESC LIMIT 1",
+	    1, NULL, params, NULL, NULL, 1);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		snprintf(errbuf, errlen, "read chain head: %.200s",
+		    PQresultErrorMessage(res));
+		goto out;
+	}
+	if (PQntuples(res) == 0) {
+		l->head_seq = 0;
+		memset(l->head_hash, 0, SD_HASH_LEN);
+	} else {
+		l->head_seq = get_i64(res, 0, 0);
+		if (get_bytes(res, 0, 1, l->head_hash, SD_HASH_LEN, &hl, 0) !=
+			0 ||
+		    hl != SD_HASH_LEN) {
+			snprintf(
+			    errbuf, errlen, "chain head hash is malformed");
+			goto out;
+		}
+	}
+	r = 0;
+out:
+	PQclear(res);
+	return r;
+}
+
+static int
+connect_writer(struct ledger *l, char *errbuf, size_t errlen)
+{
+	clock_gettime(CLOCK_MONOTONIC, &l->last_connect);
+	l->head_seq = -1; /* unknown until read again */
+	if ((l->conn = ledger_pq_connect(l->conninfo, errbuf, errlen)) == NULL)
+		return SD_ERR_LEDGER;
+	if (setup_conn(l, errbuf, errlen) != 0) {
+		PQfinish(l->conn);
+		l->conn = NULL;
+		return SD_ERR_LEDGER;
+	}
+	pthread_mutex_lock(&l->lock);
+	l->connected = 1;
+	pthread_mutex_unlock(&l->lock);
+	return 0;
+}
+
+/* Text of the row parameters; kept per entry while its INSERT runs. */
+struct rowtext {
+	char seq[24], at[24], uid[24], pid[24], ver[24];
+};
+
+static void
+row_params(struct ledger *l, struct ledger_entry *e, struct rowtext *t,
+    const char **v, int *len, int *fmt)
+{
+	int i;
+
+	snprintf(t->seq, sizeof(t->seq), "%lld", (long long)e->seq);
+	snprintf(t->at, sizeof(t->at), "%lld", (long long)e->signed_at_us);
+	snprintf(t->uid, sizeof(t->uid), "%lld", (long long)e->client_uid);
+	snprintf(t->pid, sizeof(t->pid), "%lld", (long long)e->client_pid);
+	snprintf(t->ver, sizeof(t->ver), "%lld", (long long)e->key_version);
+	v[0] = l->instance;
+	v[1] = t->seq;
+	v[2] = t->at;
+	v[3] = e->client;
+	v[4] = t->uid;
+	v[5] = t->pid;
+	v[6] = e->request_id;
+	v[7] = (const char *)e->request_hash;
+	v[8] = e->key_name;
+	v[9] = t->ver;
+	v[10] = e->algorithm;
+	v[11] = e->digest_alg;
+	v[12] = (const char *)e->digest;
+	v[13] = e->format;
+	v[14] = (const char *)e->sig;
+	v[15] = e->evidence_type;
+	v[16] = e->evidence_ref;
+	v[17] = NULL; /* prev_hash, set by the caller */
+	v[18] = (const char *)e->entry_hash;
+	for (i = 0; i < NCOLS; i++) {
+		len[i] = 0;
+		fmt[i] = 0;
+	}
+	len[7] = SD_HASH_LEN;
+	len[12] = (int)e->digest_len;
+	len[14] = (int)e->sig_len;
+	len[17] = SD_HASH_LEN;
+	len[18] = SD_HASH_LEN;
+	fmt[7] = fmt[12] = fmt[14] = fmt[17] = fmt[18] = 1;
+}
+
+/*
+ * INSERT entries b[0..n) as one statement, chained from the current head.
+ * Returns 0 (head advanced), SD_ERR_CONFLICT when the (client, request_id)
+ * constraint fired, or SD_ERR_LEDGER.
+ */
+static int
+insert_rows(struct ledger *l, struct ledger_entry **b, size_t n)
+{
+	static const char cols[] =
+	    "INSERT INTO ledger_entries (instance, seq, "
+	    "signed_at_us, signed_at, client, client_uid, client_pid, "
+	    "request_id, request_hash, key_name, key_version, algorithm, "
+	    "digest_alg, digest, format, signature, evidence_type, "
+	    "evidence_ref, prev_hash, entry_hash, kind) VALUES ";
+	const char *v[SD_LEDGER_BATCH_MAX * NCOLS];
+	int len[SD_LEDGER_BATCH_MAX * NCOLS], fmt[SD_LEDGER_BATCH_MAX * NCOLS];
+	struct rowtext t[SD_LEDGER_BATCH_MAX];
+	uint8_t prev[SD_HASH_LEN];
+	char *sql;
+	size_t i, off, cap;
+	PGresult *res;
+	const char *state, *cname;
+	int r = 0, k, p;
+
+	cap = sizeof(cols) + n * 400;
+	if ((sql = malloc(cap)) == NULL)
+		return SD_ERR_LEDGER;
+	memcpy(sql, cols, sizeof(cols));
+	off = sizeof(cols) - 1;
+	memcpy(prev, l->head_hash, SD_HASH_LEN);
+	for (i = 0; i < n; i++) {
+		struct ledger_entry *e = b[i];
+
+		memcpy(e->instance, l->instance, sizeof(e->instance));
+		e->seq = l->head_seq + 1 + (int64_t)i;
+		ledger_entry_hash(e, prev, e->entry_hash);
+		row_params(l, e, &t[i], &v[i * NCOLS], &len[i * NCOLS],
+		    &fmt[i * NCOLS]);
+		/* prev_hash points into the previous entry (or the head). */
+		v[i * NCOLS + 17] = i == 0 ? (const char *)l->head_hash
+					   : (const char *)b[i - 1]->entry_hash;
+		memcpy(prev, e->entry_hash, SD_HASH_LEN);
+		p = (int)(i * NCOLS);
+		k = snprintf(sql + off, cap - off,
+		    "%s($%d,$%d,$%d,"
+		    "timestamptz 'epoch' + $%d::bigint * interval '1 "
+		    "microsecond',"
+		    "$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%"
+		    "d,"
+		    "$%d,'signature')",
+		    i ? "," : "", p + 1, p + 2, p + 3, p + 3, p + 4, p + 5,
+		    p + 6, p + 7, p + 8, p + 9, p + 10, p + 11, p + 12, p + 13,
+		    p + 14, p + 15, p + 16, p + 17, p + 18, p + 19);
+		if (k < 0 || (size_t)k >= cap - off) {
+			free(sql);
+			return SD_ERR_INTERNAL;
+		}
+		off += (size_t)k;
+	}
+	res =
+	    PQexecParams(l->conn, sql, (int)(n * NCOLS), NULL, v, len, fmt, 0);
+	free(sql);
+	if (PQresultStatus(res) == PGRES_COMMAND_OK) {
+		l->head_seq = b[n - 1]->seq;
+		memcpy(l->head_hash, b[n - 1]->entry_hash, SD_HASH_LEN);
+	} else {
+		state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+		cname = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
+		if (state != NULL && strcmp(state, "23505") == 0 &&
+		    cname != NULL && strcmp(cname, UNIQUE_REQUEST) == 0) {
+			r = SD_ERR_CONFLICT;
+		} else if (PQstatus(l->conn) != CONNECTION_OK) {
+			log_warn("ledger connection lost during commit");
+			r = INSERT_LOST;
+		} else {
+			log_error("ledger commit failed: %.*s",
+			    line_len(PQresultErrorMessage(res)),
+			    PQresultErrorMessage(res));
+			r = SD_ERR_LEDGER;
+		}
+	}
+	PQclear(res);
+	return r;
+}
+
+/* Bring the writer connection up unless it is; 0 when connected. */
+static int
+ensure_conn(struct ledger *l, int rate_limited)
+{
+	char err[256];
+
+	if (l->conn != NULL)
+		return 0;
+	if (rate_limited && ms_since(&l->last_connect) < RECONNECT_INTERVAL_MS)
+		return SD_ERR_LEDGER;
+	if (connect_writer(l, err, sizeof(err)) != 0) {
+		if (!l->down_logged)
+			log_warn("ledger: %s", err);
+		l->down_logged = 1;
+		return SD_ERR_LEDGER;
+	}
+	l->down_logged = 0;
+	log_info(
+	    "ledger connected; chain head at seq %lld", (long long)l->head_seq);
+	return 0;
+}
+
+/* Result of an entry the database already holds for its request: our own
+ * in-doubt commit (same entry hash), a retry, or a conflict. */
+static int
+settle_recorded(struct ledger *l, struct ledger_entry *e)
+{
+	struct ledger_entry rec;
+	int r;
+
+	memset(&rec, 0, sizeof(rec));
+	r = find_request(l->conn, e->client, e->request_id, &rec);
+	if (r != 0)
+		return r; /* SD_ERR_NOT_FOUND or SD_ERR_LEDGER */
+	if (memcmp(rec.entry_hash, e->entry_hash, SD_HASH_LEN) == 0)
+		return 0;
+	return replay_into(&rec, e);
+}
+
+static void
+set_all(struct ledger_entry **b, size_t n, int r)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		b[i]->result = r;
+}
+
+/* After a (client, request_id) conflict: one entry at a time. */
+static void
+write_one_by_one(struct ledger *l, struct ledger_entry **b, size_t n)
+{
+	size_t i;
+	int r;
+
+	set_all(b, n, SD_ERR_LEDGER);
+	for (i = 0; i < n && l->conn != NULL; i++) {
+		r = insert_rows(l, &b[i], 1);
+		if (r == SD_ERR_CONFLICT) {
+			r = settle_recorded(l, b[i]);
+			if (r == SD_ERR_NOT_FOUND)
+				r = SD_ERR_LEDGER;
+		}
+		if (r == INSERT_LOST ||
+		    (r != 0 && l->conn != NULL &&
+			PQstatus(l->conn) != CONNECTION_OK)) {
+			disconnect(l);
+			r = SD_ERR_LEDGER;
+		}
+		b[i]->result = r;
+	}
+}
+
+/*
+ * Write b[0..n) and set each entry's result.  After a connection lost
+ * mid-commit (and when may_retry), reconnect, settle the entries the
+ * database holds and write the others once more.
+ */
+static void
+write_entries(
+    struct ledger *l, struct ledger_entry **b, size_t n, int may_retry)
+{
+	struct ledger_entry *again[SD_LEDGER_BATCH_MAX];
+	size_t i, m = 0;
+	int r;
+
+	set_all(b, n, SD_ERR_LEDGER);
+	if (ensure_conn(l, 1) != 0)
+		return;
+	r = insert_rows(l, b, n);
+	if (r == 0) {
+		set_all(b, n, 0);
+	} else if (r == SD_ERR_CONFLICT) {
+		write_one_by_one(l, b, n);
+	} else if (r == INSERT_LOST) {
+		disconnect(l);
+		if (!may_retry || ensure_conn(l, 0) != 0)
+			return;
+		for (i = 0; i < n; i++) {
+			b[i]->result = settle_recorded(l, b[i]);
+			if (b[i]->result == SD_ERR_NOT_FOUND)
+				again[m++] = b[i];
+		}
+		log_info("ledger: %zu of %zu in-doubt entries were committed",
+		    n - m, n);
+		if (m > 0)
+			write_entries(l, again, m, 0);
+	} else {
+		disconnect(l); /* start again from what the database holds */
+	}
+}
+
+/* Idle: check the connection, or try to bring it back. */
+static void
+heartbeat(struct ledger *l)
+{
+	PGresult *res;
+
+	if (l->conn == NULL) {
+		(void)ensure_conn(l, 1);
+		return;
+	}
+	res = PQexec(l->conn, "SELECT 1");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		log_warn("ledger connection lost");
+		disconnect(l);
+		(void)ensure_conn(l, 0);
+	}
+	PQclear(res);
+}
+
+static void *
+writer_main(void *arg)
+{
+	struct ledger *l = arg;
+	struct ledger_entry *b[SD_LEDGER_BATCH_MAX];
+	struct timespec until;
+	size_t n, i;
+	int idle;
+
+	for (;;) {
+		pthread_mutex_lock(&l->lock);
+		idle = 0;
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += HEARTBEAT_SEC;
+		while (l->head == NULL && !l->stopping && !idle)
+			idle = pthread_cond_timedwait(
+				   &l->cond, &l->lock, &until) != 0;
+		if (l->head == NULL && l->stopping) {
+			pthread_mutex_unlock(&l->lock);
+			break;
+		}
+		if (l->head == NULL) {
+			pthread_mutex_unlock(&l->lock);
+			heartbeat(l);
+			continue;
+		}
+		for (n = 0; n < SD_LEDGER_BATCH_MAX && l->head != NULL; n++) {
+			b[n] = l->head;
+			l->head = l->head->next;
+		}
+		if (l->head == NULL)
+			l->tail = NULL;
+		l->queued -= n;
+		pthread_mutex_unlock(&l->lock);
+
+		write_entries(l, b, n, 1);
+		for (i = 0; i < n; i++)
+			b[i]->done(b[i], b[i]->result, b[i]->done_arg);
+	}
+	return NULL;
+}
+
+struct ledger *
+ledger_open(
+    const char *conninfo, const char *instance, char *errbuf, size_t errlen)
+{
+	struct ledger *l;
+
+	if (strlen(conninfo) >= SD_CONNINFO_MAX ||
+	    strlen(instance) >= SD_NAME_MAX) {
+		snprintf(errbuf, errlen, "conninfo or instance too long");
+		return NULL;
+	}
+	if ((l = calloc(1, sizeof(*l))) == NULL) {
+		snprintf(errbuf, errlen, "out of memory");
+		return NULL;
+	}
+	memcpy(l->conninfo, conninfo, strlen(conninfo) + 1);
+	memcpy(l->instance, instance, strlen(instance) + 1);
+	pthread_mutex_init(&l->lock, NULL);
+	pthread_cond_init(&l->cond, NULL);
+	if (connect_writer(l, errbuf, errlen) != 0)
+		goto fail;
+	if (pthread_create(&l->thread, NULL, writer_main, l) != 0) {
+		snprintf(errbuf, errlen, "cannot start the ledger writer");
+		PQfinish(l->conn);
+		goto fail;
+	}
+	log_info("ledger ready: instance %s, chain head at seq %lld",
+	    l->instance, (long long)l->head_seq);
+	return l;
+fail:
+	pthread_mutex_destroy(&l->lock);
+	pthread_cond_destroy(&l->cond);
+	free(l);
+	return NULL;
+}
+
+void
+ledger_close(struct ledger *l)
+{
+	if (l == NULL)
+		return;
+	pthread_mutex_lock(&l->lock);
+	l->stopping = 1;
+	pthread_cond_signal(&l->cond);
+	pthread_mutex_unlock(&l->lock);
+	pthread_join(l->thread, NULL);
+	PQfinish(l->conn);
+	pthread_mutex_destroy(&l->lock);
+	pthread_cond_destroy(&l->cond);
+	free(l);
+}
+
+int
+ledger_submit(struct ledger *l, struct ledger_entry *e,
+    void (*done)(struct ledger_entry *, int, void *), void *arg)
+{
+	int r = 0;
+
+	e->done = done;
+	e->done_arg = arg;
+	e->next = NULL;
+	e->replayed = 0;
+	pthread_mutex_lock(&l->lock);
+	if (l->stopping)
+		r = SD_ERR_SHUTDOWN;
+	else if (l->queued >= SD_LEDGER_QUEUE_MAX)
+		r = SD_ERR_BUSY;
+	if (r == 0) {
+		if (l->tail != NULL)
+			l->tail->next = e;
+		else
+			l->head = e;
+		l->tail = e;
+		l->queued++;
+		pthread_cond_signal(&l->cond);
+	}
+	pthread_mutex_unlock(&l->lock);
+	return r;
+}
+
+int
+ledger_ready(struct ledger *l)
+{
+	int c;
+
+	pthread_mutex_lock(&l->lock);
+	c = l->connected;
+	pthread_mutex_unlock(&l->lock);
+	return c;
+}
+
+struct ledger_reader *
+ledger_reader_new(const char *conninfo)
+{
+	struct ledger_reader *rd;
+
+	if (strlen(conninfo) >= SD_CONNINFO_MAX ||
+	    (rd = calloc(1, sizeof(*rd))) == NULL)
+		return NULL;
+	memcpy(rd->conninfo, conninfo, strlen(conninfo) + 1);
+	return rd;
+}
+
+void
+ledger_reader_free(struct ledger_reader *rd)
+{
+	if (rd == NULL)
+		return;
+	PQfinish(rd->conn);
+	free(rd);
+}
+
+int
+ledger_find_request(struct ledger_reader *rd, struct ledger_entry *e)
+{
+	struct ledger_entry rec;
+	char err[256];
+	int r, tries;
+
+	/* A read is safe to repeat: once more on a fresh connection when the
+	 * old one died (the database restarted since the last request). */
+	for (tries = 0; tries < 2; tries++) {
+		if (rd->conn == NULL &&
+		    (rd->conn = ledger_pq_connect(
+			 rd->conninfo, err, sizeof(err))) == NULL) {
+			log_warn("ledger lookup: %s", err);
+			return SD_ERR_LEDGER;
+		}
+		memset(&rec, 0, sizeof(rec));
+		r = find_request(rd->conn, e->client, e->request_id, &rec);
+		if (r == 0)
+			return replay_into(&rec, e);
+		if (r != SD_ERR_LEDGER || PQstatus(rd->conn) == CONNECTION_OK)
+			return r;
+		PQfinish(rd->conn);
+		rd->conn = NULL;
+	}
+	return SD_ERR_LEDGER;
+}

@@ -1,0 +1,108 @@
+/*
+ * ledger: the durable record of every signature, in PostgreSQL.  One
+ * writer thread per instance owns the chain head and commits entries in
+ * groups (one INSERT of many rows, synchronous_commit=on); an entry's
+ * completion callback runs only after its COMMIT returned, so no signature
+ * is handed out unrecorded.  Readers (one per signing worker) look up
+ * earlier requests for idempotent retries.  This is the only module that
+ * uses libpq.
+ */
+#ifndef SD_LEDGER_H
+#define SD_LEDGER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sd_limits.h"
+
+struct ledger;
+struct ledger_reader;
+
+struct ledger_entry {
+	/* set by the caller before ledger_submit() */
+	char client[SD_NAME_MAX];
+	int64_t client_uid;
+	int64_t client_pid;
+	char request_id[SD_REQUEST_ID_MAX + 1];
+	uint8_t
+	    request_hash[SD_HASH_LEN]; /* identifies the request's content */
+	char key_name[SD_NAME_MAX];
+	int64_t key_version;
+	char algorithm[32];
+	char digest_alg[16];
+	uint8_t digest[SD_DIGEST_MAX];
+	size_t digest_len;
+	char format[16];
+	uint8_t sig[SD_SIG_MAX];
+	size_t sig_len;
+	char evidence_type[SD_EVIDENCE_TYPE_MAX + 1];
+	char evidence_ref[SD_EVIDENCE_REF_MAX + 1];
+	int64_t signed_at_us; /* microseconds since the epoch */
+
+	/* set by the ledger */
+	char instance[SD_NAME_MAX];
+	int64_t seq;
+	uint8_t entry_hash[SD_HASH_LEN];
+	int replayed; /* 1: an earlier entry for this request was returned */
+
+	/* private to the ledger */
+	int result;
+	void (*done)(struct ledger_entry *, int, void *);
+	void *done_arg;
+	struct ledger_entry *next;
+};
+
+/*
+ * Connect with conninfo, check that the schema is migrated, take the
+ * instance lock (one writer per instance name) and start the writer.
+ * Returns NULL with a reason in errbuf (never the conninfo).  When the
+ * database is down at start, fails: seald does not start blind.
+ */
+struct ledger *ledger_open(const char *conninfo, const char *instance,
+    char *errbuf, size_t errlen) __attribute__((warn_unused_result));
+
+/* Commit what is queued, stop the writer, disconnect.  NULL accepted. */
+void ledger_close(struct ledger *l);
+
+/*
+ * Queue e for commit.  done(e, r, arg) is called once, from the writer
+ * thread, after the entry's COMMIT (r == 0; seq, entry_hash, instance set)
+ * or its failure (r = SD_ERR_LEDGER, or SD_ERR_CONFLICT when
+ * (client, request_id) exists with another request_hash; with r == 0 and
+ * e->replayed == 1 the earlier entry's result was copied into e).  e must
+ * stay valid until then.  Returns 0, or SD_ERR_BUSY/SD_ERR_SHUTDOWN when
+ * the queue is full or closing (done is then not called).
+ */
+int ledger_submit(struct ledger *l, struct ledger_entry *e,
+    void (*done)(struct ledger_entry *, int, void *), void *arg)
+    __attribute__((warn_unused_result));
+
+/* 1 when the writer is connected to the database. */
+int ledger_ready(struct ledger *l);
+
+/* A lookup connection (connects lazily, reconnects after errors). */
+struct ledger_reader *ledger_reader_new(const char *conninfo);
+void ledger_reader_free(struct ledger_reader *rd);
+
+/*
+ * Look up the entry recorded for (e->client, e->request_id).  When it is
+ * the same request (same request_hash) its result is copied into e
+ * (replayed = 1) and 0 returned; SD_ERR_CONFLICT when it is another
+ * request; SD_ERR_NOT_FOUND when there is none; SD_ERR_LEDGER on error.
+ */
+int ledger_find_request(struct ledger_reader *rd, struct ledger_entry *e)
+    __attribute__((warn_unused_result));
+
+/*
+ * entry_hash = SHA-256(canonical(entry) || prev_hash), the encoding of
+ * docs/ledger-format.md.  Pure; instance and seq are taken from e.
+ */
+void ledger_entry_hash(const struct ledger_entry *e,
+    const uint8_t prev[SD_HASH_LEN], uint8_t out[SD_HASH_LEN]);
+
+/* Apply the embedded migrations not yet applied (one transaction, under
+ * an advisory lock).  Returns 0 or SD_ERR_LEDGER with a reason. */
+int ledger_migrate(const char *conninfo, char *errbuf, size_t errlen)
+    __attribute__((warn_unused_result));
+
+#endif
