@@ -1,0 +1,180 @@
+/*
+ * keys: joins config keys with HSM keys.  A certificate that does not
+ * belong to the HSM key is a start-up error: handing out a certificate
+ * that does not verify the signature would be worse than none.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/bio.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "err.h"
+#include "keys.h"
+
+static char *
+bio_to_str(BIO *b)
+{
+	char *data, *s;
+	long n = BIO_get_mem_data(b, &data);
+
+	if (n <= 0 || (s = malloc((size_t)n + 1)) == NULL)
+		return NULL;
+	memcpy(s, data, (size_t)n);
+	s[n] = '\0';
+	return s;
+}
+
+static char *
+public_pem(EVP_PKEY *pk)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	char *s = NULL;
+
+	if (b != NULL && PEM_write_bio_PUBKEY(b, pk) == 1)
+		s = bio_to_str(b);
+	BIO_free(b);
+	return s;
+}
+
+/* Read the PEM certificate file (bounded), check the leaf's key. */
+static char *
+load_cert(const char *path, EVP_PKEY *pk, char *errbuf, size_t errlen)
+{
+	BIO *in = NULL, *out = NULL;
+	X509 *x = NULL;
+	char *s = NULL;
+	int n = 0;
+
+	if ((in = BIO_new_file(path, "r")) == NULL) {
+		snprintf(
+		    errbuf, errlen, "%.200s: cannot open certificate", path);
+		return NULL;
+	}
+	if ((out = BIO_new(BIO_s_mem())) == NULL)
+		goto out;
+	while ((x = PEM_read_bio_X509(in, NULL, NULL, NULL)) != NULL) {
+		if (n == 0 && EVP_PKEY_eq(X509_get0_pubkey(x), pk) != 1) {
+			snprintf(errbuf, errlen,
+			    "%.200s: the certificate's public "
+			    "key is not the HSM key's",
+			    path);
+			goto out;
+		}
+		if (PEM_write_bio_X509(out, x) != 1 ||
+		    BIO_ctrl_pending(out) > SD_CERT_MAX_BYTES) {
+			snprintf(errbuf, errlen,
+			    "%.200s: certificate chain too "
+			    "large",
+			    path);
+			goto out;
+		}
+		X509_free(x);
+		x = NULL;
+		n++;
+	}
+	if (n == 0)
+		snprintf(errbuf, errlen, "%.200s: no PEM certificate", path);
+	else
+		s = bio_to_str(out);
+out:
+	X509_free(x);
+	BIO_free(in);
+	BIO_free(out);
+	return s;
+}
+
+struct sd_keys *
+keys_load(const struct cfg *cfg, struct hsm *h, char *errbuf, size_t errlen)
+{
+	struct sd_keys *ks;
+	struct sd_key *k;
+	char err[512];
+	size_t i;
+
+	if ((ks = calloc(1, sizeof(*ks))) == NULL ||
+	    (ks->k = calloc(cfg->nkeys, sizeof(*ks->k))) == NULL) {
+		free(ks);
+		snprintf(errbuf, errlen, "out of memory");
+		return NULL;
+	}
+	for (i = 0; i < cfg->nkeys; i++) {
+		k = &ks->k[i];
+		k->cfg = &cfg->keys[i];
+		ks->n++;
+		if ((k->hk = hsm_key_find(
+			 h, k->cfg->label, err, sizeof(err))) == NULL) {
+			snprintf(
+			    errbuf, errlen, "key %s: %s", k->cfg->name, err);
+			goto fail;
+		}
+		if (hsm_key_is_ec(k->hk)) {
+			k->scheme = HSM_ECDSA;
+			snprintf(k->key_alg, sizeof(k->key_alg), "ec-p%u",
+			    hsm_key_bits(k->hk));
+		} else {
+			k->scheme = k->cfg->rsa_scheme == CFG_RSA_PSS
+			    ? HSM_RSA_PSS
+			    : HSM_RSA_PKCS1;
+			snprintf(k->key_alg, sizeof(k->key_alg), "rsa-%u",
+			    hsm_key_bits(k->hk));
+		}
+		if ((k->public_pem = public_pem(hsm_key_public(k->hk))) ==
+		    NULL) {
+			snprintf(errbuf, errlen,
+			    "key %s: cannot encode public "
+			    "key",
+			    k->cfg->name);
+			goto fail;
+		}
+		if (k->cfg->certificate[0] != '\0' &&
+		    (k->cert_pem = load_cert(k->cfg->certificate,
+			 hsm_key_public(k->hk), err, sizeof(err))) == NULL) {
+			snprintf(
+			    errbuf, errlen, "key %s: %s", k->cfg->name, err);
+			goto fail;
+		}
+	}
+	return ks;
+fail:
+	keys_free(ks);
+	return NULL;
+}
+
+void
+keys_free(struct sd_keys *ks)
+{
+	size_t i;
+
+	if (ks == NULL)
+		return;
+	for (i = 0; i < ks->n; i++) {
+		free(ks->k[i].public_pem);
+		free(ks->k[i].cert_pem);
+	}
+	free(ks->k);
+	free(ks);
+}
+
+const struct sd_key *
+keys_find(const struct sd_keys *ks, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ks->n; i++)
+		if (strcmp(ks->k[i].cfg->name, name) == 0)
+			return &ks->k[i];
+	return NULL;
+}
+
+void
+keys_sig_alg(const struct sd_key *k, enum sign_digest d, char *buf, size_t len)
+{
+	const char *s = k->scheme == HSM_ECDSA ? "ecdsa"
+	    : k->scheme == HSM_RSA_PSS         ? "rsa-pss"
+					       : "rsa-pkcs1v15";
+
+	snprintf(buf, len, "%s-%s", s, sign_digest_name(d));
+}

@@ -1,0 +1,45 @@
+/*
+ * keys: the signing keys seald serves, joined from the config (name,
+ * version, scheme, certificate file) and the HSM (handle, public key).
+ * Built once at start; read-only afterwards, so shared without locks.
+ */
+#ifndef SD_KEYS_H
+#define SD_KEYS_H
+
+#include "cfg.h"
+#include "hsm.h"
+#include "sign_req.h"
+
+struct sd_key {
+	const struct cfg_key *cfg;
+	struct hsm_key *hk;
+	enum hsm_scheme scheme;
+	char key_alg[32]; /* "ec-p256", "rsa-3072" */
+	char *public_pem; /* SubjectPublicKeyInfo, PEM */
+	char *cert_pem;   /* certificate (chain) PEM, or NULL */
+};
+
+struct sd_keys {
+	size_t n;
+	struct sd_key *k;
+};
+
+/*
+ * Find every configured key in the HSM, load its certificate and check
+ * that the certificate's public key is the HSM key's.  Returns NULL with
+ * a reason in errbuf.
+ */
+struct sd_keys *keys_load(const struct cfg *cfg, struct hsm *h, char *errbuf,
+    size_t errlen) __attribute__((warn_unused_result));
+
+void keys_free(struct sd_keys *ks);
+
+/* Key by API name, or NULL. */
+const struct sd_key *keys_find(const struct sd_keys *ks, const char *name);
+
+/* Signature algorithm name for the reply: "ecdsa-sha256",
+ * "rsa-pkcs1v15-sha256", "rsa-pss-sha256". Writes into buf. */
+void keys_sig_alg(
+    const struct sd_key *k, enum sign_digest d, char *buf, size_t len);
+
+#endif

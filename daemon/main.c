@@ -1,0 +1,182 @@
+/*
+ * seald: the signing daemon's entry point.  Parses the command line, loads
+ * the config, opens the HSM, the ledger, the signing workers and the
+ * socket, in that order, and tears them down in reverse on SIGINT/SIGTERM
+ * so that every accepted request is answered and committed first.
+ *
+ * Exit codes: 0 clean stop, 1 configuration, 2 usage, 3 HSM, 4 ledger,
+ * 5 socket or other start-up failure.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <pthread.h>
+
+#include "cfg.h"
+#include "err.h"
+#include "hsm.h"
+#include "keys.h"
+#include "ledger.h"
+#include "log.h"
+#include "secret.h"
+#include "server.h"
+#include "signer.h"
+
+#define DEFAULT_CONFIG "/etc/seald/seald.yaml"
+#define SEALD_VERSION "0.1.0"
+
+enum {
+	EX_OK_ = 0,
+	EX_CONFIG = 1,
+	EX_USAGE_ = 2,
+	EX_HSM = 3,
+	EX_LEDGER = 4,
+	EX_START = 5
+};
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: seald [-c FILE]               run in the foreground\n"
+	    "       seald --check-config [-c FILE] validate the config\n"
+	    "       seald migrate [-c FILE]        apply database migrations\n"
+	    "       seald --version\n"
+	    "FILE defaults to " DEFAULT_CONFIG "\n");
+}
+
+static struct cfg *
+load_config(const char *path)
+{
+	char err[512];
+	struct cfg *cfg;
+
+	if ((cfg = cfg_load(path, err, sizeof(err))) == NULL)
+		fprintf(stderr, "seald: %s\n", err);
+	return cfg;
+}
+
+static int
+serve(struct cfg *cfg)
+{
+	struct hsm *hsm = NULL;
+	struct sd_keys *keys = NULL;
+	struct ledger *ledger = NULL;
+	struct signer *signer = NULL;
+	struct server *server = NULL;
+	struct server_deps deps;
+	sigset_t set;
+	char err[512];
+	int sig = 0, ex = EX_START;
+
+	/* Signals go to this thread only, through sigwait. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if ((hsm = hsm_open(cfg->module, cfg->token_label, cfg->pin_file,
+		 cfg->sessions, err, sizeof(err))) == NULL) {
+		log_error("HSM: %s", err);
+		ex = EX_HSM;
+		goto out;
+	}
+	if ((keys = keys_load(cfg, hsm, err, sizeof(err))) == NULL) {
+		log_error("%s", err);
+		ex = EX_HSM;
+		goto out;
+	}
+	if ((ledger = ledger_open(
+		 cfg->conninfo, cfg->instance, err, sizeof(err))) == NULL) {
+		log_error("ledger: %s", err);
+		ex = EX_LEDGER;
+		goto out;
+	}
+	if ((signer = signer_new(hsm, ledger, cfg->conninfo, cfg->sessions, err,
+		 sizeof(err))) == NULL) {
+		log_error("%s", err);
+		goto out;
+	}
+	deps.cfg = cfg;
+	deps.keys = keys;
+	deps.hsm = hsm;
+	deps.ledger = ledger;
+	deps.signer = signer;
+	if ((server = server_start(&deps, err, sizeof(err))) == NULL) {
+		log_error("%s", err);
+		goto out;
+	}
+	log_info("seald %s ready: instance %s, %zu key%s, %u HSM session%s",
+	    SEALD_VERSION, cfg->instance, keys->n, keys->n == 1 ? "" : "s",
+	    cfg->sessions, cfg->sessions == 1 ? "" : "s");
+	for (;;) {
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			log_info("SIGHUP: nothing to reload yet");
+			continue;
+		}
+		break;
+	}
+	log_info("signal %d: stopping", sig);
+	ex = EX_OK_;
+out:
+	server_quiesce(server);
+	signer_free(signer);  /* every queued job reaches the ledger */
+	ledger_close(ledger); /* every queued entry is committed or failed */
+	server_stop(server);  /* replies are sent */
+	keys_free(keys);
+	hsm_close(hsm);
+	log_info("stopped");
+	return ex;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *path = DEFAULT_CONFIG;
+	int check = 0, migrate = 0, i, r;
+	struct cfg *cfg;
+	char err[512];
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+			path = argv[++i];
+		else if (strcmp(argv[i], "--check-config") == 0)
+			check = 1;
+		else if (strcmp(argv[i], "migrate") == 0 && i == 1)
+			migrate = 1;
+		else if (strcmp(argv[i], "--version") == 0) {
+			printf("seald %s\n", SEALD_VERSION);
+			return 0;
+		} else {
+			usage();
+			return EX_USAGE_;
+		}
+	}
+	if (secret_harden_process() != 0) {
+		fprintf(stderr, "seald: cannot disable core dumps\n");
+		return EX_START;
+	}
+	if ((cfg = load_config(path)) == NULL)
+		return EX_CONFIG;
+	if (check) {
+		printf("%s: OK\n", path);
+		cfg_free(cfg);
+		return 0;
+	}
+	log_set_level((enum log_level)cfg->log_level);
+	if (migrate) {
+		r = ledger_migrate(cfg->conninfo, err, sizeof(err));
+		if (r != 0)
+			log_error("migrate: %s", err);
+		cfg_free(cfg);
+		return r == 0 ? 0 : EX_LEDGER;
+	}
+	r = serve(cfg);
+	cfg_free(cfg);
+	return r;
+}

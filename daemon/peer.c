@@ -1,0 +1,37 @@
+/*
+ * peer: peer credentials of a Unix-socket connection.  The supplementary
+ * groups come from SO_PEERGROUPS; when the peer has more groups than we
+ * keep, the list is cut (a client matched by a later group is then not
+ * matched: fails closed).
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "err.h"
+#include "peer.h"
+
+int
+peer_from_fd(int fd, struct peer *p)
+{
+	struct ucred uc;
+	socklen_t len = sizeof(uc);
+	gid_t groups[SD_MAX_IDS];
+
+	memset(p, 0, sizeof(*p));
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) != 0 ||
+	    len != sizeof(uc))
+		return SD_ERR_SYSTEM;
+	p->uid = uc.uid;
+	p->gid = uc.gid;
+	p->pid = uc.pid;
+	len = sizeof(groups);
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == 0) {
+		p->ngroups = len / sizeof(gid_t);
+		memcpy(p->groups, groups, p->ngroups * sizeof(gid_t));
+	} else if (errno == ERANGE) {
+		/* more groups than we keep: len now holds the needed size */
+		p->ngroups = 0;
+	}
+	return 0;
+}

@@ -1,0 +1,24 @@
+/*
+ * peer: who is on the other end of a Unix socket, from the kernel
+ * (SO_PEERCRED, SO_PEERGROUPS), read before any byte of the request.
+ */
+#ifndef SD_PEER_H
+#define SD_PEER_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "sd_limits.h"
+
+struct peer {
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+	size_t ngroups; /* supplementary groups (capped) */
+	gid_t groups[SD_MAX_IDS];
+};
+
+/* Fill p from the connected socket fd.  Returns 0 or SD_ERR_SYSTEM. */
+int peer_from_fd(int fd, struct peer *p) __attribute__((warn_unused_result));
+
+#endif

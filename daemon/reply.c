@@ -1,0 +1,119 @@
+/*
+ * reply: builds response bodies with jansson, so that every string is
+ * escaped by the JSON library and never by hand.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "b64.h"
+#include "err.h"
+#include "reply.h"
+
+static char *
+dump(json_t *o)
+{
+	char *s = NULL;
+
+	if (o != NULL)
+		s = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	return s;
+}
+
+static json_t *
+str_or_null(const char *s)
+{
+	return s != NULL && *s != '\0' ? json_string(s) : json_null();
+}
+
+char *
+reply_error(int r, const char *message, const char *request_id)
+{
+	return dump(
+	    json_pack("{s:{s:s,s:s,s:o}}", "error", "code", sd_err_api_code(r),
+		"message", message != NULL ? message : sd_err(r), "request_id",
+		str_or_null(request_id)));
+}
+
+static void
+rfc3339_us(int64_t us, char *buf, size_t len)
+{
+	time_t t = (time_t)(us / 1000000);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+	    tm.tm_sec, (long)(us % 1000000));
+}
+
+static void
+hex(const uint8_t *p, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = digits[p[i] >> 4];
+		out[2 * i + 1] = digits[p[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+char *
+reply_sign(const struct sign_job *j)
+{
+	const struct ledger_entry *e = &j->entry;
+	char sig[B64_ENCODED_LEN(SD_SIG_MAX) + 1];
+	char at[96], hash[2 * SD_HASH_LEN + 1];
+
+	if (b64_encode(e->sig, e->sig_len, sig, sizeof(sig)) != 0)
+		return NULL;
+	rfc3339_us(e->signed_at_us, at, sizeof(at));
+	hex(e->entry_hash, SD_HASH_LEN, hash);
+	return dump(json_pack("{s:s,s:s,s:s,s:s,s:I,s:o,s:s,s:s,s:b,"
+			      "s:{s:s,s:I,s:s}}",
+	    "signature", sig, "format", e->format, "algorithm", e->algorithm,
+	    "key", j->key->cfg->name, "key_version", (json_int_t)e->key_version,
+	    "certificate", str_or_null(j->key->cert_pem), "signed_at", at,
+	    "request_id", e->request_id, "replayed", e->replayed, "ledger",
+	    "instance", e->instance, "seq", (json_int_t)e->seq, "hash", hash));
+}
+
+char *
+reply_keys(const struct sd_keys *ks)
+{
+	json_t *arr = json_array(), *o;
+	const struct sd_key *k;
+	size_t i;
+
+	if (arr == NULL)
+		return NULL;
+	for (i = 0; i < ks->n; i++) {
+		k = &ks->k[i];
+		o = json_pack("{s:s,s:I,s:s,s:s,s:s,s:s,s:o}", "name",
+		    k->cfg->name, "version", (json_int_t)k->cfg->version,
+		    "algorithm", k->key_alg, "signature_scheme",
+		    k->scheme == HSM_ECDSA         ? "ecdsa"
+			: k->scheme == HSM_RSA_PSS ? "rsa-pss"
+						   : "rsa-pkcs1v15",
+		    "state", "active", "public_key", k->public_pem,
+		    "certificate", str_or_null(k->cert_pem));
+		if (o == NULL || json_array_append_new(arr, o) != 0) {
+			json_decref(arr);
+			return NULL;
+		}
+	}
+	return dump(json_pack("{s:o}", "keys", arr));
+}
+
+char *
+reply_status(int ok, int hsm, int ledger)
+{
+	return dump(json_pack("{s:s,s:b,s:b}", "status",
+	    ok ? "ok" : "unavailable", "hsm", hsm, "ledger", ledger));
+}

@@ -1,0 +1,26 @@
+/*
+ * reply: the JSON bodies seald answers with.  Each function returns a
+ * malloc'd NUL-terminated string (free with free()) or NULL when out of
+ * memory.  Nothing here writes secrets: signatures are public output, and
+ * error messages are the fixed texts of err.c or decoder messages.
+ */
+#ifndef SD_REPLY_H
+#define SD_REPLY_H
+
+#include "keys.h"
+#include "signer.h"
+
+/* {"error":{"code","message","request_id"}}; message NULL uses sd_err(r);
+ * request_id NULL or "" gives null. */
+char *reply_error(int r, const char *message, const char *request_id);
+
+/* The result of a committed (or replayed) sign job. */
+char *reply_sign(const struct sign_job *j);
+
+/* GET /v1/keys: every key of ks. */
+char *reply_keys(const struct sd_keys *ks);
+
+/* GET /readyz and /healthz bodies. */
+char *reply_status(int ok, int hsm, int ledger);
+
+#endif

@@ -1,0 +1,481 @@
+/*
+ * server: libmicrohttpd on a Unix socket, one polling thread (epoll).
+ * Handlers never block: GET answers come from memory, and a sign request
+ * is decoded, checked and queued with its connection suspended; the
+ * signer's completion resumes it and the reply is queued then.  Bad input
+ * gets a JSON error and only that connection suffers.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "err.h"
+#include "log.h"
+#include "peer.h"
+#include "reply.h"
+#include "secret.h"
+#include "server.h"
+
+#define STOP_WAIT_MS 5000
+
+enum route { R_NONE, R_HEALTHZ, R_READYZ, R_SIGN, R_KEYS };
+enum job_state { JOB_NONE, JOB_RUNNING, JOB_DONE };
+
+struct server {
+	struct server_deps d;
+	struct MHD_Daemon *mhd;
+	int fd;
+	char path[SD_PATH_MAX];
+	atomic_int replies_pending; /* sign jobs not yet answered */
+};
+
+struct conn_ctx {
+	int have_peer;
+	struct peer peer;
+};
+
+struct req {
+	struct server *srv;
+	struct MHD_Connection *conn;
+	enum route route;
+	const struct cfg_client *client;
+	struct peer peer;
+	int responded;
+	int too_large; /* body over the limit: discarding it */
+	size_t discarded;
+	char *body;
+	size_t len, cap;
+	atomic_int job_state;
+	struct sign_job job;
+};
+
+static const struct {
+	const char *path;
+	const char *method;
+	enum route route;
+	int public; /* answered for any caller that can connect */
+} routes[] = {
+	{ "/healthz", "GET", R_HEALTHZ, 1 },
+	{ "/readyz", "GET", R_READYZ, 1 },
+	{ "/v1/sign", "POST", R_SIGN, 0 },
+	{ "/v1/keys", "GET", R_KEYS, 0 },
+};
+
+static enum MHD_Result
+respond_json(struct req *q, unsigned int status, char *json)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	q->responded = 1;
+	if (json == NULL) /* out of memory: close the connection */
+		return MHD_NO;
+	resp = MHD_create_response_from_buffer(
+	    strlen(json), json, MHD_RESPMEM_MUST_FREE);
+	if (resp == NULL) {
+		free(json);
+		return MHD_NO;
+	}
+	(void)MHD_add_response_header(resp, "Content-Type", "application/json");
+	(void)MHD_add_response_header(resp, "Cache-Control", "no-store");
+	if (status == 405)
+		(void)MHD_add_response_header(
+		    resp, "Allow", q->route == R_SIGN ? "POST" : "GET");
+	ret = MHD_queue_response(q->conn, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static enum MHD_Result
+respond_err(struct req *q, int r, const char *message)
+{
+	const char *rid = q->route == R_SIGN ? q->job.req.request_id : NULL;
+
+	return respond_json(
+	    q, sd_err_http_status(r), reply_error(r, message, rid));
+}
+
+static void
+job_done(struct sign_job *j, void *arg)
+{
+	struct req *q = arg;
+
+	(void)j;
+	atomic_store(&q->job_state, JOB_DONE);
+	MHD_resume_connection(q->conn);
+}
+
+static enum MHD_Result
+start_sign(struct req *q)
+{
+	struct server *s = q->srv;
+	struct sign_job *j = &q->job;
+	char msg[160];
+	int r;
+
+	if ((r = sign_req_decode(q->body != NULL ? q->body : "", q->len,
+		 &j->req, msg, sizeof(msg))) != 0) {
+		log_info(
+		    "client %s: bad sign request: %s", q->client->name, msg);
+		return respond_err(q, r, msg);
+	}
+	if ((j->key = keys_find(s->d.keys, j->req.key)) == NULL) {
+		snprintf(msg, sizeof(msg), "no key named \"%s\"", j->req.key);
+		return respond_err(q, SD_ERR_UNKNOWN_KEY, msg);
+	}
+	snprintf(j->client, sizeof(j->client), "%s", q->client->name);
+	j->peer = q->peer;
+	j->done = job_done;
+	j->arg = q;
+	atomic_store(&q->job_state, JOB_RUNNING);
+	MHD_suspend_connection(q->conn);
+	if ((r = signer_submit(s->d.signer, j)) != 0) {
+		atomic_store(&q->job_state, JOB_NONE);
+		MHD_resume_connection(q->conn);
+		return respond_err(q, r, NULL);
+	}
+	atomic_fetch_add(&s->replies_pending, 1);
+	return MHD_YES;
+}
+
+static enum MHD_Result
+finish_sign(struct req *q)
+{
+	struct sign_job *j = &q->job;
+
+	atomic_fetch_sub(&q->srv->replies_pending, 1);
+	if (j->result != 0) {
+		log_info("client %s request %.128s: %s", q->client->name,
+		    j->req.request_id, sd_err(j->result));
+		return respond_err(q, j->result, NULL);
+	}
+	log_debug("client %s request %.128s: signed with %s, seq %lld%s",
+	    q->client->name, j->req.request_id, j->key->cfg->name,
+	    (long long)j->entry.seq, j->entry.replayed ? " (replayed)" : "");
+	return respond_json(q, 200, reply_sign(j));
+}
+
+static enum MHD_Result
+answer_get(struct req *q)
+{
+	struct server *s = q->srv;
+	int hsm, led;
+
+	switch (q->route) {
+	case R_HEALTHZ:
+		return respond_json(q, 200, reply_status(1, 1, 1));
+	case R_READYZ:
+		hsm = hsm_ready(s->d.hsm);
+		led = ledger_ready(s->d.ledger);
+		return respond_json(q, hsm && led ? 200 : 503,
+		    reply_status(hsm && led, hsm, led));
+	case R_KEYS:
+		return respond_json(q, 200, reply_keys(s->d.keys));
+	default:
+		return respond_err(q, SD_ERR_INTERNAL, NULL);
+	}
+}
+
+/* First call for a request: route, identify, check declared length. */
+static enum MHD_Result
+begin(struct req *q, const char *url, const char *method)
+{
+	const struct conn_ctx *cc;
+	const union MHD_ConnectionInfo *ci;
+	const char *cl;
+	size_t i;
+	int path_known = 0, is_public = 0;
+	char *end;
+	unsigned long long n;
+
+	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		if (strcmp(url, routes[i].path) != 0)
+			continue;
+		path_known = 1;
+		q->route = routes[i].route;
+		if (strcmp(method, routes[i].method) == 0) {
+			is_public = routes[i].public;
+			break;
+		}
+	}
+	ci = MHD_get_connection_info(
+	    q->conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	cc = ci != NULL ? ci->socket_context : NULL;
+	if (cc == NULL || !cc->have_peer)
+		return respond_err(q, SD_ERR_UNAUTHENTICATED, NULL);
+	q->peer = cc->peer;
+	q->client = cfg_client_match(q->srv->d.cfg, q->peer.uid, q->peer.gid,
+	    q->peer.groups, q->peer.ngroups);
+	if (q->client == NULL && !is_public) {
+		log_info("refused uid %u gid %u pid %d: not a known client",
+		    (unsigned int)q->peer.uid, (unsigned int)q->peer.gid,
+		    (int)q->peer.pid);
+		return respond_err(q, SD_ERR_UNAUTHENTICATED,
+		    "this uid/gid is not a client of seald");
+	}
+	if (!path_known) {
+		q->route = R_NONE;
+		return respond_err(q, SD_ERR_NOT_FOUND, "no such endpoint");
+	}
+	if (i == sizeof(routes) / sizeof(routes[0]))
+		return respond_err(q, SD_ERR_METHOD, NULL);
+	if (q->route != R_SIGN)
+		return answer_get(q);
+	cl = MHD_lookup_connection_value(
+	    q->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (cl != NULL) {
+		errno = 0;
+		n = strtoull(cl, &end, 10);
+		if (errno != 0 || end == cl || *end != '\0' ||
+		    n > q->srv->d.cfg->max_body)
+			return respond_err(
+			    q, SD_ERR_TOO_LARGE, "body too large");
+	}
+	return MHD_YES;
+}
+
+/*
+ * Append an upload chunk to the body.  Past the limit the rest is read
+ * and dropped (up to SD_HTTP_DISCARD_MAX), so that a client still sending
+ * sees the 413 instead of a reset connection; beyond that it is cut off.
+ */
+static enum MHD_Result
+take_body(struct req *q, const char *data, size_t *size)
+{
+	size_t max = q->srv->d.cfg->max_body, ncap;
+	char *nb;
+
+	if (!q->too_large && *size > max - q->len) {
+		q->too_large = 1;
+		free(q->body);
+		q->body = NULL;
+		q->discarded = q->len;
+		q->len = q->cap = 0;
+	}
+	if (q->too_large) {
+		q->discarded += *size;
+		*size = 0;
+		if (q->discarded > SD_HTTP_DISCARD_MAX)
+			return respond_err(
+			    q, SD_ERR_TOO_LARGE, "body too large");
+		return MHD_YES;
+	}
+	if (q->cap - q->len < *size) {
+		ncap = q->cap ? q->cap : 1024;
+		while (ncap - q->len < *size)
+			ncap *= 2;
+		if (ncap > max)
+			ncap = max;
+		if ((nb = realloc(q->body, ncap)) == NULL)
+			return MHD_NO;
+		q->body = nb;
+		q->cap = ncap;
+	}
+	memcpy(q->body + q->len, data, *size);
+	q->len += *size;
+	*size = 0;
+	return MHD_YES;
+}
+
+static enum MHD_Result
+handler(void *cls, struct MHD_Connection *conn, const char *url,
+    const char *method, const char *version, const char *upload,
+    size_t *upload_size, void **con_cls)
+{
+	struct req *q = *con_cls;
+
+	(void)version;
+	if (q == NULL) {
+		if ((q = calloc(1, sizeof(*q))) == NULL)
+			return MHD_NO;
+		q->srv = cls;
+		q->conn = conn;
+		*con_cls = q;
+		return begin(q, url, method);
+	}
+	if (q->responded) {
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (*upload_size > 0)
+		return take_body(q, upload, upload_size);
+	if (q->too_large)
+		return respond_err(q, SD_ERR_TOO_LARGE, "body too large");
+	switch (atomic_load(&q->job_state)) {
+	case JOB_NONE:
+		return start_sign(q);
+	case JOB_DONE:
+		return finish_sign(q);
+	default:
+		return MHD_YES; /* spurious call while suspended */
+	}
+}
+
+static void
+completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	struct req *q = *con_cls;
+
+	(void)cls;
+	(void)conn;
+	(void)toe;
+	if (q == NULL)
+		return;
+	free(q->body);
+	secret_wipe(&q->job.entry, sizeof(q->job.entry));
+	free(q);
+	*con_cls = NULL;
+}
+
+static void
+connection_notify(void *cls, struct MHD_Connection *conn, void **socket_ctx,
+    enum MHD_ConnectionNotificationCode toe)
+{
+	const union MHD_ConnectionInfo *ci;
+	struct conn_ctx *cc;
+
+	(void)cls;
+	if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		free(*socket_ctx);
+		*socket_ctx = NULL;
+		return;
+	}
+	if ((cc = calloc(1, sizeof(*cc))) == NULL)
+		return; /* no context: every request gets 401 */
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (ci != NULL && peer_from_fd(ci->connect_fd, &cc->peer) == 0)
+		cc->have_peer = 1;
+	*socket_ctx = cc;
+}
+
+static void
+mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char buf[256];
+
+	(void)cls;
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	buf[strcspn(buf, "\n")] = '\0';
+	log_warn("http: %s", buf);
+}
+
+static int
+bind_socket(const struct cfg_socket *cs, char *errbuf, size_t errlen)
+{
+	struct sockaddr_un sun;
+	struct stat st;
+	int fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(cs->path) >= sizeof(sun.sun_path)) {
+		snprintf(errbuf, errlen, "socket path too long (max %zu)",
+		    sizeof(sun.sun_path) - 1);
+		return -1;
+	}
+	memcpy(sun.sun_path, cs->path, strlen(cs->path) + 1);
+	/* A stale socket from a previous run is replaced; anything else is
+	 * an error, never deleted. */
+	if (lstat(cs->path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			snprintf(errbuf, errlen,
+			    "%.200s exists and is not a "
+			    "socket",
+			    cs->path);
+			return -1;
+		}
+		(void)unlink(cs->path);
+	}
+	if ((fd = socket(
+		 AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0 ||
+	    bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
+	    chmod(cs->path, cs->mode) != 0 ||
+	    (cs->has_group && chown(cs->path, (uid_t)-1, cs->gid) != 0) ||
+	    listen(fd, 1024) != 0) {
+		snprintf(errbuf, errlen, "socket %.200s: %s", cs->path,
+		    strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+struct server *
+server_start(const struct server_deps *deps, char *errbuf, size_t errlen)
+{
+	struct server *s;
+	const struct cfg *cfg = deps->cfg;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		snprintf(errbuf, errlen, "out of memory");
+		return NULL;
+	}
+	s->d = *deps;
+	snprintf(s->path, sizeof(s->path), "%s", cfg->service.path);
+	if ((s->fd = bind_socket(&cfg->service, errbuf, errlen)) < 0) {
+		free(s);
+		return NULL;
+	}
+	s->mhd = MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD |
+		MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
+	    0, NULL, NULL, handler, s, MHD_OPTION_LISTEN_SOCKET, s->fd,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->timeout,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->max_header * 2,
+	    MHD_OPTION_NOTIFY_COMPLETED, completed, s,
+	    MHD_OPTION_NOTIFY_CONNECTION, connection_notify, s,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_END);
+	if (s->mhd == NULL) {
+		snprintf(errbuf, errlen, "cannot start the HTTP server");
+		close(s->fd);
+		(void)unlink(s->path);
+		free(s);
+		return NULL;
+	}
+	log_info("serving on %s", s->path);
+	return s;
+}
+
+void
+server_quiesce(struct server *s)
+{
+	MHD_socket fd;
+
+	if (s == NULL || s->fd < 0)
+		return;
+	fd = MHD_quiesce_daemon(s->mhd);
+	if (fd != MHD_INVALID_SOCKET)
+		close(fd);
+	s->fd = -1;
+	(void)unlink(s->path);
+}
+
+void
+server_stop(struct server *s)
+{
+	struct timespec ts = { 0, 10 * 1000000L };
+	int waited = 0;
+
+	if (s == NULL)
+		return;
+	server_quiesce(s);
+	while (atomic_load(&s->replies_pending) > 0 && waited < STOP_WAIT_MS) {
+		nanosleep(&ts, NULL);
+		waited += 10;
+	}
+	nanosleep(&ts, NULL); /* let the last replies reach their sockets */
+	MHD_stop_daemon(s->mhd);
+	free(s);
+}

@@ -1,0 +1,42 @@
+/*
+ * sign_req: decoding of a POST /v1/sign body (JSON) into a checked,
+ * fixed-size request, and the hash that identifies a request's content
+ * for idempotent retries.  Pure: no I/O, no global state.
+ */
+#ifndef SD_SIGN_REQ_H
+#define SD_SIGN_REQ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sd_limits.h"
+
+enum sign_digest { SIGN_SHA256 = 1, SIGN_SHA384 = 2, SIGN_SHA512 = 3 };
+
+struct sign_req {
+	char key[SD_NAME_MAX];
+	enum sign_digest digest_alg;
+	uint8_t digest[SD_DIGEST_MAX];
+	size_t digest_len;
+	char format[16]; /* "raw" */
+	char request_id[SD_REQUEST_ID_MAX + 1];
+	char evidence_type[SD_EVIDENCE_TYPE_MAX + 1]; /* "" when absent */
+	char evidence_ref[SD_EVIDENCE_REF_MAX + 1];
+};
+
+/*
+ * Decode len bytes of body.  Returns 0, SD_ERR_BAD_REQUEST with a message
+ * safe to show the client in errbuf, or SD_ERR_UNSUPPORTED for a valid
+ * but unavailable choice (format "cms").  On error, if a request_id could
+ * be read it is left in out->request_id (else "").
+ */
+int sign_req_decode(const char *body, size_t len, struct sign_req *out,
+    char *errbuf, size_t errlen) __attribute__((warn_unused_result));
+
+/* Name of a digest algorithm ("sha256"...). */
+const char *sign_digest_name(enum sign_digest d);
+
+/* SHA-256 over the request's content (everything but request_id). */
+void sign_req_hash(const struct sign_req *r, uint8_t out[SD_HASH_LEN]);
+
+#endif

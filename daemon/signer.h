@@ -1,0 +1,49 @@
+/*
+ * signer: the signing workers.  Each worker owns an idempotency lookup
+ * connection and borrows an HSM session per request; it checks whether
+ * the request was already recorded, signs, and hands the entry to the
+ * ledger writer.  A job completes (its done callback runs) only after the
+ * entry is committed, or with an error and no signature.
+ */
+#ifndef SD_SIGNER_H
+#define SD_SIGNER_H
+
+#include "keys.h"
+#include "ledger.h"
+#include "peer.h"
+#include "sign_req.h"
+
+struct signer;
+
+struct sign_job {
+	/* inputs */
+	struct sign_req req;
+	const struct sd_key *key;
+	char client[SD_NAME_MAX];
+	struct peer peer;
+	/* outputs: result 0 means entry holds the committed signature */
+	int result;
+	struct ledger_entry entry;
+	/* completion, called once from a worker or the ledger writer */
+	void (*done)(struct sign_job *, void *);
+	void *arg;
+	struct sign_job *next;
+};
+
+/* Start `workers` threads.  Returns NULL with a reason in errbuf. */
+struct signer *signer_new(struct hsm *h, struct ledger *l, const char *conninfo,
+    unsigned int workers, char *errbuf, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/*
+ * Queue j (which must stay valid until j->done ran).  Returns 0, or
+ * SD_ERR_BUSY / SD_ERR_SHUTDOWN (j->done is then not called).
+ */
+int signer_submit(struct signer *s, struct sign_job *j)
+    __attribute__((warn_unused_result));
+
+/* Finish every queued job, stop the workers.  NULL accepted.  The ledger
+ * must still be open. */
+void signer_free(struct signer *s);
+
+#endif
