@@ -1,0 +1,357 @@
+/*
+ * sealctl: the command-line client of seald.  It talks HTTP over the
+ * service socket through libcurl (no hand-written HTTP) and prints the
+ * daemon's JSON answer.  Exit status: 0 on success, 1 when seald answered
+ * with an error, 2 on usage errors, 3 when seald could not be reached.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "b64.h"
+#include "sd_limits.h"
+
+#define DEFAULT_SOCKET "/run/seald/seald.sock"
+#define REPLY_MAX (4 * 1024 * 1024)
+
+struct buf {
+	char *p;
+	size_t len;
+	int overflow;
+};
+
+static size_t
+on_data(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct buf *b = arg;
+	size_t n = size * nmemb;
+	char *np;
+
+	if (n > REPLY_MAX - b->len) {
+		b->overflow = 1;
+		return 0;
+	}
+	if ((np = realloc(b->p, b->len + n + 1)) == NULL)
+		return 0;
+	b->p = np;
+	memcpy(b->p + b->len, data, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+	return n;
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: sealctl [-s SOCKET] sign --key NAME (--file FILE | "
+	    "--digest-file FILE)\n"
+	    "               [--digest-alg sha256|sha384|sha512] "
+	    "[--request-id ID]\n"
+	    "               [--evidence-type TYPE] [--evidence-ref REF] "
+	    "[--out-sig FILE]\n"
+	    "       sealctl [-s SOCKET] keys\n"
+	    "SOCKET defaults to $SEALD_SOCKET, else " DEFAULT_SOCKET "\n");
+}
+
+/* HTTP call; *status gets the HTTP status; the body goes to out. */
+static int
+call(const char *sock, const char *method, const char *path, const char *body,
+    long *status, struct buf *out)
+{
+	struct curl_slist *hdr = NULL;
+	char url[256];
+	CURLcode cc;
+	CURL *c;
+
+	if ((c = curl_easy_init()) == NULL)
+		return -1;
+	snprintf(url, sizeof(url), "http://localhost%s", path);
+	curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, sock);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	if (body != NULL) {
+		hdr = curl_slist_append(hdr, "Content-Type: application/json");
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	}
+	cc = curl_easy_perform(c);
+	if (cc == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
+	else
+		fprintf(
+		    stderr, "sealctl: %s: %s\n", sock, curl_easy_strerror(cc));
+	curl_slist_free_all(hdr);
+	curl_easy_cleanup(c);
+	return cc == CURLE_OK && !out->overflow ? 0 : -1;
+}
+
+/* Print the reply; on error also the error code and message to stderr. */
+static int
+report(long status, const struct buf *b)
+{
+	json_t *root, *e;
+
+	printf("%s\n", b->p != NULL ? b->p : "");
+	if (status == 200)
+		return 0;
+	root = json_loads(b->p != NULL ? b->p : "", 0, NULL);
+	e = json_object_get(json_object_get(root, "error"), "message");
+	fprintf(stderr, "sealctl: HTTP %ld: %s\n", status,
+	    json_is_string(e) ? json_string_value(e) : "error");
+	json_decref(root);
+	return 1;
+}
+
+static const EVP_MD *
+md_by_name(const char *alg)
+{
+	if (strcmp(alg, "sha256") == 0)
+		return EVP_sha256();
+	if (strcmp(alg, "sha384") == 0)
+		return EVP_sha384();
+	if (strcmp(alg, "sha512") == 0)
+		return EVP_sha512();
+	return NULL;
+}
+
+static int
+hash_file(const char *path, const EVP_MD *md, uint8_t *out, size_t *len)
+{
+	unsigned char buf[65536];
+	unsigned int n = 0;
+	EVP_MD_CTX *c;
+	FILE *f;
+	size_t got;
+	int ok;
+
+	if ((f = fopen(path, "rb")) == NULL) {
+		fprintf(stderr, "sealctl: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	c = EVP_MD_CTX_new();
+	ok = c != NULL && EVP_DigestInit_ex(c, md, NULL) == 1;
+	while (ok && (got = fread(buf, 1, sizeof(buf), f)) > 0)
+		ok = EVP_DigestUpdate(c, buf, got) == 1;
+	ok = ok && !ferror(f) && EVP_DigestFinal_ex(c, out, &n) == 1;
+	EVP_MD_CTX_free(c);
+	fclose(f);
+	*len = n;
+	return ok ? 0 : -1;
+}
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* A digest file holds the raw digest or its hex (a newline may follow). */
+static int
+read_digest(const char *path, size_t want, uint8_t *out)
+{
+	unsigned char raw[2 * SD_DIGEST_MAX + 2];
+	size_t n, i;
+	FILE *f;
+
+	if ((f = fopen(path, "rb")) == NULL) {
+		fprintf(stderr, "sealctl: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	n = fread(raw, 1, sizeof(raw), f);
+	fclose(f);
+	if (n == want) {
+		memcpy(out, raw, want);
+		return 0;
+	}
+	while (n > 0 && (raw[n - 1] == '\n' || raw[n - 1] == '\r'))
+		n--;
+	if (n == 2 * want) {
+		for (i = 0; i < want; i++) {
+			int hi = hexval(raw[2 * i]),
+			    lo = hexval(raw[2 * i + 1]);
+
+			if (hi < 0 || lo < 0)
+				break;
+			out[i] = (uint8_t)(hi << 4 | lo);
+		}
+		if (i == want)
+			return 0;
+	}
+	fprintf(stderr, "sealctl: %s: not a %zu-byte digest (raw or hex)\n",
+	    path, want);
+	return -1;
+}
+
+static int
+write_sig(const char *path, const struct buf *b)
+{
+	uint8_t sig[SD_SIG_MAX];
+	json_t *root, *s;
+	size_t n = 0;
+	FILE *f;
+	int r = -1;
+
+	root = json_loads(b->p, 0, NULL);
+	s = json_object_get(root, "signature");
+	if (json_is_string(s) &&
+	    b64_decode(json_string_value(s), json_string_length(s), sig,
+		sizeof(sig), &n) == 0 &&
+	    (f = fopen(path, "wb")) != NULL) {
+		r = fwrite(sig, 1, n, f) == n ? 0 : -1;
+		if (fclose(f) != 0)
+			r = -1;
+	}
+	json_decref(root);
+	if (r != 0)
+		fprintf(stderr, "sealctl: cannot write the signature to %s\n",
+		    path);
+	return r;
+}
+
+static int
+cmd_sign(const char *sock, int argc, char **argv)
+{
+	const char *key = NULL, *file = NULL, *dfile = NULL, *alg = "sha256";
+	const char *rid = NULL, *etype = NULL, *eref = NULL, *outsig = NULL;
+	uint8_t dg[SD_DIGEST_MAX], rnd[16];
+	char b64[B64_ENCODED_LEN(SD_DIGEST_MAX) + 1], ridbuf[48];
+	struct buf b = { NULL, 0, 0 };
+	const EVP_MD *md;
+	json_t *req;
+	char *body;
+	size_t dlen = 0;
+	long status = 0;
+	int i, r;
+
+	for (i = 0; i < argc; i++) {
+		const char **dst = NULL;
+
+		if (strcmp(argv[i], "--key") == 0)
+			dst = &key;
+		else if (strcmp(argv[i], "--file") == 0)
+			dst = &file;
+		else if (strcmp(argv[i], "--digest-file") == 0)
+			dst = &dfile;
+		else if (strcmp(argv[i], "--digest-alg") == 0)
+			dst = &alg;
+		else if (strcmp(argv[i], "--request-id") == 0)
+			dst = &rid;
+		else if (strcmp(argv[i], "--evidence-type") == 0)
+			dst = &etype;
+		else if (strcmp(argv[i], "--evidence-ref") == 0)
+			dst = &eref;
+		else if (strcmp(argv[i], "--out-sig") == 0)
+			dst = &outsig;
+		if (dst == NULL || i + 1 >= argc) {
+			usage();
+			return 2;
+		}
+		*dst = argv[++i];
+	}
+	if (key == NULL || (file == NULL) == (dfile == NULL) ||
+	    (md = md_by_name(alg)) == NULL || (eref != NULL && etype == NULL)) {
+		usage();
+		return 2;
+	}
+	if (file != NULL) {
+		if (hash_file(file, md, dg, &dlen) != 0)
+			return 2;
+	} else {
+		dlen = (size_t)EVP_MD_get_size(md);
+		if (read_digest(dfile, dlen, dg) != 0)
+			return 2;
+	}
+	if (rid == NULL) {
+		if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+			return 2;
+		memcpy(ridbuf, "sealctl-", 8);
+		for (i = 0; i < (int)sizeof(rnd); i++)
+			snprintf(ridbuf + 8 + 2 * i, 3, "%02x", rnd[i]);
+		rid = ridbuf;
+	}
+	if (b64_encode(dg, dlen, b64, sizeof(b64)) != 0)
+		return 2;
+	req = json_pack("{s:s,s:s,s:s,s:s,s:s}", "key", key, "digest", b64,
+	    "digest_alg", alg, "request_id", rid, "format", "raw");
+	if (req != NULL && etype != NULL)
+		json_object_set_new(req, "evidence",
+		    eref != NULL
+			? json_pack("{s:s,s:s}", "type", etype, "ref", eref)
+			: json_pack("{s:s}", "type", etype));
+	body = req != NULL ? json_dumps(req, JSON_COMPACT) : NULL;
+	json_decref(req);
+	if (body == NULL)
+		return 2;
+	r = call(sock, "POST", "/v1/sign", body, &status, &b);
+	free(body);
+	if (r != 0) {
+		free(b.p);
+		return 3;
+	}
+	r = report(status, &b);
+	if (r == 0 && outsig != NULL && write_sig(outsig, &b) != 0)
+		r = 1;
+	free(b.p);
+	return r;
+}
+
+static int
+cmd_get(const char *sock, const char *path)
+{
+	struct buf b = { NULL, 0, 0 };
+	long status = 0;
+	int r;
+
+	if (call(sock, "GET", path, NULL, &status, &b) != 0) {
+		free(b.p);
+		return 3;
+	}
+	r = report(status, &b);
+	free(b.p);
+	return r;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *sock = getenv("SEALD_SOCKET");
+	int i = 1, r;
+
+	if (sock == NULL || *sock == '\0')
+		sock = DEFAULT_SOCKET;
+	if (i + 1 < argc && strcmp(argv[i], "-s") == 0) {
+		sock = argv[i + 1];
+		i += 2;
+	}
+	if (i >= argc) {
+		usage();
+		return 2;
+	}
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (strcmp(argv[i], "sign") == 0)
+		r = cmd_sign(sock, argc - i - 1, argv + i + 1);
+	else if (strcmp(argv[i], "keys") == 0 && i + 1 == argc)
+		r = cmd_get(sock, "/v1/keys");
+	else {
+		usage();
+		r = 2;
+	}
+	curl_global_cleanup();
+	return r;
+}
