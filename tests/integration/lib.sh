@@ -1,0 +1,328 @@
+# shellcheck shell=bash
+# lib.sh — harness for seald's integration tests, in the spirit of openssh's
+# regress/test-exec.sh: real SoftHSM token, real PostgreSQL, real daemon.
+#
+# run.sh sources this file, calls it_setup once (a temp folder under /tmp
+# with token, cluster, config and a running seald, all removed by an EXIT
+# trap even when something fails; KEEP_TMP=1 keeps the folder), then runs
+# each tests/integration/t_*.sh in its own bash process with this file
+# sourced and the environment exported as IT_* variables.
+#
+# A test file is a sequence of cases:
+#
+#   tid "sign with demo-ec"           # names (opens) a case
+#   sign_json demo-ec "$d" sha256 r1  # talk to seald
+#   expect_code 200 "sign" || return 0
+#   [ -n "$(json_str signature)" ] || fail "no signature"
+#
+# A case passes unless `fail` was called in it; `skip "why"` marks it
+# skipped; the next `tid`, `pass` or the end of the file closes it.  Test
+# files run without `set -e`: check each step and call `fail` (it records the
+# failure, prints a FAIL line and goes on).  If a file exits non-zero, its
+# open case fails.  `return` at top level ends the file early.
+#
+# Exported environment (set by it_setup):
+#   IT_DIR        the temp folder (token, cluster, config, logs)
+#   IT_BUILD      build folder holding seald
+#   IT_SOCK       seald's service socket (mode 0666)
+#   IT_CONFIG     seald.yaml
+#   IT_CONNINFO   libpq conninfo for role seald
+#   IT_OTHER_USER a second known client (uid in policy as `ci-other`), root only
+#   IT_UNKNOWN_USER a user seald does not know (nobody)
+#   SOFTHSM2_CONF the token's SoftHSM config
+
+IT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+# shellcheck source=tools/envlib.sh
+. "$IT_ROOT/tools/envlib.sh"
+
+IT_BODY=${IT_DIR:-/nonexistent}/http.body
+IT_CODE=${IT_DIR:-/nonexistent}/http.code
+HTTP_CODE=""
+
+# ------------------------------------------------------------ case records
+
+_it_case=""
+_it_open=0
+_it_state=""
+
+# _it_record RESULT NAME: one line per finished case in $IT_RESULTS.
+_it_record() {
+	if [ -n "${IT_RESULTS:-}" ]; then
+		printf '%s\t%s\n' "$1" "$2" >>"$IT_RESULTS"
+	fi
+}
+
+_it_close() {
+	if [ "$_it_open" -eq 1 ]; then
+		case "$_it_state" in
+		fail) _it_record fail "$_it_case" ;;
+		skip) _it_record skip "$_it_case" ;;
+		*)
+			_it_record pass "$_it_case"
+			echo "ok $_it_case"
+			;;
+		esac
+	fi
+	_it_open=0
+	_it_state=""
+}
+
+# tid TEXT: start a new case named TEXT (closing the previous one).
+tid() {
+	_it_close
+	_it_case="${IT_TEST_NAME:+$IT_TEST_NAME: }$*"
+	_it_open=1
+}
+
+_it_ensure_open() {
+	if [ "$_it_open" -eq 0 ]; then
+		_it_case=${IT_TEST_NAME:-setup}
+		_it_open=1
+	fi
+}
+
+# fail MSG: the current case failed; carry on.
+fail() {
+	_it_ensure_open
+	echo "FAIL: $_it_case: $*"
+	if [ -n "${IT_DIR:-}" ]; then
+		printf '%s: %s\n' "$_it_case" "$*" >>"$IT_DIR/failures"
+	fi
+	_it_state=fail
+}
+
+# skip WHY: the current case is skipped (a later fail still fails it).
+skip() {
+	_it_ensure_open
+	echo "SKIP: $_it_case: $*"
+	if [ "$_it_state" != fail ]; then
+		_it_state=skip
+	fi
+}
+
+# pass: close the current case now (passed, unless fail/skip was called).
+pass() {
+	_it_ensure_open
+	_it_close
+}
+
+# note MSG: a line of context in the output.
+note() {
+	echo "  # $*"
+}
+
+# ---------------------------------------------------------------- helpers
+
+# as_user USER CMD...: run CMD as USER (needs root; skips the case and
+# returns 1 otherwise).
+as_user() {
+	local u=$1
+	shift
+	if [ "$(id -u)" -ne 0 ]; then
+		skip "running as $u needs root"
+		return 1
+	fi
+	(cd / && runuser -u "$u" -- "$@")
+}
+
+# psql_q SQL: run SQL as role seald; rows as unaligned a|b lines.
+psql_q() {
+	"$(pg_bindir)/psql" -X -q -At -v ON_ERROR_STOP=1 "$IT_CONNINFO" -c "$1"
+}
+
+# psql_super SQL: same, as the cluster superuser postgres, in db seald.
+psql_super() {
+	"$(pg_bindir)/psql" -X -q -At -v ON_ERROR_STOP=1 \
+		"host=$IT_DIR/pgsock dbname=seald user=postgres" -c "$1"
+}
+
+# p11 ARGS...: pkcs11-tool on the test token, logged in as the user
+# (PIN passed through the environment, not argv).  Beware (opensc 0.23):
+# --list-objects ignores --label and --id, and --sign ignores --label (it
+# takes the first private key): select keys with --id.
+p11() {
+	SEALD_USER_PIN=$(cat "$IT_DIR/pin") pkcs11-tool \
+		--module "$SEALD_P11_MODULE" --token-label "$SEALD_TOKEN_LABEL" \
+		--login --pin env:SEALD_USER_PIN "$@"
+}
+
+# _it_js STRING: STRING as a JSON string (escapes \ " and control chars
+# that tests are likely to use: newline, tab, CR).
+_it_js() {
+	local s=$1
+	s=${s//\\/\\\\}
+	s=${s//\"/\\\"}
+	s=${s//$'\n'/\\n}
+	s=${s//$'\t'/\\t}
+	s=${s//$'\r'/\\r}
+	printf '"%s"' "$s"
+}
+
+# http_req [-u USER] METHOD PATH [BODY [CONTENT_TYPE]]: one HTTP request to
+# seald's socket (as USER if given).  BODY "@FILE" sends FILE.  The answer's
+# body goes to $IT_BODY, its status to $IT_CODE and $HTTP_CODE ("000" when
+# no HTTP answer came).  Returns 0 when an HTTP answer came.
+http_req() {
+	local user="" m p ct
+	local -a cmd
+	if [ "${1:-}" = "-u" ]; then
+		user=$2
+		shift 2
+	fi
+	m=$1
+	p=$2
+	ct=${4:-application/json}
+	cmd=(curl -s --max-time "${IT_HTTP_TIMEOUT:-15}" --unix-socket "$IT_SOCK"
+		-X "$m" -o - -w '%{stderr}%{http_code}')
+	if [ $# -ge 3 ]; then
+		cmd+=(-H "Content-Type: $ct" --data-binary @-)
+	fi
+	cmd+=("http://localhost$p")
+	if [ -n "$user" ]; then
+		if [ "$(id -u)" -ne 0 ]; then
+			skip "running as $user needs root"
+			HTTP_CODE=000
+			return 1
+		fi
+		cmd=(runuser -u "$user" -- "${cmd[@]}")
+	fi
+	if [ $# -lt 3 ]; then
+		(cd / && "${cmd[@]}") </dev/null >"$IT_BODY" 2>"$IT_CODE"
+	elif [ "${3#@}" != "$3" ]; then
+		(cd / && "${cmd[@]}") <"${3#@}" >"$IT_BODY" 2>"$IT_CODE"
+	else
+		printf '%s' "$3" | (cd / && "${cmd[@]}") >"$IT_BODY" 2>"$IT_CODE"
+	fi
+	HTTP_CODE=$(cat "$IT_CODE")
+	[ "$HTTP_CODE" != 000 ]
+}
+
+# sign_json KEY DIGEST_B64 ALG REQID [FORMAT]: POST /v1/sign with evidence
+# {"type":"submission","ref":"it-REQID"}; FORMAT defaults to raw.  Run it
+# as another user with SIGN_AS=USER.  Results as for http_req.
+sign_json() {
+	local body
+	body=$(printf '{"key":%s,"digest":%s,"digest_alg":%s,"request_id":%s,"format":%s,"evidence":{"type":"submission","ref":%s}}' \
+		"$(_it_js "$1")" "$(_it_js "$2")" "$(_it_js "$3")" "$(_it_js "$4")" \
+		"$(_it_js "${5:-raw}")" "$(_it_js "it-$4")")
+	if [ -n "${SIGN_AS:-}" ]; then
+		http_req -u "$SIGN_AS" POST /v1/sign "$body"
+	else
+		http_req POST /v1/sign "$body"
+	fi
+}
+
+# expect_code CODE WHAT: fail (and return 1) unless the last answer had
+# status CODE.
+expect_code() {
+	if [ "$HTTP_CODE" != "$1" ]; then
+		fail "$2: HTTP $HTTP_CODE, expected $1: $(head -c 300 "$IT_BODY" 2>/dev/null)"
+		return 1
+	fi
+}
+
+# json_str FIELD [FILE]: the first "FIELD":"value" string in FILE ($IT_BODY)
+# — enough for base64, names and codes; not a JSON parser.
+json_str() {
+	sed -n "s/.*\"$1\" *: *\"\\([^\"]*\\)\".*/\\1/p" "${2:-$IT_BODY}" | head -n 1
+}
+
+# digest_b64 ALG TEXT: base64 of the ALG (sha256, sha384, sha512) digest.
+digest_b64() {
+	printf '%s' "$2" | openssl dgst "-$1" -binary | base64 -w 0
+}
+
+# need_seald: fail the case (return 1) unless the daemon runs.
+need_seald() {
+	if ! seald_running "$IT_DIR"; then
+		fail "seald is not running (see $IT_DIR/seald.log)"
+		return 1
+	fi
+}
+
+# it_restart_seald: stop and start the daemon (e.g. after editing
+# $IT_CONFIG); returns non-zero if it does not come back.
+it_restart_seald() {
+	seald_stop "$IT_DIR"
+	seald_start "$IT_BUILD" "$IT_DIR"
+}
+
+# ------------------------------------------------------ runner (run.sh)
+
+_it_cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	# A test still running (run.sh was interrupted): timeout passes the
+	# signal on to the test's process group.
+	if [ -n "${IT_CHILD:-}" ]; then
+		kill -TERM "$IT_CHILD" 2>/dev/null || true
+		wait "$IT_CHILD" 2>/dev/null || true
+	fi
+	if [ -n "${IT_DIR:-}" ] && [ -d "$IT_DIR" ]; then
+		seald_stop "$IT_DIR" || true
+		if ! pg_stop "$IT_DIR" fast; then
+			pg_stop "$IT_DIR" immediate || true
+		fi
+		if [ "${KEEP_TMP:-0}" != 1 ]; then
+			rm -rf "$IT_DIR"
+		fi
+	fi
+	exit "$rc"
+}
+
+# it_setup BUILD: create the environment and start seald.  Returns non-zero
+# when the token, cluster or config cannot be made; a daemon that does not
+# migrate or start is recorded as a failed case and the tests still run.
+it_setup() {
+	IT_DIR=$(mktemp -d /tmp/seald-it.XXXXXX) || return 1
+	trap _it_cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	chmod 0711 "$IT_DIR" || return 1
+	IT_RESULTS=$IT_DIR/results
+	IT_BODY=$IT_DIR/http.body
+	IT_CODE=$IT_DIR/http.code
+	: >"$IT_RESULTS"
+	: >"$IT_DIR/failures"
+	IT_BUILD=$(_envlib_abs "$1") || return 1
+	IT_SOCK=$IT_DIR/seald.sock
+	IT_CONFIG=$IT_DIR/seald.yaml
+	IT_CONNINFO=$(pg_conninfo "$IT_DIR")
+	IT_UNKNOWN_USER=nobody
+	IT_OTHER_USER=""
+	if [ "$(id -u)" -eq 0 ]; then
+		IT_OTHER_USER=${SEALD_OTHER_USER:-daemon}
+	elif [ -n "${SEALD_OTHER_USER:-}" ]; then
+		IT_OTHER_USER=$SEALD_OTHER_USER
+	fi
+	SEALD_OTHER_USER=$IT_OTHER_USER
+	SOFTHSM2_CONF=$IT_DIR/softhsm2.conf
+	PG_BINDIR=$(pg_bindir) || return 1
+	export IT_BUILD IT_DIR IT_RESULTS IT_BODY IT_CODE IT_SOCK IT_CONFIG \
+		IT_CONNINFO IT_UNKNOWN_USER IT_OTHER_USER SEALD_OTHER_USER \
+		SOFTHSM2_CONF PG_BINDIR
+	echo "integration: environment in $IT_DIR"
+	# Certificates first: libp11 cannot find keys once the foreign
+	# Ed25519 key is on the token.
+	hsm_setup "$IT_DIR" --test-keys || return 1
+	hsm_add_foreign_objects "$IT_DIR" || return 1
+	pg_setup "$IT_DIR" || return 1
+	write_config "$IT_DIR" "$IT_SOCK" 0666 || return 1
+	tid "setup: seald migrate and start"
+	if [ ! -x "$IT_BUILD/seald" ]; then
+		fail "no daemon at $IT_BUILD/seald (run make)"
+	elif ! "$IT_BUILD/seald" migrate -c "$IT_CONFIG" >>"$IT_DIR/seald.log" 2>&1; then
+		fail "seald migrate failed (log: $IT_DIR/seald.log)"
+		_envlib_tail "$IT_DIR/seald.log"
+	elif ! seald_start "$IT_BUILD" "$IT_DIR"; then
+		fail "seald did not start"
+	fi
+	_it_close
+}
+
+# it_count RESULT: how many cases ended with RESULT (pass, fail, skip).
+it_count() {
+	local n
+	n=$(grep -c "^$1	" "$IT_RESULTS" 2>/dev/null) || true
+	printf '%s\n' "${n:-0}"
+}

@@ -1,0 +1,88 @@
+# shellcheck shell=bash
+# t_bad_input.sh — malformed, oversized and wrong requests get a clear
+# error with the documented code and status; none reaches the ledger, and
+# the daemon keeps serving.
+
+need_seald || return 0
+d=$(digest_b64 sha256 "bad input")
+rows_before=$(psql_q "select count(*) from ledger_entries")
+
+# bad BODY STATUS CODE WHAT
+bad() {
+	http_req POST /v1/sign "$1"
+	expect_code "$2" "$4" || return 0
+	[ "$(jq -r .error.code "$IT_BODY" 2>/dev/null)" = "$3" ] ||
+		fail "$4: error code is not $3: $(head -c 200 "$IT_BODY")"
+	jq -e '.error.message | length > 0' "$IT_BODY" >/dev/null 2>&1 ||
+		fail "$4: no error message"
+}
+
+tid "malformed JSON and wrong fields get 400 bad_request"
+bad '{"key":' 400 bad_request "cut JSON"
+bad '[1,2]' 400 bad_request "array"
+bad 'not json' 400 bad_request "text"
+bad "{\"key\":\"demo-ec\",\"digest\":\"$d\",\"digest_alg\":\"sha256\"}" 400 bad_request "no request_id"
+bad "{\"key\":\"demo-ec\",\"digest\":\"$d\",\"digest_alg\":\"sha256\",\"request_id\":\"x\",\"extra\":1}" 400 bad_request "unknown field"
+bad "{\"key\":\"demo-ec\",\"digest\":\"$d\",\"digest_alg\":\"md5\",\"request_id\":\"x\"}" 400 bad_request "md5"
+bad "{\"key\":\"demo-ec\",\"digest\":\"$d\",\"digest_alg\":\"sha384\",\"request_id\":\"x\"}" 400 bad_request "wrong digest length"
+bad "{\"key\":\"demo-ec\",\"digest\":\"!!!!\",\"digest_alg\":\"sha256\",\"request_id\":\"x\"}" 400 bad_request "bad base64"
+bad "{\"key\":\"demo-ec\",\"digest\":\"$d\",\"digest_alg\":\"sha256\",\"request_id\":\"x\",\"format\":\"cms\"}" 400 bad_request "cms not yet"
+printf '{"key":"demo-ec","digest":"%s","digest_alg":"sha256","request_id":"x\377"}' "$d" >"$IT_DIR/badutf8.json"
+bad "@$IT_DIR/badutf8.json" 400 bad_request "invalid UTF-8"
+[ "$(jq -r .error.message "$IT_BODY")" != null ] || fail "no message"
+
+tid "an unknown key gets 404 unknown_key"
+bad "{\"key\":\"nope\",\"digest\":\"$d\",\"digest_alg\":\"sha256\",\"request_id\":\"x\"}" 404 unknown_key "unknown key"
+
+tid "bodies: at the limit accepted by HTTP, one byte over gets 413"
+# a valid request padded with spaces to exactly 65536 bytes
+base="{\"key\":\"demo-ec\",\"digest\":\"$d\",\"digest_alg\":\"sha256\",\"request_id\":\"t-bad-max-$RANDOM\"}"
+pad=$((65536 - ${#base}))
+{ printf '%s' "$base"; head -c "$pad" /dev/zero | tr '\0' ' '; } >"$IT_DIR/max.json"
+http_req POST /v1/sign "@$IT_DIR/max.json"
+expect_code 200 "body of exactly max_body_bytes"
+{ printf '%s' "$base"; head -c "$((pad + 1))" /dev/zero | tr '\0' ' '; } >"$IT_DIR/max1.json"
+bad "@$IT_DIR/max1.json" 413 payload_too_large "max+1"
+head -c 1000000 /dev/zero | tr '\0' 'a' >"$IT_DIR/huge.json"
+bad "@$IT_DIR/huge.json" 413 payload_too_large "1 MB body"
+# chunked (no Content-Length) over the limit is cut off as well
+out=$(curl -s --max-time 10 --unix-socket "$IT_SOCK" -H 'Transfer-Encoding: chunked' \
+    -H 'Content-Type: application/json' --data-binary "@$IT_DIR/huge.json" \
+    -o "$IT_BODY" -w '%{http_code}' http://localhost/v1/sign)
+[ "$out" = 413 ] || fail "chunked oversized body: $out"
+
+tid "huge headers are refused by the HTTP layer"
+big=$(head -c 20000 /dev/zero | tr '\0' 'h')
+out=$(curl -s --max-time 10 --unix-socket "$IT_SOCK" -H "X-Big: $big" \
+    -o /dev/null -w '%{http_code}' http://localhost/v1/keys)
+case "$out" in
+4??) ;;
+*) fail "20 kB header: $out" ;;
+esac
+
+tid "unknown paths get 404, wrong methods 405"
+http_req GET /v1/nothing
+expect_code 404 "unknown path"
+http_req GET /v1/sign
+expect_code 405 "GET /v1/sign"
+[ "$(jq -r .error.code "$IT_BODY")" = method_not_allowed ] || fail "405 code"
+http_req DELETE /v1/keys
+expect_code 405 "DELETE /v1/keys"
+
+tid "errors never reach the ledger, and the daemon still serves"
+rows_after=$(psql_q "select count(*) from ledger_entries")
+[ "$rows_after" = "$((rows_before + 1))" ] ||
+	fail "ledger rows went from $rows_before to $rows_after (only the max-size request should add one)"
+sign_json demo-ec "$d" sha256 "t-bad-after-$RANDOM"
+expect_code 200 "sign after bad input"
+
+tid "a keep-alive connection serves a good request after a bad one"
+good="{\"key\":\"demo-ec\",\"digest\":\"$d\",\"digest_alg\":\"sha256\",\"request_id\":\"t-bad-ka-$RANDOM\"}"
+out=$(curl -s --max-time 10 --unix-socket "$IT_SOCK" -H 'Content-Type: application/json' \
+    -d '{"bad":' -o /dev/null -w '%{http_code} %{num_connects}\n' http://localhost/v1/sign \
+    --next -s --max-time 10 --unix-socket "$IT_SOCK" -H 'Content-Type: application/json' \
+    -d "$good" -o /dev/null -w '%{http_code} %{num_connects}\n' http://localhost/v1/sign)
+[ "$(printf '%s\n' "$out" | awk '{print $1}' | tr '\n' ' ')" = "400 200 " ] ||
+	fail "statuses: $out"
+[ "$(printf '%s\n' "$out" | sed -n 2p | awk '{print $2}')" = 0 ] ||
+	fail "the second request needed a new connection: $out"

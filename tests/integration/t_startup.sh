@@ -1,0 +1,64 @@
+# shellcheck shell=bash
+# t_startup.sh — what seald checks before it serves: the config file
+# (file:line:column errors, exit 1), the PIN file's mode, the instance
+# lock, the schema version, and that `seald migrate` can run twice.
+
+W=$IT_DIR/t_startup
+mkdir -p "$W"
+SEALD=$IT_BUILD/seald
+
+tid "--check-config accepts the test config and names the position of an error"
+"$SEALD" --check-config -c "$IT_CONFIG" >/dev/null 2>&1 || fail "valid config refused"
+sed 's/^instance: demo-1$/instance: demo-1\nsurprise: 1/' "$IT_CONFIG" >"$W/bad.yaml"
+out=$("$SEALD" --check-config -c "$W/bad.yaml" 2>&1)
+rc=$?
+[ $rc = 1 ] || fail "exit $rc for an unknown key"
+grep -q "bad.yaml:3:1: .*surprise" <<<"$out" || fail "message: $out"
+
+# alt_config FILE INSTANCE PIN: the test config on another socket
+alt_config() {
+	sed -e "s|$IT_SOCK|$W/alt.sock|" -e "s|^instance: demo-1|instance: $2|" \
+	    -e "s|pin_file: .*|pin_file: $3|" "$IT_CONFIG" >"$1"
+}
+
+tid "a PIN file readable by others stops seald at start (exit 3), naming the file"
+cp "$IT_DIR/pin" "$W/pin-open"
+chmod 0644 "$W/pin-open"
+alt_config "$W/openpin.yaml" t-alt "$W/pin-open"
+out=$(timeout 20 "$SEALD" -c "$W/openpin.yaml" 2>&1 </dev/null)
+rc=$?
+[ $rc = 3 ] || fail "exit $rc"
+grep -q "pin-open: mode 0644 is too open" <<<"$out" || fail "message: $out"
+grep -q "$(cat "$IT_DIR/pin")" <<<"$out" && fail "the PIN was printed"
+[ -e "$W/alt.sock" ] && fail "it bound its socket anyway"
+
+tid "a wrong PIN stops seald at start (exit 3) without printing it"
+umask 077
+printf 'wrong-pin-123\n' >"$W/pin-wrong"
+alt_config "$W/wrongpin.yaml" t-alt "$W/pin-wrong"
+out=$(timeout 20 "$SEALD" -c "$W/wrongpin.yaml" 2>&1 </dev/null)
+rc=$?
+[ $rc = 3 ] || fail "exit $rc: $out"
+grep -q wrong-pin-123 <<<"$out" && fail "the PIN was printed"
+
+tid "a second seald with the same instance name refuses to start (exit 4)"
+if need_seald; then
+	alt_config "$W/same.yaml" demo-1 "$IT_DIR/pin"
+	out=$(timeout 20 "$SEALD" -c "$W/same.yaml" 2>&1 </dev/null)
+	rc=$?
+	[ $rc = 4 ] || fail "exit $rc: $(tail -n 2 <<<"$out")"
+	grep -q 'instance "demo-1" is already running' <<<"$out" || fail "message: $out"
+fi
+
+tid "seald migrate is idempotent"
+"$SEALD" migrate -c "$IT_CONFIG" >"$W/m.log" 2>&1 || fail "second migrate failed"
+grep -q '0 migrations applied' "$W/m.log" || fail "log: $(cat "$W/m.log")"
+[ "$(psql_q "select count(*) from schema_migrations")" -ge 1 ] || fail "no schema_migrations"
+
+tid "seald refuses an unmigrated database (exit 4)"
+psql_super "create database t_empty owner seald" >/dev/null || fail "createdb"
+sed -e "s|dbname=seald|dbname=t_empty|" "$W/same.yaml" | sed "s|^instance: demo-1|instance: t-empty|" >"$W/empty.yaml"
+out=$(timeout 20 "$SEALD" -c "$W/empty.yaml" 2>&1 </dev/null)
+rc=$?
+[ $rc = 4 ] || fail "exit $rc"
+grep -q 'run `seald migrate`' <<<"$out" || fail "message: $out"

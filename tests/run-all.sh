@@ -1,0 +1,111 @@
+#!/bin/bash
+# run-all.sh [--unit-only] BUILD TEST... — `make check` and `make unit`.
+#
+# Runs each cmocka runner BUILD/tests/TEST (its own "[  PASSED  ]" /
+# "[  FAILED  ]" lines show as they come), then, unless --unit-only, the
+# integration suite (tests/integration/run.sh BUILD).  Ends with one line
+# that sums the cmocka counts and the integration counts:
+#
+#   N passed, N failed[, N skipped]
+#
+# A runner that crashes, exits non-zero without reporting a failure, or
+# prints no cmocka summary counts as one failure.  Exit status 1 if anything
+# failed.
+if [ -z "${BASH_VERSION:-}" ]; then
+	exec bash "$0" "$@"
+fi
+set -eu
+
+unit_only=0
+if [ "${1:-}" = "--unit-only" ]; then
+	unit_only=1
+	shift
+fi
+if [ $# -lt 1 ]; then
+	echo "usage: $0 [--unit-only] BUILD TEST..." >&2
+	exit 2
+fi
+build=$1
+shift
+root=$(cd "$(dirname "$0")/.." && pwd)
+
+npass=0
+nfail=0
+nskip=0
+crashed=""
+out=$(mktemp /tmp/seald-run-all.XXXXXX)
+trap 'rm -f "$out"' EXIT
+
+# cmocka_count WORD FILE: sum of N over "[  WORD  ] N test(s)" lines.
+cmocka_count() {
+	sed -n "s/^\\[ *$1 *\\] \\([0-9][0-9]*\\) test.*/\\1/p" "$2" |
+		awk '{ s += $1 } END { print s + 0 }'
+}
+
+# Plain text summaries, whatever the environment says.
+unset CMOCKA_XML_FILE
+export CMOCKA_MESSAGE_OUTPUT=STDOUT
+
+for t in "$@"; do
+	bin=$build/tests/$t
+	if [ ! -x "$bin" ]; then
+		echo "run-all: $bin: no such test runner"
+		nfail=$((nfail + 1))
+		crashed="$crashed $t"
+		continue
+	fi
+	"$bin" 2>&1 | tee "$out"
+	rc=${PIPESTATUS[0]}
+	p=$(cmocka_count PASSED "$out")
+	f=$(cmocka_count FAILED "$out")
+	s=$(cmocka_count SKIPPED "$out")
+	npass=$((npass + p))
+	nfail=$((nfail + f))
+	nskip=$((nskip + s))
+	if ! grep -q '^\[=*\] [0-9][0-9]* test(s) run' "$out"; then
+		echo "run-all: $t printed no cmocka summary (exit status $rc)"
+		nfail=$((nfail + 1))
+		crashed="$crashed $t"
+	elif [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		echo "run-all: $t exited with status $rc but reported no failure"
+		nfail=$((nfail + 1))
+		crashed="$crashed $t"
+	fi
+done
+
+if [ "$unit_only" -eq 0 ]; then
+	bash "$root/tests/integration/run.sh" "$build" 2>&1 | tee "$out"
+	rc=${PIPESTATUS[0]}
+	line=$(grep -E '^integration: [0-9]+ passed, [0-9]+ failed' "$out" |
+		tail -n 1) || true
+	if [ -z "$line" ]; then
+		echo "run-all: the integration suite printed no summary (exit status $rc)"
+		nfail=$((nfail + 1))
+		crashed="$crashed integration"
+	else
+		p=$(sed -E 's/^integration: ([0-9]+) passed.*/\1/' <<<"$line")
+		f=$(sed -E 's/^integration: [0-9]+ passed, ([0-9]+) failed.*/\1/' <<<"$line")
+		s=0
+		if [[ "$line" =~ ,\ ([0-9]+)\ skipped ]]; then
+			s=${BASH_REMATCH[1]}
+		fi
+		npass=$((npass + p))
+		nfail=$((nfail + f))
+		nskip=$((nskip + s))
+		if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+			echo "run-all: the integration suite exited with status $rc"
+			nfail=$((nfail + 1))
+			crashed="$crashed integration"
+		fi
+	fi
+fi
+
+if [ -n "$crashed" ]; then
+	echo "run-all: crashed or incomplete:$crashed"
+fi
+line="$npass passed, $nfail failed"
+if [ "$nskip" -ne 0 ]; then
+	line="$line, $nskip skipped"
+fi
+echo "$line"
+[ "$nfail" -eq 0 ]
