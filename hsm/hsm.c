@@ -318,6 +318,9 @@ release(struct hsm *h, struct hsm_key *k, unsigned int idx, CK_RV rv)
 	if (kind == RV_SESSION || kind == RV_TOKEN) {
 		(void)h->f->C_CloseSession(h->sess[idx].handle);
 		h->sess[idx].open = 0;
+		/* Closing a token's last session logs out, and modules may
+		 * then drop every object handle: find keys again. */
+		h->gen++;
 	}
 	if (kind == RV_TOKEN)
 		h->broken = 1;
@@ -628,8 +631,8 @@ hsm_sign(struct hsm *h, struct hsm_key *k, enum hsm_scheme scheme,
 	CK_SESSION_HANDLE s;
 	CK_ULONG outlen = cap;
 	unsigned int idx;
-	CK_RV rv;
-	int r;
+	CK_RV rv = CKR_OK;
+	int r, tries;
 
 	*siglen = 0;
 	if (dglen != hsm_digest_len(alg) || dglen == 0)
@@ -663,13 +666,23 @@ hsm_sign(struct hsm *h, struct hsm_key *k, enum hsm_scheme scheme,
 	memcpy(in + plen, digest, dglen);
 	inlen = plen + dglen;
 
-	if ((r = acquire(h, k, &idx, &kh, 1)) != 0)
-		return r;
-	s = h->sess[idx].handle;
-	rv = h->f->C_SignInit(s, &mech, kh);
-	if (rv == CKR_OK)
-		rv = h->f->C_Sign(s, in, inlen, sig, &outlen);
-	release(h, k, idx, rv);
+	/* A lost session or a stale key handle is repaired and the request
+	 * tried once more: nothing was signed, so repeating is safe. */
+	for (tries = 0; tries < 2; tries++) {
+		if ((r = acquire(h, k, &idx, &kh, 1)) != 0)
+			return r;
+		s = h->sess[idx].handle;
+		outlen = cap;
+		rv = h->f->C_SignInit(s, &mech, kh);
+		if (rv == CKR_OK)
+			rv = h->f->C_Sign(s, in, inlen, sig, &outlen);
+		release(h, k, idx, rv);
+		if (classify(rv) != RV_SESSION && classify(rv) != RV_KEY)
+			break;
+		log_warn("signing with \"%s\": 0x%lx, retrying on a new "
+			 "session",
+		    k->label, rv);
+	}
 	if (rv != CKR_OK) {
 		log_warn("signing with \"%s\" failed: 0x%lx", k->label, rv);
 		return classify(rv) == RV_INPUT ? SD_ERR_UNSUPPORTED
