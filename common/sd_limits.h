@@ -48,9 +48,10 @@
 #define SD_HSM_SESSIONS_MAX 64
 
 /* ledger */
-#define SD_LEDGER_BATCH_MAX 256  /* entries per commit */
-#define SD_LEDGER_QUEUE_MAX 4096 /* entries waiting for commit */
-#define SD_SIGN_QUEUE_MAX 4096   /* requests waiting for a worker */
-#define SD_HASH_LEN 32           /* SHA-256 */
+#define SD_LEDGER_BATCH_MAX 256    /* entries per commit */
+#define SD_LEDGER_QUEUE_MAX 4096   /* entries waiting for commit */
+#define SD_SIGN_QUEUE_MAX 4096     /* requests waiting for a worker */
+#define SD_SIGN_QUEUE_WAIT_MS 5000 /* longest wait for a worker */
+#define SD_HASH_LEN 32             /* SHA-256 */
 
 #endif

@@ -31,6 +31,9 @@ struct signer {
 	int stopping;
 	unsigned int nworkers;
 	pthread_t *threads;
+	pthread_t reaper;
+	int have_reaper;
+	pthread_cond_t reap_cond;
 	struct ledger_reader **readers;
 };
 
@@ -53,6 +56,63 @@ committed(struct ledger_entry *e, int r, void *arg)
 {
 	(void)e;
 	finish(arg, r);
+}
+
+static long
+ms_since(const struct timespec *t)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - t->tv_sec) * 1000L +
+	    (now.tv_nsec - t->tv_nsec) / 1000000L;
+}
+
+/* Fail jobs that waited too long for a worker; the queue is FIFO, so the
+ * oldest are at its head. */
+static void *
+reaper_main(void *arg)
+{
+	struct signer *s = arg;
+	struct sign_job *expired, *j;
+	struct timespec until;
+	size_t n;
+
+	pthread_mutex_lock(&s->lock);
+	while (!s->stopping) {
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 100 * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		(void)pthread_cond_timedwait(&s->reap_cond, &s->lock, &until);
+		expired = NULL;
+		n = 0;
+		while (s->head != NULL &&
+		    ms_since(&s->head->queued_at) > SD_SIGN_QUEUE_WAIT_MS) {
+			j = s->head;
+			s->head = j->next;
+			if (s->head == NULL)
+				s->tail = NULL;
+			s->queued--;
+			j->next = expired;
+			expired = j;
+			n++;
+		}
+		if (n == 0)
+			continue;
+		pthread_mutex_unlock(&s->lock);
+		log_warn("%zu request%s waited over %d ms for an HSM worker", n,
+		    n == 1 ? "" : "s", SD_SIGN_QUEUE_WAIT_MS);
+		while ((j = expired) != NULL) {
+			expired = j->next;
+			finish(j, SD_ERR_HSM);
+		}
+		pthread_mutex_lock(&s->lock);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
 }
 
 static int64_t
@@ -160,6 +220,13 @@ signer_new(struct hsm *h, struct ledger *l, const char *conninfo,
 	s->ledger = l;
 	pthread_mutex_init(&s->lock, NULL);
 	pthread_cond_init(&s->cond, NULL);
+	pthread_cond_init(&s->reap_cond, NULL);
+	if (pthread_create(&s->reaper, NULL, reaper_main, s) != 0) {
+		snprintf(errbuf, errlen, "cannot start the reaper thread");
+		i = 0;
+		goto fail;
+	}
+	s->have_reaper = 1;
 	for (i = 0; i < workers; i++) {
 		if ((s->readers[i] = ledger_reader_new(conninfo)) == NULL ||
 		    (wa = malloc(sizeof(*wa))) == NULL) {
@@ -190,6 +257,7 @@ signer_submit(struct signer *s, struct sign_job *j)
 	int r = 0;
 
 	j->next = NULL;
+	clock_gettime(CLOCK_MONOTONIC, &j->queued_at);
 	pthread_mutex_lock(&s->lock);
 	if (s->stopping)
 		r = SD_ERR_SHUTDOWN;
@@ -218,13 +286,17 @@ signer_free(struct signer *s)
 	pthread_mutex_lock(&s->lock);
 	s->stopping = 1;
 	pthread_cond_broadcast(&s->cond);
+	pthread_cond_signal(&s->reap_cond);
 	pthread_mutex_unlock(&s->lock);
 	for (i = 0; i < s->nworkers; i++)
 		pthread_join(s->threads[i], NULL);
+	if (s->have_reaper)
+		pthread_join(s->reaper, NULL);
 	for (i = 0; i < s->nworkers; i++)
 		ledger_reader_free(s->readers[i]);
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->cond);
+	pthread_cond_destroy(&s->reap_cond);
 	free(s->threads);
 	free(s->readers);
 	free(s);

@@ -3,10 +3,14 @@
  * connection and borrows an HSM session per request; it checks whether
  * the request was already recorded, signs, and hands the entry to the
  * ledger writer.  A job completes (its done callback runs) only after the
- * entry is committed, or with an error and no signature.
+ * entry is committed, or with an error and no signature.  A job that waits
+ * longer than SD_SIGN_QUEUE_WAIT_MS for a worker (every HSM session hung or
+ * overloaded) is failed with SD_ERR_HSM, so no client waits forever.
  */
 #ifndef SD_SIGNER_H
 #define SD_SIGNER_H
+
+#include <time.h>
 
 #include "keys.h"
 #include "ledger.h"
@@ -27,6 +31,8 @@ struct sign_job {
 	/* completion, called once from a worker or the ledger writer */
 	void (*done)(struct sign_job *, void *);
 	void *arg;
+	/* private to the signer */
+	struct timespec queued_at;
 	struct sign_job *next;
 };
 
