@@ -237,9 +237,13 @@ begin(struct req *q, const char *url, const char *method)
 		errno = 0;
 		n = strtoull(cl, &end, 10);
 		if (errno != 0 || end == cl || *end != '\0' ||
-		    n > q->srv->d.cfg->max_body)
+		    n > SD_HTTP_DISCARD_MAX)
 			return respond_err(
 			    q, SD_ERR_TOO_LARGE, "body too large");
+		/* Over the limit but small enough to drain: read and drop
+		 * it, so that the client reads the 413 rather than a reset. */
+		if (n > q->srv->d.cfg->max_body)
+			q->too_large = 1;
 	}
 	return MHD_YES;
 }
