@@ -81,12 +81,19 @@ check: deps
 	@$(MAKE) --no-print-directory check-build
 	@sh tests/run-all.sh $(BUILD) $(UNIT_TESTS)
 
-check-build: all $(addprefix $(BUILD)/tests/,$(UNIT_TESTS))
+# A PKCS#11 module that forwards to SoftHSM and injects faults on command
+# (tests/fault/p11fault.c); used by the HSM recovery tests only.
+$(BUILD)/tests/libp11fault.so: tests/fault/p11fault.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE -O1 -g $(WARN) -fPIC -shared $(P11_CFLAGS) \
+		-o $@ $< -ldl -lpthread
+
+check-build: all $(addprefix $(BUILD)/tests/,$(UNIT_TESTS)) $(BUILD)/tests/libp11fault.so
 
 unit: check-build
 	@sh tests/run-all.sh --unit-only $(BUILD) $(UNIT_TESTS)
 
-integration: all
+integration: all $(BUILD)/tests/libp11fault.so
 	@sh tests/integration/run.sh $(BUILD)
 
 lint:

@@ -68,7 +68,7 @@ Sign the SHA-256 digest of the text "$text" with key demo-ec:
 Check the signature with openssl (a retry with request_id demo-1 returns the
 same recorded signature; change the request_id to sign another digest):
 
-  sed -n 's/.*"signature" *: *"\\([^"]*\\)".*/\\1/p' /tmp/seald-demo.json | base64 -d > /tmp/seald-demo.sig
+  jq -r .signature /tmp/seald-demo.json | base64 -d > /tmp/seald-demo.sig
   printf '%s' '$text' | openssl dgst -sha256 -verify $state/certs/seald-demo-ec.pub.pem -signature /tmp/seald-demo.sig
 
 The ledger:

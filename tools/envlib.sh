@@ -296,7 +296,9 @@ _hsm_cert() {
 			-addext "basicConstraints=critical,CA:FALSE" \
 			-addext "keyUsage=critical,digitalSignature,nonRepudiation" \
 			-out "$tmp" </dev/null >>"$dir/hsm-setup.log" 2>&1; then
-			envlib_err "certificate for $label failed"
+			envlib_err "certificate for $label failed (libp11 finds no key" \
+				"once the token holds an Ed25519 key: make certificates" \
+				"before hsm_add_foreign_objects)"
 			_envlib_tail "$dir/hsm-setup.log"
 			rm -f "$tmp"
 			return 1

@@ -30,6 +30,11 @@
 #   IT_OTHER_USER a second known client (uid in policy as `ci-other`), root only
 #   IT_UNKNOWN_USER a user seald does not know (nobody)
 #   SOFTHSM2_CONF the token's SoftHSM config
+#
+# Helpers: http_req, sign_json, expect_code, json_str, digest_b64 (talk to
+# seald), psql_q, psql_super (the ledger), p11 (the token), as_user,
+# need_seald, it_restart_seald, note; and from tools/envlib.sh seald_start,
+# seald_stop, seald_running, pg_start, pg_stop.
 
 IT_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # shellcheck source=tools/envlib.sh

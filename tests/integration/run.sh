@@ -58,7 +58,8 @@ if ! it_setup "$1"; then
 fi
 
 timeout_s=${IT_TEST_TIMEOUT:-300}
-for t in "$here"/t_*.sh; do
+# IT_ONLY=name runs just tests/integration/t_name.sh (for debugging).
+for t in "$here"/t_${IT_ONLY:-*}.sh; do
 	[ -e "$t" ] || continue
 	name=$(basename "$t" .sh)
 	echo "== $name"

@@ -1,0 +1,162 @@
+/*
+ * p11fault: a PKCS#11 module for tests that forwards every call to a real
+ * module (SoftHSM) and, on command, makes signing and session calls fail
+ * or hang, so that tests can prove seald recovers from HSM faults.
+ *
+ * The command is the first line of the file named by $SEALD_FAULT_FILE,
+ * read on every intercepted call (C_OpenSession, C_SignInit, C_Sign):
+ *   (empty or missing)   forward everything
+ *   CKR_NAME             return that error (CKR_SESSION_HANDLE_INVALID,
+ *                        CKR_DEVICE_REMOVED, CKR_TOKEN_NOT_PRESENT,
+ *                        CKR_GENERAL_ERROR, CKR_DEVICE_ERROR)
+ *   once CKR_NAME        the same, once; the file is emptied after
+ *   hang                 block until the file changes (at most 60 s)
+ * The real module is $SEALD_FAULT_MODULE (default: SoftHSM's).
+ * Test code only: never installed, never linked into seald.
+ */
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <p11-kit/pkcs11.h>
+
+#define DEFAULT_MODULE "/usr/lib/softhsm/libsofthsm2.so"
+
+static CK_FUNCTION_LIST ours;
+static CK_FUNCTION_LIST_PTR real;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+
+static const struct {
+	const char *name;
+	CK_RV rv;
+} codes[] = {
+	{ "CKR_SESSION_HANDLE_INVALID", CKR_SESSION_HANDLE_INVALID },
+	{ "CKR_DEVICE_REMOVED", CKR_DEVICE_REMOVED },
+	{ "CKR_TOKEN_NOT_PRESENT", CKR_TOKEN_NOT_PRESENT },
+	{ "CKR_GENERAL_ERROR", CKR_GENERAL_ERROR },
+	{ "CKR_DEVICE_ERROR", CKR_DEVICE_ERROR },
+};
+
+/* Read the command: 0 = none, else the CK_RV; *hang set for "hang". */
+static CK_RV
+command(int *hang)
+{
+	const char *path = getenv("SEALD_FAULT_FILE");
+	char buf[128];
+	ssize_t n = 0;
+	size_t i;
+	int fd, once = 0;
+	char *p = buf;
+
+	*hang = 0;
+	if (path == NULL || (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return CKR_OK;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return CKR_OK;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
+	if (strcmp(buf, "hang") == 0) {
+		*hang = 1;
+		return CKR_OK;
+	}
+	if (strncmp(p, "once ", 5) == 0) {
+		once = 1;
+		p += 5;
+	}
+	for (i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+		if (strcmp(p, codes[i].name) != 0)
+			continue;
+		if (once) {
+			pthread_mutex_lock(&lock);
+			if ((fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC)) >=
+			    0)
+				close(fd);
+			pthread_mutex_unlock(&lock);
+		}
+		return codes[i].rv;
+	}
+	return CKR_OK;
+}
+
+static CK_RV
+fault(void)
+{
+	struct timespec ts = { 0, 50 * 1000000L };
+	int hang, i;
+	CK_RV rv = command(&hang);
+
+	for (i = 0; hang && i < 1200; i++) {
+		nanosleep(&ts, NULL);
+		rv = command(&hang);
+	}
+	return rv;
+}
+
+static CK_RV
+f_open_session(CK_SLOT_ID slot, CK_FLAGS flags, void *app, CK_NOTIFY notify,
+    CK_SESSION_HANDLE_PTR s)
+{
+	CK_RV rv = fault();
+
+	return rv != CKR_OK ? rv
+			    : real->C_OpenSession(slot, flags, app, notify, s);
+}
+
+static CK_RV
+f_sign_init(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k)
+{
+	CK_RV rv = fault();
+
+	return rv != CKR_OK ? rv : real->C_SignInit(s, m, k);
+}
+
+static CK_RV
+f_sign(CK_SESSION_HANDLE s, CK_BYTE_PTR in, CK_ULONG inlen, CK_BYTE_PTR out,
+    CK_ULONG_PTR outlen)
+{
+	CK_RV rv = fault();
+
+	if (rv != CKR_OK) {
+		/* a real token ends the operation on error: so do we */
+		CK_BYTE tmp[1024];
+		CK_ULONG n = sizeof(tmp);
+
+		(void)real->C_Sign(s, in, inlen, tmp, &n);
+		return rv;
+	}
+	return real->C_Sign(s, in, inlen, out, outlen);
+}
+
+CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list);
+
+CK_RV
+C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list)
+{
+	CK_RV (*get)(CK_FUNCTION_LIST_PTR_PTR);
+	const char *path = getenv("SEALD_FAULT_MODULE");
+	void *dl;
+
+	pthread_mutex_lock(&lock);
+	if (real == NULL) {
+		if ((dl = dlopen(path != NULL ? path : DEFAULT_MODULE,
+			 RTLD_NOW | RTLD_LOCAL)) == NULL ||
+		    (*(void **)&get = dlsym(dl, "C_GetFunctionList")) == NULL ||
+		    get(&real) != CKR_OK) {
+			pthread_mutex_unlock(&lock);
+			return CKR_GENERAL_ERROR;
+		}
+		ours = *real;
+		ours.C_OpenSession = f_open_session;
+		ours.C_SignInit = f_sign_init;
+		ours.C_Sign = f_sign;
+	}
+	pthread_mutex_unlock(&lock);
+	*list = &ours;
+	return CKR_OK;
+}

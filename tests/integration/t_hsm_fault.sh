@@ -1,0 +1,134 @@
+# shellcheck shell=bash
+# t_hsm_fault.sh — HSM faults heal without a restart.  A second seald
+# (instance fault-1, own socket) loads tests/fault/p11fault.c, which
+# forwards to the same SoftHSM token and fails or hangs on command.  During
+# a fault requests get 503 hsm_unavailable (never a bad signature); after
+# it clears seald re-opens sessions, logs in again, and signs within 1 s.
+
+F=$IT_DIR/fault
+FAULT=$F/command
+mkdir -p "$F"
+: >"$FAULT"
+if [ ! -f "$IT_BUILD/tests/libp11fault.so" ]; then
+	tid "fault module"
+	fail "no $IT_BUILD/tests/libp11fault.so (make check builds it)"
+	return 0
+fi
+ln -sf "$IT_DIR/softhsm2.conf" "$F/softhsm2.conf"
+sed -e "s|$IT_SOCK|$F/seald.sock|" -e "s|^instance: demo-1|instance: fault-1|" \
+    -e "s|^  module: .*|  module: $IT_BUILD/tests/libp11fault.so|" \
+    -e "s|^  level: .*|  level: info|" "$IT_CONFIG" >"$F/seald.yaml"
+printf '%s\n' "$F/seald.sock" >"$F/seald.sockpath"
+export SEALD_FAULT_FILE=$FAULT
+trap 'seald_stop "$F" >/dev/null 2>&1' EXIT
+
+tid "seald starts on the fault-injection module"
+if ! seald_start "$IT_BUILD" "$F"; then
+	fail "seald did not start: $(tail -n 5 "$F/seald.log")"
+	return 0
+fi
+IT_SOCK=$F/seald.sock
+http_req GET /v1/keys
+jq -r '.keys[] | select(.name=="demo-ec") | .public_key' "$IT_BODY" >"$F/ec.pub"
+printf 'fault evidence\n' >"$F/doc"
+d=$(openssl dgst -sha256 -binary "$F/doc" | base64 -w0)
+n=0
+
+# sign_ok WHAT: one signature that must succeed and verify
+sign_ok() {
+	n=$((n + 1))
+	sign_json demo-ec "$d" sha256 "t-fault-$n-$RANDOM"
+	expect_code 200 "$1" || return 1
+	jq -r .signature "$IT_BODY" | base64 -d >"$F/sig"
+	openssl dgst -sha256 -verify "$F/ec.pub" -signature "$F/sig" "$F/doc" \
+	    >/dev/null 2>&1 || fail "$1: signature does not verify"
+}
+
+# sign_503 WHAT: one request that must fail with hsm_unavailable
+sign_503() {
+	n=$((n + 1))
+	sign_json demo-ec "$d" sha256 "t-fault-$n-$RANDOM"
+	expect_code 503 "$1" || return 1
+	[ "$(json_str code)" = hsm_unavailable ] || fail "$1: $(cat "$IT_BODY")"
+}
+
+# until_ok MS WHAT: sign until it works; fail if that takes over MS
+until_ok() {
+	local start ms i
+	start=$(date +%s%N)
+	for i in $(seq 1 100); do
+		n=$((n + 1))
+		sign_json demo-ec "$d" sha256 "t-fault-$n-$RANDOM"
+		[ "$HTTP_CODE" = 200 ] && break
+		[ "$HTTP_CODE" = 503 ] || fail "$2: HTTP $HTTP_CODE during recovery"
+		sleep 0.05
+	done
+	ms=$(( ($(date +%s%N) - start) / 1000000 ))
+	note "$2: signing again after ${ms} ms"
+	[ "$HTTP_CODE" = 200 ] || { fail "$2: no recovery: $(cat "$IT_BODY")"; return 1; }
+	[ "$ms" -le "$1" ] || fail "$2: recovery took ${ms} ms (limit $1)"
+}
+
+tid "a lost session (CKR_SESSION_HANDLE_INVALID) is replaced within the same request"
+sign_ok "before the fault"
+echo "once CKR_SESSION_HANDLE_INVALID" >"$FAULT"
+sign_ok "request hitting the invalid session"
+[ ! -s "$FAULT" ] || fail "the fault was never hit"
+grep -q 'retrying on a new session' "$F/seald.log" || fail "no retry in the log"
+sign_ok "next request"
+
+tid "a removed token (CKR_DEVICE_REMOVED): 503 and /readyz down while it lasts"
+echo CKR_DEVICE_REMOVED >"$FAULT"
+sign_503 "sign while the token is gone"
+sign_503 "sign while the token is still gone"
+http_req GET /readyz
+expect_code 503 "readyz during the fault"
+[ "$(jq -r .hsm "$IT_BODY")" = false ] || fail "readyz: $(cat "$IT_BODY")"
+
+tid "after the token returns, seald re-initializes, logs in and signs within 1 s"
+: >"$FAULT"
+until_ok 1000 "token back"
+sign_ok "steady again"
+http_req GET /readyz
+expect_code 200 "readyz after recovery"
+grep -q 're-initialized' "$F/seald.log" || fail "log does not say it re-initialized"
+
+tid "token not present and general errors heal the same way"
+for code in CKR_TOKEN_NOT_PRESENT CKR_GENERAL_ERROR CKR_DEVICE_ERROR; do
+	echo "$code" >"$FAULT"
+	sign_503 "during $code"
+	: >"$FAULT"
+	until_ok 1000 "after $code"
+done
+
+tid "a hung HSM call does not block other clients forever"
+echo hang >"$FAULT"
+pids=""
+for i in 1 2 3 4; do
+	curl -s --max-time 30 --unix-socket "$IT_SOCK" -o "$F/hung.$i" \
+	    -d "{\"key\":\"demo-ec\",\"digest\":\"$d\",\"digest_alg\":\"sha256\",\"request_id\":\"t-hang-$i-$RANDOM\"}" \
+	    http://localhost/v1/sign &
+	pids="$pids $!"
+done
+sleep 0.5
+start=$(date +%s)
+sign_503 "a fifth request while every session hangs"
+took=$(( $(date +%s) - start ))
+note "answered after ${took} s"
+[ "$took" -le 8 ] || fail "the fifth request waited ${took} s"
+: >"$FAULT"
+# shellcheck disable=SC2086
+wait $pids
+until_ok 2000 "after the hang"
+
+tid "no failed request left a ledger row; every recorded signature verifies"
+rows=$(psql_q "select count(*) from ledger_entries where instance = 'fault-1'")
+note "$rows rows for instance fault-1"
+psql_q "select encode(signature, 'hex') from ledger_entries where instance = 'fault-1' and key_name = 'demo-ec'" |
+while read -r hex; do
+	printf '%b' "$(sed 's/../\\x&/g' <<<"$hex")" >"$F/row.sig"
+	openssl dgst -sha256 -verify "$F/ec.pub" -signature "$F/row.sig" "$F/doc" \
+	    >/dev/null 2>&1 || echo bad
+done >"$F/verify.out"
+[ ! -s "$F/verify.out" ] || fail "$(wc -l <"$F/verify.out") recorded signatures do not verify"
+seald_stop "$F"
