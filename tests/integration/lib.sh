@@ -118,16 +118,33 @@ note() {
 
 # ---------------------------------------------------------------- helpers
 
-# as_user USER CMD...: run CMD as USER (needs root; skips the case and
-# returns 1 otherwise).
+# _it_can_switch: true when this run can act as another user (root, or
+# a user with password-less sudo, as `make check` allows).
+_it_can_switch() {
+	[ "$(id -u)" -eq 0 ] || sudo -n true 2>/dev/null
+}
+
+# _it_switch USER CMD...: run CMD as USER (runuser as root, else sudo -n).
+_it_switch() {
+	local u=$1
+	shift
+	if [ "$(id -u)" -eq 0 ]; then
+		runuser -u "$u" -- "$@"
+	else
+		sudo -n -u "$u" -- "$@"
+	fi
+}
+
+# as_user USER CMD...: run CMD as USER (needs root or password-less sudo;
+# skips the case and returns 1 otherwise).
 as_user() {
 	local u=$1
 	shift
-	if [ "$(id -u)" -ne 0 ]; then
-		skip "running as $u needs root"
+	if ! _it_can_switch; then
+		skip "running as $u needs root or sudo"
 		return 1
 	fi
-	(cd / && runuser -u "$u" -- "$@")
+	(cd / && _it_switch "$u" "$@")
 }
 
 # psql_q SQL: run SQL as role seald; rows as unaligned a|b lines.
@@ -184,12 +201,12 @@ http_req() {
 	fi
 	cmd+=("http://localhost$p")
 	if [ -n "$user" ]; then
-		if [ "$(id -u)" -ne 0 ]; then
-			skip "running as $user needs root"
+		if ! _it_can_switch; then
+			skip "running as $user needs root or sudo"
 			HTTP_CODE=000
 			return 1
 		fi
-		cmd=(runuser -u "$user" -- "${cmd[@]}")
+		cmd=(_it_switch "$user" "${cmd[@]}")
 	fi
 	if [ $# -lt 3 ]; then
 		(cd / && "${cmd[@]}") </dev/null >"$IT_BODY" 2>"$IT_CODE"
@@ -295,7 +312,7 @@ it_setup() {
 	IT_CONNINFO=$(pg_conninfo "$IT_DIR")
 	IT_UNKNOWN_USER=nobody
 	IT_OTHER_USER=""
-	if [ "$(id -u)" -eq 0 ]; then
+	if _it_can_switch; then
 		IT_OTHER_USER=${SEALD_OTHER_USER:-daemon}
 	elif [ -n "${SEALD_OTHER_USER:-}" ]; then
 		IT_OTHER_USER=$SEALD_OTHER_USER
