@@ -24,7 +24,8 @@ CFLAGS := -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(HARDEN) -Icommon -Iconfig -Ihs
 LDFLAGS := -pie -Wl,-z,relro,-z,now,-z,noexecstack $(if $(SANITIZE),-fsanitize=$(SANITIZE))
 LIBS := $(PKG_LIBS) -lpthread -ldl
 
-COMMON_SRC := common/err.c common/log.c common/b64.c common/secret.c
+COMMON_SRC := common/err.c common/log.c common/b64.c common/secret.c \
+	common/clock.c common/queue.c
 CFG_SRC := config/cfg.c config/cfg_yaml.c
 HSM_SRC := hsm/hsm.c hsm/hsm_pubkey.c
 LEDGER_SRC := ledger/ledger.c ledger/ledger_hash.c ledger/migrate.c $(BUILD)/migrations.c
@@ -35,7 +36,8 @@ SEALCTL_SRC := tools/sealctl.c common/err.c common/b64.c
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(patsubst $(BUILD)/%,%,$(1)))
 
-UNIT_TESTS := test_err test_b64 test_cfg test_sign_req test_ledger_hash
+UNIT_TESTS := test_err test_b64 test_cfg test_sign_req test_ledger_hash test_queue
+test_queue_SRC := tests/unit/test_queue.c common/queue.c common/clock.c common/err.c
 test_b64_SRC := tests/unit/test_b64.c common/b64.c common/err.c
 test_ledger_hash_SRC := tests/unit/test_ledger_hash.c ledger/ledger_hash.c
 test_err_SRC := tests/unit/test_err.c common/err.c

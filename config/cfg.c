@@ -412,62 +412,40 @@ load_keys(
 	return 0;
 }
 
-/* uid: numbers and user: names, into c->uids. */
+/*
+ * uid:/user: into c->uids, or gid:/group: into c->gids (group set): numbers,
+ * or names resolved now.  uid_t and gid_t are both unsigned int here.
+ */
 static int
-add_uids(struct cfg_yaml_doc *doc, const struct cfg_yaml_node *node,
-    int by_name, struct cfg_client *c)
+add_ids(struct cfg_yaml_doc *doc, const struct cfg_yaml_node *node, int by_name,
+    int group, struct cfg_client *c)
 {
 	const struct cfg_yaml_node *items[SD_MAX_IDS];
+	unsigned int *ids = group ? c->gids : c->uids;
+	size_t *count = group ? &c->ngids : &c->nuids;
 	unsigned long long v;
 	size_t i, n;
 	uid_t uid = 0;
-	int r;
-
-	if ((r = cfg_yaml_list(doc, node, 1, SD_MAX_IDS, items, &n)) != 0)
-		return r;
-	for (i = 0; i < n; i++) {
-		if (c->nuids == SD_MAX_IDS)
-			return cfg_yaml_error(doc, items[i],
-			    "too many uids for one client (at most %d)",
-			    SD_MAX_IDS);
-		if (by_name)
-			r = lookup_user(doc, items[i], &uid);
-		else if ((r = cfg_yaml_uint(
-			      doc, items[i], 0, CFG_UID_MAX, &v)) == 0)
-			uid = (uid_t)v;
-		if (r != 0)
-			return r;
-		c->uids[c->nuids++] = uid;
-	}
-	return 0;
-}
-
-/* gid: numbers and group: names, into c->gids. */
-static int
-add_gids(struct cfg_yaml_doc *doc, const struct cfg_yaml_node *node,
-    int by_name, struct cfg_client *c)
-{
-	const struct cfg_yaml_node *items[SD_MAX_IDS];
-	unsigned long long v;
-	size_t i, n;
 	gid_t gid = 0;
 	int r;
 
 	if ((r = cfg_yaml_list(doc, node, 1, SD_MAX_IDS, items, &n)) != 0)
 		return r;
 	for (i = 0; i < n; i++) {
-		if (c->ngids == SD_MAX_IDS)
+		if (*count == SD_MAX_IDS)
 			return cfg_yaml_error(doc, items[i],
-			    "too many gids for one client (at most %d)",
-			    SD_MAX_IDS);
-		if (by_name)
+			    "too many %s for one client (at most %d)",
+			    group ? "gids" : "uids", SD_MAX_IDS);
+		if (by_name && group)
 			r = lookup_group(doc, items[i], &gid);
-		else if ((r = cfg_yaml_uint(
-			      doc, items[i], 0, CFG_GID_MAX, &v)) == 0)
-			gid = (gid_t)v;
+		else if (by_name)
+			r = lookup_user(doc, items[i], &uid);
+		else if ((r = cfg_yaml_uint(doc, items[i], 0,
+			      group ? CFG_GID_MAX : CFG_UID_MAX, &v)) == 0)
+			uid = gid = (unsigned int)v;
 		if (r != 0)
 			return r;
-		c->gids[c->ngids++] = gid;
+		ids[(*count)++] = group ? gid : uid;
 	}
 	return 0;
 }
@@ -491,10 +469,12 @@ load_client(struct cfg_yaml_doc *doc, const struct cfg_yaml_node *node,
 	    (r = read_name(doc, v[K_NAME], c->name)) != 0)
 		return r;
 	*name_node = v[K_NAME];
-	if ((v[K_UID] != NULL && (r = add_uids(doc, v[K_UID], 0, c)) != 0) ||
-	    (v[K_USER] != NULL && (r = add_uids(doc, v[K_USER], 1, c)) != 0) ||
-	    (v[K_GID] != NULL && (r = add_gids(doc, v[K_GID], 0, c)) != 0) ||
-	    (v[K_GROUP] != NULL && (r = add_gids(doc, v[K_GROUP], 1, c)) != 0))
+	if ((v[K_UID] != NULL && (r = add_ids(doc, v[K_UID], 0, 0, c)) != 0) ||
+	    (v[K_USER] != NULL &&
+		(r = add_ids(doc, v[K_USER], 1, 0, c)) != 0) ||
+	    (v[K_GID] != NULL && (r = add_ids(doc, v[K_GID], 0, 1, c)) != 0) ||
+	    (v[K_GROUP] != NULL &&
+		(r = add_ids(doc, v[K_GROUP], 1, 1, c)) != 0))
 		return r;
 	if (c->nuids == 0 && c->ngids == 0)
 		return cfg_yaml_error(doc, node,

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "err.h"
 #include "log.h"
 #include "secret.h"
@@ -24,16 +25,11 @@ _Static_assert((int)SIGN_SHA256 == (int)HSM_SHA256 &&
 struct signer {
 	struct hsm *hsm;
 	struct ledger *ledger;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	struct sign_job *head, *tail;
-	size_t queued;
-	int stopping;
+	struct sd_queue queue;
 	unsigned int nworkers;
 	pthread_t *threads;
 	pthread_t reaper;
 	int have_reaper;
-	pthread_cond_t reap_cond;
 	struct ledger_reader **readers;
 };
 
@@ -58,60 +54,37 @@ committed(struct ledger_entry *e, int r, void *arg)
 	finish(arg, r);
 }
 
-static long
-ms_since(const struct timespec *t)
+static int
+waited_too_long(const struct sd_qnode *n, void *arg)
 {
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (now.tv_sec - t->tv_sec) * 1000L +
-	    (now.tv_nsec - t->tv_nsec) / 1000000L;
+	(void)arg;
+	return sd_ms_since(
+		   &SD_CONTAINER_OF(n, struct sign_job, qnode)->queued_at) >
+	    SD_SIGN_QUEUE_WAIT_MS;
 }
 
-/* Fail jobs that waited too long for a worker; the queue is FIFO, so the
- * oldest are at its head. */
+/* Fail jobs that waited too long for a worker (every HSM session hung,
+ * or overload); the queue is FIFO, so they are at its head. */
 static void *
 reaper_main(void *arg)
 {
 	struct signer *s = arg;
-	struct sign_job *expired, *j;
-	struct timespec until;
-	size_t n;
+	struct sd_qnode *n, *next;
+	size_t count;
 
-	pthread_mutex_lock(&s->lock);
-	while (!s->stopping) {
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += 100 * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
+	while (!sd_queue_wait_stop(&s->queue, 100)) {
+		n = sd_queue_take_old(&s->queue, waited_too_long, NULL);
+		for (count = 0; n != NULL; n = next, count++) {
+			next = n->next;
+			finish(SD_CONTAINER_OF(n, struct sign_job, qnode),
+			    SD_ERR_HSM);
 		}
-		(void)pthread_cond_timedwait(&s->reap_cond, &s->lock, &until);
-		expired = NULL;
-		n = 0;
-		while (s->head != NULL &&
-		    ms_since(&s->head->queued_at) > SD_SIGN_QUEUE_WAIT_MS) {
-			j = s->head;
-			s->head = j->next;
-			if (s->head == NULL)
-				s->tail = NULL;
-			s->queued--;
-			j->next = expired;
-			expired = j;
-			n++;
-		}
-		if (n == 0)
-			continue;
-		pthread_mutex_unlock(&s->lock);
-		log_warn("%zu request%s waited over %d ms for an HSM worker", n,
-		    n == 1 ? "" : "s", SD_SIGN_QUEUE_WAIT_MS);
-		while ((j = expired) != NULL) {
-			expired = j->next;
-			finish(j, SD_ERR_HSM);
-		}
-		pthread_mutex_lock(&s->lock);
+		if (count > 0)
+			log_warn("%zu request%s waited over %d ms for an HSM "
+				 "worker",
+			    count, count == 1 ? "" : "s",
+			    SD_SIGN_QUEUE_WAIT_MS);
 	}
-	pthread_mutex_unlock(&s->lock);
 	return NULL;
 }
 
@@ -176,24 +149,13 @@ static void *
 worker_main(void *arg)
 {
 	struct worker_arg *wa = arg;
-	struct signer *s = wa->s;
-	struct sign_job *j;
+	struct sd_qnode *n;
+	int stopped = 0;
 
-	for (;;) {
-		pthread_mutex_lock(&s->lock);
-		while (s->head == NULL && !s->stopping)
-			pthread_cond_wait(&s->cond, &s->lock);
-		if (s->head == NULL) {
-			pthread_mutex_unlock(&s->lock);
-			break;
-		}
-		j = s->head;
-		s->head = j->next;
-		if (s->head == NULL)
-			s->tail = NULL;
-		s->queued--;
-		pthread_mutex_unlock(&s->lock);
-		run_job(s, wa->rd, j);
+	while (!stopped) {
+		if (sd_queue_pop(&wa->s->queue, &n, 1, -1, &stopped) == 1)
+			run_job(wa->s, wa->rd,
+			    SD_CONTAINER_OF(n, struct sign_job, qnode));
 	}
 	free(wa);
 	return NULL;
@@ -218,9 +180,7 @@ signer_new(struct hsm *h, struct ledger *l, const char *conninfo,
 	}
 	s->hsm = h;
 	s->ledger = l;
-	pthread_mutex_init(&s->lock, NULL);
-	pthread_cond_init(&s->cond, NULL);
-	pthread_cond_init(&s->reap_cond, NULL);
+	sd_queue_init(&s->queue, SD_SIGN_QUEUE_MAX);
 	if (pthread_create(&s->reaper, NULL, reaper_main, s) != 0) {
 		snprintf(errbuf, errlen, "cannot start the reaper thread");
 		i = 0;
@@ -254,26 +214,8 @@ fail:
 int
 signer_submit(struct signer *s, struct sign_job *j)
 {
-	int r = 0;
-
-	j->next = NULL;
 	clock_gettime(CLOCK_MONOTONIC, &j->queued_at);
-	pthread_mutex_lock(&s->lock);
-	if (s->stopping)
-		r = SD_ERR_SHUTDOWN;
-	else if (s->queued >= SD_SIGN_QUEUE_MAX)
-		r = SD_ERR_BUSY;
-	if (r == 0) {
-		if (s->tail != NULL)
-			s->tail->next = j;
-		else
-			s->head = j;
-		s->tail = j;
-		s->queued++;
-		pthread_cond_signal(&s->cond);
-	}
-	pthread_mutex_unlock(&s->lock);
-	return r;
+	return sd_queue_push(&s->queue, &j->qnode);
 }
 
 void
@@ -283,20 +225,14 @@ signer_free(struct signer *s)
 
 	if (s == NULL)
 		return;
-	pthread_mutex_lock(&s->lock);
-	s->stopping = 1;
-	pthread_cond_broadcast(&s->cond);
-	pthread_cond_signal(&s->reap_cond);
-	pthread_mutex_unlock(&s->lock);
+	sd_queue_stop(&s->queue); /* workers finish what is queued, then exit */
 	for (i = 0; i < s->nworkers; i++)
 		pthread_join(s->threads[i], NULL);
 	if (s->have_reaper)
 		pthread_join(s->reaper, NULL);
 	for (i = 0; i < s->nworkers; i++)
 		ledger_reader_free(s->readers[i]);
-	pthread_mutex_destroy(&s->lock);
-	pthread_cond_destroy(&s->cond);
-	pthread_cond_destroy(&s->reap_cond);
+	sd_queue_destroy(&s->queue);
 	free(s->threads);
 	free(s->readers);
 	free(s);

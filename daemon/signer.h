@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "keys.h"
+#include "queue.h"
 #include "ledger.h"
 #include "peer.h"
 #include "sign_req.h"
@@ -33,7 +34,7 @@ struct sign_job {
 	void *arg;
 	/* private to the signer */
 	struct timespec queued_at;
-	struct sign_job *next;
+	struct sd_qnode qnode;
 };
 
 /* Start `workers` threads.  Returns NULL with a reason in errbuf. */

@@ -18,6 +18,7 @@
 #include <openssl/ecdsa.h>
 #include <openssl/rsa.h>
 
+#include "clock.h"
 #include "err.h"
 #include "hsm_p11.h"
 #include "log.h"
@@ -82,16 +83,6 @@ classify(CK_RV rv)
 	default: /* device removed, token not present, general error, ... */
 		return RV_TOKEN;
 	}
-}
-
-static long
-ms_since(const struct timespec *t)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (now.tv_sec - t->tv_sec) * 1000L +
-	    (now.tv_nsec - t->tv_nsec) / 1000000L;
 }
 
 static int
@@ -203,7 +194,7 @@ recover_locked(struct hsm *h)
 	unsigned int i;
 	int r;
 
-	if (ms_since(&h->last_recover) < RECOVER_INTERVAL_MS)
+	if (sd_ms_since(&h->last_recover) < RECOVER_INTERVAL_MS)
 		return SD_ERR_HSM;
 	clock_gettime(CLOCK_MONOTONIC, &h->last_recover);
 	log_warn("re-initializing the PKCS#11 module");
@@ -261,8 +252,7 @@ acquire(struct hsm *h, struct hsm_key *k, unsigned int *idx,
 	char err[256];
 	int r = 0, w;
 
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += wait ? ACQUIRE_WAIT_SEC : 0;
+	deadline = sd_deadline_ms(wait ? ACQUIRE_WAIT_SEC * 1000L : 0);
 	pthread_mutex_lock(&h->lock);
 	for (;;) {
 		if (h->broken && h->busy == 0) {

@@ -16,11 +16,13 @@
  * the ledger reconnects by itself.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "err.h"
 #include "ledger.h"
 #include "ledger_pq.h"
@@ -41,29 +43,15 @@ struct ledger {
 	struct timespec last_connect;
 
 	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	struct ledger_entry *head, *tail;
-	size_t queued;
-	int stopping;
-	int connected;   /* for ledger_ready(), under lock */
-	int down_logged; /* writer thread only: "down" said once */
+	struct sd_queue queue;
+	atomic_int connected; /* for ledger_ready() */
+	int down_logged;      /* writer thread only: "down" said once */
 };
 
 struct ledger_reader {
 	char conninfo[SD_CONNINFO_MAX];
 	PGconn *conn;
 };
-
-static long
-ms_since(const struct timespec *t)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (now.tv_sec - t->tv_sec) * 1000L +
-	    (now.tv_nsec - t->tv_nsec) / 1000000L;
-}
 
 void
 ledger_pq_error(PGconn *c, const char *what, char *errbuf, size_t errlen)
@@ -221,9 +209,7 @@ disconnect(struct ledger *l)
 {
 	PQfinish(l->conn);
 	l->conn = NULL;
-	pthread_mutex_lock(&l->lock);
-	l->connected = 0;
-	pthread_mutex_unlock(&l->lock);
+	atomic_store(&l->connected, 0);
 }
 
 /* Schema version, instance lock and chain head on a new connection. */
@@ -299,9 +285,7 @@ connect_writer(struct ledger *l, char *errbuf, size_t errlen)
 		l->conn = NULL;
 		return SD_ERR_LEDGER;
 	}
-	pthread_mutex_lock(&l->lock);
-	l->connected = 1;
-	pthread_mutex_unlock(&l->lock);
+	atomic_store(&l->connected, 1);
 	return 0;
 }
 
@@ -445,7 +429,8 @@ ensure_conn(struct ledger *l, int rate_limited)
 
 	if (l->conn != NULL)
 		return 0;
-	if (rate_limited && ms_since(&l->last_connect) < RECONNECT_INTERVAL_MS)
+	if (rate_limited &&
+	    sd_ms_since(&l->last_connect) < RECONNECT_INTERVAL_MS)
 		return SD_ERR_LEDGER;
 	if (connect_writer(l, err, sizeof(err)) != 0) {
 		if (!l->down_logged)
@@ -572,37 +557,23 @@ static void *
 writer_main(void *arg)
 {
 	struct ledger *l = arg;
+	struct sd_qnode *nodes[SD_LEDGER_BATCH_MAX];
 	struct ledger_entry *b[SD_LEDGER_BATCH_MAX];
-	struct timespec until;
 	size_t n, i;
-	int idle;
+	int stopped = 0;
 
 	for (;;) {
-		pthread_mutex_lock(&l->lock);
-		idle = 0;
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += HEARTBEAT_SEC;
-		while (l->head == NULL && !l->stopping && !idle)
-			idle = pthread_cond_timedwait(
-				   &l->cond, &l->lock, &until) != 0;
-		if (l->head == NULL && l->stopping) {
-			pthread_mutex_unlock(&l->lock);
+		n = sd_queue_pop(&l->queue, nodes, SD_LEDGER_BATCH_MAX,
+		    HEARTBEAT_SEC * 1000L, &stopped);
+		if (stopped)
 			break;
-		}
-		if (l->head == NULL) {
-			pthread_mutex_unlock(&l->lock);
+		if (n == 0) {
 			heartbeat(l);
 			continue;
 		}
-		for (n = 0; n < SD_LEDGER_BATCH_MAX && l->head != NULL; n++) {
-			b[n] = l->head;
-			l->head = l->head->next;
-		}
-		if (l->head == NULL)
-			l->tail = NULL;
-		l->queued -= n;
-		pthread_mutex_unlock(&l->lock);
-
+		for (i = 0; i < n; i++)
+			b[i] = SD_CONTAINER_OF(
+			    nodes[i], struct ledger_entry, qnode);
 		write_entries(l, b, n, 1);
 		for (i = 0; i < n; i++)
 			b[i]->done(b[i], b[i]->result, b[i]->done_arg);
@@ -627,8 +598,7 @@ ledger_open(
 	}
 	memcpy(l->conninfo, conninfo, strlen(conninfo) + 1);
 	memcpy(l->instance, instance, strlen(instance) + 1);
-	pthread_mutex_init(&l->lock, NULL);
-	pthread_cond_init(&l->cond, NULL);
+	sd_queue_init(&l->queue, SD_LEDGER_QUEUE_MAX);
 	if (connect_writer(l, errbuf, errlen) != 0)
 		goto fail;
 	if (pthread_create(&l->thread, NULL, writer_main, l) != 0) {
@@ -640,8 +610,7 @@ ledger_open(
 	    l->instance, (long long)l->head_seq);
 	return l;
 fail:
-	pthread_mutex_destroy(&l->lock);
-	pthread_cond_destroy(&l->cond);
+	sd_queue_destroy(&l->queue);
 	free(l);
 	return NULL;
 }
@@ -651,14 +620,10 @@ ledger_close(struct ledger *l)
 {
 	if (l == NULL)
 		return;
-	pthread_mutex_lock(&l->lock);
-	l->stopping = 1;
-	pthread_cond_signal(&l->cond);
-	pthread_mutex_unlock(&l->lock);
+	sd_queue_stop(&l->queue); /* the writer commits what is queued */
 	pthread_join(l->thread, NULL);
 	PQfinish(l->conn);
-	pthread_mutex_destroy(&l->lock);
-	pthread_cond_destroy(&l->cond);
+	sd_queue_destroy(&l->queue);
 	free(l);
 }
 
@@ -666,39 +631,16 @@ int
 ledger_submit(struct ledger *l, struct ledger_entry *e,
     void (*done)(struct ledger_entry *, int, void *), void *arg)
 {
-	int r = 0;
-
 	e->done = done;
 	e->done_arg = arg;
-	e->next = NULL;
 	e->replayed = 0;
-	pthread_mutex_lock(&l->lock);
-	if (l->stopping)
-		r = SD_ERR_SHUTDOWN;
-	else if (l->queued >= SD_LEDGER_QUEUE_MAX)
-		r = SD_ERR_BUSY;
-	if (r == 0) {
-		if (l->tail != NULL)
-			l->tail->next = e;
-		else
-			l->head = e;
-		l->tail = e;
-		l->queued++;
-		pthread_cond_signal(&l->cond);
-	}
-	pthread_mutex_unlock(&l->lock);
-	return r;
+	return sd_queue_push(&l->queue, &e->qnode);
 }
 
 int
 ledger_ready(struct ledger *l)
 {
-	int c;
-
-	pthread_mutex_lock(&l->lock);
-	c = l->connected;
-	pthread_mutex_unlock(&l->lock);
-	return c;
+	return atomic_load(&l->connected);
 }
 
 struct ledger_reader *

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "queue.h"
 #include "sd_limits.h"
 
 struct ledger;
@@ -49,7 +50,7 @@ struct ledger_entry {
 	int result;
 	void (*done)(struct ledger_entry *, int, void *);
 	void *done_arg;
-	struct ledger_entry *next;
+	struct sd_qnode qnode;
 };
 
 /*

@@ -1,0 +1,131 @@
+/*
+ * queue: one mutex and two condition variables around a singly linked
+ * list.  Consumers of the work condition are woken one per push; the
+ * stop condition is separate so that a timer thread waiting for stop can
+ * never swallow a wake-up meant for a worker.
+ */
+#include <errno.h>
+
+#include "clock.h"
+#include "err.h"
+#include "queue.h"
+
+void
+sd_queue_init(struct sd_queue *q, size_t max)
+{
+	pthread_mutex_init(&q->lock, NULL);
+	pthread_cond_init(&q->cond, NULL);
+	pthread_cond_init(&q->stop_cond, NULL);
+	q->head = q->tail = NULL;
+	q->len = 0;
+	q->max = max;
+	q->stopping = 0;
+}
+
+void
+sd_queue_destroy(struct sd_queue *q)
+{
+	pthread_mutex_destroy(&q->lock);
+	pthread_cond_destroy(&q->cond);
+	pthread_cond_destroy(&q->stop_cond);
+}
+
+int
+sd_queue_push(struct sd_queue *q, struct sd_qnode *n)
+{
+	int r = 0;
+
+	n->next = NULL;
+	pthread_mutex_lock(&q->lock);
+	if (q->stopping)
+		r = SD_ERR_SHUTDOWN;
+	else if (q->len >= q->max)
+		r = SD_ERR_BUSY;
+	if (r == 0) {
+		if (q->tail != NULL)
+			q->tail->next = n;
+		else
+			q->head = n;
+		q->tail = n;
+		q->len++;
+		pthread_cond_signal(&q->cond);
+	}
+	pthread_mutex_unlock(&q->lock);
+	return r;
+}
+
+static struct sd_qnode *
+take_head(struct sd_queue *q)
+{
+	struct sd_qnode *n = q->head;
+
+	q->head = n->next;
+	if (q->head == NULL)
+		q->tail = NULL;
+	q->len--;
+	n->next = NULL;
+	return n;
+}
+
+size_t
+sd_queue_pop(struct sd_queue *q, struct sd_qnode **out, size_t cap,
+    long wait_ms, int *stopped)
+{
+	struct timespec until;
+	size_t n = 0;
+
+	if (wait_ms >= 0)
+		until = sd_deadline_ms(wait_ms);
+	pthread_mutex_lock(&q->lock);
+	while (q->head == NULL && !q->stopping) {
+		if (wait_ms < 0)
+			pthread_cond_wait(&q->cond, &q->lock);
+		else if (pthread_cond_timedwait(&q->cond, &q->lock, &until) ==
+		    ETIMEDOUT)
+			break;
+	}
+	while (n < cap && q->head != NULL)
+		out[n++] = take_head(q);
+	*stopped = n == 0 && q->stopping;
+	pthread_mutex_unlock(&q->lock);
+	return n;
+}
+
+struct sd_qnode *
+sd_queue_take_old(
+    struct sd_queue *q, int (*old)(const struct sd_qnode *, void *), void *arg)
+{
+	struct sd_qnode *list = NULL, **end = &list;
+
+	pthread_mutex_lock(&q->lock);
+	while (q->head != NULL && old(q->head, arg)) {
+		*end = take_head(q);
+		end = &(*end)->next;
+	}
+	pthread_mutex_unlock(&q->lock);
+	return list;
+}
+
+void
+sd_queue_stop(struct sd_queue *q)
+{
+	pthread_mutex_lock(&q->lock);
+	q->stopping = 1;
+	pthread_cond_broadcast(&q->cond);
+	pthread_cond_broadcast(&q->stop_cond);
+	pthread_mutex_unlock(&q->lock);
+}
+
+int
+sd_queue_wait_stop(struct sd_queue *q, long ms)
+{
+	struct timespec until = sd_deadline_ms(ms);
+	int stopped;
+
+	pthread_mutex_lock(&q->lock);
+	if (!q->stopping)
+		(void)pthread_cond_timedwait(&q->stop_cond, &q->lock, &until);
+	stopped = q->stopping;
+	pthread_mutex_unlock(&q->lock);
+	return stopped;
+}

@@ -1,0 +1,131 @@
+/*
+ * test_queue: the bounded FIFO between the front, the signing workers and
+ * the ledger writer: order, capacity, stop semantics, bounded waits.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "clock.h"
+#include "err.h"
+#include "queue.h"
+
+struct item {
+	int v;
+	struct sd_qnode node;
+};
+
+static void
+test_fifo_and_capacity(void **state)
+{
+	struct item it[4] = { { 0, { NULL } }, { 1, { NULL } }, { 2, { NULL } },
+		{ 3, { NULL } } };
+	struct sd_qnode *out[8];
+	struct sd_queue q;
+	int stopped, i;
+
+	(void)state;
+	sd_queue_init(&q, 3);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(sd_queue_push(&q, &it[i].node), 0);
+	assert_int_equal(sd_queue_push(&q, &it[3].node), SD_ERR_BUSY);
+	assert_int_equal(sd_queue_pop(&q, out, 2, 0, &stopped), 2);
+	assert_int_equal(SD_CONTAINER_OF(out[0], struct item, node)->v, 0);
+	assert_int_equal(SD_CONTAINER_OF(out[1], struct item, node)->v, 1);
+	assert_false(stopped);
+	assert_int_equal(sd_queue_push(&q, &it[3].node), 0);
+	assert_int_equal(sd_queue_pop(&q, out, 8, 0, &stopped), 2);
+	assert_int_equal(SD_CONTAINER_OF(out[0], struct item, node)->v, 2);
+	assert_int_equal(SD_CONTAINER_OF(out[1], struct item, node)->v, 3);
+	sd_queue_destroy(&q);
+}
+
+static void
+test_stop_drains_then_reports(void **state)
+{
+	struct item a = { 7, { NULL } }, b = { 8, { NULL } };
+	struct sd_qnode *out[2];
+	struct sd_queue q;
+	int stopped;
+
+	(void)state;
+	sd_queue_init(&q, 8);
+	assert_int_equal(sd_queue_push(&q, &a.node), 0);
+	sd_queue_stop(&q);
+	assert_int_equal(sd_queue_push(&q, &b.node), SD_ERR_SHUTDOWN);
+	assert_int_equal(sd_queue_pop(&q, out, 2, -1, &stopped), 1);
+	assert_false(stopped); /* what was queued is still handed out */
+	assert_int_equal(sd_queue_pop(&q, out, 2, -1, &stopped), 0);
+	assert_true(stopped);
+	assert_true(sd_queue_wait_stop(&q, 1000));
+	sd_queue_destroy(&q);
+}
+
+static void
+test_bounded_wait(void **state)
+{
+	struct sd_qnode *out[1];
+	struct sd_queue q;
+	struct timespec t0;
+	int stopped;
+	long ms;
+
+	(void)state;
+	sd_queue_init(&q, 1);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(sd_queue_pop(&q, out, 1, 50, &stopped), 0);
+	assert_false(stopped);
+	assert_false(sd_queue_wait_stop(&q, 20));
+	ms = sd_ms_since(&t0);
+	assert_true(ms >= 60);
+	assert_true(ms < 5000);
+	sd_queue_destroy(&q);
+}
+
+static int
+below(const struct sd_qnode *n, void *arg)
+{
+	return SD_CONTAINER_OF(n, struct item, node)->v < *(int *)arg;
+}
+
+static void
+test_take_old_stops_at_first_young(void **state)
+{
+	struct item it[4] = { { 1, { NULL } }, { 2, { NULL } }, { 9, { NULL } },
+		{ 0, { NULL } } };
+	struct sd_qnode *list, *out[4];
+	struct sd_queue q;
+	int limit = 5, stopped, i;
+
+	(void)state;
+	sd_queue_init(&q, 8);
+	for (i = 0; i < 4; i++)
+		assert_int_equal(sd_queue_push(&q, &it[i].node), 0);
+	list = sd_queue_take_old(&q, below, &limit);
+	assert_non_null(list);
+	assert_int_equal(SD_CONTAINER_OF(list, struct item, node)->v, 1);
+	assert_int_equal(SD_CONTAINER_OF(list->next, struct item, node)->v, 2);
+	assert_null(list->next->next);
+	/* 9 stopped the scan: it and 0 remain, in order */
+	assert_int_equal(sd_queue_pop(&q, out, 4, 0, &stopped), 2);
+	assert_int_equal(SD_CONTAINER_OF(out[0], struct item, node)->v, 9);
+	assert_int_equal(SD_CONTAINER_OF(out[1], struct item, node)->v, 0);
+	sd_queue_destroy(&q);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_fifo_and_capacity),
+		cmocka_unit_test(test_stop_drains_then_reports),
+		cmocka_unit_test(test_bounded_wait),
+		cmocka_unit_test(test_take_old_stops_at_first_young),
+	};
+
+	return cmocka_run_group_tests_name("queue", tests, NULL, NULL);
+}
