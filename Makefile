@@ -34,6 +34,7 @@ DAEMON_SRC := daemon/main.c daemon/server.c daemon/sign_req.c daemon/signer.c da
 SEALD_SRC := $(COMMON_SRC) $(CFG_SRC) $(HSM_SRC) $(LEDGER_SRC) $(DAEMON_SRC)
 SEALCTL_SRC := tools/sealctl.c common/err.c common/b64.c
 
+comma := ,
 obj = $(patsubst %.c,$(BUILD)/%.o,$(patsubst $(BUILD)/%,%,$(1)))
 
 UNIT_TESTS := test_err test_b64 test_cfg test_sign_req test_ledger_hash test_queue
@@ -77,11 +78,15 @@ deps:
 run: deps all
 	@sh tools/devenv.sh run $(BUILD)
 
-# check: install what is needed, then unit and integration tests, printing
-# a cmocka summary per runner and one "N passed, N failed" line at the end.
+# check: install what is needed, then every unit and integration test,
+# on the plain build and again on the sanitizer build (CI runs both),
+# printing a cmocka summary per runner and one "N passed, N failed" line
+# at the end.  CHECK_SANITIZE= (empty) skips the sanitizer pass.
+CHECK_SANITIZE ?= address,undefined
 check: deps
 	@$(MAKE) --no-print-directory check-build
-	@sh tests/run-all.sh $(BUILD) $(UNIT_TESTS)
+	@$(if $(CHECK_SANITIZE),$(MAKE) --no-print-directory SANITIZE=$(CHECK_SANITIZE) check-build)
+	@sh tests/run-all.sh $(BUILD)$(if $(and $(CHECK_SANITIZE),$(if $(SANITIZE),,x)),$(comma)build-san) $(UNIT_TESTS)
 
 # A PKCS#11 module that forwards to SoftHSM and injects faults on command
 # (tests/fault/p11fault.c); used by the HSM recovery tests only.

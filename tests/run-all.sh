@@ -1,7 +1,9 @@
 #!/bin/bash
-# run-all.sh [--unit-only] BUILD TEST... — `make check` and `make unit`.
+# run-all.sh [--unit-only] BUILD[,BUILD...] TEST... — `make check` and
+# `make unit`.
 #
-# Runs each cmocka runner BUILD/tests/TEST (its own "[  PASSED  ]" /
+# For each build folder in turn (make check passes the plain build and the
+# sanitizer build), runs each cmocka runner BUILD/tests/TEST (its own "[  PASSED  ]" /
 # "[  FAILED  ]" lines show as they come), then, unless --unit-only, the
 # integration suite (tests/integration/run.sh BUILD).  Ends with one line
 # that sums the cmocka counts and the integration counts:
@@ -22,10 +24,10 @@ if [ "${1:-}" = "--unit-only" ]; then
 	shift
 fi
 if [ $# -lt 1 ]; then
-	echo "usage: $0 [--unit-only] BUILD TEST..." >&2
+	echo "usage: $0 [--unit-only] BUILD[,BUILD...] TEST..." >&2
 	exit 2
 fi
-build=$1
+IFS=, read -r -a builds <<<"$1"
 shift
 root=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -46,59 +48,62 @@ cmocka_count() {
 unset CMOCKA_XML_FILE
 export CMOCKA_MESSAGE_OUTPUT=STDOUT
 
-for t in "$@"; do
-	bin=$build/tests/$t
-	if [ ! -x "$bin" ]; then
-		echo "run-all: $bin: no such test runner"
-		nfail=$((nfail + 1))
-		crashed="$crashed $t"
-		continue
-	fi
-	"$bin" 2>&1 | tee "$out"
-	rc=${PIPESTATUS[0]}
-	p=$(cmocka_count PASSED "$out")
-	f=$(cmocka_count FAILED "$out")
-	s=$(cmocka_count SKIPPED "$out")
-	npass=$((npass + p))
-	nfail=$((nfail + f))
-	nskip=$((nskip + s))
-	if ! grep -q '^\[=*\] [0-9][0-9]* test(s) run' "$out"; then
-		echo "run-all: $t printed no cmocka summary (exit status $rc)"
-		nfail=$((nfail + 1))
-		crashed="$crashed $t"
-	elif [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
-		echo "run-all: $t exited with status $rc but reported no failure"
-		nfail=$((nfail + 1))
-		crashed="$crashed $t"
-	fi
-done
-
-if [ "$unit_only" -eq 0 ]; then
-	bash "$root/tests/integration/run.sh" "$build" 2>&1 | tee "$out"
-	rc=${PIPESTATUS[0]}
-	line=$(grep -E '^integration: [0-9]+ passed, [0-9]+ failed' "$out" |
-		tail -n 1) || true
-	if [ -z "$line" ]; then
-		echo "run-all: the integration suite printed no summary (exit status $rc)"
-		nfail=$((nfail + 1))
-		crashed="$crashed integration"
-	else
-		p=$(sed -E 's/^integration: ([0-9]+) passed.*/\1/' <<<"$line")
-		f=$(sed -E 's/^integration: [0-9]+ passed, ([0-9]+) failed.*/\1/' <<<"$line")
-		s=0
-		if [[ "$line" =~ ,\ ([0-9]+)\ skipped ]]; then
-			s=${BASH_REMATCH[1]}
+for build in "${builds[@]}"; do
+	echo "== $build"
+	for t in "$@"; do
+		bin=$build/tests/$t
+		if [ ! -x "$bin" ]; then
+			echo "run-all: $bin: no such test runner"
+			nfail=$((nfail + 1))
+			crashed="$crashed $build/$t"
+			continue
 		fi
+		"$bin" 2>&1 | tee "$out"
+		rc=${PIPESTATUS[0]}
+		p=$(cmocka_count PASSED "$out")
+		f=$(cmocka_count FAILED "$out")
+		s=$(cmocka_count SKIPPED "$out")
 		npass=$((npass + p))
 		nfail=$((nfail + f))
 		nskip=$((nskip + s))
-		if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
-			echo "run-all: the integration suite exited with status $rc"
+		if ! grep -q '^\[=*\] [0-9][0-9]* test(s) run' "$out"; then
+			echo "run-all: $t printed no cmocka summary (exit status $rc)"
 			nfail=$((nfail + 1))
-			crashed="$crashed integration"
+			crashed="$crashed $build/$t"
+		elif [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+			echo "run-all: $t exited with status $rc but reported no failure"
+			nfail=$((nfail + 1))
+			crashed="$crashed $build/$t"
+		fi
+	done
+
+	if [ "$unit_only" -eq 0 ]; then
+		bash "$root/tests/integration/run.sh" "$build" 2>&1 | tee "$out"
+		rc=${PIPESTATUS[0]}
+		line=$(grep -E '^integration: [0-9]+ passed, [0-9]+ failed' "$out" |
+			tail -n 1) || true
+		if [ -z "$line" ]; then
+			echo "run-all: the integration suite printed no summary (exit status $rc)"
+			nfail=$((nfail + 1))
+			crashed="$crashed $build/integration"
+		else
+			p=$(sed -E 's/^integration: ([0-9]+) passed.*/\1/' <<<"$line")
+			f=$(sed -E 's/^integration: [0-9]+ passed, ([0-9]+) failed.*/\1/' <<<"$line")
+			s=0
+			if [[ "$line" =~ ,\ ([0-9]+)\ skipped ]]; then
+				s=${BASH_REMATCH[1]}
+			fi
+			npass=$((npass + p))
+			nfail=$((nfail + f))
+			nskip=$((nskip + s))
+			if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+				echo "run-all: the integration suite exited with status $rc"
+				nfail=$((nfail + 1))
+				crashed="$crashed $build/integration"
+			fi
 		fi
 	fi
-fi
+done
 
 if [ -n "$crashed" ]; then
 	echo "run-all: crashed or incomplete:$crashed"
