@@ -27,22 +27,29 @@ LIBS := $(PKG_LIBS) -lpthread -ldl
 COMMON_SRC := common/err.c common/log.c common/b64.c common/secret.c \
 	common/clock.c common/queue.c
 CFG_SRC := config/cfg.c config/cfg_yaml.c
-HSM_SRC := hsm/hsm.c hsm/hsm_pubkey.c
+POLICY_SRC := policy/policy.c policy/policy_load.c policy/ratelimit.c
+HSM_SRC := hsm/hsm.c hsm/hsm_pool.c hsm/hsm_pubkey.c
 LEDGER_SRC := ledger/ledger.c ledger/ledger_hash.c ledger/migrate.c $(BUILD)/migrations.c
 DAEMON_SRC := daemon/main.c daemon/server.c daemon/sign_req.c daemon/signer.c daemon/keys.c \
+	daemon/pstate.c \
 	daemon/reply.c daemon/peer.c
-SEALD_SRC := $(COMMON_SRC) $(CFG_SRC) $(HSM_SRC) $(LEDGER_SRC) $(DAEMON_SRC)
-SEALCTL_SRC := tools/sealctl.c common/err.c common/b64.c
+SEALD_SRC := $(COMMON_SRC) $(CFG_SRC) $(POLICY_SRC) $(HSM_SRC) $(LEDGER_SRC) $(DAEMON_SRC)
+SEALCTL_SRC := tools/sealctl.c common/err.c common/b64.c common/log.c \
+	$(POLICY_SRC) config/cfg_yaml.c
 
 comma := ,
 obj = $(patsubst %.c,$(BUILD)/%.o,$(patsubst $(BUILD)/%,%,$(1)))
 
-UNIT_TESTS := test_err test_b64 test_cfg test_sign_req test_ledger_hash test_queue
+UNIT_TESTS := test_err test_b64 test_cfg test_sign_req test_ledger_hash test_queue \
+	test_policy test_ratelimit
 test_queue_SRC := tests/unit/test_queue.c common/queue.c common/clock.c common/err.c
 test_b64_SRC := tests/unit/test_b64.c common/b64.c common/err.c
 test_ledger_hash_SRC := tests/unit/test_ledger_hash.c ledger/ledger_hash.c
 test_err_SRC := tests/unit/test_err.c common/err.c
 test_cfg_SRC := tests/unit/test_cfg.c $(CFG_SRC) common/err.c common/log.c
+test_policy_SRC := tests/unit/test_policy.c policy/policy.c policy/policy_load.c \
+	config/cfg_yaml.c common/err.c
+test_ratelimit_SRC := tests/unit/test_ratelimit.c policy/ratelimit.c common/err.c
 test_sign_req_SRC := tests/unit/test_sign_req.c daemon/sign_req.c common/err.c common/b64.c
 
 .PHONY: all deps run check check-build unit integration lint format clean
@@ -109,7 +116,38 @@ lint:
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
 
+# fuzz: libFuzzer harnesses for the two YAML loaders, built with clang
+# into build-fuzz/ and run FUZZ_SECONDS each on a corpus seeded from
+# tests/data (and hostile inputs made by tests/fuzz/seeds.sh).
+FUZZ_CC ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	-Icommon -Iconfig -Ipolicy
+FUZZ_LIBS := -lyaml -lcrypto
+FUZZ_TARGETS := fuzz_policy fuzz_config
+fuzz_policy_SRC := tests/fuzz/fuzz_policy.c $(POLICY_SRC) config/cfg_yaml.c common/err.c
+fuzz_config_SRC := tests/fuzz/fuzz_config.c $(CFG_SRC) common/err.c common/log.c
+
+define fuzz_rule
+build-fuzz/$(1): $$($(1)_SRC)
+	@mkdir -p build-fuzz
+	$$(FUZZ_CC) $$(FUZZ_FLAGS) -o $$@ $$^ $$(FUZZ_LIBS) -lpthread
+endef
+$(foreach t,$(FUZZ_TARGETS),$(eval $(call fuzz_rule,$(t))))
+
+.PHONY: fuzz
+fuzz: $(addprefix build-fuzz/,$(FUZZ_TARGETS))
+	@sh tests/fuzz/seeds.sh build-fuzz
+	@for t in $(FUZZ_TARGETS); do \
+		echo "fuzz: $$t for $(FUZZ_SECONDS)s"; \
+		./build-fuzz/$$t -max_total_time=$(FUZZ_SECONDS) \
+			-max_len=300000 -rss_limit_mb=2048 -timeout=10 \
+			-print_final_stats=1 build-fuzz/corpus-$$t \
+			build-fuzz/seeds-$$t || exit 1; \
+	done
+
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
 -include $(shell find build build-san -name '*.d' 2>/dev/null)

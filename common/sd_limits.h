@@ -18,12 +18,24 @@
 #define SD_PIN_MAX 256                /* bytes in the PIN file */
 #define SD_CERT_MAX_BYTES (64 * 1024) /* a certificate (chain) file */
 
+/* policy (policy.yaml): SD_MAX_KEYS, SD_MAX_CLIENTS, SD_MAX_IDS above too */
+#define SD_MAX_RULES 16                /* allow rules per client */
+#define SD_MAX_EVIDENCE_TYPES 16       /* evidence types per rule */
+#define SD_MAX_OFFICERS 64             /* officers, and auditors */
+#define SD_RATE_MAX_PER_SECOND 1000000 /* rate.per_second */
+#define SD_RATE_MAX_BURST 1000000      /* rate.burst */
+#define SD_QUOTA_MAX 1000000000000ULL  /* daily_quota: signatures a day */
+#define SD_POLICY_DESCRIBE_MAX 8192    /* bytes of one policy_describe line */
+#define SD_RATELIMIT_MAX_ENTRIES (SD_MAX_CLIENTS * 4) /* client names kept */
+#define SD_RATELIMIT_IDLE_SECONDS 86400 /* an entry is evictable after */
+
 /* HTTP front */
 #define SD_HTTP_MAX_BODY_DEFAULT (64 * 1024)
 #define SD_HTTP_MAX_HEADER_DEFAULT (8 * 1024)
 #define SD_HTTP_TIMEOUT_DEFAULT 10 /* seconds idle per connection */
 #define SD_HTTP_MAX_CONN_DEFAULT 1024
 #define SD_HTTP_MAX_BODY_LIMIT (16 * 1024 * 1024) /* config may not exceed */
+#define SD_STOP_WAIT_MS 10000 /* shutdown: wait for replies in flight */
 #define SD_HTTP_DISCARD_MAX (4 * 1024 * 1024) /* read and drop past the limit */
 
 /* ranges of other settings in seald.yaml */
@@ -52,6 +64,7 @@
 #define SD_LEDGER_QUEUE_MAX 4096   /* entries waiting for commit */
 #define SD_SIGN_QUEUE_MAX 4096     /* requests waiting for a worker */
 #define SD_SIGN_QUEUE_WAIT_MS 5000 /* longest wait for a worker */
+#define SD_DETAIL_MAX 256          /* ledger policy entries: what happened */
 #define SD_HASH_LEN 32             /* SHA-256 */
 
 #endif

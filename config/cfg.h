@@ -2,7 +2,8 @@
  * cfg: the daemon configuration (seald.yaml) as a typed, immutable struct,
  * loaded with libyaml.  Every error names file:line:column, unknown keys
  * are errors, and every value is checked here so that the rest of seald can
- * trust it.  The PIN itself is not part of the config, only its file.
+ * trust it.  The PIN itself is not part of the config, only its file; keys
+ * and clients are not either: they live in the policy file it names.
  */
 #ifndef SD_CFG_H
 #define SD_CFG_H
@@ -12,36 +13,11 @@
 
 #include "sd_limits.h"
 
-enum cfg_rsa_scheme {
-	CFG_RSA_PKCS1 = 1, /* RSASSA-PKCS1-v1_5 */
-	CFG_RSA_PSS =
-	    2, /* RSASSA-PSS, MGF1 with the same hash, salt = hash len */
-};
-
 struct cfg_socket {
 	char path[SD_PATH_MAX];
 	mode_t mode;   /* default 0660 */
 	int has_group; /* group given: chown the socket to it */
 	gid_t gid;     /* resolved at load from a name or a number */
-};
-
-struct cfg_key {
-	char name[SD_NAME_MAX];         /* API name, [A-Za-z0-9._-]{1,63} */
-	char label[SD_LABEL_MAX];       /* CKA_LABEL of the private key */
-	unsigned int version;           /* default 1 */
-	enum cfg_rsa_scheme rsa_scheme; /* RSA keys only; default PKCS1 */
-	char certificate[SD_PATH_MAX];  /* PEM file, "" when none */
-};
-
-/* A client is matched by peer credentials: any listed uid, or any listed gid
- * (primary or supplementary gid of the peer process). */
-struct cfg_client {
-	char name[SD_NAME_MAX];
-	size_t nuids;
-	uid_t uids[SD_MAX_IDS]; /* from uid: N, user: NAME (resolved at load) */
-	size_t ngids;
-	gid_t
-	    gids[SD_MAX_IDS]; /* from gid: N, group: NAME (resolved at load) */
 };
 
 enum cfg_log_level {
@@ -72,10 +48,8 @@ struct cfg {
 
 	enum cfg_log_level log_level; /* log: level:, default info */
 
-	size_t nkeys;
-	struct cfg_key keys[SD_MAX_KEYS];
-	size_t nclients;
-	struct cfg_client clients[SD_MAX_CLIENTS];
+	/* policy: keys, clients and what they may do (policy/policy.h) */
+	char policy_file[SD_PATH_MAX]; /* required, absolute path */
 };
 
 /*
@@ -95,16 +69,5 @@ struct cfg *cfg_load_buffer(const char *name, const unsigned char *buf,
 
 /* NULL is accepted. */
 void cfg_free(struct cfg *cfg);
-
-/* Key by API name, or NULL. */
-const struct cfg_key *cfg_key_find(const struct cfg *cfg, const char *name);
-
-/*
- * Client matching the peer credentials, or NULL.  groups/ngroups are the
- * peer's supplementary groups (may be NULL/0).  The first entry in file
- * order that matches wins.
- */
-const struct cfg_client *cfg_client_match(const struct cfg *cfg, uid_t uid,
-    gid_t gid, const gid_t *groups, size_t ngroups);
 
 #endif

@@ -7,11 +7,17 @@
  * length and range itself and reports the first problem with the node's
  * line and column, never with the node's value.
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <yaml.h>
 
@@ -19,7 +25,8 @@
 #include "err.h"
 #include "sd_limits.h"
 
-#define NAME_SHOWN_MAX 64 /* bytes of a key name shown in an error */
+#define NAME_SHOWN_MAX 64         /* bytes of a key name shown in an error */
+#define NSS_BUF_MAX (1024 * 1024) /* getpwnam_r/getgrnam_r buffer */
 
 struct cfg_yaml_node {
 	enum cfg_yaml_kind kind;
@@ -725,4 +732,307 @@ cfg_yaml_enum(struct cfg_yaml_doc *doc, const struct cfg_yaml_node *node,
 		}
 	}
 	return cfg_yaml_error(doc, node, "expected %s", list);
+}
+
+static int
+name_char(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+	    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+}
+
+int
+cfg_yaml_name(struct cfg_yaml_doc *doc, const struct cfg_yaml_node *node,
+    char dst[SD_NAME_MAX])
+{
+	char tmp[SD_NAME_MAX];
+	size_t i;
+	int r;
+
+	if ((r = cfg_yaml_str(doc, node, 1, tmp, sizeof(tmp))) != 0)
+		return r;
+	for (i = 0; tmp[i] != '\0'; i++)
+		if (!name_char(tmp[i]))
+			return cfg_yaml_error(doc, node,
+			    "bad name: only letters, digits, '.', '_' and '-' "
+			    "are allowed");
+	memcpy(dst, tmp, i + 1);
+	return 0;
+}
+
+int
+cfg_yaml_path(struct cfg_yaml_doc *doc, const struct cfg_yaml_node *node,
+    char dst[SD_PATH_MAX])
+{
+	int r;
+
+	if ((r = cfg_yaml_str(doc, node, 1, dst, SD_PATH_MAX)) != 0)
+		return r;
+	if (dst[0] != '/')
+		return cfg_yaml_error(doc, node, "must be an absolute path");
+	return 0;
+}
+
+/* Not found, as opposed to a lookup that failed (getpwnam_r(3)). */
+static int
+nss_not_found(int e)
+{
+	return e == 0 || e == ENOENT || e == ESRCH || e == EBADF || e == EPERM;
+}
+
+/* Resolve a user (group set: a group) name with the _r lookups, growing
+ * their buffer on ERANGE up to NSS_BUF_MAX. */
+static int
+lookup_id(struct cfg_yaml_doc *doc, const struct cfg_yaml_node *node, int group,
+    unsigned int *out)
+{
+	const char *what_id = group ? "group" : "user";
+	char name[SD_NAME_MAX], ebuf[128];
+	struct passwd pw, *pwres;
+	struct group gr, *grres;
+	char *buf = NULL, *nbuf;
+	size_t size = 1024;
+	int e, found, r;
+
+	if ((r = cfg_yaml_str(doc, node, 1, name, sizeof(name))) != 0)
+		return r;
+	for (;;) {
+		if ((nbuf = realloc(buf, size)) == NULL) {
+			free(buf);
+			return cfg_yaml_error(doc, node, "out of memory");
+		}
+		buf = nbuf;
+		pwres = NULL;
+		grres = NULL;
+		if (group)
+			e = getgrnam_r(name, &gr, buf, size, &grres);
+		else
+			e = getpwnam_r(name, &pw, buf, size, &pwres);
+		if (e != ERANGE || size >= NSS_BUF_MAX)
+			break;
+		size *= 2;
+	}
+	found = group ? grres != NULL : pwres != NULL;
+	if (e == 0 && found) {
+		*out =
+		    group ? (unsigned int)gr.gr_gid : (unsigned int)pw.pw_uid;
+		r = 0;
+	} else if (nss_not_found(e))
+		r = cfg_yaml_error(doc, node, "unknown %s '%s'", what_id, name);
+	else
+		r = cfg_yaml_error(doc, node, "cannot look up %s '%s': %s",
+		    what_id, name, strerror_r(e, ebuf, sizeof(ebuf)));
+	free(buf);
+	return r;
+}
+
+int
+cfg_yaml_user(
+    struct cfg_yaml_doc *doc, const struct cfg_yaml_node *node, uid_t *out)
+{
+	unsigned int v;
+	int r;
+
+	if ((r = lookup_id(doc, node, 0, &v)) != 0)
+		return r;
+	*out = (uid_t)v;
+	return 0;
+}
+
+int
+cfg_yaml_group(
+    struct cfg_yaml_doc *doc, const struct cfg_yaml_node *node, gid_t *out)
+{
+	unsigned int v;
+	int r;
+
+	if ((r = lookup_id(doc, node, 1, &v)) != 0)
+		return r;
+	*out = (gid_t)v;
+	return 0;
+}
+
+int
+cfg_yaml_pairs(struct cfg_yaml_doc *doc, const struct cfg_yaml_node *node,
+    size_t min, size_t max, const struct cfg_yaml_node **keys,
+    const struct cfg_yaml_node **values, size_t *npairs)
+{
+	const struct cfg_yaml_node *k, *v;
+	char name[NAME_SHOWN_MAX + 1];
+	size_t i, n = 0;
+
+	*npairs = 0;
+	if (node == NULL)
+		return cfg_yaml_error(doc, NULL, "internal error: no node");
+	if (node->kind != CFG_YAML_MAPPING)
+		return cfg_yaml_error(
+		    doc, node, "expected a mapping, got %s", what(node));
+	for (k = node->child; k != NULL; k = v->next) {
+		if ((v = k->next) == NULL)
+			return cfg_yaml_error(
+			    doc, k, "internal error: key without value");
+		if (k->kind != CFG_YAML_SCALAR)
+			return cfg_yaml_error(
+			    doc, k, "a key must be a scalar, not %s", what(k));
+		for (i = 0; i < n; i++) {
+			if (keys[i]->len != k->len ||
+			    memcmp(keys[i]->value, k->value, k->len) != 0)
+				continue;
+			shown(name, sizeof(name), k->value, k->len);
+			return cfg_yaml_error(doc, k,
+			    "duplicate name '%s' (first at %lu:%lu)", name,
+			    keys[i]->line, keys[i]->column);
+		}
+		if (n == max)
+			return cfg_yaml_error(
+			    doc, k, "too many entries (at most %zu)", max);
+		keys[n] = k;
+		values[n] = v;
+		n++;
+	}
+	if (n < min)
+		return cfg_yaml_error(doc, node,
+		    n == 0 ? "empty mapping (at least %zu entries expected)"
+			   : "too few entries (at least %zu)",
+		    min);
+	*npairs = n;
+	return 0;
+}
+
+int
+cfg_yaml_decimal(struct cfg_yaml_doc *doc, const struct cfg_yaml_node *node,
+    double min, double max, double *out)
+{
+	/* 15 significant digits are exact in a double. */
+	const unsigned long long top = 999999999ULL;
+	unsigned long long ip = 0, fp = 0, scale = 1;
+	size_t i = 0, nfrac = 0;
+	double v;
+	int r;
+
+	if ((r = need_scalar(doc, node, "a decimal number")) != 0)
+		return r;
+	if (!node->plain)
+		goto bad;
+	for (; i < node->len && node->value[i] >= '0' && node->value[i] <= '9';
+	     i++) {
+		if (ip > top)
+			goto range;
+		ip = ip * 10 + (unsigned long long)(node->value[i] - '0');
+	}
+	if (i == 0 || (i > 1 && node->value[0] == '0'))
+		goto bad;
+	if (i < node->len) {
+		if (node->value[i++] != '.')
+			goto bad;
+		for (; i < node->len; i++, nfrac++) {
+			if (node->value[i] < '0' || node->value[i] > '9' ||
+			    nfrac == CFG_YAML_DECIMAL_DIGITS)
+				goto bad;
+			fp = fp * 10 +
+			    (unsigned long long)(node->value[i] - '0');
+			scale *= 10;
+		}
+		if (nfrac == 0)
+			goto bad;
+	}
+	v = (double)ip + (double)fp / (double)scale;
+	if (v < min || v > max)
+		goto range;
+	*out = v;
+	return 0;
+bad:
+	return cfg_yaml_error(doc, node,
+	    "expected a decimal number such as 50 or 0.5 (at most %d digits "
+	    "after the point)",
+	    CFG_YAML_DECIMAL_DIGITS);
+range:
+	return cfg_yaml_error(
+	    doc, node, "number out of range (allowed %g..%g)", min, max);
+}
+
+static void seterr(char *, size_t, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+seterr(char *errbuf, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (errbuf == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	if (vsnprintf(errbuf, errlen, fmt, ap) < 0)
+		errbuf[0] = '\0';
+	va_end(ap);
+}
+
+int
+cfg_yaml_read_file(const char *path, unsigned char **bufp, size_t *lenp,
+    char *errbuf, size_t errlen)
+{
+	const size_t cap = (size_t)SD_CONFIG_MAX_BYTES + 1;
+	unsigned char *buf = NULL;
+	char ebuf[128];
+	struct stat st;
+	size_t len = 0;
+	ssize_t n;
+	int fd, r = SD_ERR_CONFIG;
+
+	*bufp = NULL;
+	*lenp = 0;
+	if (errbuf != NULL && errlen > 0)
+		errbuf[0] = '\0';
+	/* O_NONBLOCK: a FIFO in place of the file must not hang us. */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) ==
+	    -1) {
+		seterr(errbuf, errlen, "%s: cannot open: %s", path,
+		    strerror_r(errno, ebuf, sizeof(ebuf)));
+		return SD_ERR_CONFIG;
+	}
+	if (fstat(fd, &st) == -1) {
+		seterr(errbuf, errlen, "%s: cannot stat: %s", path,
+		    strerror_r(errno, ebuf, sizeof(ebuf)));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		seterr(errbuf, errlen, "%s: not a regular file", path);
+		goto out;
+	}
+	if (st.st_size > SD_CONFIG_MAX_BYTES)
+		goto toobig;
+	if ((buf = malloc(cap)) == NULL) {
+		seterr(errbuf, errlen, "%s: out of memory", path);
+		goto out;
+	}
+	/* The size may change under us: trust only what read returns. */
+	while (len < cap) {
+		if ((n = read(fd, buf + len, cap - len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			seterr(errbuf, errlen, "%s: cannot read: %s", path,
+			    strerror_r(errno, ebuf, sizeof(ebuf)));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	if (len > SD_CONFIG_MAX_BYTES)
+		goto toobig;
+	*bufp = buf;
+	*lenp = len;
+	buf = NULL;
+	r = 0;
+	goto out;
+toobig:
+	seterr(errbuf, errlen, "%s: larger than %d bytes", path,
+	    SD_CONFIG_MAX_BYTES);
+out:
+	if (buf != NULL) {
+		explicit_bzero(buf, len);
+		free(buf);
+	}
+	close(fd);
+	return r;
 }

@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "sd_limits.h"
+
 enum cfg_yaml_kind {
 	CFG_YAML_SCALAR = 1,
 	CFG_YAML_SEQUENCE,
@@ -28,6 +30,16 @@ struct cfg_yaml_key {
 	const char *name;
 	int required;
 };
+
+/*
+ * Read the regular file at path, of at most SD_CONFIG_MAX_BYTES (counted
+ * as read, whatever stat says; a FIFO or a folder is refused without
+ * blocking), into a new buffer: *buf (len bytes, free with free(3) after
+ * wiping it with explicit_bzero) and *len.  Returns 0, or SD_ERR_CONFIG
+ * with "PATH: reason" in errbuf and *buf NULL.
+ */
+int cfg_yaml_read_file(const char *path, unsigned char **buf, size_t *len,
+    char *errbuf, size_t errlen) __attribute__((warn_unused_result));
 
 /*
  * Parse len bytes of buf (not necessarily NUL-terminated).  Refuses input
@@ -119,5 +131,49 @@ int cfg_yaml_bool(struct cfg_yaml_doc *doc, const struct cfg_yaml_node *node,
 int cfg_yaml_enum(struct cfg_yaml_doc *doc, const struct cfg_yaml_node *node,
     const char *const *names, size_t nnames, size_t *idx)
     __attribute__((warn_unused_result));
+
+/*
+ * A name of letters, digits, '.', '_' and '-', 1..SD_NAME_MAX-1 bytes
+ * (instance, key, client names), copied into dst.  Returns 0 or
+ * SD_ERR_CONFIG.
+ */
+int cfg_yaml_name(struct cfg_yaml_doc *doc, const struct cfg_yaml_node *node,
+    char dst[SD_NAME_MAX]) __attribute__((warn_unused_result));
+
+/* An absolute path of at most SD_PATH_MAX-1 bytes, copied into dst.
+ * Returns 0 or SD_ERR_CONFIG. */
+int cfg_yaml_path(struct cfg_yaml_doc *doc, const struct cfg_yaml_node *node,
+    char dst[SD_PATH_MAX]) __attribute__((warn_unused_result));
+
+/*
+ * A user (group) name resolved now with getpwnam_r (getgrnam_r).  An
+ * unknown name, or a lookup that fails, is an error at node naming the
+ * user (group): names are not secrets.  Returns 0 or SD_ERR_CONFIG.
+ */
+int cfg_yaml_user(struct cfg_yaml_doc *doc, const struct cfg_yaml_node *node,
+    uid_t *out) __attribute__((warn_unused_result));
+int cfg_yaml_group(struct cfg_yaml_doc *doc, const struct cfg_yaml_node *node,
+    gid_t *out) __attribute__((warn_unused_result));
+
+/*
+ * The pairs of a mapping of min..max entries whose keys are chosen by the
+ * file (a table of names): keys[i] and values[i] for i < *npairs (both have
+ * room for max).  Keys must be scalars and appear once; a duplicate is an
+ * error at the second one naming the first one's position.  Returns 0 or
+ * SD_ERR_CONFIG.
+ */
+int cfg_yaml_pairs(struct cfg_yaml_doc *doc, const struct cfg_yaml_node *node,
+    size_t min, size_t max, const struct cfg_yaml_node **keys,
+    const struct cfg_yaml_node **values, size_t *npairs)
+    __attribute__((warn_unused_result));
+
+/*
+ * A plain scalar written as a decimal number: digits, optionally a '.' and
+ * one to CFG_YAML_DECIMAL_DIGITS digits ("50", "0.5"); no sign, exponent or
+ * leading zero, in min..max.  Returns 0 or SD_ERR_CONFIG.
+ */
+#define CFG_YAML_DECIMAL_DIGITS 6
+int cfg_yaml_decimal(struct cfg_yaml_doc *doc, const struct cfg_yaml_node *node,
+    double min, double max, double *out) __attribute__((warn_unused_result));
 
 #endif

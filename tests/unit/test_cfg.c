@@ -5,7 +5,8 @@
  * "# expect: text" for errors without a position) says where and why, so a
  * new case is one new file.  No error may contain the conninfo password
  * the bad files carry.  The code cases check values and defaults, the size
- * cap on files and buffers, the cfg_yaml readers and client matching.
+ * cap on files and buffers and the cfg_yaml readers (the policy tests
+ * exercise the readers the policy loader adds).
  * SEALD_TEST_DATA overrides the data folder (default tests/data/config,
  * relative to the repository root).
  */
@@ -212,25 +213,13 @@ test_minimal_defaults(void **state)
 	assert_int_equal(cfg->timeout, SD_HTTP_TIMEOUT_DEFAULT);
 	assert_int_equal(cfg->max_connections, SD_HTTP_MAX_CONN_DEFAULT);
 	assert_int_equal(cfg->log_level, CFG_LOG_INFO);
-	assert_int_equal(cfg->nkeys, 1);
-	assert_string_equal(cfg->keys[0].name, "demo-ec");
-	assert_string_equal(cfg->keys[0].label, "seald-demo-ec");
-	assert_int_equal(cfg->keys[0].version, 1);
-	assert_int_equal(cfg->keys[0].rsa_scheme, CFG_RSA_PKCS1);
-	assert_string_equal(cfg->keys[0].certificate, "");
-	assert_int_equal(cfg->nclients, 1);
-	assert_string_equal(cfg->clients[0].name, "local");
-	assert_int_equal(cfg->clients[0].nuids, 1);
-	assert_int_equal(cfg->clients[0].uids[0], 1000);
-	assert_int_equal(cfg->clients[0].ngids, 0);
+	assert_string_equal(cfg->policy_file, "/etc/seald/policy.yaml");
 	cfg_free(cfg);
 }
 
 static void
 test_full_values(void **state)
 {
-	const struct cfg_client *c;
-	const struct cfg_key *k;
 	char err[512];
 	struct cfg *cfg;
 
@@ -254,38 +243,7 @@ test_full_values(void **state)
 	assert_int_equal(cfg->timeout, 30);
 	assert_int_equal(cfg->max_connections, 4096);
 	assert_int_equal(cfg->log_level, CFG_LOG_DEBUG);
-
-	assert_int_equal(cfg->nkeys, 2);
-	k = &cfg->keys[0];
-	assert_string_equal(k->name, "evidence-rsa");
-	assert_string_equal(k->label, "seald evidence RSA 2024");
-	assert_int_equal(k->version, 3);
-	assert_int_equal(k->rsa_scheme, CFG_RSA_PSS);
-	assert_string_equal(
-	    k->certificate, "/etc/seald/certs/evidence-rsa.pem");
-	k = &cfg->keys[1];
-	assert_string_equal(k->name, "evidence-ec");
-	assert_int_equal(k->version, 1);
-	assert_int_equal(k->rsa_scheme, CFG_RSA_PKCS1);
-	assert_string_equal(k->certificate, "/etc/seald/certs/evidence-ec.pem");
-
-	assert_int_equal(cfg->nclients, 2);
-	c = &cfg->clients[0];
-	assert_string_equal(c->name, "platform-api");
-	assert_int_equal(c->nuids, 3); /* uid: [1100, 1101], user: root */
-	assert_int_equal(c->uids[0], 1100);
-	assert_int_equal(c->uids[1], 1101);
-	assert_int_equal(c->uids[2], 0);
-	assert_int_equal(c->ngids, 3); /* gid: 2000, group: [daemon, staff] */
-	assert_int_equal(c->gids[0], 2000);
-	assert_int_equal(c->gids[1], 1);
-	assert_int_equal(c->gids[2], 50);
-	c = &cfg->clients[1];
-	assert_string_equal(c->name, "workers");
-	assert_int_equal(c->nuids, 1);
-	assert_int_equal(c->uids[0], 1); /* daemon */
-	assert_int_equal(c->ngids, 1);
-	assert_int_equal(c->gids[0], 100); /* users */
+	assert_string_equal(cfg->policy_file, "/etc/seald/policy-prod.yaml");
 	cfg_free(cfg);
 }
 
@@ -325,12 +283,7 @@ test_bounds(void **state)
 	assert_int_equal(cfg->timeout, 3600);
 	assert_int_equal(cfg->max_connections, 65536);
 	assert_int_equal(cfg->log_level, CFG_LOG_ERROR);
-	assert_int_equal(cfg->nkeys, SD_MAX_KEYS);
-	assert_int_equal(strlen(cfg->keys[63].label), SD_LABEL_MAX - 1);
-	assert_int_equal(cfg->keys[63].version, 1000000);
-	assert_int_equal(cfg->clients[0].nuids, SD_MAX_IDS);
-	assert_int_equal(cfg->clients[0].uids[63], 4294967294U);
-	assert_int_equal(cfg->clients[0].ngids, SD_MAX_IDS);
+	assert_int_equal(strlen(cfg->policy_file), SD_PATH_MAX - 1);
 	cfg_free(cfg);
 
 	assert_non_null(
@@ -344,70 +297,7 @@ test_bounds(void **state)
 	assert_int_equal(cfg->timeout, 1);
 	assert_int_equal(cfg->max_connections, 1);
 	assert_int_equal(cfg->log_level, CFG_LOG_WARN);
-	assert_int_equal(cfg->clients[0].uids[0], 0);
-	cfg_free(cfg);
-}
-
-static void
-test_key_find(void **state)
-{
-	char err[512];
-	struct cfg *cfg;
-	const struct cfg_key *k;
-
-	(void)state;
-	assert_non_null(cfg = load_data("ok_clients.yaml", err, sizeof(err)));
-	assert_non_null(k = cfg_key_find(cfg, "demo-rsa"));
-	assert_ptr_equal(k, &cfg->keys[1]);
-	assert_string_equal(k->label, "seald-demo-rsa");
-	assert_ptr_equal(cfg_key_find(cfg, "demo-ec"), &cfg->keys[0]);
-	assert_null(cfg_key_find(cfg, "demo")); /* no prefix match */
-	assert_null(cfg_key_find(cfg, "demo-ec2"));
-	assert_null(cfg_key_find(cfg, "DEMO-EC"));
-	assert_null(cfg_key_find(cfg, ""));
-	assert_null(cfg_key_find(cfg, NULL));
-	assert_null(cfg_key_find(NULL, "demo-ec"));
-	cfg_free(cfg);
-}
-
-static void
-test_client_match(void **state)
-{
-	const gid_t supp[] = { 5, 3001, 2000 };
-	const gid_t other[] = { 5, 6, 7 };
-	const struct cfg_client *c;
-	char err[512];
-	struct cfg *cfg;
-
-	(void)state;
-	assert_non_null(cfg = load_data("ok_clients.yaml", err, sizeof(err)));
-
-	/* by uid, with a gid and groups that match nothing */
-	assert_non_null(c = cfg_client_match(cfg, 1000, 9, NULL, 0));
-	assert_string_equal(c->name, "by-uid");
-	/* by uid, first in file order wins over "shadowed" */
-	assert_non_null(c = cfg_client_match(cfg, 1001, 9, other, 3));
-	assert_string_equal(c->name, "by-uid");
-	/* by primary gid */
-	assert_non_null(c = cfg_client_match(cfg, 4000, 2000, NULL, 0));
-	assert_string_equal(c->name, "by-gid");
-	/* by supplementary group: 3001 listed first, but "by-gid" is
-	 * earlier in the file and 2000 is among the groups too */
-	assert_non_null(c = cfg_client_match(cfg, 4000, 9, supp, 3));
-	assert_string_equal(c->name, "by-gid");
-	assert_non_null(c = cfg_client_match(cfg, 4000, 9, supp, 2));
-	assert_string_equal(c->name, "by-supplementary");
-	/* a uid equal to a listed gid is not a match, nor the reverse */
-	assert_null(cfg_client_match(cfg, 2000, 1000, NULL, 0));
-	/* names resolved at load: user daemon (uid 1), group daemon (gid 1) */
-	assert_non_null(c = cfg_client_match(cfg, 1, 9, NULL, 0));
-	assert_string_equal(c->name, "by-name");
-	assert_non_null(c = cfg_client_match(cfg, 4000, 1, NULL, 0));
-	assert_string_equal(c->name, "by-name");
-	/* no match */
-	assert_null(cfg_client_match(cfg, 4000, 9, other, 3));
-	assert_null(cfg_client_match(cfg, 4000, 9, NULL, 3)); /* NULL groups */
-	assert_null(cfg_client_match(NULL, 1000, 9, NULL, 0));
+	assert_string_equal(cfg->policy_file, "/p");
 	cfg_free(cfg);
 }
 
@@ -436,8 +326,7 @@ padded_config(size_t size)
 	    "service_socket: {path: /run/seald/seald.sock}\n"
 	    "pkcs11: {module: /m.so, token_label: t, pin_file: /pin}\n"
 	    "database: {conninfo: dbname=seald}\n"
-	    "keys: [{name: k, label: l}]\n"
-	    "clients: [{name: c, uid: 1}]\n"
+	    "policy: /etc/seald/policy.yaml\n"
 	    "#";
 	unsigned char *buf;
 
@@ -727,8 +616,6 @@ main(void)
 		cmocka_unit_test(test_full_values),
 		cmocka_unit_test(test_socket_gid_numeric),
 		cmocka_unit_test(test_bounds),
-		cmocka_unit_test(test_key_find),
-		cmocka_unit_test(test_client_match),
 		cmocka_unit_test(test_empty_buffer),
 		cmocka_unit_test(test_buffer_cap),
 		cmocka_unit_test(test_file_cap),
