@@ -27,8 +27,10 @@
 #include "ledger.h"
 #include "ledger_pq.h"
 #include "log.h"
+#include "secret.h"
 
-#define NCOLS 19                  /* parameters per row */
+#define NCOLS 22                  /* parameters per row */
+#define COL_PREV 17               /* the prev_hash parameter */
 #define RECONNECT_INTERVAL_MS 200 /* at most one connect attempt per this */
 #define HEARTBEAT_SEC 1           /* idle connection check */
 #define INSERT_LOST 1             /* insert_rows: connection lost */
@@ -72,12 +74,29 @@ quiet_notice(void *arg, const char *message)
 PGconn *
 ledger_pq_connect(const char *conninfo, char *errbuf, size_t errlen)
 {
-	/* Ours first: keywords in the expanded conninfo override them. */
-	const char *keys[] = { "connect_timeout", "application_name", "dbname",
-		NULL };
-	const char *vals[] = { "5", "seald", conninfo, NULL };
+	/* Ours first: keywords in the expanded conninfo override them.  The
+	 * TCP settings bound how long a vanished server can hold a commit
+	 * (Unix sockets ignore them). */
+	const char *keys[] = { "connect_timeout", "application_name",
+		"keepalives", "keepalives_idle", "keepalives_interval",
+		"keepalives_count", "tcp_user_timeout", "dbname", NULL };
+	const char *vals[] = { "5", "seald", "1", "5", "2", "3", "10000",
+		conninfo, NULL };
+	PQconninfoOption *opts;
+	char *perr = NULL;
 	PGresult *res;
 	PGconn *c;
+
+	/* libpq quotes pieces of a conninfo it cannot parse (a password,
+	 * perhaps): check it first and say nothing of its content. */
+	if ((opts = PQconninfoParse(conninfo, &perr)) == NULL) {
+		PQfreemem(perr);
+		snprintf(errbuf, errlen,
+		    "database conninfo does not parse "
+		    "(its text is not shown: it may hold a password)");
+		return NULL;
+	}
+	PQconninfoFree(opts);
 
 	c = PQconnectdbParams(keys, vals, 1);
 	if (c == NULL || PQstatus(c) != CONNECTION_OK) {
@@ -87,7 +106,9 @@ ledger_pq_connect(const char *conninfo, char *errbuf, size_t errlen)
 		return NULL;
 	}
 	PQsetNoticeProcessor(c, quiet_notice, NULL);
-	res = PQexec(c, "SET synchronous_commit = on");
+	res = PQexec(c,
+	    "SET synchronous_commit = on; "
+	    "SET statement_timeout = '10s'");
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		ledger_pq_error(c, "SET synchronous_commit", errbuf, errlen);
 		PQclear(res);
@@ -298,42 +319,79 @@ static void
 row_params(struct ledger *l, struct ledger_entry *e, struct rowtext *t,
     const char **v, int *len, int *fmt)
 {
-	int i;
+	int i, sig = e->kind == LEDGER_SIGNATURE;
 
 	snprintf(t->seq, sizeof(t->seq), "%lld", (long long)e->seq);
 	snprintf(t->at, sizeof(t->at), "%lld", (long long)e->signed_at_us);
 	snprintf(t->uid, sizeof(t->uid), "%lld", (long long)e->client_uid);
 	snprintf(t->pid, sizeof(t->pid), "%lld", (long long)e->client_pid);
 	snprintf(t->ver, sizeof(t->ver), "%lld", (long long)e->key_version);
-	v[0] = l->instance;
-	v[1] = t->seq;
-	v[2] = t->at;
-	v[3] = e->client;
-	v[4] = t->uid;
-	v[5] = t->pid;
-	v[6] = e->request_id;
-	v[7] = (const char *)e->request_hash;
-	v[8] = e->key_name;
-	v[9] = t->ver;
-	v[10] = e->algorithm;
-	v[11] = e->digest_alg;
-	v[12] = (const char *)e->digest;
-	v[13] = e->format;
-	v[14] = (const char *)e->sig;
-	v[15] = e->evidence_type;
-	v[16] = e->evidence_ref;
-	v[17] = NULL; /* prev_hash, set by the caller */
-	v[18] = (const char *)e->entry_hash;
 	for (i = 0; i < NCOLS; i++) {
+		v[i] = NULL; /* SQL NULL: request columns of policy entries */
 		len[i] = 0;
 		fmt[i] = 0;
 	}
+	v[0] = l->instance;
+	v[1] = t->seq;
+	v[2] = t->at;
+	if (sig) {
+		v[3] = e->client;
+		v[4] = t->uid;
+		v[5] = t->pid;
+		v[6] = e->request_id;
+		v[7] = (const char *)e->request_hash;
+		v[8] = e->key_name;
+		v[9] = t->ver;
+		v[10] = e->algorithm;
+		v[11] = e->digest_alg;
+		v[12] = (const char *)e->digest;
+		v[13] = e->format;
+		v[14] = (const char *)e->sig;
+	}
+	v[15] = e->evidence_type;
+	v[16] = e->evidence_ref;
+	/* v[COL_PREV]: prev_hash, set by the caller */
+	v[18] = (const char *)e->entry_hash;
+	v[19] = ledger_kind_name(e->kind);
+	v[20] = (const char *)e->policy_hash;
+	v[21] = e->detail;
 	len[7] = SD_HASH_LEN;
 	len[12] = (int)e->digest_len;
 	len[14] = (int)e->sig_len;
-	len[17] = SD_HASH_LEN;
+	len[COL_PREV] = SD_HASH_LEN;
 	len[18] = SD_HASH_LEN;
-	fmt[7] = fmt[12] = fmt[14] = fmt[17] = fmt[18] = 1;
+	len[20] = SD_HASH_LEN;
+	fmt[7] = fmt[12] = fmt[14] = fmt[COL_PREV] = fmt[18] = fmt[20] = 1;
+}
+
+/* Append "($1,...)" for the row whose first parameter is $(p+1). */
+static int
+row_sql(char *sql, size_t cap, size_t *off, int p, int first)
+{
+	int c, k;
+
+	for (c = 0; c < NCOLS; c++) {
+		k = snprintf(sql + *off, cap - *off, "%s$%d",
+		    c == 0 ? (first ? "(" : ",(") : ",", p + c + 1);
+		if (k < 0 || (size_t)k >= cap - *off)
+			return SD_ERR_INTERNAL;
+		*off += (size_t)k;
+		if (c != 2)
+			continue;
+		/* signed_at, from signed_at_us exactly */
+		k = snprintf(sql + *off, cap - *off,
+		    ",timestamptz 'epoch' + $%d::bigint * "
+		    "interval '1 microsecond'",
+		    p + c + 1);
+		if (k < 0 || (size_t)k >= cap - *off)
+			return SD_ERR_INTERNAL;
+		*off += (size_t)k;
+	}
+	if (cap - *off < 2)
+		return SD_ERR_INTERNAL;
+	sql[(*off)++] = ')';
+	sql[*off] = '\0';
+	return 0;
 }
 
 /*
@@ -349,7 +407,8 @@ insert_rows(struct ledger *l, struct ledger_entry **b, size_t n)
 	    "signed_at_us, signed_at, client, client_uid, client_pid, "
 	    "request_id, request_hash, key_name, key_version, algorithm, "
 	    "digest_alg, digest, format, signature, evidence_type, "
-	    "evidence_ref, prev_hash, entry_hash, kind) VALUES ";
+	    "evidence_ref, prev_hash, entry_hash, kind, policy_hash, "
+	    "detail) VALUES ";
 	const char *v[SD_LEDGER_BATCH_MAX * NCOLS];
 	int len[SD_LEDGER_BATCH_MAX * NCOLS], fmt[SD_LEDGER_BATCH_MAX * NCOLS];
 	struct rowtext t[SD_LEDGER_BATCH_MAX];
@@ -358,9 +417,9 @@ insert_rows(struct ledger *l, struct ledger_entry **b, size_t n)
 	size_t i, off, cap;
 	PGresult *res;
 	const char *state, *cname;
-	int r = 0, k, p;
+	int r = 0;
 
-	cap = sizeof(cols) + n * 400;
+	cap = sizeof(cols) + n * (NCOLS * 8 + 80);
 	if ((sql = malloc(cap)) == NULL)
 		return SD_ERR_LEDGER;
 	memcpy(sql, cols, sizeof(cols));
@@ -375,25 +434,14 @@ insert_rows(struct ledger *l, struct ledger_entry **b, size_t n)
 		row_params(l, e, &t[i], &v[i * NCOLS], &len[i * NCOLS],
 		    &fmt[i * NCOLS]);
 		/* prev_hash points into the previous entry (or the head). */
-		v[i * NCOLS + 17] = i == 0 ? (const char *)l->head_hash
-					   : (const char *)b[i - 1]->entry_hash;
+		v[i * NCOLS + COL_PREV] = i == 0
+		    ? (const char *)l->head_hash
+		    : (const char *)b[i - 1]->entry_hash;
 		memcpy(prev, e->entry_hash, SD_HASH_LEN);
-		p = (int)(i * NCOLS);
-		k = snprintf(sql + off, cap - off,
-		    "%s($%d,$%d,$%d,"
-		    "timestamptz 'epoch' + $%d::bigint * interval '1 "
-		    "microsecond',"
-		    "$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%d,$%"
-		    "d,"
-		    "$%d,'signature')",
-		    i ? "," : "", p + 1, p + 2, p + 3, p + 3, p + 4, p + 5,
-		    p + 6, p + 7, p + 8, p + 9, p + 10, p + 11, p + 12, p + 13,
-		    p + 14, p + 15, p + 16, p + 17, p + 18, p + 19);
-		if (k < 0 || (size_t)k >= cap - off) {
+		if (row_sql(sql, cap, &off, (int)(i * NCOLS), i == 0) != 0) {
 			free(sql);
 			return SD_ERR_INTERNAL;
 		}
-		off += (size_t)k;
 	}
 	res =
 	    PQexecParams(l->conn, sql, (int)(n * NCOLS), NULL, v, len, fmt, 0);
@@ -444,20 +492,47 @@ ensure_conn(struct ledger *l, int rate_limited)
 	return 0;
 }
 
-/* Result of an entry the database already holds for its request: our own
- * in-doubt commit (same entry hash), a retry, or a conflict. */
+/* 1 when the database holds exactly this entry (our own commit), 0 when
+ * not, -1 on error. */
+static int
+committed_as_is(struct ledger *l, const struct ledger_entry *e)
+{
+	const char *v[3];
+	int len[3] = { 0, 0, SD_HASH_LEN }, fmt[3] = { 0, 0, 1 };
+	char seq[24];
+	PGresult *res;
+	int r;
+
+	snprintf(seq, sizeof(seq), "%lld", (long long)e->seq);
+	v[0] = l->instance;
+	v[1] = seq;
+	v[2] = (const char *)e->entry_hash;
+	res = PQexecParams(l->conn,
+	    "SELECT 1 FROM ledger_entries WHERE instance = $1 AND seq = $2 "
+	    "AND entry_hash = $3",
+	    3, NULL, v, len, fmt, 0);
+	r = PQresultStatus(res) != PGRES_TUPLES_OK ? -1 : PQntuples(res) > 0;
+	PQclear(res);
+	return r;
+}
+
+/* The result of an entry whose commit was in doubt, or that hit the
+ * request constraint: our own commit, a retry answered with the recorded
+ * result, a conflict, or SD_ERR_NOT_FOUND (write it again). */
 static int
 settle_recorded(struct ledger *l, struct ledger_entry *e)
 {
 	struct ledger_entry rec;
 	int r;
 
+	if ((r = committed_as_is(l, e)) != 0)
+		return r > 0 ? 0 : SD_ERR_LEDGER;
+	if (e->kind != LEDGER_SIGNATURE)
+		return SD_ERR_NOT_FOUND;
 	memset(&rec, 0, sizeof(rec));
 	r = find_request(l->conn, e->client, e->request_id, &rec);
 	if (r != 0)
 		return r; /* SD_ERR_NOT_FOUND or SD_ERR_LEDGER */
-	if (memcmp(rec.entry_hash, e->entry_hash, SD_HASH_LEN) == 0)
-		return 0;
 	return replay_into(&rec, e);
 }
 
@@ -624,6 +699,7 @@ ledger_close(struct ledger *l)
 	pthread_join(l->thread, NULL);
 	PQfinish(l->conn);
 	sd_queue_destroy(&l->queue);
+	secret_wipe(l->conninfo, sizeof(l->conninfo));
 	free(l);
 }
 
@@ -661,6 +737,7 @@ ledger_reader_free(struct ledger_reader *rd)
 	if (rd == NULL)
 		return;
 	PQfinish(rd->conn);
+	secret_wipe(rd->conninfo, sizeof(rd->conninfo));
 	free(rd);
 }
 

@@ -19,8 +19,19 @@
 struct ledger;
 struct ledger_reader;
 
+enum ledger_kind {
+	LEDGER_SIGNATURE = 0, /* a signature handed to a client */
+	LEDGER_POLICY = 1, /* a policy loaded, or a reload accepted/refused */
+};
+
+/*
+ * One entry.  Signature entries use every field up to evidence_ref and
+ * policy_hash; policy entries use only policy_hash, detail and
+ * signed_at_us (the entry's time).
+ */
 struct ledger_entry {
 	/* set by the caller before ledger_submit() */
+	enum ledger_kind kind;
 	char client[SD_NAME_MAX];
 	int64_t client_uid;
 	int64_t client_pid;
@@ -38,7 +49,9 @@ struct ledger_entry {
 	size_t sig_len;
 	char evidence_type[SD_EVIDENCE_TYPE_MAX + 1];
 	char evidence_ref[SD_EVIDENCE_REF_MAX + 1];
-	int64_t signed_at_us; /* microseconds since the epoch */
+	int64_t signed_at_us;             /* microseconds since the epoch */
+	uint8_t policy_hash[SD_HASH_LEN]; /* the policy in force */
+	char detail[SD_DETAIL_MAX];       /* policy entries: what happened */
 
 	/* set by the ledger */
 	char instance[SD_NAME_MAX];
@@ -100,6 +113,9 @@ int ledger_find_request(struct ledger_reader *rd, struct ledger_entry *e)
  */
 void ledger_entry_hash(const struct ledger_entry *e,
     const uint8_t prev[SD_HASH_LEN], uint8_t out[SD_HASH_LEN]);
+
+/* "signature" or "policy": the kind column and the hashed kind name. */
+const char *ledger_kind_name(enum ledger_kind k);
 
 /* Apply the embedded migrations not yet applied (one transaction, under
  * an advisory lock).  Returns 0 or SD_ERR_LEDGER with a reason. */

@@ -5,6 +5,8 @@
  *
  *   entry_hash = SHA-256("seald-ledger-v1\0" || fields || prev_hash)
  *
+ * The fields depend on the entry's kind (signature or policy).
+ *
  * Strings and byte strings are u32 big-endian length then the bytes;
  * integers are 8 bytes big-endian two's complement.
  */
@@ -58,23 +60,35 @@ ledger_entry_hash(const struct ledger_entry *e, const uint8_t prev[SD_HASH_LEN],
 	EVP_DigestUpdate(c, tag, sizeof(tag));
 	put_str(c, e->instance);
 	put_int(c, e->seq);
-	put_str(c, "signature");
+	put_str(c, ledger_kind_name(e->kind));
 	put_int(c, e->signed_at_us);
-	put_str(c, e->client);
-	put_int(c, e->client_uid);
-	put_int(c, e->client_pid);
-	put_str(c, e->request_id);
-	put_bytes(c, e->request_hash, SD_HASH_LEN);
-	put_str(c, e->key_name);
-	put_int(c, e->key_version);
-	put_str(c, e->algorithm);
-	put_str(c, e->digest_alg);
-	put_bytes(c, e->digest, e->digest_len);
-	put_str(c, e->format);
-	put_bytes(c, e->sig, e->sig_len);
-	put_str(c, e->evidence_type);
-	put_str(c, e->evidence_ref);
+	if (e->kind == LEDGER_SIGNATURE) {
+		put_str(c, e->client);
+		put_int(c, e->client_uid);
+		put_int(c, e->client_pid);
+		put_str(c, e->request_id);
+		put_bytes(c, e->request_hash, SD_HASH_LEN);
+		put_str(c, e->key_name);
+		put_int(c, e->key_version);
+		put_str(c, e->algorithm);
+		put_str(c, e->digest_alg);
+		put_bytes(c, e->digest, e->digest_len);
+		put_str(c, e->format);
+		put_bytes(c, e->sig, e->sig_len);
+		put_str(c, e->evidence_type);
+		put_str(c, e->evidence_ref);
+		put_bytes(c, e->policy_hash, SD_HASH_LEN);
+	} else {
+		put_bytes(c, e->policy_hash, SD_HASH_LEN);
+		put_str(c, e->detail);
+	}
 	EVP_DigestUpdate(c, prev, SD_HASH_LEN);
 	EVP_DigestFinal_ex(c, out, &n);
 	EVP_MD_CTX_free(c);
+}
+
+const char *
+ledger_kind_name(enum ledger_kind k)
+{
+	return k == LEDGER_POLICY ? "policy" : "signature";
 }

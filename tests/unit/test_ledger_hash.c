@@ -41,6 +41,7 @@ vector_entry(struct ledger_entry *e, int64_t seq)
 	memcpy(e->format, "raw", 4);
 	memcpy(e->sig, sig, sizeof(sig));
 	e->sig_len = sizeof(sig);
+	memset(e->policy_hash, 0xbb, SD_HASH_LEN);
 	if (seq == 1) {
 		memcpy(e->evidence_type, "submission", 11);
 		memcpy(e->evidence_ref, "msg-1", 6);
@@ -68,12 +69,42 @@ test_vectors(void **state)
 	ledger_entry_hash(&e, zero, h1);
 	to_hex(h1, hex);
 	assert_string_equal(hex,
-	    "22777c28b4871fa33760d498b08a9170dd41f6bf451c6f8a2eff9f7f32f6fc97");
+	    "0741b37af6d41534c04a5e83f2ebbdf7fbd7b96c120d2775977e721ef2eeb702");
 	vector_entry(&e, 2);
 	ledger_entry_hash(&e, h1, h2);
 	to_hex(h2, hex);
 	assert_string_equal(hex,
-	    "1a43adde057e9cf79f21c6f10336fc3f532378d07cbdec65f3e00f1d0231e6b9");
+	    "8473fc77e4d644dd7393cc3618acf30f16e294df01c11b0f667fb8cc165b75c4");
+}
+
+static void
+test_policy_entry_vector(void **state)
+{
+	uint8_t zero[SD_HASH_LEN] = { 0 }, h1[SD_HASH_LEN], h2[SD_HASH_LEN],
+		h3[SD_HASH_LEN];
+	struct ledger_entry e;
+	char hex[2 * SD_HASH_LEN + 1];
+
+	(void)state;
+	vector_entry(&e, 1);
+	ledger_entry_hash(&e, zero, h1);
+	vector_entry(&e, 2);
+	ledger_entry_hash(&e, h1, h2);
+	memset(&e, 0, sizeof(e));
+	e.kind = LEDGER_POLICY;
+	memcpy(e.instance, "demo-1", 7);
+	e.seq = 3;
+	e.signed_at_us = 1795334400000002LL;
+	memset(e.policy_hash, 0xbb, SD_HASH_LEN);
+	memcpy(e.detail, "reload accepted", 16);
+	ledger_entry_hash(&e, h2, h3);
+	to_hex(h3, hex);
+	assert_string_equal(hex,
+	    "a11e29ebe4ec20a44d2cd1992fd4d808ad8f991e4d8bd8de40fc73ca4c972bec");
+	/* request fields do not count for a policy entry */
+	memcpy(e.client, "x", 2);
+	ledger_entry_hash(&e, h2, h1);
+	assert_memory_equal(h1, h3, SD_HASH_LEN);
 }
 
 static void
@@ -86,7 +117,7 @@ test_every_field_counts(void **state)
 	(void)state;
 	vector_entry(&e, 1);
 	ledger_entry_hash(&e, zero, base);
-	for (f = 0; f < 18; f++) {
+	for (f = 0; f < 19; f++) {
 		vector_entry(&e, 1);
 		switch (f) {
 		case 0:
@@ -143,6 +174,9 @@ test_every_field_counts(void **state)
 		case 17:
 			zero[0] = 1;
 			break;
+		case 18:
+			e.policy_hash[0] = 0;
+			break;
 		}
 		ledger_entry_hash(&e, zero, h);
 		zero[0] = 0;
@@ -172,6 +206,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_vectors),
+		cmocka_unit_test(test_policy_entry_vector),
 		cmocka_unit_test(test_every_field_counts),
 		cmocka_unit_test(test_length_prefix_separates_fields),
 	};
