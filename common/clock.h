@@ -1,17 +1,23 @@
 /*
- * clock: the few time helpers seald needs, on CLOCK_MONOTONIC for
- * intervals and CLOCK_REALTIME for condition-variable deadlines.
+ * clock: the few time helpers seald needs.  Intervals and deadlines are on
+ * CLOCK_MONOTONIC, so a step of the wall clock neither stalls nor hurries
+ * a timeout; condition variables that wait on such deadlines must be made
+ * with sd_cond_init.
  */
 #ifndef SD_CLOCK_H
 #define SD_CLOCK_H
 
+#include <pthread.h>
 #include <time.h>
 
 /* Milliseconds elapsed since t (a CLOCK_MONOTONIC reading). */
 long sd_ms_since(const struct timespec *t);
 
-/* A CLOCK_REALTIME deadline ms milliseconds from now, for
- * pthread_cond_timedwait. */
+/* A deadline ms milliseconds from now, for pthread_cond_timedwait on a
+ * condition variable made with sd_cond_init. */
 struct timespec sd_deadline_ms(long ms);
+
+/* Initialize a condition variable that times out on CLOCK_MONOTONIC. */
+void sd_cond_init(pthread_cond_t *c);
 
 #endif

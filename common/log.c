@@ -28,7 +28,7 @@ log_msg(enum log_level level, const char *func, const char *fmt, ...)
 	struct tm tm;
 	va_list ap;
 	int n, m;
-	size_t len;
+	size_t len, i;
 
 	if ((int)level > max_level)
 		return;
@@ -51,6 +51,11 @@ log_msg(enum log_level level, const char *func, const char *fmt, ...)
 	len = (size_t)n + (size_t)m;
 	if (len > sizeof(line) - 2)
 		len = sizeof(line) - 2;
+	/* One event, one line: control characters from any source (a
+	 * client's field name, a library's message) cannot forge lines. */
+	for (i = (size_t)n; i < len; i++)
+		if ((unsigned char)line[i] < 0x20 || line[i] == 0x7f)
+			line[i] = '?';
 	line[len++] = '\n';
 	if (write(STDERR_FILENO, line, len) < 0)
 		return; /* nowhere left to report it */

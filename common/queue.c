@@ -14,8 +14,8 @@ void
 sd_queue_init(struct sd_queue *q, size_t max)
 {
 	pthread_mutex_init(&q->lock, NULL);
-	pthread_cond_init(&q->cond, NULL);
-	pthread_cond_init(&q->stop_cond, NULL);
+	sd_cond_init(&q->cond);
+	sd_cond_init(&q->stop_cond);
 	q->head = q->tail = NULL;
 	q->len = 0;
 	q->max = max;

@@ -46,7 +46,8 @@ void hsm_close(struct hsm *h);
  * Find the private key with CKA_LABEL label (exactly one must exist, it must
  * be an EC or RSA key allowed to sign, sensitive and not extractable) and
  * its public key (the public key object with the same CKA_ID or label).
- * The returned key belongs to h and lives until hsm_close.  Returns NULL
+ * The returned key belongs to h and lives until hsm_close; asking again
+ * for a label found before returns the same key.  Returns NULL
  * with a reason in errbuf.
  */
 struct hsm_key *hsm_key_find(struct hsm *h, const char *label, char *errbuf,

@@ -6,6 +6,9 @@
 #define SD_HSM_P11_H
 
 #include <pthread.h>
+#include <stdatomic.h>
+#include <sys/types.h>
+#include <time.h>
 
 #include <p11-kit/pkcs11.h>
 
@@ -21,6 +24,80 @@ struct hsm_key {
 	EVP_PKEY *pub;
 	struct hsm_key *next;
 };
+
+struct hsm_sess {
+	CK_SESSION_HANDLE handle;
+	int open; /* only its holder (or recovery, with none held) changes it */
+};
+
+/*
+ * The pool.  h->lock guards the fields below it and is never held across
+ * a PKCS#11 call: a hung token blocks only the threads that use it.
+ */
+struct hsm {
+	void *dl;
+	CK_FUNCTION_LIST_PTR f;
+	char token_label[33];
+	char pin_file[SD_PATH_MAX];
+	CK_SLOT_ID slot; /* changed only while recovering */
+
+	pthread_mutex_t lock;
+	pthread_cond_t cond; /* a session freed, recovery ended */
+	unsigned int nsess;
+	struct hsm_sess *sess;
+	unsigned int *freelist; /* indexes of idle sessions */
+	unsigned int nfree;
+	unsigned int busy; /* sessions checked out */
+	int broken;        /* module must be re-initialized */
+	int recovering;    /* one thread re-initializes, none sign */
+	unsigned long gen; /* bumped when key handles may be stale */
+	struct timespec last_recover;
+	int pin_bad;               /* C_Login said the PIN is wrong ... */
+	struct timespec pin_mtime; /* ... for the PIN file as it was then */
+	off_t pin_size;
+	ino_t pin_ino;
+	struct hsm_key *keys;
+
+	atomic_int healthy;         /* last HSM call worked (for readiness) */
+	atomic_long probe_since_ms; /* monitor probe running since; 0 if not */
+	atomic_long last_ok_ms;     /* last HSM call that worked */
+	pthread_t monitor;
+	int have_monitor;
+	int stopping; /* under lock: monitor exits */
+	pthread_cond_t stop_cond;
+};
+
+enum hsm_rv_kind { RV_OK, RV_INPUT, RV_SESSION, RV_TOKEN, RV_KEY };
+
+/* What a PKCS#11 return value says about the session, token or key. */
+enum hsm_rv_kind hsm_rv_kind(CK_RV rv);
+
+/* Load the module and find the token (hsm_open). */
+int hsm_pool_init(
+    struct hsm *h, const char *module, char *errbuf, size_t errlen);
+
+/*
+ * Check out a session, re-establishing what is broken (re-initialize the
+ * module, open the session, log in, find k again): all without h->lock
+ * held during PKCS#11 calls.  wait: up to ACQUIRE_WAIT_SEC for a session,
+ * else none.  On success *idx is checked out and, with k, *kh is its
+ * current handle.  Returns 0, SD_ERR_BUSY (no wait, none free) or
+ * SD_ERR_HSM.
+ */
+int hsm_pool_acquire(struct hsm *h, struct hsm_key *k, unsigned int *idx,
+    CK_OBJECT_HANDLE *kh, int wait);
+
+/* Give the session back; rv is the last PKCS#11 result on it. */
+void hsm_pool_release(
+    struct hsm *h, struct hsm_key *k, unsigned int idx, CK_RV rv);
+
+/* The one private key labelled label, found with a search template. */
+int hsm_pool_find_private(struct hsm *h, CK_SESSION_HANDLE s, const char *label,
+    CK_OBJECT_HANDLE *out, char *errbuf, size_t errlen);
+
+/* Start / stop the readiness monitor thread. */
+int hsm_pool_monitor_start(struct hsm *h);
+void hsm_pool_monitor_stop(struct hsm *h);
 
 /* Read the public key of the private key object priv into an EVP_PKEY
  * (from the public key object with the same CKA_ID, or the same label).
