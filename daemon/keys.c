@@ -87,27 +87,27 @@ out:
 }
 
 struct sd_keys *
-keys_load(const struct cfg *cfg, struct hsm *h, char *errbuf, size_t errlen)
+keys_load(const struct policy *p, struct hsm *h, char *errbuf, size_t errlen)
 {
+	size_t n = policy_nkeys(p), i;
 	struct sd_keys *ks;
 	struct sd_key *k;
 	char err[512];
-	size_t i;
 
 	if ((ks = calloc(1, sizeof(*ks))) == NULL ||
-	    (ks->k = calloc(cfg->nkeys, sizeof(*ks->k))) == NULL) {
+	    (ks->k = calloc(n ? n : 1, sizeof(*ks->k))) == NULL) {
 		free(ks);
 		snprintf(errbuf, errlen, "out of memory");
 		return NULL;
 	}
-	for (i = 0; i < cfg->nkeys; i++) {
+	for (i = 0; i < n; i++) {
 		k = &ks->k[i];
-		k->cfg = &cfg->keys[i];
+		k->pk = policy_key_at(p, i);
 		ks->n++;
-		if ((k->hk = hsm_key_find(
-			 h, k->cfg->label, err, sizeof(err))) == NULL) {
+		if ((k->hk = hsm_key_find(h, k->pk->label, err, sizeof(err))) ==
+		    NULL) {
 			snprintf(
-			    errbuf, errlen, "key %s: %s", k->cfg->name, err);
+			    errbuf, errlen, "key %s: %s", k->pk->name, err);
 			goto fail;
 		}
 		if (hsm_key_is_ec(k->hk)) {
@@ -115,25 +115,30 @@ keys_load(const struct cfg *cfg, struct hsm *h, char *errbuf, size_t errlen)
 			snprintf(k->key_alg, sizeof(k->key_alg), "ec-p%u",
 			    hsm_key_bits(k->hk));
 		} else {
-			k->scheme = k->cfg->rsa_scheme == CFG_RSA_PSS
+			k->scheme = k->pk->rsa_scheme == POLICY_RSA_PSS
 			    ? HSM_RSA_PSS
 			    : HSM_RSA_PKCS1;
 			snprintf(k->key_alg, sizeof(k->key_alg), "rsa-%u",
 			    hsm_key_bits(k->hk));
 		}
+		if (k->pk->algorithm[0] != '\0' &&
+		    strcmp(k->pk->algorithm, k->key_alg) != 0) {
+			snprintf(errbuf, errlen,
+			    "key %s: the policy says %s, the HSM key is %s",
+			    k->pk->name, k->pk->algorithm, k->key_alg);
+			goto fail;
+		}
 		if ((k->public_pem = public_pem(hsm_key_public(k->hk))) ==
 		    NULL) {
 			snprintf(errbuf, errlen,
-			    "key %s: cannot encode public "
-			    "key",
-			    k->cfg->name);
+			    "key %s: cannot encode public key", k->pk->name);
 			goto fail;
 		}
-		if (k->cfg->certificate[0] != '\0' &&
-		    (k->cert_pem = load_cert(k->cfg->certificate,
+		if (k->pk->certificate[0] != '\0' &&
+		    (k->cert_pem = load_cert(k->pk->certificate,
 			 hsm_key_public(k->hk), err, sizeof(err))) == NULL) {
 			snprintf(
-			    errbuf, errlen, "key %s: %s", k->cfg->name, err);
+			    errbuf, errlen, "key %s: %s", k->pk->name, err);
 			goto fail;
 		}
 	}
@@ -164,7 +169,7 @@ keys_find(const struct sd_keys *ks, const char *name)
 	size_t i;
 
 	for (i = 0; i < ks->n; i++)
-		if (strcmp(ks->k[i].cfg->name, name) == 0)
+		if (strcmp(ks->k[i].pk->name, name) == 0)
 			return &ks->k[i];
 	return NULL;
 }

@@ -1,17 +1,18 @@
 /*
- * keys: the signing keys seald serves, joined from the config (name,
+ * keys: the signing keys seald serves, joined from the policy (name,
  * version, scheme, certificate file) and the HSM (handle, public key).
- * Built once at start; read-only afterwards, so shared without locks.
+ * Built with each policy (pstate.h); read-only afterwards, so shared
+ * without locks.
  */
 #ifndef SD_KEYS_H
 #define SD_KEYS_H
 
-#include "cfg.h"
 #include "hsm.h"
+#include "policy.h"
 #include "sign_req.h"
 
 struct sd_key {
-	const struct cfg_key *cfg;
+	const struct policy_key *pk;
 	struct hsm_key *hk;
 	enum hsm_scheme scheme;
 	char key_alg[32]; /* "ec-p256", "rsa-3072" */
@@ -25,11 +26,12 @@ struct sd_keys {
 };
 
 /*
- * Find every configured key in the HSM, load its certificate and check
- * that the certificate's public key is the HSM key's.  Returns NULL with
- * a reason in errbuf.
+ * Find every key of the policy in the HSM, check its algorithm against the
+ * policy's, load its certificate and check that the certificate's public
+ * key is the HSM key's.  The keys point into p, which must outlive them.
+ * Returns NULL with a reason in errbuf.
  */
-struct sd_keys *keys_load(const struct cfg *cfg, struct hsm *h, char *errbuf,
+struct sd_keys *keys_load(const struct policy *p, struct hsm *h, char *errbuf,
     size_t errlen) __attribute__((warn_unused_result));
 
 void keys_free(struct sd_keys *ks);

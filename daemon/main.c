@@ -12,13 +12,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
+#include <unistd.h>
 
 #include "cfg.h"
 #include "err.h"
 #include "hsm.h"
-#include "keys.h"
 #include "ledger.h"
 #include "log.h"
+#include "pstate.h"
+#include "ratelimit.h"
 #include "secret.h"
 #include "server.h"
 #include "signer.h"
@@ -57,11 +59,48 @@ load_config(const char *path)
 	return cfg;
 }
 
+/*
+ * SIGHUP: parse the policy file completely and find its keys; only then,
+ * and only once the ledger holds the "reload accepted" entry, put it in
+ * force.  A file that does not load keeps the old policy, and the refusal
+ * is recorded too.
+ */
+static void
+reload_policy(const struct cfg *cfg, struct hsm *hsm, struct ledger *ledger,
+    struct pstate_slot *slot)
+{
+	uint8_t hash[SD_HASH_LEN];
+	char err[512], detail[SD_DETAIL_MAX];
+	struct pstate *ps;
+
+	if ((ps = pstate_load(cfg->policy_file, hsm, err, sizeof(err))) ==
+	    NULL) {
+		log_error(
+		    "policy reload refused, the old policy stays: %s", err);
+		pstate_hash_file(cfg->policy_file, hash);
+		snprintf(detail, sizeof(detail), "reload refused: %.200s", err);
+		if (pstate_record(ledger, hash, detail) != 0)
+			log_warn("the refused reload could not be recorded");
+		return;
+	}
+	if (pstate_record(ledger, policy_hash(ps->policy), "reload accepted") !=
+	    0) {
+		log_error("policy reload not recorded (ledger unavailable): "
+			  "the old policy stays");
+		pstate_unref(ps);
+		return;
+	}
+	pstate_set(slot, ps);
+	log_info("policy reloaded from %s", cfg->policy_file);
+}
+
 static int
 serve(struct cfg *cfg)
 {
 	struct hsm *hsm = NULL;
-	struct sd_keys *keys = NULL;
+	struct pstate *ps = NULL;
+	struct pstate_slot *slot = NULL;
+	struct ratelimit *rl = NULL;
 	struct ledger *ledger = NULL;
 	struct signer *signer = NULL;
 	struct server *server = NULL;
@@ -84,9 +123,10 @@ serve(struct cfg *cfg)
 		ex = EX_HSM;
 		goto out;
 	}
-	if ((keys = keys_load(cfg, hsm, err, sizeof(err))) == NULL) {
-		log_error("%s", err);
-		ex = EX_HSM;
+	if ((ps = pstate_load(cfg->policy_file, hsm, err, sizeof(err))) ==
+	    NULL) {
+		log_error("policy: %s", err);
+		ex = EX_CONFIG;
 		goto out;
 	}
 	if ((ledger = ledger_open(
@@ -95,13 +135,25 @@ serve(struct cfg *cfg)
 		ex = EX_LEDGER;
 		goto out;
 	}
+	if (pstate_record(ledger, policy_hash(ps->policy), "loaded") != 0) {
+		log_error("ledger: cannot record the policy in force");
+		ex = EX_LEDGER;
+		goto out;
+	}
+	if ((slot = pstate_slot_new(ps)) == NULL ||
+	    (rl = ratelimit_new()) == NULL) {
+		log_error("out of memory");
+		goto out;
+	}
+	ps = NULL; /* the slot holds it */
 	if ((signer = signer_new(hsm, ledger, cfg->conninfo, cfg->sessions, err,
 		 sizeof(err))) == NULL) {
 		log_error("%s", err);
 		goto out;
 	}
 	deps.cfg = cfg;
-	deps.keys = keys;
+	deps.policy = slot;
+	deps.rl = rl;
 	deps.hsm = hsm;
 	deps.ledger = ledger;
 	deps.signer = signer;
@@ -109,14 +161,14 @@ serve(struct cfg *cfg)
 		log_error("%s", err);
 		goto out;
 	}
-	log_info("seald %s ready: instance %s, %zu key%s, %u HSM session%s",
-	    SEALD_VERSION, cfg->instance, keys->n, keys->n == 1 ? "" : "s",
-	    cfg->sessions, cfg->sessions == 1 ? "" : "s");
+	log_info("seald %s ready: instance %s, policy %s, %u HSM session%s",
+	    SEALD_VERSION, cfg->instance, cfg->policy_file, cfg->sessions,
+	    cfg->sessions == 1 ? "" : "s");
 	for (;;) {
 		if (sigwait(&set, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
-			log_info("SIGHUP: nothing to reload yet");
+			reload_policy(cfg, hsm, ledger, slot);
 			continue;
 		}
 		break;
@@ -124,11 +176,20 @@ serve(struct cfg *cfg)
 	log_info("signal %d: stopping", sig);
 	ex = EX_OK_;
 out:
-	server_quiesce(server);
+	/* Stop new work and answer what runs, then stop the parts in the
+	 * order that data flows: no handler may use a freed signer. */
+	if (server_drain(server) != 0) {
+		/* a hung HSM holds requests: leave without waiting for it;
+		 * their clients retry with the same request_id */
+		log_error("stopping without waiting for them");
+		_exit(ex == EX_OK_ ? EX_START : ex);
+	}
+	server_stop(server);
 	signer_free(signer);  /* every queued job reaches the ledger */
 	ledger_close(ledger); /* every queued entry is committed or failed */
-	server_stop(server);  /* replies are sent */
-	keys_free(keys);
+	pstate_slot_free(slot);
+	pstate_unref(ps);
+	ratelimit_free(rl);
 	hsm_close(hsm);
 	log_info("stopped");
 	return ex;

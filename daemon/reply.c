@@ -78,14 +78,21 @@ reply_sign(const struct sign_job *j)
 	return dump(json_pack("{s:s,s:s,s:s,s:s,s:I,s:o,s:s,s:s,s:b,"
 			      "s:{s:s,s:I,s:s}}",
 	    "signature", sig, "format", e->format, "algorithm", e->algorithm,
-	    "key", j->key->cfg->name, "key_version", (json_int_t)e->key_version,
-	    "certificate", str_or_null(j->key->cert_pem), "signed_at", at,
-	    "request_id", e->request_id, "replayed", e->replayed, "ledger",
-	    "instance", e->instance, "seq", (json_int_t)e->seq, "hash", hash));
+	    "key", j->key->pk->name, "key_version", (json_int_t)e->key_version,
+	    /* a replay from an older key version must not come with the
+	       current certificate, which would not verify it */
+	    "certificate",
+	    str_or_null(e->replayed && e->key_version != j->key->pk->version
+		    ? NULL
+		    : j->key->cert_pem),
+	    "signed_at", at, "request_id", e->request_id, "replayed",
+	    e->replayed, "ledger", "instance", e->instance, "seq",
+	    (json_int_t)e->seq, "hash", hash));
 }
 
 char *
-reply_keys(const struct sd_keys *ks)
+reply_keys(const struct sd_keys *ks,
+    int (*visible)(const struct sd_key *, void *), void *arg)
 {
 	json_t *arr = json_array(), *o;
 	const struct sd_key *k;
@@ -95,8 +102,10 @@ reply_keys(const struct sd_keys *ks)
 		return NULL;
 	for (i = 0; i < ks->n; i++) {
 		k = &ks->k[i];
+		if (!visible(k, arg))
+			continue;
 		o = json_pack("{s:s,s:I,s:s,s:s,s:s,s:s,s:o}", "name",
-		    k->cfg->name, "version", (json_int_t)k->cfg->version,
+		    k->pk->name, "version", (json_int_t)k->pk->version,
 		    "algorithm", k->key_alg, "signature_scheme",
 		    k->scheme == HSM_ECDSA         ? "ecdsa"
 			: k->scheme == HSM_RSA_PSS ? "rsa-pss"

@@ -17,8 +17,9 @@ char *reply_error(int r, const char *message, const char *request_id);
 /* The result of a committed (or replayed) sign job. */
 char *reply_sign(const struct sign_job *j);
 
-/* GET /v1/keys: every key of ks. */
-char *reply_keys(const struct sd_keys *ks);
+/* GET /v1/keys: the keys of ks for which visible(key, arg) holds. */
+char *reply_keys(const struct sd_keys *ks,
+    int (*visible)(const struct sd_key *, void *), void *arg);
 
 /* GET /readyz and /healthz bodies. */
 char *reply_status(int ok, int hsm, int ledger);

@@ -26,8 +26,6 @@
 #include "secret.h"
 #include "server.h"
 
-#define STOP_WAIT_MS 5000
-
 enum route { R_NONE, R_HEALTHZ, R_READYZ, R_SIGN, R_KEYS };
 enum job_state { JOB_NONE, JOB_RUNNING, JOB_DONE };
 
@@ -37,6 +35,7 @@ struct server {
 	int fd;
 	char path[SD_PATH_MAX];
 	atomic_int replies_pending; /* sign jobs not yet answered */
+	atomic_int stopping;        /* draining: no new work */
 };
 
 struct conn_ctx {
@@ -48,7 +47,8 @@ struct req {
 	struct server *srv;
 	struct MHD_Connection *conn;
 	enum route route;
-	const struct cfg_client *client;
+	struct pstate *ps; /* policy in force at start */
+	const struct policy_principal *client;
 	struct peer peer;
 	int responded;
 	int too_large; /* body over the limit: discarding it */
@@ -88,6 +88,8 @@ respond_json(struct req *q, unsigned int status, char *json)
 	}
 	(void)MHD_add_response_header(resp, "Content-Type", "application/json");
 	(void)MHD_add_response_header(resp, "Cache-Control", "no-store");
+	if (atomic_load(&q->srv->stopping))
+		(void)MHD_add_response_header(resp, "Connection", "close");
 	if (status == 405)
 		(void)MHD_add_response_header(
 		    resp, "Allow", q->route == R_SIGN ? "POST" : "GET");
@@ -115,12 +117,57 @@ job_done(struct sign_job *j, void *arg)
 	MHD_resume_connection(q->conn);
 }
 
+static const unsigned int digest_bits[] = { 0, POLICY_DG_SHA256,
+	POLICY_DG_SHA384, POLICY_DG_SHA512 };
+
+/* The policy's word on a decoded request; 0 when allowed. */
+static int
+check_policy(struct req *q, char *msg, size_t len)
+{
+	const struct sign_req *rq = &q->job.req;
+	struct policy_request pr;
+	struct policy_decision d;
+	const char *why;
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	pr.op = POLICY_OP_SIGN;
+	pr.key = rq->key;
+	pr.format =
+	    strcmp(rq->format, "cms") == 0 ? POLICY_FMT_CMS : POLICY_FMT_RAW;
+	pr.digest = digest_bits[rq->digest_alg];
+	pr.evidence_type = rq->evidence_type;
+	pr.evidence_ref = rq->evidence_ref;
+	pr.now = (int64_t)now.tv_sec;
+	policy_decide(q->ps->policy, q->client, &pr, &d);
+	if (!d.allow) {
+		if (d.code == SD_ERR_UNKNOWN_KEY)
+			snprintf(msg, len, "no key named \"%.64s\"", rq->key);
+		else
+			snprintf(msg, len, "denied by policy: %s (%s)",
+			    d.reason, d.rule);
+		log_info("client %s request %.128s: %s", q->client->name,
+		    rq->request_id, msg);
+		return d.code;
+	}
+	if (ratelimit_take(q->srv->d.rl, q->client,
+		(int64_t)now.tv_sec * 1000000000LL + now.tv_nsec, &why) != 0) {
+		snprintf(msg, len, "%s limit of client %s reached",
+		    strcmp(why, "rate") == 0 ? "rate" : "daily quota",
+		    q->client->name);
+		log_info("client %s request %.128s: %s", q->client->name,
+		    rq->request_id, msg);
+		return SD_ERR_RATE_LIMITED;
+	}
+	return 0;
+}
+
 static enum MHD_Result
 start_sign(struct req *q)
 {
 	struct server *s = q->srv;
 	struct sign_job *j = &q->job;
-	char msg[160];
+	char msg[200];
 	int r;
 
 	if ((r = sign_req_decode(q->body != NULL ? q->body : "", q->len,
@@ -129,22 +176,36 @@ start_sign(struct req *q)
 		    "client %s: bad sign request: %s", q->client->name, msg);
 		return respond_err(q, r, msg);
 	}
-	if ((j->key = keys_find(s->d.keys, j->req.key)) == NULL) {
-		snprintf(msg, sizeof(msg), "no key named \"%s\"", j->req.key);
-		return respond_err(q, SD_ERR_UNKNOWN_KEY, msg);
+	if ((r = check_policy(q, msg, sizeof(msg))) != 0)
+		return respond_err(q, r, msg);
+	/* the policy allowed a key of its own: keys were built from it */
+	if ((j->key = keys_find(q->ps->keys, j->req.key)) == NULL) {
+		ratelimit_refund(s->d.rl, q->client);
+		return respond_err(q, SD_ERR_INTERNAL, NULL);
 	}
 	snprintf(j->client, sizeof(j->client), "%s", q->client->name);
+	memcpy(j->policy_hash, policy_hash(q->ps->policy), SD_HASH_LEN);
 	j->peer = q->peer;
 	j->done = job_done;
 	j->arg = q;
+	/* Counted before the stop check: server_drain sets stopping, then
+	 * waits for the count, so a job is either refused here or waited
+	 * for there. */
+	atomic_fetch_add(&s->replies_pending, 1);
+	if (atomic_load(&s->stopping)) {
+		atomic_fetch_sub(&s->replies_pending, 1);
+		ratelimit_refund(s->d.rl, q->client);
+		return respond_err(q, SD_ERR_SHUTDOWN, NULL);
+	}
 	atomic_store(&q->job_state, JOB_RUNNING);
 	MHD_suspend_connection(q->conn);
 	if ((r = signer_submit(s->d.signer, j)) != 0) {
 		atomic_store(&q->job_state, JOB_NONE);
 		MHD_resume_connection(q->conn);
+		atomic_fetch_sub(&s->replies_pending, 1);
+		ratelimit_refund(s->d.rl, q->client);
 		return respond_err(q, r, NULL);
 	}
-	atomic_fetch_add(&s->replies_pending, 1);
 	return MHD_YES;
 }
 
@@ -154,15 +215,27 @@ finish_sign(struct req *q)
 	struct sign_job *j = &q->job;
 
 	atomic_fetch_sub(&q->srv->replies_pending, 1);
+	/* Nothing new was signed: the request does not count. */
+	if (j->result != 0 || j->entry.replayed)
+		ratelimit_refund(q->srv->d.rl, q->client);
 	if (j->result != 0) {
 		log_info("client %s request %.128s: %s", q->client->name,
 		    j->req.request_id, sd_err(j->result));
 		return respond_err(q, j->result, NULL);
 	}
 	log_debug("client %s request %.128s: signed with %s, seq %lld%s",
-	    q->client->name, j->req.request_id, j->key->cfg->name,
+	    q->client->name, j->req.request_id, j->key->pk->name,
 	    (long long)j->entry.seq, j->entry.replayed ? " (replayed)" : "");
 	return respond_json(q, 200, reply_sign(j));
+}
+
+/* GET /v1/keys shows a caller only the keys its policy lets it use. */
+static int
+key_visible(const struct sd_key *k, void *arg)
+{
+	const struct req *q = arg;
+
+	return policy_client_may_use(q->ps->policy, q->client, k->pk);
 }
 
 static enum MHD_Result
@@ -180,7 +253,8 @@ answer_get(struct req *q)
 		return respond_json(q, hsm && led ? 200 : 503,
 		    reply_status(hsm && led, hsm, led));
 	case R_KEYS:
-		return respond_json(q, 200, reply_keys(s->d.keys));
+		return respond_json(
+		    q, 200, reply_keys(q->ps->keys, key_visible, q));
 	default:
 		return respond_err(q, SD_ERR_INTERNAL, NULL);
 	}
@@ -192,6 +266,7 @@ begin(struct req *q, const char *url, const char *method)
 {
 	const struct conn_ctx *cc;
 	const union MHD_ConnectionInfo *ci;
+	struct policy_caller caller;
 	const char *cl;
 	size_t i;
 	int path_known = 0, is_public = 0;
@@ -208,14 +283,20 @@ begin(struct req *q, const char *url, const char *method)
 			break;
 		}
 	}
+	if (atomic_load(&q->srv->stopping))
+		return respond_err(q, SD_ERR_SHUTDOWN, NULL);
 	ci = MHD_get_connection_info(
 	    q->conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 	cc = ci != NULL ? ci->socket_context : NULL;
 	if (cc == NULL || !cc->have_peer)
 		return respond_err(q, SD_ERR_UNAUTHENTICATED, NULL);
 	q->peer = cc->peer;
-	q->client = cfg_client_match(q->srv->d.cfg, q->peer.uid, q->peer.gid,
-	    q->peer.groups, q->peer.ngroups);
+	q->ps = pstate_get(q->srv->d.policy);
+	caller.uid = q->peer.uid;
+	caller.gid = q->peer.gid;
+	caller.groups = q->peer.groups;
+	caller.ngroups = q->peer.ngroups;
+	q->client = policy_match_client(q->ps->policy, &caller);
 	if (q->client == NULL && !is_public) {
 		log_info("refused uid %u gid %u pid %d: not a known client",
 		    (unsigned int)q->peer.uid, (unsigned int)q->peer.gid,
@@ -338,6 +419,7 @@ completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		return;
 	free(q->body);
 	secret_wipe(&q->job.entry, sizeof(q->job.entry));
+	pstate_unref(q->ps);
 	free(q);
 	*con_cls = NULL;
 }
@@ -452,34 +534,42 @@ server_start(const struct server_deps *deps, char *errbuf, size_t errlen)
 	return s;
 }
 
-void
-server_quiesce(struct server *s)
+int
+server_drain(struct server *s)
 {
+	struct timespec ts = { 0, 10 * 1000000L };
 	MHD_socket fd;
+	int waited = 0;
 
-	if (s == NULL || s->fd < 0)
-		return;
-	fd = MHD_quiesce_daemon(s->mhd);
-	if (fd != MHD_INVALID_SOCKET)
-		close(fd);
-	s->fd = -1;
-	(void)unlink(s->path);
+	if (s == NULL)
+		return 0;
+	atomic_store(&s->stopping, 1);
+	if (s->fd >= 0) {
+		fd = MHD_quiesce_daemon(s->mhd);
+		if (fd != MHD_INVALID_SOCKET)
+			close(fd);
+		s->fd = -1;
+		(void)unlink(s->path);
+	}
+	while (
+	    atomic_load(&s->replies_pending) > 0 && waited < SD_STOP_WAIT_MS) {
+		nanosleep(&ts, NULL);
+		waited += 10;
+	}
+	if (atomic_load(&s->replies_pending) > 0) {
+		log_error("%d request(s) still running after %d ms",
+		    atomic_load(&s->replies_pending), SD_STOP_WAIT_MS);
+		return SD_ERR_TIMEOUT;
+	}
+	nanosleep(&ts, NULL); /* let the last replies reach their sockets */
+	return 0;
 }
 
 void
 server_stop(struct server *s)
 {
-	struct timespec ts = { 0, 10 * 1000000L };
-	int waited = 0;
-
 	if (s == NULL)
 		return;
-	server_quiesce(s);
-	while (atomic_load(&s->replies_pending) > 0 && waited < STOP_WAIT_MS) {
-		nanosleep(&ts, NULL);
-		waited += 10;
-	}
-	nanosleep(&ts, NULL); /* let the last replies reach their sockets */
 	MHD_stop_daemon(s->mhd);
 	free(s);
 }

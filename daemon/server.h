@@ -10,15 +10,17 @@
 
 #include "cfg.h"
 #include "hsm.h"
-#include "keys.h"
 #include "ledger.h"
+#include "pstate.h"
+#include "ratelimit.h"
 #include "signer.h"
 
 struct server;
 
 struct server_deps {
 	const struct cfg *cfg;
-	const struct sd_keys *keys;
+	struct pstate_slot *policy; /* the policy and keys in force */
+	struct ratelimit *rl;
 	struct hsm *hsm;
 	struct ledger *ledger;
 	struct signer *signer;
@@ -29,11 +31,18 @@ struct server_deps {
 struct server *server_start(const struct server_deps *deps, char *errbuf,
     size_t errlen) __attribute__((warn_unused_result));
 
-/* Stop accepting connections and remove the socket; requests already
- * running go on.  Call before stopping the signer. */
-void server_quiesce(struct server *s);
+/*
+ * Stop taking work: no new connections (the socket is removed), and any
+ * request that arrives on an open connection gets 503 "unavailable" and
+ * the connection is closed.  Then wait (at most SD_STOP_WAIT_MS) for the
+ * replies of requests already running.  Returns 0 when none is left, so
+ * that the signer and the ledger may be stopped; SD_ERR_TIMEOUT when some
+ * still wait (a hung HSM).  NULL accepted.
+ */
+int server_drain(struct server *s);
 
-/* Wait (bounded) for replies in flight, then stop.  NULL accepted. */
+/* Stop the HTTP server and free it: no handler runs after this.  Call
+ * after server_drain returned 0.  NULL accepted. */
 void server_stop(struct server *s);
 
 #endif

@@ -109,8 +109,8 @@ fill_entry(struct sign_job *j)
 	e->client_pid = j->peer.pid;
 	memcpy(e->request_id, q->request_id, sizeof(e->request_id));
 	sign_req_hash(q, e->request_hash);
-	snprintf(e->key_name, sizeof(e->key_name), "%s", j->key->cfg->name);
-	e->key_version = j->key->cfg->version;
+	snprintf(e->key_name, sizeof(e->key_name), "%s", j->key->pk->name);
+	e->key_version = j->key->pk->version;
 	keys_sig_alg(j->key, q->digest_alg, e->algorithm, sizeof(e->algorithm));
 	snprintf(e->digest_alg, sizeof(e->digest_alg), "%s",
 	    sign_digest_name(q->digest_alg));
@@ -119,6 +119,7 @@ fill_entry(struct sign_job *j)
 	snprintf(e->format, sizeof(e->format), "%s", q->format);
 	memcpy(e->evidence_type, q->evidence_type, sizeof(e->evidence_type));
 	memcpy(e->evidence_ref, q->evidence_ref, sizeof(e->evidence_ref));
+	memcpy(e->policy_hash, j->policy_hash, SD_HASH_LEN);
 }
 
 static void

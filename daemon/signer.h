@@ -26,6 +26,7 @@ struct sign_job {
 	const struct sd_key *key;
 	char client[SD_NAME_MAX];
 	struct peer peer;
+	uint8_t policy_hash[SD_HASH_LEN]; /* of the policy that allowed it */
 	/* outputs: result 0 means entry holds the committed signature */
 	int result;
 	struct ledger_entry entry;

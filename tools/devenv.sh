@@ -44,7 +44,9 @@ trap 'exit 143' TERM
 echo "devenv: state in $state"
 hsm_setup "$state"
 pg_setup "$state"
-if [ ! -f "$state/seald.yaml" ]; then
+# Written once; an older one without a policy file is written anew.
+if [ ! -f "$state/seald.yaml" ] || ! grep -q '^policy:' "$state/seald.yaml" ||
+	[ ! -f "$state/policy.yaml" ]; then
 	write_config "$state" "$sock" 0660
 fi
 export SOFTHSM2_CONF=$state/softhsm2.conf
@@ -59,7 +61,8 @@ body='{"key":"demo-ec","digest":"'$digest'","digest_alg":"sha256","request_id":"
 cat <<EOF
 
 seald is running (pid $pid) on $sock
-config $state/seald.yaml, log on this terminal; Ctrl-C stops seald and PostgreSQL.
+config $state/seald.yaml, policy $state/policy.yaml (edit it, then
+\`kill -HUP $pid\` to reload), log on this terminal; Ctrl-C stops seald and PostgreSQL.
 
 Sign the SHA-256 digest of the text "$text" with key demo-ec:
 

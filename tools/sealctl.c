@@ -15,6 +15,7 @@
 #include <openssl/rand.h>
 
 #include "b64.h"
+#include "policy.h"
 #include "sd_limits.h"
 
 #define DEFAULT_SOCKET "/run/seald/seald.sock"
@@ -57,6 +58,7 @@ usage(void)
 	    "               [--evidence-type TYPE] [--evidence-ref REF] "
 	    "[--out-sig FILE]\n"
 	    "       sealctl [-s SOCKET] keys\n"
+	    "       sealctl policy check FILE\n"
 	    "SOCKET defaults to $SEALD_SOCKET, else " DEFAULT_SOCKET "\n");
 }
 
@@ -327,6 +329,36 @@ cmd_get(const char *sock, const char *path)
 	return r;
 }
 
+static void
+print_line(const char *line, void *arg)
+{
+	(void)arg;
+	printf("  %s\n", line);
+}
+
+/* policy check FILE: validate offline, print what each client may do. */
+static int
+cmd_policy_check(const char *path)
+{
+	const uint8_t *h;
+	struct policy *p;
+	char err[512];
+	int i;
+
+	if ((p = policy_load(path, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "sealctl: %s\n", err);
+		return 1;
+	}
+	h = policy_hash(p);
+	printf("%s: OK, sha256 ", path);
+	for (i = 0; i < SD_HASH_LEN; i++)
+		printf("%02x", h[i]);
+	printf("\n");
+	policy_describe(p, print_line, NULL);
+	policy_free(p);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -348,6 +380,9 @@ main(int argc, char **argv)
 		r = cmd_sign(sock, argc - i - 1, argv + i + 1);
 	else if (strcmp(argv[i], "keys") == 0 && i + 1 == argc)
 		r = cmd_get(sock, "/v1/keys");
+	else if (strcmp(argv[i], "policy") == 0 && i + 3 == argc &&
+	    strcmp(argv[i + 1], "check") == 0)
+		r = cmd_policy_check(argv[i + 2]);
 	else {
 		usage();
 		r = 2;

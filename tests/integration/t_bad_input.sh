@@ -86,3 +86,12 @@ out=$(curl -s --max-time 10 --unix-socket "$IT_SOCK" -H 'Content-Type: applicati
 	fail "statuses: $out"
 [ "$(printf '%s\n' "$out" | sed -n 2p | awk '{print $2}')" = 0 ] ||
 	fail "the second request needed a new connection: $out"
+
+tid "client bytes cannot forge log lines"
+http_req POST /v1/sign '{"request_id":"x","key":"k","evil\nFORGED-LINE x":1}'
+expect_code 400 "newline in a field name"
+sleep 0.2
+if grep -q '^FORGED-LINE' "$IT_DIR/seald.log"; then
+	fail "a client wrote its own line into the log"
+fi
+grep -q 'evil?FORGED-LINE' "$IT_DIR/seald.log" || fail "the field name is not in the log, escaped"

@@ -127,14 +127,17 @@ if [ "$(id -u)" -eq 0 ]; then
 	[ "$owner" = postgres ] || fail "cluster runs as $owner, want postgres"
 fi
 
-tid "config names the test sockets, keys and clients"
+tid "config names the test socket and the policy; the policy the keys and clients"
 for want in "path: \"$IT_SOCK\"" 'mode: "0666"' "conninfo: \"$IT_CONNINFO\"" \
-	'name: demo-ec' 'name: demo-rsa' 'name: test-ec384' 'name: test-rsa-pss' \
-	'rsa_scheme: pss' 'name: local'; do
+	"policy: \"$IT_DIR/policy.yaml\""; do
 	grep -qF -- "$want" "$IT_CONFIG" || fail "$IT_CONFIG lacks: $want"
 done
+for want in '  demo-ec:' '  demo-rsa:' '  test-ec384:' '  test-rsa-pss:' \
+	'rsa_scheme: pss' '  local:'; do
+	grep -qF -- "$want" "$IT_DIR/policy.yaml" || fail "policy.yaml lacks: $want"
+done
 if [ -n "$IT_OTHER_USER" ]; then
-	grep -qF -- "uid: [$(id -u "$IT_OTHER_USER")]" "$IT_CONFIG" ||
+	grep -qF -- "uid: [$(id -u "$IT_OTHER_USER")]" "$IT_DIR/policy.yaml" ||
 		fail "no ci-other client for $IT_OTHER_USER"
 fi
 

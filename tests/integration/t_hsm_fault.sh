@@ -111,6 +111,25 @@ for i in 1 2 3 4; do
 	pids="$pids $!"
 done
 sleep 0.5
+# the HTTP front never waits for the HSM: health answers at once, and
+# readiness says the HSM is not ready once the probe hangs
+t0=$(date +%s%N)
+http_req GET /healthz
+expect_code 200 "healthz during the hang"
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+[ "$ms" -lt 1000 ] || fail "healthz took ${ms} ms during the hang"
+slow=0
+for _ in $(seq 1 50); do
+	t0=$(date +%s%N)
+	http_req GET /readyz
+	ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+	[ "$ms" -lt 1000 ] || slow=$ms
+	[ "$HTTP_CODE" = 503 ] && break
+	sleep 0.1
+done
+expect_code 503 "readyz during the hang (within 5 s)"
+[ "$(jq -r .hsm "$IT_BODY")" = false ] || fail "readyz: $(cat "$IT_BODY")"
+[ "$slow" = 0 ] || fail "readyz took ${slow} ms during the hang"
 start=$(date +%s)
 sign_503 "a fifth request while every session hangs"
 took=$(( $(date +%s) - start ))

@@ -58,3 +58,18 @@ tid "sealctl sign --request-id retries safely"
 a=$("$S" -s "$IT_SOCK" sign --key demo-ec --file "$W/doc.txt" --request-id t-ctl-1 | jq -r .signature)
 b=$("$S" -s "$IT_SOCK" sign --key demo-ec --file "$W/doc.txt" --request-id t-ctl-1 | jq -r .signature)
 [ -n "$a" ] && [ "$a" = "$b" ] || fail "retry gave another signature"
+
+tid "sealctl policy check validates offline and says what each client may do"
+if out=$("$S" policy check "$IT_DIR/policy.yaml"); then
+	h=$(openssl dgst -sha256 -r "$IT_DIR/policy.yaml" | cut -d' ' -f1)
+	grep -q "^$IT_DIR/policy.yaml: OK, sha256 $h\$" <<<"$out" || fail "first line: $(head -n 1 <<<"$out")"
+	grep -q 'client local' <<<"$out" || fail "no line for client local: $out"
+	grep -q 'demo-rsa' <<<"$out" || fail "no key demo-rsa: $out"
+else
+	fail "valid policy refused: $out"
+fi
+{ cat "$IT_DIR/policy.yaml"; printf 'keys2: {}\n'; } >"$W/bad-policy.yaml"
+n=$(wc -l <"$W/bad-policy.yaml")
+"$S" policy check "$W/bad-policy.yaml" >/dev/null 2>"$W/err"
+[ $? = 1 ] || fail "invalid policy: exit not 1"
+grep -q "bad-policy.yaml:$n:1: " "$W/err" || fail "stderr: $(cat "$W/err")"

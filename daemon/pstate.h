@@ -1,0 +1,57 @@
+/*
+ * pstate: the policy in force and the keys built from it, swapped as one
+ * on reload.  Each request takes a reference when it starts and drops it
+ * when it ends, so requests in flight finish under the policy they started
+ * with while new ones see the new one; the old state is freed when its
+ * last request ends.
+ */
+#ifndef SD_PSTATE_H
+#define SD_PSTATE_H
+
+#include <stdatomic.h>
+
+#include "hsm.h"
+#include "keys.h"
+#include "ledger.h"
+#include "policy.h"
+
+struct pstate {
+	struct policy *policy;
+	struct sd_keys *keys;
+	atomic_int refs;
+};
+
+struct pstate_slot;
+
+/* Load the policy file and find its keys in the HSM (one reference).
+ * Returns NULL with "FILE:LINE:COL: message" or the key problem. */
+struct pstate *pstate_load(const char *path, struct hsm *h, char *errbuf,
+    size_t errlen) __attribute__((warn_unused_result));
+
+/* Drop a reference; the last one frees.  NULL accepted. */
+void pstate_unref(struct pstate *ps);
+
+/* A slot holding the state in force; takes over ps's reference. */
+struct pstate_slot *pstate_slot_new(struct pstate *ps);
+void pstate_slot_free(struct pstate_slot *slot);
+
+/* The state in force, with a reference for the caller. */
+struct pstate *pstate_get(struct pstate_slot *slot);
+
+/* Put ps in force (taking over its reference); the old one goes when its
+ * last request ends. */
+void pstate_set(struct pstate_slot *slot, struct pstate *ps);
+
+/*
+ * Write a policy entry to the ledger and wait (bounded) for its commit:
+ * what happened (detail) to the policy with this hash.  Returns 0 or
+ * SD_ERR_LEDGER.
+ */
+int pstate_record(struct ledger *l, const uint8_t hash[SD_HASH_LEN],
+    const char *detail) __attribute__((warn_unused_result));
+
+/* SHA-256 of a file's bytes (bounded like a config file); zeros when it
+ * cannot be read.  For refused reloads, whose policy never loaded. */
+void pstate_hash_file(const char *path, uint8_t out[SD_HASH_LEN]);
+
+#endif
