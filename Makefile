@@ -52,7 +52,7 @@ test_policy_SRC := tests/unit/test_policy.c policy/policy.c policy/policy_load.c
 test_ratelimit_SRC := tests/unit/test_ratelimit.c policy/ratelimit.c common/err.c
 test_sign_req_SRC := tests/unit/test_sign_req.c daemon/sign_req.c common/err.c common/b64.c
 
-.PHONY: all deps run check check-build unit integration lint format clean
+.PHONY: all deps run check check-build unit integration lint format clean fuzz fuzz-deps
 all: $(BUILD)/seald $(BUILD)/sealctl
 
 $(BUILD)/seald: $(call obj,$(SEALD_SRC))
@@ -137,7 +137,11 @@ endef
 $(foreach t,$(FUZZ_TARGETS),$(eval $(call fuzz_rule,$(t))))
 
 .PHONY: fuzz
-fuzz: $(addprefix build-fuzz/,$(FUZZ_TARGETS))
+fuzz-deps:
+	@sh packaging/install-deps.sh fuzz
+
+fuzz: fuzz-deps
+	@$(MAKE) --no-print-directory $(addprefix build-fuzz/,$(FUZZ_TARGETS))
 	@sh tests/fuzz/seeds.sh build-fuzz
 	@for t in $(FUZZ_TARGETS); do \
 		echo "fuzz: $$t for $(FUZZ_SECONDS)s"; \

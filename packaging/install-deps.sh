@@ -1,6 +1,7 @@
 #!/bin/sh
-# install-deps.sh — install the Debian packages seald needs to build, run and
-# test, and nothing when they are all there already.
+# install-deps.sh [fuzz] — install the Debian packages seald needs to build,
+# run and test (and, with "fuzz", to fuzz), and nothing when they are all
+# there already.
 #
 # `make deps`, `make run` and `make check` call this first.  It asks dpkg
 # which packages are missing, so a second run is instant and needs no network.
@@ -17,6 +18,11 @@ PKGS="build-essential pkg-config libssl-dev libp11-dev libp11-kit-dev
 softhsm2 opensc libengine-pkcs11-openssl libpq-dev postgresql
 postgresql-client libyaml-dev libmicrohttpd-dev libjansson-dev libcmocka-dev
 libcurl4-openssl-dev curl openssl clang-format util-linux procps jq"
+
+# `install-deps.sh fuzz` (make fuzz) also needs clang with libFuzzer.
+if [ "${1:-}" = fuzz ]; then
+	PKGS="$PKGS clang libclang-rt-14-dev"
+fi
 
 POLICY=/usr/sbin/policy-rc.d
 MARKER="# seald install-deps: temporary, deny service starts"

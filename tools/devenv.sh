@@ -31,8 +31,10 @@ sock=$state/seald.sock
 cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
-	echo
-	echo "devenv: stopping seald and PostgreSQL"
+	# The terminal or a pipe reader may be gone already (Ctrl-C reaches
+	# them too): a failed message must not stop the clean-up.
+	trap '' PIPE HUP
+	{ echo && echo "devenv: stopping seald and PostgreSQL"; } 2>/dev/null || true
 	seald_stop "$state" || true
 	pg_stop "$state" fast || pg_stop "$state" immediate || true
 	exit "$rc"
