@@ -20,7 +20,7 @@ else
 OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=$(SANITIZE) -fno-sanitize-recover=all
 endif
 CFLAGS := -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(HARDEN) -Icommon -Iconfig -Ihsm \
-	-Ipolicy -Iledger -Idaemon -I$(BUILD) $(PKG_CFLAGS) $(P11_CFLAGS) $(EXTRA_CFLAGS)
+	-Ipolicy -Iledger -Idaemon -Itests/unit -I$(BUILD) $(PKG_CFLAGS) $(P11_CFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS := -pie -Wl,-z,relro,-z,now,-z,noexecstack $(if $(SANITIZE),-fsanitize=$(SANITIZE))
 LIBS := $(PKG_LIBS) -lpthread -ldl
 
@@ -46,8 +46,8 @@ test_queue_SRC := tests/unit/test_queue.c common/queue.c common/clock.c common/e
 test_b64_SRC := tests/unit/test_b64.c common/b64.c common/err.c
 test_ledger_hash_SRC := tests/unit/test_ledger_hash.c ledger/ledger_hash.c
 test_err_SRC := tests/unit/test_err.c common/err.c
-test_cfg_SRC := tests/unit/test_cfg.c $(CFG_SRC) common/err.c common/log.c
-test_policy_SRC := tests/unit/test_policy.c policy/policy.c policy/policy_load.c \
+test_cfg_SRC := tests/unit/test_cfg.c tests/unit/expect.c $(CFG_SRC) common/err.c common/log.c
+test_policy_SRC := tests/unit/test_policy.c tests/unit/expect.c policy/policy.c policy/policy_load.c \
 	config/cfg_yaml.c common/err.c
 test_ratelimit_SRC := tests/unit/test_ratelimit.c policy/ratelimit.c common/err.c
 test_sign_req_SRC := tests/unit/test_sign_req.c daemon/sign_req.c common/err.c common/b64.c

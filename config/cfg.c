@@ -22,22 +22,6 @@
 /* (gid_t)-1 means "no change" to chown(2): never a valid id. */
 #define CFG_GID_MAX ((unsigned long long)(gid_t)-1 - 1)
 
-static void seterr(char *, size_t, const char *, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-seterr(char *errbuf, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (errbuf == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	if (vsnprintf(errbuf, errlen, fmt, ap) < 0)
-		errbuf[0] = '\0';
-	va_end(ap);
-}
-
 static int
 read_uint(struct cfg_yaml_doc *doc, const struct cfg_yaml_node *n,
     unsigned long long min, unsigned long long max, unsigned int *out)
@@ -301,7 +285,7 @@ cfg_load(const char *path, char *errbuf, size_t errlen)
 	size_t len = 0;
 
 	if (path == NULL) {
-		seterr(errbuf, errlen, "(config): no path given");
+		cfg_yaml_seterr(errbuf, errlen, "(config): no path given");
 		return NULL;
 	}
 	if (cfg_yaml_read_file(path, &buf, &len, errbuf, errlen) != 0)

@@ -951,11 +951,8 @@ range:
 	    doc, node, "number out of range (allowed %g..%g)", min, max);
 }
 
-static void seterr(char *, size_t, const char *, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-seterr(char *errbuf, size_t errlen, const char *fmt, ...)
+void
+cfg_yaml_seterr(char *errbuf, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -986,23 +983,23 @@ cfg_yaml_read_file(const char *path, unsigned char **bufp, size_t *lenp,
 	/* O_NONBLOCK: a FIFO in place of the file must not hang us. */
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) ==
 	    -1) {
-		seterr(errbuf, errlen, "%s: cannot open: %s", path,
+		cfg_yaml_seterr(errbuf, errlen, "%s: cannot open: %s", path,
 		    strerror_r(errno, ebuf, sizeof(ebuf)));
 		return SD_ERR_CONFIG;
 	}
 	if (fstat(fd, &st) == -1) {
-		seterr(errbuf, errlen, "%s: cannot stat: %s", path,
+		cfg_yaml_seterr(errbuf, errlen, "%s: cannot stat: %s", path,
 		    strerror_r(errno, ebuf, sizeof(ebuf)));
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		seterr(errbuf, errlen, "%s: not a regular file", path);
+		cfg_yaml_seterr(errbuf, errlen, "%s: not a regular file", path);
 		goto out;
 	}
 	if (st.st_size > SD_CONFIG_MAX_BYTES)
 		goto toobig;
 	if ((buf = malloc(cap)) == NULL) {
-		seterr(errbuf, errlen, "%s: out of memory", path);
+		cfg_yaml_seterr(errbuf, errlen, "%s: out of memory", path);
 		goto out;
 	}
 	/* The size may change under us: trust only what read returns. */
@@ -1010,8 +1007,8 @@ cfg_yaml_read_file(const char *path, unsigned char **bufp, size_t *lenp,
 		if ((n = read(fd, buf + len, cap - len)) == -1) {
 			if (errno == EINTR)
 				continue;
-			seterr(errbuf, errlen, "%s: cannot read: %s", path,
-			    strerror_r(errno, ebuf, sizeof(ebuf)));
+			cfg_yaml_seterr(errbuf, errlen, "%s: cannot read: %s",
+			    path, strerror_r(errno, ebuf, sizeof(ebuf)));
 			goto out;
 		}
 		if (n == 0)
@@ -1026,7 +1023,7 @@ cfg_yaml_read_file(const char *path, unsigned char **bufp, size_t *lenp,
 	r = 0;
 	goto out;
 toobig:
-	seterr(errbuf, errlen, "%s: larger than %d bytes", path,
+	cfg_yaml_seterr(errbuf, errlen, "%s: larger than %d bytes", path,
 	    SD_CONFIG_MAX_BYTES);
 out:
 	if (buf != NULL) {

@@ -176,4 +176,8 @@ int cfg_yaml_pairs(struct cfg_yaml_doc *doc, const struct cfg_yaml_node *node,
 int cfg_yaml_decimal(struct cfg_yaml_doc *doc, const struct cfg_yaml_node *node,
     double min, double max, double *out) __attribute__((warn_unused_result));
 
+/* Write one formatted line into errbuf (NULL or 0 length: nothing). */
+void cfg_yaml_seterr(char *errbuf, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 #endif

@@ -257,12 +257,8 @@ policy_decide(const struct policy *p, const struct policy_principal *client,
 	rule_ref(p, client, deny_rule, d);
 }
 
-/* Append to a bounded line; a line that does not fit ends in "...". */
-static void append(char *dst, size_t size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-append(char *dst, size_t size, const char *fmt, ...)
+void
+policy_append(char *dst, size_t size, const char *fmt, ...)
 {
 	size_t off = strlen(dst);
 	va_list ap;
@@ -288,7 +284,7 @@ append_bits(char *line, size_t size, unsigned int bits,
 
 	for (i = 0; i < n; i++) {
 		if (bits & values[i]) {
-			append(line, size, "%s%s", sep, names[i]);
+			policy_append(line, size, "%s%s", sep, names[i]);
 			sep = ",";
 		}
 	}
@@ -307,7 +303,7 @@ append_rate(char *line, size_t size, double rate)
 		buf[--n] = '\0';
 	if (n > 0 && buf[n - 1] == '.')
 		buf[--n] = '\0';
-	append(line, size, "%s", buf);
+	policy_append(line, size, "%s", buf);
 }
 
 static void
@@ -331,39 +327,39 @@ describe_rule(const struct policy *p, const struct policy_principal *c,
 	size_t i, j;
 
 	line[0] = '\0';
-	append(
+	policy_append(
 	    line, size, "client %s (%s): ", c->name, p->clients.match_text[ci]);
 	append_bits(line, size, rule->ops, ops, opbits, 2);
-	append(line, size, " with ");
+	policy_append(line, size, " with ");
 	for (i = 0; i < rule->nkeys; i++) {
 		k = &p->keys[rule->keys[i]];
-		append(line, size, "%s%s [", i > 0 ? ", " : "", k->name);
+		policy_append(line, size, "%s%s [", i > 0 ? ", " : "", k->name);
 		append_bits(line, size,
 		    rule->formats != 0 ? rule->formats & k->formats
 				       : k->formats,
 		    fmts, fmtbits, 2);
-		append(line, size, "; ");
+		policy_append(line, size, "; ");
 		append_bits(line, size, k->digests, dgs, dgbits, 3);
 		if (rule->nevidence > 0) {
-			append(line, size, "; evidence: ");
+			policy_append(line, size, "; evidence: ");
 			for (j = 0; j < rule->nevidence; j++)
-				append(line, size, "%s%s", j > 0 ? "," : "",
-				    rule->evidence_types[j]);
+				policy_append(line, size, "%s%s",
+				    j > 0 ? "," : "", rule->evidence_types[j]);
 		}
 		if (rule->require != 0) {
-			append(line, size, "; requires ");
+			policy_append(line, size, "; requires ");
 			append_bits(
 			    line, size, rule->require, reqs, reqbits, 2);
 		}
-		append(line, size, "]");
+		policy_append(line, size, "]");
 	}
 	if (c->per_second > 0) {
-		append(line, size, ", rate ");
+		policy_append(line, size, ", rate ");
 		append_rate(line, size, c->per_second);
-		append(line, size, "/s burst %u", c->burst);
+		policy_append(line, size, "/s burst %u", c->burst);
 	}
 	if (c->daily_quota > 0)
-		append(line, size, ", quota %llu/day",
+		policy_append(line, size, ", quota %llu/day",
 		    (unsigned long long)c->daily_quota);
 }
 
@@ -385,13 +381,13 @@ policy_describe(
 	}
 	for (i = 0; i < p->officers.n; i++) {
 		line[0] = '\0';
-		append(line, sizeof(line), "officer %s (%s)",
+		policy_append(line, sizeof(line), "officer %s (%s)",
 		    p->officers.p[i].name, p->officers.match_text[i]);
 		out(line, arg);
 	}
 	for (i = 0; i < p->auditors.n; i++) {
 		line[0] = '\0';
-		append(line, sizeof(line), "auditor %s (%s)",
+		policy_append(line, sizeof(line), "auditor %s (%s)",
 		    p->auditors.p[i].name, p->auditors.match_text[i]);
 		out(line, arg);
 	}

@@ -29,4 +29,8 @@ struct policy {
 	struct policy_role clients, officers, auditors;
 };
 
+/* Append to a bounded text; a text that does not fit ends in "...". */
+void policy_append(char *dst, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 #endif

@@ -313,28 +313,6 @@ load_keys(struct cfg_yaml_doc *doc, const struct cfg_yaml_node *node,
 	return 0;
 }
 
-/* Append to a bounded text; a text that does not fit ends in "...". */
-static void append(char *dst, size_t size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-append(char *dst, size_t size, const char *fmt, ...)
-{
-	size_t off = strlen(dst);
-	va_list ap;
-	int n;
-
-	if (off + 1 >= size)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(dst + off, size - off, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		dst[off] = '\0';
-	else if ((size_t)n >= size - off && size >= 4)
-		memcpy(dst + size - 4, "...", 4);
-}
-
 /*
  * One of uid/user/gid/group of a match: numbers, or names resolved now,
  * appended to the principal's ids and described in text.
@@ -354,7 +332,7 @@ add_ids(struct cfg_yaml_doc *doc, const struct cfg_yaml_node *node, int by_name,
 
 	if ((r = cfg_yaml_list(doc, node, 1, SD_MAX_IDS, items, &n)) != 0)
 		return r;
-	append(text, textlen, "%s%s ", text[0] != '\0' ? "; " : "",
+	policy_append(text, textlen, "%s%s ", text[0] != '\0' ? "; " : "",
 	    group ? (by_name ? "group" : "gid") : (by_name ? "user" : "uid"));
 	for (i = 0; i < n; i++) {
 		if (pr->nuids + pr->ngids == SD_MAX_IDS)
@@ -382,10 +360,11 @@ add_ids(struct cfg_yaml_doc *doc, const struct cfg_yaml_node *node, int by_name,
 			if (cfg_yaml_str(
 				doc, items[i], 1, name, sizeof(name)) != 0)
 				return SD_ERR_CONFIG;
-			append(text, textlen, "%s%s=%u", i > 0 ? "," : "", name,
-			    id);
+			policy_append(text, textlen, "%s%s=%u",
+			    i > 0 ? "," : "", name, id);
 		} else
-			append(text, textlen, "%s%u", i > 0 ? "," : "", id);
+			policy_append(
+			    text, textlen, "%s%u", i > 0 ? "," : "", id);
 	}
 	return 0;
 }

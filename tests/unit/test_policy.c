@@ -26,10 +26,10 @@
 #include <unistd.h>
 
 #include "err.h"
+#include "expect.h"
 #include "policy.h"
 #include "sd_limits.h"
 
-#define EXPECT_TAG "# expect: "
 #define OPBIT(op) (1u << (op))
 
 struct file_case {
@@ -66,55 +66,6 @@ load_data(const char *file)
 	return p;
 }
 
-/* The "# expect: " line of a bad file, without the tag and the newline. */
-static void
-read_expect(const char *path, char *out, size_t outlen)
-{
-	char line[512];
-	FILE *f;
-	size_t n;
-
-	assert_non_null(f = fopen(path, "r"));
-	if (fgets(line, sizeof(line), f) == NULL)
-		line[0] = '\0';
-	fclose(f);
-	if (strncmp(line, EXPECT_TAG, strlen(EXPECT_TAG)) != 0)
-		fail_msg("%s: first line must be \"" EXPECT_TAG "...\"", path);
-	n = strcspn(line, "\r\n");
-	line[n] = '\0';
-	assert_true(n - strlen(EXPECT_TAG) < outlen);
-	memcpy(out, line + strlen(EXPECT_TAG), n - strlen(EXPECT_TAG) + 1);
-	assert_true(out[0] != '\0');
-}
-
-/* err must be "PATH:LINE:COL: ...text..." for "LINE:COL: text", or
- * "PATH: ...text..." for "text". */
-static void
-check_error(const char *path, const char *err, const char *expect)
-{
-	char prefix[1200];
-	const char *msg = expect, *p = expect;
-	size_t plen;
-
-	while (*p >= '0' && *p <= '9')
-		p++;
-	if (p != expect && *p == ':') {
-		p++;
-		while (*p >= '0' && *p <= '9')
-			p++;
-		if (strncmp(p, ": ", 2) == 0)
-			msg = p + 2;
-	}
-	if (msg != expect)
-		snprintf(prefix, sizeof(prefix), "%s:%.*s: ", path,
-		    (int)(msg - 2 - expect), expect);
-	else
-		snprintf(prefix, sizeof(prefix), "%s: ", path);
-	plen = strlen(prefix);
-	if (strncmp(err, prefix, plen) != 0 || strstr(err + plen, msg) == NULL)
-		fail_msg("error \"%s\"\n  expected \"%s%s\"", err, prefix, msg);
-}
-
 static void
 test_file(void **state)
 {
@@ -135,9 +86,9 @@ test_file(void **state)
 		policy_free(p);
 		return;
 	}
-	read_expect(fc->path, expect, sizeof(expect));
+	expect_read(fc->path, expect, sizeof(expect));
 	assert_null(p);
-	check_error(fc->path, err, expect);
+	expect_error(fc->path, err, expect);
 }
 
 static int
