@@ -29,13 +29,15 @@ COMMON_SRC := common/err.c common/log.c common/b64.c common/secret.c \
 CFG_SRC := config/cfg.c config/cfg_yaml.c
 POLICY_SRC := policy/policy.c policy/policy_load.c policy/ratelimit.c
 HSM_SRC := hsm/hsm.c hsm/hsm_pool.c hsm/hsm_pubkey.c
-LEDGER_SRC := ledger/ledger.c ledger/ledger_hash.c ledger/migrate.c $(BUILD)/migrations.c
+LEDGER_SRC := ledger/ledger.c ledger/ledger_hash.c ledger/ledger_verify.c \
+	ledger/migrate.c $(BUILD)/migrations.c
 DAEMON_SRC := daemon/main.c daemon/server.c daemon/sign_req.c daemon/signer.c daemon/keys.c \
 	daemon/pstate.c \
 	daemon/reply.c daemon/peer.c
 SEALD_SRC := $(COMMON_SRC) $(CFG_SRC) $(POLICY_SRC) $(HSM_SRC) $(LEDGER_SRC) $(DAEMON_SRC)
 SEALCTL_SRC := tools/sealctl.c common/err.c common/b64.c common/log.c \
-	$(POLICY_SRC) config/cfg_yaml.c
+	common/clock.c common/queue.c common/secret.c $(POLICY_SRC) \
+	config/cfg_yaml.c $(LEDGER_SRC)
 
 comma := ,
 obj = $(patsubst %.c,$(BUILD)/%.o,$(patsubst $(BUILD)/%,%,$(1)))

@@ -128,8 +128,8 @@ line_len(const char *m)
 	return (int)(n > 200 ? 200 : n);
 }
 
-static int64_t
-get_i64(const PGresult *res, int row, int col)
+int64_t
+ledger_pq_i64(const PGresult *res, int row, int col)
 {
 	const unsigned char *p =
 	    (const unsigned char *)PQgetvalue(res, row, col);
@@ -145,8 +145,8 @@ get_i64(const PGresult *res, int row, int col)
 }
 
 /* Copy a binary text/bytea column; 0 if it fits in cap, else -1. */
-static int
-get_bytes(const PGresult *res, int row, int col, void *dst, size_t cap,
+int
+ledger_pq_bytes(const PGresult *res, int row, int col, void *dst, size_t cap,
     size_t *len, int nul)
 {
 	size_t n = (size_t)PQgetlength(res, row, col);
@@ -183,24 +183,26 @@ find_request(PGconn *c, const char *client, const char *request_id,
 		r = SD_ERR_LEDGER;
 	} else if (PQntuples(res) == 0) {
 		r = SD_ERR_NOT_FOUND;
-	} else if (get_bytes(res, 0, 0, out->instance, sizeof(out->instance),
-		       NULL, 1) != 0 ||
-	    get_bytes(res, 0, 2, out->request_hash, SD_HASH_LEN, &hl, 0) != 0 ||
+	} else if (ledger_pq_bytes(res, 0, 0, out->instance,
+		       sizeof(out->instance), NULL, 1) != 0 ||
+	    ledger_pq_bytes(
+		res, 0, 2, out->request_hash, SD_HASH_LEN, &hl, 0) != 0 ||
 	    hl != SD_HASH_LEN ||
-	    get_bytes(res, 0, 4, out->algorithm, sizeof(out->algorithm), NULL,
-		1) != 0 ||
-	    get_bytes(
+	    ledger_pq_bytes(res, 0, 4, out->algorithm, sizeof(out->algorithm),
+		NULL, 1) != 0 ||
+	    ledger_pq_bytes(
 		res, 0, 5, out->sig, sizeof(out->sig), &out->sig_len, 0) != 0 ||
-	    get_bytes(res, 0, 7, out->entry_hash, SD_HASH_LEN, &hl, 0) != 0 ||
+	    ledger_pq_bytes(res, 0, 7, out->entry_hash, SD_HASH_LEN, &hl, 0) !=
+		0 ||
 	    hl != SD_HASH_LEN ||
-	    get_bytes(res, 0, 8, out->format, sizeof(out->format), NULL, 1) !=
-		0) {
+	    ledger_pq_bytes(
+		res, 0, 8, out->format, sizeof(out->format), NULL, 1) != 0) {
 		log_error("ledger row for a request does not fit");
 		r = SD_ERR_LEDGER;
 	} else {
-		out->seq = get_i64(res, 0, 1);
-		out->key_version = get_i64(res, 0, 3);
-		out->signed_at_us = get_i64(res, 0, 6);
+		out->seq = ledger_pq_i64(res, 0, 1);
+		out->key_version = ledger_pq_i64(res, 0, 3);
+		out->signed_at_us = ledger_pq_i64(res, 0, 6);
 	}
 	PQclear(res);
 	return r;
@@ -279,9 +281,9 @@ setup_conn(struct ledger *l, char *errbuf, size_t errlen)
 		l->head_seq = 0;
 		memset(l->head_hash, 0, SD_HASH_LEN);
 	} else {
-		l->head_seq = get_i64(res, 0, 0);
-		if (get_bytes(res, 0, 1, l->head_hash, SD_HASH_LEN, &hl, 0) !=
-			0 ||
+		l->head_seq = ledger_pq_i64(res, 0, 0);
+		if (ledger_pq_bytes(
+			res, 0, 1, l->head_hash, SD_HASH_LEN, &hl, 0) != 0 ||
 		    hl != SD_HASH_LEN) {
 			snprintf(
 			    errbuf, errlen, "chain head hash is malformed");

@@ -117,6 +117,26 @@ void ledger_entry_hash(const struct ledger_entry *e,
 /* "signature" or "policy": the kind column and the hashed kind name. */
 const char *ledger_kind_name(enum ledger_kind k);
 
+/* What ledger_verify found for one instance. */
+struct ledger_verdict {
+	char instance[SD_NAME_MAX];
+	int ok;            /* the whole chain holds */
+	int64_t entries;   /* entries read */
+	int64_t head_seq;  /* last seq when ok */
+	int64_t bad_seq;   /* first bad position when not ok */
+	char problem[160]; /* what is wrong there */
+};
+
+/*
+ * Check every instance's chain in one read-only snapshot (SELECT only),
+ * calling report once per instance.  Returns 0 when every chain holds,
+ * SD_ERR_CONFLICT when one does not, SD_ERR_LEDGER when the database
+ * could not be read (reason in errbuf).
+ */
+int ledger_verify(const char *conninfo,
+    void (*report)(const struct ledger_verdict *, void *), void *arg,
+    char *errbuf, size_t errlen) __attribute__((warn_unused_result));
+
 /* Apply the embedded migrations not yet applied (one transaction, under
  * an advisory lock).  Returns 0 or SD_ERR_LEDGER with a reason. */
 int ledger_migrate(const char *conninfo, char *errbuf, size_t errlen)

@@ -15,6 +15,8 @@
 #include <openssl/rand.h>
 
 #include "b64.h"
+#include "err.h"
+#include "ledger.h"
 #include "policy.h"
 #include "sd_limits.h"
 
@@ -59,6 +61,7 @@ usage(void)
 	    "[--out-sig FILE]\n"
 	    "       sealctl [-s SOCKET] keys\n"
 	    "       sealctl policy check FILE\n"
+	    "       sealctl ledger verify --db CONNINFO\n"
 	    "SOCKET defaults to $SEALD_SOCKET, else " DEFAULT_SOCKET "\n");
 }
 
@@ -359,6 +362,43 @@ cmd_policy_check(const char *path)
 	return 0;
 }
 
+static void
+print_verdict(const struct ledger_verdict *v, void *arg)
+{
+	(void)arg;
+	if (v->ok)
+		printf("instance %s: OK, %lld entries, chain head at seq "
+		       "%lld\n",
+		    v->instance, (long long)v->entries, (long long)v->head_seq);
+	else
+		printf("instance %s: BROKEN at seq %lld: %s\n", v->instance,
+		    (long long)v->bad_seq, v->problem);
+}
+
+/* ledger verify --db CONNINFO: every chain, from a read-only snapshot.
+ * Exit 0 when all hold, 1 when one does not, 3 when unreadable. */
+static int
+cmd_ledger_verify(int argc, char **argv)
+{
+	char err[512];
+	int r;
+
+	if (argc != 2 || strcmp(argv[0], "--db") != 0) {
+		usage();
+		return 2;
+	}
+	r = ledger_verify(argv[1], print_verdict, NULL, err, sizeof(err));
+	if (r == SD_ERR_LEDGER) {
+		fprintf(stderr, "sealctl: %s\n", err);
+		return 3;
+	}
+	if (r != 0) {
+		fprintf(stderr, "sealctl: %s\n", err);
+		return 1;
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -380,6 +420,9 @@ main(int argc, char **argv)
 		r = cmd_sign(sock, argc - i - 1, argv + i + 1);
 	else if (strcmp(argv[i], "keys") == 0 && i + 1 == argc)
 		r = cmd_get(sock, "/v1/keys");
+	else if (strcmp(argv[i], "ledger") == 0 && i + 1 < argc &&
+	    strcmp(argv[i + 1], "verify") == 0)
+		r = cmd_ledger_verify(argc - i - 2, argv + i + 2);
 	else if (strcmp(argv[i], "policy") == 0 && i + 3 == argc &&
 	    strcmp(argv[i + 1], "check") == 0)
 		r = cmd_policy_check(argv[i + 2]);
