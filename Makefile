@@ -30,6 +30,7 @@ CFG_SRC := config/cfg.c config/cfg_yaml.c
 POLICY_SRC := policy/policy.c policy/policy_load.c policy/ratelimit.c
 HSM_SRC := hsm/hsm.c hsm/hsm_pool.c hsm/hsm_pubkey.c
 LEDGER_SRC := ledger/ledger.c ledger/ledger_hash.c ledger/ledger_verify.c \
+	ledger/ledger_checkpoint.c \
 	ledger/migrate.c $(BUILD)/migrations.c
 DAEMON_SRC := daemon/main.c daemon/server.c daemon/sign_req.c daemon/signer.c daemon/keys.c \
 	daemon/pstate.c \

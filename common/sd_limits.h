@@ -64,7 +64,9 @@
 #define SD_LEDGER_QUEUE_MAX 4096   /* entries waiting for commit */
 #define SD_SIGN_QUEUE_MAX 4096     /* requests waiting for a worker */
 #define SD_SIGN_QUEUE_WAIT_MS 5000 /* longest wait for a worker */
-#define SD_DETAIL_MAX 256          /* ledger policy entries: what happened */
-#define SD_HASH_LEN 32             /* SHA-256 */
+#define SD_CHECKPOINT_EVERY_DEFAULT 1000
+#define SD_CHECKPOINT_SECONDS_DEFAULT 60
+#define SD_DETAIL_MAX 256 /* ledger policy entries: what happened */
+#define SD_HASH_LEN 32    /* SHA-256 */
 
 #endif

@@ -205,6 +205,34 @@ load_log(
 }
 
 static int
+load_ledger(
+    struct cfg_yaml_doc *doc, const struct cfg_yaml_node *node, struct cfg *cfg)
+{
+	enum { K_KEY, K_EVERY, K_SECONDS, K_N };
+	static const struct cfg_yaml_key keys[K_N] = {
+		[K_KEY] = { "checkpoint_key", 1 },
+		[K_EVERY] = { "checkpoint_every", 0 },
+		[K_SECONDS] = { "checkpoint_seconds", 0 },
+	};
+	const struct cfg_yaml_node *v[K_N];
+	int r;
+
+	if ((r = cfg_yaml_map(doc, node, keys, K_N, v)) != 0 ||
+	    (r = cfg_yaml_str(doc, v[K_KEY], 1, cfg->checkpoint_key,
+		 sizeof(cfg->checkpoint_key))) != 0)
+		return r;
+	if (v[K_EVERY] != NULL &&
+	    (r = read_uint(
+		 doc, v[K_EVERY], 1, 1000000, &cfg->checkpoint_every)) != 0)
+		return r;
+	if (v[K_SECONDS] != NULL &&
+	    (r = read_uint(
+		 doc, v[K_SECONDS], 1, 86400, &cfg->checkpoint_seconds)) != 0)
+		return r;
+	return 0;
+}
+
+static int
 load_root(struct cfg_yaml_doc *doc, struct cfg *cfg)
 {
 	enum {
@@ -215,6 +243,7 @@ load_root(struct cfg_yaml_doc *doc, struct cfg *cfg)
 		K_LIMITS,
 		K_LOG,
 		K_POLICY,
+		K_LEDGER,
 		K_N
 	};
 	static const struct cfg_yaml_key keys[K_N] = {
@@ -225,6 +254,7 @@ load_root(struct cfg_yaml_doc *doc, struct cfg *cfg)
 		[K_LIMITS] = { "limits", 0 },
 		[K_LOG] = { "log", 0 },
 		[K_POLICY] = { "policy", 1 },
+		[K_LEDGER] = { "ledger", 0 },
 	};
 	const struct cfg_yaml_node *v[K_N];
 	int r;
@@ -237,7 +267,9 @@ load_root(struct cfg_yaml_doc *doc, struct cfg *cfg)
 	    (v[K_LIMITS] != NULL &&
 		(r = load_limits(doc, v[K_LIMITS], cfg)) != 0) ||
 	    (v[K_LOG] != NULL && (r = load_log(doc, v[K_LOG], cfg)) != 0) ||
-	    (r = cfg_yaml_path(doc, v[K_POLICY], cfg->policy_file)) != 0)
+	    (r = cfg_yaml_path(doc, v[K_POLICY], cfg->policy_file)) != 0 ||
+	    (v[K_LEDGER] != NULL &&
+		(r = load_ledger(doc, v[K_LEDGER], cfg)) != 0))
 		return r;
 	return 0;
 }
@@ -252,6 +284,8 @@ set_defaults(struct cfg *cfg)
 	cfg->timeout = SD_HTTP_TIMEOUT_DEFAULT;
 	cfg->max_connections = SD_HTTP_MAX_CONN_DEFAULT;
 	cfg->log_level = CFG_LOG_INFO;
+	cfg->checkpoint_every = SD_CHECKPOINT_EVERY_DEFAULT;
+	cfg->checkpoint_seconds = SD_CHECKPOINT_SECONDS_DEFAULT;
 }
 
 struct cfg *

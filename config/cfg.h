@@ -48,6 +48,11 @@ struct cfg {
 
 	enum cfg_log_level log_level; /* log: level:, default info */
 
+	/* ledger: signed checkpoints of the chain head */
+	char checkpoint_key[SD_LABEL_MAX]; /* audit key label; "" = none */
+	unsigned int checkpoint_every;     /* entries, default 1000 */
+	unsigned int checkpoint_seconds;   /* default 60 */
+
 	/* policy: keys, clients and what they may do (policy/policy.h) */
 	char policy_file[SD_PATH_MAX]; /* required, absolute path */
 };

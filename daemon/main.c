@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <pthread.h>
 #include <unistd.h>
@@ -94,6 +95,55 @@ reload_policy(const struct cfg *cfg, struct hsm *hsm, struct ledger *ledger,
 	log_info("policy reloaded from %s", cfg->policy_file);
 }
 
+/* The ledger's checkpoint signer: the audit key in the HSM. */
+struct audit {
+	struct hsm *hsm;
+	struct hsm_key *key;
+};
+
+static int
+audit_sign(void *arg, const uint8_t digest[SD_HASH_LEN], uint8_t *sig,
+    size_t cap, size_t *siglen)
+{
+	struct audit *a = arg;
+
+	return hsm_sign(a->hsm, a->key,
+	    hsm_key_is_ec(a->key) ? HSM_ECDSA : HSM_RSA_PKCS1, HSM_SHA256,
+	    digest, SD_HASH_LEN, sig, cap, siglen);
+}
+
+/* Checkpoints with the audit key named in seald.yaml; NULL cp when none. */
+static int
+audit_setup(const struct cfg *cfg, struct hsm *hsm, struct audit *a,
+    struct ledger_checkpointer *cp, const struct ledger_checkpointer **out)
+{
+	char err[512];
+
+	*out = NULL;
+	if (cfg->checkpoint_key[0] == '\0') {
+		log_warn("no ledger.checkpoint_key: the chain head is not "
+			 "signed (a removed tail would not show)");
+		return 0;
+	}
+	if ((a->key = hsm_key_find(
+		 hsm, cfg->checkpoint_key, err, sizeof(err))) == NULL) {
+		log_error("audit key: %s", err);
+		return -1;
+	}
+	a->hsm = hsm;
+	memset(cp, 0, sizeof(*cp));
+	cp->sign = audit_sign;
+	cp->arg = a;
+	cp->key_label = cfg->checkpoint_key;
+	cp->algorithm =
+	    hsm_key_is_ec(a->key) ? "ecdsa-sha256" : "rsa-pkcs1v15-sha256";
+	cp->pub = hsm_key_public(a->key);
+	cp->every = cfg->checkpoint_every;
+	cp->seconds = cfg->checkpoint_seconds;
+	*out = cp;
+	return 0;
+}
+
 static int
 serve(struct cfg *cfg)
 {
@@ -105,6 +155,9 @@ serve(struct cfg *cfg)
 	struct signer *signer = NULL;
 	struct server *server = NULL;
 	struct server_deps deps;
+	struct audit audit;
+	struct ledger_checkpointer cpdef;
+	const struct ledger_checkpointer *cp = NULL;
 	sigset_t set;
 	char err[512];
 	int sig = 0, ex = EX_START;
@@ -129,8 +182,12 @@ serve(struct cfg *cfg)
 		ex = EX_CONFIG;
 		goto out;
 	}
+	if (audit_setup(cfg, hsm, &audit, &cpdef, &cp) != 0) {
+		ex = EX_HSM;
+		goto out;
+	}
 	if ((ledger = ledger_open(
-		 cfg->conninfo, cfg->instance, err, sizeof(err))) == NULL) {
+		 cfg->conninfo, cfg->instance, cp, err, sizeof(err))) == NULL) {
 		log_error("ledger: %s", err);
 		ex = EX_LEDGER;
 		goto out;

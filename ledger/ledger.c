@@ -47,7 +47,12 @@ struct ledger {
 	pthread_t thread;
 	struct sd_queue queue;
 	atomic_int connected; /* for ledger_ready() */
-	int down_logged;      /* writer thread only: "down" said once */
+
+	int have_cp; /* checkpoints configured */
+	struct ledger_checkpointer cp;
+	int64_t cp_seq;          /* writer thread only: last checkpoint */
+	struct timespec cp_time; /* when it was made (or last tried) */
+	int down_logged;         /* writer thread only: "down" said once */
 };
 
 struct ledger_reader {
@@ -630,6 +635,22 @@ heartbeat(struct ledger *l)
 	PQclear(res);
 }
 
+/* Sign the chain head when `every` entries are unsigned, or (idle) when
+ * unsigned entries waited `seconds`.  Writer thread only. */
+static void
+maybe_checkpoint(struct ledger *l, int idle)
+{
+	if (!l->have_cp || l->conn == NULL || l->head_seq <= l->cp_seq)
+		return;
+	if (l->head_seq - l->cp_seq < (int64_t)l->cp.every &&
+	    (!idle || sd_ms_since(&l->cp_time) < (long)l->cp.seconds * 1000L))
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &l->cp_time);
+	if (ledger_cp_write(
+		l->conn, l->instance, l->head_seq, l->head_hash, &l->cp) == 0)
+		l->cp_seq = l->head_seq;
+}
+
 static void *
 writer_main(void *arg)
 {
@@ -646,6 +667,7 @@ writer_main(void *arg)
 			break;
 		if (n == 0) {
 			heartbeat(l);
+			maybe_checkpoint(l, 1);
 			continue;
 		}
 		for (i = 0; i < n; i++)
@@ -654,13 +676,14 @@ writer_main(void *arg)
 		write_entries(l, b, n, 1);
 		for (i = 0; i < n; i++)
 			b[i]->done(b[i], b[i]->result, b[i]->done_arg);
+		maybe_checkpoint(l, 0);
 	}
 	return NULL;
 }
 
 struct ledger *
-ledger_open(
-    const char *conninfo, const char *instance, char *errbuf, size_t errlen)
+ledger_open(const char *conninfo, const char *instance,
+    const struct ledger_checkpointer *cp, char *errbuf, size_t errlen)
 {
 	struct ledger *l;
 
@@ -678,6 +701,16 @@ ledger_open(
 	sd_queue_init(&l->queue, SD_LEDGER_QUEUE_MAX);
 	if (connect_writer(l, errbuf, errlen) != 0)
 		goto fail;
+	if (cp != NULL) {
+		l->have_cp = 1;
+		l->cp = *cp;
+		clock_gettime(CLOCK_MONOTONIC, &l->cp_time);
+		if (ledger_cp_check(l->conn, l->instance, cp, &l->cp_seq,
+			errbuf, errlen) != 0) {
+			PQfinish(l->conn);
+			goto fail;
+		}
+	}
 	if (pthread_create(&l->thread, NULL, writer_main, l) != 0) {
 		snprintf(errbuf, errlen, "cannot start the ledger writer");
 		PQfinish(l->conn);
@@ -688,6 +721,7 @@ ledger_open(
 	return l;
 fail:
 	sd_queue_destroy(&l->queue);
+	secret_wipe(l->conninfo, sizeof(l->conninfo));
 	free(l);
 	return NULL;
 }
@@ -699,6 +733,12 @@ ledger_close(struct ledger *l)
 		return;
 	sd_queue_stop(&l->queue); /* the writer commits what is queued */
 	pthread_join(l->thread, NULL);
+	/* a clean stop leaves the whole chain signed */
+	if (l->have_cp && l->conn != NULL && l->head_seq > l->cp_seq &&
+	    ledger_cp_write(
+		l->conn, l->instance, l->head_seq, l->head_hash, &l->cp) == 0)
+		log_info(
+		    "final checkpoint at seq %lld", (long long)l->head_seq);
 	PQfinish(l->conn);
 	sd_queue_destroy(&l->queue);
 	secret_wipe(l->conninfo, sizeof(l->conninfo));

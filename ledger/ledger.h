@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <openssl/evp.h>
+
 #include "queue.h"
 #include "sd_limits.h"
 
@@ -67,13 +69,47 @@ struct ledger_entry {
 };
 
 /*
+ * Checkpoints: the writer signs its chain head every `every` entries, after
+ * `seconds` of quiet with unsigned entries, and when it stops.  sign() is
+ * called from the writer thread with the 32-byte checkpoint digest
+ * (ledger_checkpoint_digest) and returns 0 with the signature, else an
+ * error (the checkpoint is tried again later).  pub verifies them at start.
+ */
+struct ledger_checkpointer {
+	int (*sign)(void *arg, const uint8_t digest[SD_HASH_LEN], uint8_t *sig,
+	    size_t cap, size_t *siglen);
+	void *arg;
+	const char *key_label;
+	const char *algorithm; /* "ecdsa-sha256", "rsa-pkcs1v15-sha256" */
+	EVP_PKEY *pub;         /* the audit key's public key */
+	unsigned int every;
+	unsigned int seconds;
+};
+
+/* SHA-256("seald-checkpoint-v1\0" || str(instance) || int(seq) ||
+ * bytes(entry_hash) || int(signed_at_us)), as docs/ledger-format.md says. */
+void ledger_checkpoint_digest(const char *instance, int64_t seq,
+    const uint8_t entry_hash[SD_HASH_LEN], int64_t signed_at_us,
+    uint8_t out[SD_HASH_LEN]);
+
+/* 1 when sig is a valid checkpoint signature by pub over digest (ECDSA, or
+ * RSA PKCS#1 v1.5, with SHA-256). */
+int ledger_checkpoint_sig_ok(EVP_PKEY *pub, const uint8_t digest[SD_HASH_LEN],
+    const uint8_t *sig, size_t siglen);
+
+/*
  * Connect with conninfo, check that the schema is migrated, take the
  * instance lock (one writer per instance name) and start the writer.
+ * With cp (may be NULL: no checkpoints), first check the stored chain
+ * against the instance's last checkpoint (signature, the checkpointed
+ * entry, every entry after it) and refuse to open, naming the first bad
+ * position, when it does not hold.
  * Returns NULL with a reason in errbuf (never the conninfo).  When the
  * database is down at start, fails: seald does not start blind.
  */
 struct ledger *ledger_open(const char *conninfo, const char *instance,
-    char *errbuf, size_t errlen) __attribute__((warn_unused_result));
+    const struct ledger_checkpointer *cp, char *errbuf, size_t errlen)
+    __attribute__((warn_unused_result));
 
 /* Commit what is queued, stop the writer, disconnect.  NULL accepted. */
 void ledger_close(struct ledger *l);
@@ -120,20 +156,24 @@ const char *ledger_kind_name(enum ledger_kind k);
 /* What ledger_verify found for one instance. */
 struct ledger_verdict {
 	char instance[SD_NAME_MAX];
-	int ok;            /* the whole chain holds */
-	int64_t entries;   /* entries read */
-	int64_t head_seq;  /* last seq when ok */
-	int64_t bad_seq;   /* first bad position when not ok */
-	char problem[160]; /* what is wrong there */
+	int ok;                  /* the whole chain holds */
+	int64_t entries;         /* entries read */
+	int64_t head_seq;        /* last seq when ok */
+	int64_t bad_seq;         /* first bad position when not ok */
+	int64_t checkpoints;     /* checkpoints checked */
+	int64_t last_checkpoint; /* seq of the newest, 0 when none */
+	char problem[160];       /* what is wrong there */
 };
 
 /*
  * Check every instance's chain in one read-only snapshot (SELECT only),
- * calling report once per instance.  Returns 0 when every chain holds,
+ * calling report once per instance.  Each checkpoint's entry must be in
+ * the chain with the checkpointed hash (a removed tail shows), and with
+ * audit (may be NULL: signatures not checked) its signature must verify.  Returns 0 when every chain holds,
  * SD_ERR_CONFLICT when one does not, SD_ERR_LEDGER when the database
  * could not be read (reason in errbuf).
  */
-int ledger_verify(const char *conninfo,
+int ledger_verify(const char *conninfo, EVP_PKEY *audit,
     void (*report)(const struct ledger_verdict *, void *), void *arg,
     char *errbuf, size_t errlen) __attribute__((warn_unused_result));
 

@@ -27,6 +27,38 @@ int64_t ledger_pq_i64(const PGresult *res, int row, int col);
 int ledger_pq_bytes(const PGresult *res, int row, int col, void *dst,
     size_t cap, size_t *len, int nul);
 
+struct ledger_verdict;
+
+/*
+ * Walk an instance's chain from seq `from` (whose prev_hash must be
+ * from_link) to its end, recomputing each hash; fills v (ok, entries,
+ * head_seq, or the first bad position).  Returns 0 or SD_ERR_LEDGER.
+ */
+int ledger_walk(PGconn *c, const char *instance, int64_t from,
+    const uint8_t from_link[32], struct ledger_verdict *v);
+
+/* The stored entry_hash of (instance, seq) into out: 0, or SD_ERR_LEDGER
+ * (also when there is no such entry: out is then all 0xff). */
+int ledger_entry_hash_at(
+    PGconn *c, const char *instance, int64_t seq, uint8_t out[32]);
+
+struct ledger_checkpointer;
+
+/* Sign and store a checkpoint of (seq, hash).  Returns 0 or an error
+ * (logged; the writer tries again later). */
+int ledger_cp_write(PGconn *c, const char *instance, int64_t seq,
+    const uint8_t hash[32], const struct ledger_checkpointer *cp);
+
+/*
+ * Check the stored chain against the instance's last checkpoint: its
+ * signature, its entry, and every entry after it (all entries when there
+ * is no checkpoint).  *cp_seq gets the checkpoint's seq (0: none).
+ * Returns 0, or SD_ERR_LEDGER with the first bad position in errbuf.
+ */
+int ledger_cp_check(PGconn *c, const char *instance,
+    const struct ledger_checkpointer *cp, int64_t *cp_seq, char *errbuf,
+    size_t errlen);
+
 /* The name of the newest embedded migration. */
 const char *ledger_schema_latest(void);
 

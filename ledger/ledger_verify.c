@@ -5,8 +5,11 @@
  * starts at 1 without gaps and that each prev_hash is the previous
  * entry's hash.  The first position where that fails is reported: an
  * entry changed (its hash differs), deleted (a gap), reordered or
- * inserted (a link that does not hold).  It trusts nothing in the
- * database but the rows themselves, and needs only SELECT.
+ * inserted (a link that does not hold).  Each signed checkpoint must name
+ * an entry of the chain with its hash, so that removing the newest entries
+ * shows too.  It trusts nothing in the database but the rows and, for
+ * checkpoint signatures, the audit public key it is given; it needs only
+ * SELECT.
  */
 #include <stdio.h>
 #include <string.h>
@@ -14,7 +17,6 @@
 #include "err.h"
 #include "ledger.h"
 #include "ledger_pq.h"
-#include "log.h"
 
 #define PAGE 2000 /* rows per query */
 
@@ -109,20 +111,21 @@ row_entry(const PGresult *res, int r, struct ledger_entry *e,
 	return 0;
 }
 
-/* Check one instance's chain; fills v.  Returns 0 or SD_ERR_LEDGER. */
-static int
-verify_instance(PGconn *c, const char *instance, struct ledger_verdict *v)
+int
+ledger_walk(PGconn *c, const char *instance, int64_t from,
+    const uint8_t from_link[SD_HASH_LEN], struct ledger_verdict *v)
 {
-	uint8_t link[SD_HASH_LEN] = { 0 }, prev[SD_HASH_LEN], hash[SD_HASH_LEN];
+	uint8_t link[SD_HASH_LEN], prev[SD_HASH_LEN], hash[SD_HASH_LEN];
 	uint8_t want[SD_HASH_LEN];
 	const char *params[3];
 	char page[16];
 	struct ledger_entry e;
 	char after[24];
-	int64_t expect = 1;
+	int64_t expect = from;
 	PGresult *res;
 	int i, n;
 
+	memcpy(link, from_link, SD_HASH_LEN);
 	memset(v, 0, sizeof(*v));
 	snprintf(v->instance, sizeof(v->instance), "%s", instance);
 	v->ok = 1;
@@ -184,11 +187,85 @@ verify_instance(PGconn *c, const char *instance, struct ledger_verdict *v)
 	return 0;
 }
 
+/* The checkpoints of an instance whose chain holds: each must name an
+ * entry of the chain with its hash, and (with audit) be signed by it. */
+static int
+check_checkpoints(PGconn *c, EVP_PKEY *audit, struct ledger_verdict *v)
+{
+	const char *params[1] = { v->instance };
+	uint8_t hash[SD_HASH_LEN], row[SD_HASH_LEN], dg[SD_HASH_LEN];
+	uint8_t sig[SD_SIG_MAX];
+	size_t hl, sl;
+	PGresult *res;
+	int64_t seq;
+	int i, n, r = 0;
+
+	res = PQexecParams(c,
+	    "SELECT seq, entry_hash, signed_at_us, signature "
+	    "FROM ledger_checkpoints WHERE instance = $1 ORDER BY seq",
+	    1, NULL, params, NULL, NULL, 1);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		PQclear(res);
+		return SD_ERR_LEDGER;
+	}
+	n = PQntuples(res);
+	for (i = 0; i < n && v->ok; i++) {
+		seq = ledger_pq_i64(res, i, 0);
+		v->checkpoints++;
+		v->last_checkpoint = seq;
+		if (ledger_pq_bytes(res, i, 1, hash, SD_HASH_LEN, &hl, 0) !=
+			0 ||
+		    hl != SD_HASH_LEN ||
+		    ledger_pq_bytes(res, i, 3, sig, sizeof(sig), &sl, 0) != 0) {
+			v->ok = 0;
+			v->bad_seq = seq;
+			snprintf(v->problem, sizeof(v->problem),
+			    "the checkpoint at seq %lld is malformed",
+			    (long long)seq);
+			break;
+		}
+		if (seq > v->head_seq) {
+			v->ok = 0;
+			v->bad_seq = v->head_seq + 1;
+			snprintf(v->problem, sizeof(v->problem),
+			    "entries %lld..%lld are missing (removed; the "
+			    "checkpoint at seq %lld signs them)",
+			    (long long)v->head_seq + 1, (long long)seq,
+			    (long long)seq);
+			break;
+		}
+		if ((r = ledger_entry_hash_at(c, v->instance, seq, row)) != 0)
+			break;
+		if (memcmp(row, hash, SD_HASH_LEN) != 0) {
+			v->ok = 0;
+			v->bad_seq = seq;
+			snprintf(v->problem, sizeof(v->problem),
+			    "entry %lld is not the one its checkpoint signed",
+			    (long long)seq);
+			break;
+		}
+		ledger_checkpoint_digest(
+		    v->instance, seq, hash, ledger_pq_i64(res, i, 2), dg);
+		if (audit != NULL &&
+		    !ledger_checkpoint_sig_ok(audit, dg, sig, sl)) {
+			v->ok = 0;
+			v->bad_seq = seq;
+			snprintf(v->problem, sizeof(v->problem),
+			    "the checkpoint at seq %lld is not signed by the "
+			    "audit key",
+			    (long long)seq);
+		}
+	}
+	PQclear(res);
+	return r;
+}
+
 int
-ledger_verify(const char *conninfo,
+ledger_verify(const char *conninfo, EVP_PKEY *audit,
     void (*report)(const struct ledger_verdict *, void *), void *arg,
     char *errbuf, size_t errlen)
 {
+	static const uint8_t zero[SD_HASH_LEN];
 	struct ledger_verdict v;
 	PGresult *res = NULL, *tx;
 	PGconn *c;
@@ -212,7 +289,8 @@ ledger_verify(const char *conninfo,
 	}
 	n = PQntuples(res);
 	for (i = 0; i < n; i++) {
-		if (verify_instance(c, PQgetvalue(res, i, 0), &v) != 0) {
+		if (ledger_walk(c, PQgetvalue(res, i, 0), 1, zero, &v) != 0 ||
+		    (v.ok && check_checkpoints(c, audit, &v) != 0)) {
 			ledger_pq_error(c, "read entries", errbuf, errlen);
 			r = SD_ERR_LEDGER;
 			goto out;

@@ -29,7 +29,8 @@ SEALD_TOKEN_LABEL=seald
 # Keys generated in the token: "label id key-type digest".  The test keys are
 # made only when hsm_setup is given --test-keys.
 ENVLIB_DEMO_KEYS="seald-demo-ec:01:EC:prime256v1:sha256
-seald-demo-rsa:02:rsa:3072:sha256"
+seald-demo-rsa:02:rsa:3072:sha256
+seald-audit:05:EC:prime256v1:sha256"
 ENVLIB_TEST_KEYS="seald-test-ec384:03:EC:secp384r1:sha384
 seald-test-rsa2048:04:rsa:2048:sha256"
 
@@ -579,6 +580,10 @@ write_config() {
 		echo "database:"
 		echo "  conninfo: $(_yq "$(pg_conninfo "$dir")")"
 		echo "policy: $(_yq "$dir/policy.yaml")"
+		echo "ledger:"
+		echo "  checkpoint_key: seald-audit"
+		echo "  checkpoint_every: 100"
+		echo "  checkpoint_seconds: 5"
 		echo "limits:"
 		echo "  max_body_bytes: 65536"
 		echo "  max_header_bytes: 8192"

@@ -12,6 +12,8 @@
 #include <curl/curl.h>
 #include <jansson.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <openssl/rand.h>
 
 #include "b64.h"
@@ -61,7 +63,7 @@ usage(void)
 	    "[--out-sig FILE]\n"
 	    "       sealctl [-s SOCKET] keys\n"
 	    "       sealctl policy check FILE\n"
-	    "       sealctl ledger verify --db CONNINFO\n"
+	    "       sealctl ledger verify --db CONNINFO [--audit-key PEM]\n"
 	    "SOCKET defaults to $SEALD_SOCKET, else " DEFAULT_SOCKET "\n");
 }
 
@@ -367,27 +369,76 @@ print_verdict(const struct ledger_verdict *v, void *arg)
 {
 	(void)arg;
 	if (v->ok)
-		printf("instance %s: OK, %lld entries, chain head at seq "
-		       "%lld\n",
-		    v->instance, (long long)v->entries, (long long)v->head_seq);
+		printf("instance %s: OK, %lld entries, chain head at seq %lld, "
+		       "%lld checkpoints (last at seq %lld)\n",
+		    v->instance, (long long)v->entries, (long long)v->head_seq,
+		    (long long)v->checkpoints, (long long)v->last_checkpoint);
 	else
 		printf("instance %s: BROKEN at seq %lld: %s\n", v->instance,
 		    (long long)v->bad_seq, v->problem);
 }
 
-/* ledger verify --db CONNINFO: every chain, from a read-only snapshot.
- * Exit 0 when all hold, 1 when one does not, 3 when unreadable. */
+/* The audit public key (PEM public key or certificate) from a file. */
+static EVP_PKEY *
+read_audit_key(const char *path)
+{
+	EVP_PKEY *pk = NULL;
+	X509 *x = NULL;
+	FILE *f;
+
+	if ((f = fopen(path, "r")) == NULL) {
+		fprintf(stderr, "sealctl: %s: %s\n", path, strerror(errno));
+		return NULL;
+	}
+	if ((pk = PEM_read_PUBKEY(f, NULL, NULL, NULL)) == NULL) {
+		rewind(f);
+		if ((x = PEM_read_X509(f, NULL, NULL, NULL)) != NULL)
+			pk = X509_get_pubkey(x);
+		X509_free(x);
+	}
+	fclose(f);
+	if (pk == NULL)
+		fprintf(stderr,
+		    "sealctl: %s: no PEM public key or "
+		    "certificate\n",
+		    path);
+	return pk;
+}
+
+/*
+ * ledger verify --db CONNINFO [--audit-key PEM]: every chain, from a
+ * read-only snapshot, and every checkpoint (signatures too with the audit
+ * key).  Exit 0 when all hold, 1 when one does not, 2 for usage, 3 when
+ * the database cannot be read.
+ */
 static int
 cmd_ledger_verify(int argc, char **argv)
 {
+	const char *db = NULL, *keyfile = NULL;
+	EVP_PKEY *audit = NULL;
 	char err[512];
-	int r;
+	int i, r;
 
-	if (argc != 2 || strcmp(argv[0], "--db") != 0) {
+	for (i = 0; i + 1 < argc; i += 2) {
+		if (strcmp(argv[i], "--db") == 0)
+			db = argv[i + 1];
+		else if (strcmp(argv[i], "--audit-key") == 0)
+			keyfile = argv[i + 1];
+		else
+			break;
+	}
+	if (i != argc || db == NULL) {
 		usage();
 		return 2;
 	}
-	r = ledger_verify(argv[1], print_verdict, NULL, err, sizeof(err));
+	if (keyfile != NULL && (audit = read_audit_key(keyfile)) == NULL)
+		return 2;
+	if (audit == NULL)
+		fprintf(stderr,
+		    "sealctl: no --audit-key: checkpoint "
+		    "signatures are not checked\n");
+	r = ledger_verify(db, audit, print_verdict, NULL, err, sizeof(err));
+	EVP_PKEY_free(audit);
 	if (r == SD_ERR_LEDGER) {
 		fprintf(stderr, "sealctl: %s\n", err);
 		return 3;

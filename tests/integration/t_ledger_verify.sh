@@ -16,7 +16,11 @@ sed -e "s|$IT_SOCK|$F/seald.sock|" -e "s|^instance: demo-1|instance: tamper-1|" 
 printf '%s\n' "$F/seald.sock" >"$F/seald.sockpath"
 trap 'seald_stop "$F" >/dev/null 2>&1' EXIT
 sq() { "$(pg_bindir)/psql" -X -q -At -v ON_ERROR_STOP=1 "$SUPER" -c "$1"; }
-verify() { "$IT_BUILD/sealctl" ledger verify --db "$DB" >"$F/verify.out" 2>&1; }
+AUDIT=$IT_DIR/certs/seald-audit.pub.pem
+verify() {
+	"$IT_BUILD/sealctl" ledger verify --db "$DB" --audit-key "$AUDIT" \
+	    >"$F/verify.out" 2>&1
+}
 
 tid "a fresh ledger of 12 entries (signatures and policy entries) verifies"
 psql_super "create database t_tamper owner seald" >/dev/null || fail "createdb"
@@ -37,8 +41,8 @@ seald_stop "$F"
 [ "$(sq "select count(*) from ledger_entries where instance = 'tamper-1'")" = 12 ] ||
 	fail "expected 12 entries"
 verify || fail "a fresh ledger does not verify: $(cat "$F/verify.out")"
-grep -q '^instance tamper-1: OK, 12 entries, chain head at seq 12$' "$F/verify.out" ||
-	fail "$(cat "$F/verify.out")"
+grep -q '^instance tamper-1: OK, 12 entries, chain head at seq 12, [0-9]* checkpoints (last at seq 12)$' \
+    "$F/verify.out" || fail "$(cat "$F/verify.out")"
 
 # The entry hash in plain SQL, from docs/ledger-format.md alone.
 HASH_SQL="sha256('\\x7365616c642d6c65646765722d763100'::bytea
@@ -68,11 +72,14 @@ n=$(sqh "select count(*) from ledger_entries where instance = 'tamper-1'
     and entry_hash = $HASH_SQL" 2>&1)
 [ "$n" = 12 ] || fail "the documented encoding matches '$n' of 12 entries"
 
-sq "create table t_backup as select * from ledger_entries" || fail backup
+sq "create table t_backup as select * from ledger_entries;
+    create table t_cp_backup as select * from ledger_checkpoints" || fail backup
 # tamper SQL: run it with the ledger's triggers off, verify, restore
 tamper() {
-	sq "alter table ledger_entries disable trigger user; $1;
-	    alter table ledger_entries enable trigger user" || fail "tampering failed: $1"
+	sq "alter table ledger_entries disable trigger user;
+	    alter table ledger_checkpoints disable trigger user; $1;
+	    alter table ledger_entries enable trigger user;
+	    alter table ledger_checkpoints enable trigger user" || fail "tampering failed: $1"
 }
 restore() {
 	sq "alter table ledger_entries disable trigger user;
@@ -120,8 +127,47 @@ alter table ledger_entries enable trigger user;" >"$F/forge.out" 2>&1 ||
 # entry 7 is a perfect forgery; entry 8 (the old 7) no longer links to it
 expect_broken 8 "prev_hash is not the hash of entry 7"
 
+tid "a clean stop signed the chain head; openssl verifies the checkpoint"
+[ "$(sq "select max(seq) from ledger_checkpoints where instance = 'tamper-1'")" = 12 ] ||
+	fail "no checkpoint at the head (seq 12)"
+dg=$(sqh "select encode(sha256('\\x7365616c642d636865636b706f696e742d763100'::bytea
+    || pg_temp.s(instance) || int8send(seq) || pg_temp.b(entry_hash)
+    || int8send(signed_at_us)), 'hex') from ledger_checkpoints
+    where instance = 'tamper-1' and seq = 12")
+sig=$(sq "select encode(signature, 'hex') from ledger_checkpoints where instance = 'tamper-1' and seq = 12")
+printf '%b' "$(sed 's/../\\x&/g' <<<"$dg")" >"$F/cp.dg"
+printf '%b' "$(sed 's/../\\x&/g' <<<"$sig")" >"$F/cp.sig"
+openssl pkeyutl -verify -pubin -inkey "$AUDIT" -in "$F/cp.dg" -sigfile "$F/cp.sig" \
+    >/dev/null 2>&1 || fail "openssl does not verify the checkpoint signature"
+
+tid "deleting the newest entries is caught through the checkpoint"
+tamper "delete from ledger_entries where instance = 'tamper-1' and seq > 10"
+expect_broken 11 "missing (removed; the checkpoint at seq 12 signs them)"
+
+tid "a checkpoint not signed by the audit key is caught"
+tamper "update ledger_checkpoints set signature = signature || '\\x00'::bytea
+    where instance = 'tamper-1' and seq = 12"
+expect_broken 12 "not signed by the audit key"
+sq "alter table ledger_checkpoints disable trigger user;
+    delete from ledger_checkpoints where instance = 'tamper-1';
+    insert into ledger_checkpoints select * from t_cp_backup;
+    alter table ledger_checkpoints enable trigger user" || fail "restore checkpoints"
+
+tid "seald refuses to continue a chain cut short under its checkpoint (exit 4)"
+tamper "delete from ledger_entries where instance = 'tamper-1' and seq > 10"
+out=$(timeout 20 "$IT_BUILD/seald" -c "$F/seald.yaml" 2>&1 </dev/null)
+rc=$?
+[ "$rc" = 4 ] || fail "exit $rc: $(tail -n 2 <<<"$out")"
+grep -q 'entry 12 is missing or not the one the checkpoint signed' <<<"$out" ||
+	fail "message: $(grep -m1 ledger <<<"$out")"
+restore
+if ! seald_start "$IT_BUILD" "$F"; then
+	fail "seald does not start on the restored ledger: $(tail -n 3 "$F/seald.log")"
+fi
+seald_stop "$F"
+
 tid "the untouched ledger verifies again after each restore; other instances too"
 verify || fail "$(cat "$F/verify.out")"
-"$IT_BUILD/sealctl" ledger verify --db "$IT_CONNINFO" >"$F/main.out" 2>&1 ||
+"$IT_BUILD/sealctl" ledger verify --db "$IT_CONNINFO" --audit-key "$AUDIT" >"$F/main.out" 2>&1 ||
 	fail "the shared test ledger does not verify: $(cat "$F/main.out")"
 grep -q '^instance demo-1: OK' "$F/main.out" || fail "$(cat "$F/main.out")"

@@ -1,0 +1,231 @@
+/*
+ * ledger_checkpoint: signed checkpoints of a chain head.  The digest is
+ * fixed by docs/ledger-format.md; the signature comes from the HSM audit
+ * key through the caller's sign() (the ledger never touches the HSM).  At
+ * start the last checkpoint is checked against the stored chain, so that
+ * seald does not continue a chain someone cut short or rewrote.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/rsa.h>
+
+#include "err.h"
+#include "ledger.h"
+#include "ledger_pq.h"
+#include "log.h"
+
+static const char tag[20] = "seald-checkpoint-v1"; /* 19 chars and a NUL */
+
+static void
+put_len(EVP_MD_CTX *c, const void *p, size_t n)
+{
+	uint8_t len[4] = { (uint8_t)(n >> 24), (uint8_t)(n >> 16),
+		(uint8_t)(n >> 8), (uint8_t)n };
+
+	EVP_DigestUpdate(c, len, sizeof(len));
+	EVP_DigestUpdate(c, p, n);
+}
+
+static void
+put_int(EVP_MD_CTX *c, int64_t v)
+{
+	uint64_t u = (uint64_t)v;
+	uint8_t b[8];
+	int i;
+
+	for (i = 7; i >= 0; i--, u >>= 8)
+		b[i] = (uint8_t)u;
+	EVP_DigestUpdate(c, b, sizeof(b));
+}
+
+void
+ledger_checkpoint_digest(const char *instance, int64_t seq,
+    const uint8_t entry_hash[SD_HASH_LEN], int64_t signed_at_us,
+    uint8_t out[SD_HASH_LEN])
+{
+	unsigned int n = SD_HASH_LEN;
+	EVP_MD_CTX *c;
+
+	memset(out, 0, SD_HASH_LEN);
+	if ((c = EVP_MD_CTX_new()) == NULL)
+		return;
+	EVP_DigestInit_ex(c, EVP_sha256(), NULL);
+	EVP_DigestUpdate(c, tag, sizeof(tag));
+	put_len(c, instance, strlen(instance));
+	put_int(c, seq);
+	put_len(c, entry_hash, SD_HASH_LEN);
+	put_int(c, signed_at_us);
+	EVP_DigestFinal_ex(c, out, &n);
+	EVP_MD_CTX_free(c);
+}
+
+int
+ledger_checkpoint_sig_ok(EVP_PKEY *pub, const uint8_t digest[SD_HASH_LEN],
+    const uint8_t *sig, size_t siglen)
+{
+	EVP_PKEY_CTX *ctx;
+	int ok;
+
+	if ((ctx = EVP_PKEY_CTX_new(pub, NULL)) == NULL)
+		return 0;
+	ok = EVP_PKEY_verify_init(ctx) > 0 &&
+	    (EVP_PKEY_get_base_id(pub) != EVP_PKEY_RSA ||
+		EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) > 0) &&
+	    EVP_PKEY_CTX_set_signature_md(ctx, EVP_sha256()) > 0 &&
+	    EVP_PKEY_verify(ctx, sig, siglen, digest, SD_HASH_LEN) == 1;
+	EVP_PKEY_CTX_free(ctx);
+	return ok;
+}
+
+int
+ledger_entry_hash_at(
+    PGconn *c, const char *instance, int64_t seq, uint8_t out[SD_HASH_LEN])
+{
+	const char *params[2];
+	char s[24];
+	PGresult *res;
+	size_t n = 0;
+	int r = SD_ERR_LEDGER;
+
+	memset(out, 0xff, SD_HASH_LEN);
+	snprintf(s, sizeof(s), "%lld", (long long)seq);
+	params[0] = instance;
+	params[1] = s;
+	res = PQexecParams(c,
+	    "SELECT entry_hash FROM ledger_entries WHERE instance = $1 AND "
+	    "seq = $2",
+	    2, NULL, params, NULL, NULL, 1);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+		r = 0;
+		if (PQntuples(res) == 1 &&
+		    (ledger_pq_bytes(res, 0, 0, out, SD_HASH_LEN, &n, 0) != 0 ||
+			n != SD_HASH_LEN))
+			memset(out, 0xff, SD_HASH_LEN);
+	}
+	PQclear(res);
+	return r;
+}
+
+int
+ledger_cp_write(PGconn *c, const char *instance, int64_t seq,
+    const uint8_t hash[SD_HASH_LEN], const struct ledger_checkpointer *cp)
+{
+	uint8_t dg[SD_HASH_LEN], sig[SD_SIG_MAX];
+	char s[24], at[24];
+	const char *v[7];
+	int len[7] = { 0, 0, SD_HASH_LEN, 0, 0, 0, 0 };
+	int fmt[7] = { 0, 0, 1, 0, 0, 0, 1 };
+	struct timespec now;
+	size_t siglen = 0;
+	PGresult *res;
+	int64_t at_us;
+	int r;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	at_us = (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
+	ledger_checkpoint_digest(instance, seq, hash, at_us, dg);
+	if ((r = cp->sign(cp->arg, dg, sig, sizeof(sig), &siglen)) != 0) {
+		log_warn("checkpoint at seq %lld: the audit key did not sign",
+		    (long long)seq);
+		return r;
+	}
+	snprintf(s, sizeof(s), "%lld", (long long)seq);
+	snprintf(at, sizeof(at), "%lld", (long long)at_us);
+	v[0] = instance;
+	v[1] = s;
+	v[2] = (const char *)hash;
+	v[3] = at;
+	v[4] = cp->key_label;
+	v[5] = cp->algorithm;
+	v[6] = (const char *)sig;
+	len[6] = (int)siglen;
+	res = PQexecParams(c,
+	    "INSERT INTO ledger_checkpoints (instance, seq, entry_hash, "
+	    "signed_at_us, signed_at, key_label, algorithm, signature) "
+	    "VALUES ($1, $2, $3, $4, timestamptz 'epoch' + $4::bigint * "
+	    "interval '1 microsecond', $5, $6, $7) "
+	    "ON CONFLICT (instance, seq) DO NOTHING",
+	    7, NULL, v, len, fmt, 0);
+	r = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : SD_ERR_LEDGER;
+	if (r != 0)
+		log_warn("checkpoint at seq %lld not stored", (long long)seq);
+	else
+		log_debug("checkpoint at seq %lld", (long long)seq);
+	PQclear(res);
+	return r;
+}
+
+int
+ledger_cp_check(PGconn *c, const char *instance,
+    const struct ledger_checkpointer *cp, int64_t *cp_seq, char *errbuf,
+    size_t errlen)
+{
+	static const uint8_t zero[SD_HASH_LEN];
+	const char *params[1] = { instance };
+	uint8_t hash[SD_HASH_LEN], row[SD_HASH_LEN], dg[SD_HASH_LEN];
+	uint8_t sig[SD_SIG_MAX];
+	struct ledger_verdict v;
+	PGresult *res;
+	size_t hl = 0, sl = 0;
+	int64_t seq = 0;
+	int r = SD_ERR_LEDGER;
+
+	*cp_seq = 0;
+	res = PQexecParams(c,
+	    "SELECT seq, entry_hash, signed_at_us, signature FROM "
+	    "ledger_checkpoints WHERE instance = $1 ORDER BY seq DESC LIMIT 1",
+	    1, NULL, params, NULL, NULL, 1);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		ledger_pq_error(c, "read checkpoints", errbuf, errlen);
+		goto out;
+	}
+	if (PQntuples(res) == 1) {
+		seq = ledger_pq_i64(res, 0, 0);
+		if (ledger_pq_bytes(res, 0, 1, hash, SD_HASH_LEN, &hl, 0) !=
+			0 ||
+		    hl != SD_HASH_LEN ||
+		    ledger_pq_bytes(res, 0, 3, sig, sizeof(sig), &sl, 0) != 0) {
+			snprintf(errbuf, errlen,
+			    "the checkpoint at seq %lld is malformed",
+			    (long long)seq);
+			goto out;
+		}
+		ledger_checkpoint_digest(
+		    instance, seq, hash, ledger_pq_i64(res, 0, 2), dg);
+		if (!ledger_checkpoint_sig_ok(cp->pub, dg, sig, sl)) {
+			snprintf(errbuf, errlen,
+			    "the checkpoint at seq %lld is not signed by the "
+			    "audit key",
+			    (long long)seq);
+			goto out;
+		}
+		if (ledger_entry_hash_at(c, instance, seq, row) != 0) {
+			ledger_pq_error(c, "read entry", errbuf, errlen);
+			goto out;
+		}
+		if (memcmp(row, hash, SD_HASH_LEN) != 0) {
+			snprintf(errbuf, errlen,
+			    "entry %lld is missing or not the one the "
+			    "checkpoint signed",
+			    (long long)seq);
+			goto out;
+		}
+	}
+	/* Every entry after the checkpoint (or all, without one) links. */
+	if (ledger_walk(c, instance, seq + 1, seq > 0 ? hash : zero, &v) != 0) {
+		ledger_pq_error(c, "read entries", errbuf, errlen);
+		goto out;
+	}
+	if (!v.ok) {
+		snprintf(errbuf, errlen, "entry %lld: %s", (long long)v.bad_seq,
+		    v.problem);
+		goto out;
+	}
+	*cp_seq = seq;
+	r = 0;
+out:
+	PQclear(res);
+	return r;
+}
