@@ -25,7 +25,7 @@ LDFLAGS := -pie -Wl,-z,relro,-z,now,-z,noexecstack $(if $(SANITIZE),-fsanitize=$
 LIBS := $(PKG_LIBS) -lpthread -ldl
 
 COMMON_SRC := common/err.c common/log.c common/b64.c common/secret.c \
-	common/clock.c common/queue.c
+	common/clock.c common/queue.c common/canon.c
 CFG_SRC := config/cfg.c config/cfg_yaml.c
 POLICY_SRC := policy/policy.c policy/policy_load.c policy/ratelimit.c
 HSM_SRC := hsm/hsm.c hsm/hsm_pool.c hsm/hsm_pubkey.c
@@ -37,7 +37,7 @@ DAEMON_SRC := daemon/main.c daemon/server.c daemon/sign_req.c daemon/signer.c da
 	daemon/reply.c daemon/peer.c
 SEALD_SRC := $(COMMON_SRC) $(CFG_SRC) $(POLICY_SRC) $(HSM_SRC) $(LEDGER_SRC) $(DAEMON_SRC)
 SEALCTL_SRC := tools/sealctl.c common/err.c common/b64.c common/log.c \
-	common/clock.c common/queue.c common/secret.c $(POLICY_SRC) \
+	common/clock.c common/queue.c common/secret.c common/canon.c $(POLICY_SRC) \
 	config/cfg_yaml.c $(LEDGER_SRC)
 
 comma := ,
@@ -47,13 +47,13 @@ UNIT_TESTS := test_err test_b64 test_cfg test_sign_req test_ledger_hash test_que
 	test_policy test_ratelimit
 test_queue_SRC := tests/unit/test_queue.c common/queue.c common/clock.c common/err.c
 test_b64_SRC := tests/unit/test_b64.c common/b64.c common/err.c
-test_ledger_hash_SRC := tests/unit/test_ledger_hash.c ledger/ledger_hash.c
+test_ledger_hash_SRC := tests/unit/test_ledger_hash.c ledger/ledger_hash.c common/canon.c
 test_err_SRC := tests/unit/test_err.c common/err.c
 test_cfg_SRC := tests/unit/test_cfg.c tests/unit/expect.c $(CFG_SRC) common/err.c common/log.c
 test_policy_SRC := tests/unit/test_policy.c tests/unit/expect.c policy/policy.c policy/policy_load.c \
 	config/cfg_yaml.c common/err.c
 test_ratelimit_SRC := tests/unit/test_ratelimit.c policy/ratelimit.c common/err.c
-test_sign_req_SRC := tests/unit/test_sign_req.c daemon/sign_req.c common/err.c common/b64.c
+test_sign_req_SRC := tests/unit/test_sign_req.c daemon/sign_req.c common/err.c common/b64.c common/canon.c
 
 .PHONY: all deps run check check-build unit integration lint format clean fuzz fuzz-deps
 all: $(BUILD)/seald $(BUILD)/sealctl

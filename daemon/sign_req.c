@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 
 #include "b64.h"
+#include "canon.h"
 #include "err.h"
 #include "sign_req.h"
 
@@ -249,16 +250,6 @@ out:
 	return r;
 }
 
-static void
-hash_field(EVP_MD_CTX *c, const void *p, size_t n)
-{
-	uint8_t len[4] = { (uint8_t)(n >> 24), (uint8_t)(n >> 16),
-		(uint8_t)(n >> 8), (uint8_t)n };
-
-	EVP_DigestUpdate(c, len, sizeof(len));
-	EVP_DigestUpdate(c, p, n);
-}
-
 void
 sign_req_hash(const struct sign_req *r, uint8_t out[SD_HASH_LEN])
 {
@@ -270,13 +261,13 @@ sign_req_hash(const struct sign_req *r, uint8_t out[SD_HASH_LEN])
 	if ((c = EVP_MD_CTX_new()) == NULL)
 		return;
 	EVP_DigestInit_ex(c, EVP_sha256(), NULL);
-	hash_field(c, "seald-sign-request-v1", 21);
-	hash_field(c, r->key, strlen(r->key));
-	hash_field(c, alg, strlen(alg));
-	hash_field(c, r->digest, r->digest_len);
-	hash_field(c, r->format, strlen(r->format));
-	hash_field(c, r->evidence_type, strlen(r->evidence_type));
-	hash_field(c, r->evidence_ref, strlen(r->evidence_ref));
+	canon_bytes(c, "seald-sign-request-v1", 21);
+	canon_str(c, r->key);
+	canon_str(c, alg);
+	canon_bytes(c, r->digest, r->digest_len);
+	canon_str(c, r->format);
+	canon_str(c, r->evidence_type);
+	canon_str(c, r->evidence_ref);
 	EVP_DigestFinal_ex(c, out, &n);
 	EVP_MD_CTX_free(c);
 }

@@ -11,34 +11,13 @@
 
 #include <openssl/rsa.h>
 
+#include "canon.h"
 #include "err.h"
 #include "ledger.h"
 #include "ledger_pq.h"
 #include "log.h"
 
 static const char tag[20] = "seald-checkpoint-v1"; /* 19 chars and a NUL */
-
-static void
-put_len(EVP_MD_CTX *c, const void *p, size_t n)
-{
-	uint8_t len[4] = { (uint8_t)(n >> 24), (uint8_t)(n >> 16),
-		(uint8_t)(n >> 8), (uint8_t)n };
-
-	EVP_DigestUpdate(c, len, sizeof(len));
-	EVP_DigestUpdate(c, p, n);
-}
-
-static void
-put_int(EVP_MD_CTX *c, int64_t v)
-{
-	uint64_t u = (uint64_t)v;
-	uint8_t b[8];
-	int i;
-
-	for (i = 7; i >= 0; i--, u >>= 8)
-		b[i] = (uint8_t)u;
-	EVP_DigestUpdate(c, b, sizeof(b));
-}
 
 void
 ledger_checkpoint_digest(const char *instance, int64_t seq,
@@ -53,10 +32,10 @@ ledger_checkpoint_digest(const char *instance, int64_t seq,
 		return;
 	EVP_DigestInit_ex(c, EVP_sha256(), NULL);
 	EVP_DigestUpdate(c, tag, sizeof(tag));
-	put_len(c, instance, strlen(instance));
-	put_int(c, seq);
-	put_len(c, entry_hash, SD_HASH_LEN);
-	put_int(c, signed_at_us);
+	canon_bytes(c, instance, strlen(instance));
+	canon_int(c, seq);
+	canon_bytes(c, entry_hash, SD_HASH_LEN);
+	canon_int(c, signed_at_us);
 	EVP_DigestFinal_ex(c, out, &n);
 	EVP_MD_CTX_free(c);
 }

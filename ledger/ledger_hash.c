@@ -14,37 +14,10 @@
 
 #include <openssl/evp.h>
 
+#include "canon.h"
 #include "ledger.h"
 
 static const char tag[16] = "seald-ledger-v1"; /* 15 chars and a NUL */
-
-static void
-put_bytes(EVP_MD_CTX *c, const void *p, size_t n)
-{
-	uint8_t len[4] = { (uint8_t)(n >> 24), (uint8_t)(n >> 16),
-		(uint8_t)(n >> 8), (uint8_t)n };
-
-	EVP_DigestUpdate(c, len, sizeof(len));
-	EVP_DigestUpdate(c, p, n);
-}
-
-static void
-put_str(EVP_MD_CTX *c, const char *s)
-{
-	put_bytes(c, s, strlen(s));
-}
-
-static void
-put_int(EVP_MD_CTX *c, int64_t v)
-{
-	uint64_t u = (uint64_t)v;
-	uint8_t b[8];
-	int i;
-
-	for (i = 7; i >= 0; i--, u >>= 8)
-		b[i] = (uint8_t)u;
-	EVP_DigestUpdate(c, b, sizeof(b));
-}
 
 void
 ledger_entry_hash(const struct ledger_entry *e, const uint8_t prev[SD_HASH_LEN],
@@ -58,29 +31,29 @@ ledger_entry_hash(const struct ledger_entry *e, const uint8_t prev[SD_HASH_LEN],
 		return; /* an all-zero hash never matches: fails closed */
 	EVP_DigestInit_ex(c, EVP_sha256(), NULL);
 	EVP_DigestUpdate(c, tag, sizeof(tag));
-	put_str(c, e->instance);
-	put_int(c, e->seq);
-	put_str(c, ledger_kind_name(e->kind));
-	put_int(c, e->signed_at_us);
+	canon_str(c, e->instance);
+	canon_int(c, e->seq);
+	canon_str(c, ledger_kind_name(e->kind));
+	canon_int(c, e->signed_at_us);
 	if (e->kind == LEDGER_SIGNATURE) {
-		put_str(c, e->client);
-		put_int(c, e->client_uid);
-		put_int(c, e->client_pid);
-		put_str(c, e->request_id);
-		put_bytes(c, e->request_hash, SD_HASH_LEN);
-		put_str(c, e->key_name);
-		put_int(c, e->key_version);
-		put_str(c, e->algorithm);
-		put_str(c, e->digest_alg);
-		put_bytes(c, e->digest, e->digest_len);
-		put_str(c, e->format);
-		put_bytes(c, e->sig, e->sig_len);
-		put_str(c, e->evidence_type);
-		put_str(c, e->evidence_ref);
-		put_bytes(c, e->policy_hash, SD_HASH_LEN);
+		canon_str(c, e->client);
+		canon_int(c, e->client_uid);
+		canon_int(c, e->client_pid);
+		canon_str(c, e->request_id);
+		canon_bytes(c, e->request_hash, SD_HASH_LEN);
+		canon_str(c, e->key_name);
+		canon_int(c, e->key_version);
+		canon_str(c, e->algorithm);
+		canon_str(c, e->digest_alg);
+		canon_bytes(c, e->digest, e->digest_len);
+		canon_str(c, e->format);
+		canon_bytes(c, e->sig, e->sig_len);
+		canon_str(c, e->evidence_type);
+		canon_str(c, e->evidence_ref);
+		canon_bytes(c, e->policy_hash, SD_HASH_LEN);
 	} else {
-		put_bytes(c, e->policy_hash, SD_HASH_LEN);
-		put_str(c, e->detail);
+		canon_bytes(c, e->policy_hash, SD_HASH_LEN);
+		canon_str(c, e->detail);
 	}
 	EVP_DigestUpdate(c, prev, SD_HASH_LEN);
 	EVP_DigestFinal_ex(c, out, &n);
