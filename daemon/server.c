@@ -516,13 +516,15 @@ server_start(const struct server_deps *deps, char *errbuf, size_t errlen)
 	}
 	s->mhd = MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD |
 		MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
-	    0, NULL, NULL, handler, s, MHD_OPTION_LISTEN_SOCKET, s->fd,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)cfg->max_connections,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->timeout,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->max_header * 2,
-	    MHD_OPTION_NOTIFY_COMPLETED, completed, s,
-	    MHD_OPTION_NOTIFY_CONNECTION, connection_notify, s,
-	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_END);
+	    0, NULL, NULL, handler, s,
+	    /* the logger first, so that MHD logs nothing past it */
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_LISTEN_SOCKET,
+	    s->fd, MHD_OPTION_CONNECTION_LIMIT,
+	    (unsigned int)cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned int)cfg->timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	    (size_t)cfg->max_header * 2, MHD_OPTION_NOTIFY_COMPLETED, completed,
+	    s, MHD_OPTION_NOTIFY_CONNECTION, connection_notify, s,
+	    MHD_OPTION_END);
 	if (s->mhd == NULL) {
 		snprintf(errbuf, errlen, "cannot start the HTTP server");
 		close(s->fd);
