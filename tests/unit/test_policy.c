@@ -32,11 +32,6 @@
 
 #define OPBIT(op) (1u << (op))
 
-struct file_case {
-	char path[1024];
-	int good;
-};
-
 static const char *
 data_dir(void)
 {
@@ -89,65 +84,6 @@ test_file(void **state)
 	expect_read(fc->path, expect, sizeof(expect));
 	assert_null(p);
 	expect_error(fc->path, err, expect);
-}
-
-static int
-yaml_file(const struct dirent *d)
-{
-	size_t n = strlen(d->d_name);
-
-	return n > 5 && strcmp(d->d_name + n - 5, ".yaml") == 0;
-}
-
-/* One cmocka test per data file, named after it. */
-static int
-run_file_tests(void)
-{
-	struct CMUnitTest *tests;
-	struct file_case *cases;
-	struct dirent **names;
-	int i, n, fails, ngood = 0, nbad = 0;
-
-	if ((n = scandir(data_dir(), &names, yaml_file, alphasort)) <= 0) {
-		fprintf(stderr, "test_policy: no *.yaml in %s\n", data_dir());
-		return 1;
-	}
-	if ((tests = calloc((size_t)n, sizeof(*tests))) == NULL ||
-	    (cases = calloc((size_t)n, sizeof(*cases))) == NULL)
-		abort();
-	for (i = 0; i < n; i++) {
-		const char *f = names[i]->d_name;
-
-		if (strncmp(f, "ok_", 3) == 0) {
-			cases[i].good = 1;
-			ngood++;
-		} else if (strncmp(f, "bad_", 4) == 0)
-			nbad++;
-		else {
-			fprintf(stderr,
-			    "test_policy: %s: name must start with ok_ or "
-			    "bad_\n",
-			    f);
-			return 1;
-		}
-		snprintf(cases[i].path, sizeof(cases[i].path), "%s/%s",
-		    data_dir(), f);
-		tests[i].name = f;
-		tests[i].test_func = test_file;
-		tests[i].initial_state = &cases[i];
-	}
-	if (ngood == 0 || nbad == 0) {
-		fprintf(stderr, "test_policy: need ok_ and bad_ files\n");
-		return 1;
-	}
-	fails = _cmocka_run_group_tests(
-	    "policy_files", tests, (size_t)n, NULL, NULL);
-	for (i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-	free(tests);
-	free(cases);
-	return fails;
 }
 
 /*
@@ -843,6 +779,7 @@ main(void)
 	int fails;
 
 	fails = cmocka_run_group_tests_name("policy", tests, NULL, NULL);
-	fails += run_file_tests();
+	fails += expect_run_files(
+	    "test_policy", "policy_files", data_dir(), test_file);
 	return fails != 0;
 }
