@@ -55,10 +55,7 @@ tid "huge headers are refused by the HTTP layer"
 big=$(head -c 20000 /dev/zero | tr '\0' 'h')
 out=$(curl -s --max-time 10 --unix-socket "$IT_SOCK" -H "X-Big: $big" \
     -o /dev/null -w '%{http_code}' http://localhost/v1/keys)
-case "$out" in
-4??) ;;
-*) fail "20 kB header: $out" ;;
-esac
+[ "$out" = 431 ] || fail "20 kB header: $out, expected 431"
 
 tid "unknown paths get 404, wrong methods 405"
 http_req GET /v1/nothing
