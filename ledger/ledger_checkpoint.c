@@ -5,6 +5,7 @@
  * start the last checkpoint is checked against the stored chain, so that
  * seald does not continue a chain someone cut short or rewrote.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -136,6 +137,57 @@ ledger_cp_write(PGconn *c, const char *instance, int64_t seq,
 	return r;
 }
 
+/* The columns ledger_cp_row reads, in this order. */
+const char ledger_cp_columns[] = "seq, entry_hash, signed_at_us, signature";
+
+int
+ledger_cp_row(PGconn *c, const char *instance, const PGresult *res, int i,
+    EVP_PKEY *pub, int64_t head_seq, uint8_t hash[SD_HASH_LEN],
+    struct ledger_verdict *v)
+{
+	uint8_t row[SD_HASH_LEN], dg[SD_HASH_LEN], sig[SD_SIG_MAX];
+	int64_t seq = ledger_pq_i64(res, i, 0);
+	size_t hl = 0, sl = 0;
+
+	v->bad_seq = seq;
+	if (ledger_pq_bytes(res, i, 1, hash, SD_HASH_LEN, &hl, 0) != 0 ||
+	    hl != SD_HASH_LEN ||
+	    ledger_pq_bytes(res, i, 3, sig, sizeof(sig), &sl, 0) != 0) {
+		v->ok = 0;
+		snprintf(v->problem, sizeof(v->problem),
+		    "the checkpoint at seq %lld is malformed", (long long)seq);
+		return 0;
+	}
+	if (seq > head_seq) {
+		v->ok = 0;
+		v->bad_seq = head_seq + 1;
+		snprintf(v->problem, sizeof(v->problem),
+		    "entries %lld..%lld are missing (removed; the checkpoint "
+		    "at seq %lld signs them)",
+		    (long long)head_seq + 1, (long long)seq, (long long)seq);
+		return 0;
+	}
+	if (ledger_entry_hash_at(c, instance, seq, row) != 0)
+		return SD_ERR_LEDGER;
+	if (memcmp(row, hash, SD_HASH_LEN) != 0) {
+		v->ok = 0;
+		snprintf(v->problem, sizeof(v->problem),
+		    "entry %lld is missing or not the one the checkpoint "
+		    "signed",
+		    (long long)seq);
+		return 0;
+	}
+	ledger_checkpoint_digest(
+	    instance, seq, hash, ledger_pq_i64(res, i, 2), dg);
+	if (pub != NULL && !ledger_checkpoint_sig_ok(pub, dg, sig, sl)) {
+		v->ok = 0;
+		snprintf(v->problem, sizeof(v->problem),
+		    "the checkpoint at seq %lld is not signed by the audit key",
+		    (long long)seq);
+	}
+	return 0;
+}
+
 int
 ledger_cp_check(PGconn *c, const char *instance,
     const struct ledger_checkpointer *cp, int64_t *cp_seq, char *errbuf,
@@ -143,52 +195,35 @@ ledger_cp_check(PGconn *c, const char *instance,
 {
 	static const uint8_t zero[SD_HASH_LEN];
 	const char *params[1] = { instance };
-	uint8_t hash[SD_HASH_LEN], row[SD_HASH_LEN], dg[SD_HASH_LEN];
-	uint8_t sig[SD_SIG_MAX];
+	uint8_t hash[SD_HASH_LEN];
 	struct ledger_verdict v;
+	char sql[160];
 	PGresult *res;
-	size_t hl = 0, sl = 0;
 	int64_t seq = 0;
 	int r = SD_ERR_LEDGER;
 
 	*cp_seq = 0;
-	res = PQexecParams(c,
-	    "SELECT seq, entry_hash, signed_at_us, signature FROM "
-	    "ledger_checkpoints WHERE instance = $1 ORDER BY seq DESC LIMIT 1",
-	    1, NULL, params, NULL, NULL, 1);
+	snprintf(sql, sizeof(sql),
+	    "SELECT %s FROM ledger_checkpoints WHERE instance = $1 "
+	    "ORDER BY seq DESC LIMIT 1",
+	    ledger_cp_columns);
+	res = PQexecParams(c, sql, 1, NULL, params, NULL, NULL, 1);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		ledger_pq_error(c, "read checkpoints", errbuf, errlen);
 		goto out;
 	}
+	memset(&v, 0, sizeof(v));
+	v.ok = 1;
 	if (PQntuples(res) == 1) {
 		seq = ledger_pq_i64(res, 0, 0);
-		if (ledger_pq_bytes(res, 0, 1, hash, SD_HASH_LEN, &hl, 0) !=
-			0 ||
-		    hl != SD_HASH_LEN ||
-		    ledger_pq_bytes(res, 0, 3, sig, sizeof(sig), &sl, 0) != 0) {
-			snprintf(errbuf, errlen,
-			    "the checkpoint at seq %lld is malformed",
-			    (long long)seq);
-			goto out;
-		}
-		ledger_checkpoint_digest(
-		    instance, seq, hash, ledger_pq_i64(res, 0, 2), dg);
-		if (!ledger_checkpoint_sig_ok(cp->pub, dg, sig, sl)) {
-			snprintf(errbuf, errlen,
-			    "the checkpoint at seq %lld is not signed by the "
-			    "audit key",
-			    (long long)seq);
-			goto out;
-		}
-		if (ledger_entry_hash_at(c, instance, seq, row) != 0) {
+		/* the head is not known yet: a missing entry shows as such */
+		if (ledger_cp_row(c, instance, res, 0, cp->pub, INT64_MAX, hash,
+			&v) != 0) {
 			ledger_pq_error(c, "read entry", errbuf, errlen);
 			goto out;
 		}
-		if (memcmp(row, hash, SD_HASH_LEN) != 0) {
-			snprintf(errbuf, errlen,
-			    "entry %lld is missing or not the one the "
-			    "checkpoint signed",
-			    (long long)seq);
+		if (!v.ok) {
+			snprintf(errbuf, errlen, "%s", v.problem);
 			goto out;
 		}
 	}

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include <libpq-fe.h>
+#include <openssl/evp.h>
 
 /* Connect with a 5 s connect timeout (unless conninfo sets one) and
  * synchronous_commit=on.  Returns NULL with a reason in errbuf that never
@@ -48,6 +49,21 @@ struct ledger_checkpointer;
  * (logged; the writer tries again later). */
 int ledger_cp_write(PGconn *c, const char *instance, int64_t seq,
     const uint8_t hash[32], const struct ledger_checkpointer *cp);
+
+/* "seq, entry_hash, signed_at_us, signature": select these columns of
+ * ledger_checkpoints (binary results) for ledger_cp_row. */
+extern const char ledger_cp_columns[];
+
+/*
+ * Check checkpoint row i of res against the chain: well formed, not past
+ * head_seq (entries removed), its entry present with the checkpointed
+ * hash, and (pub not NULL) signed by the audit key.  On a problem sets
+ * v->ok = 0, v->bad_seq and v->problem.  hash gets the checkpointed hash.
+ * Returns 0, or SD_ERR_LEDGER when the database could not be read.
+ */
+int ledger_cp_row(PGconn *c, const char *instance, const PGresult *res, int i,
+    EVP_PKEY *pub, int64_t head_seq, uint8_t hash[32],
+    struct ledger_verdict *v);
 
 /*
  * Check the stored chain against the instance's last checkpoint: its

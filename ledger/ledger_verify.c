@@ -193,68 +193,26 @@ static int
 check_checkpoints(PGconn *c, EVP_PKEY *audit, struct ledger_verdict *v)
 {
 	const char *params[1] = { v->instance };
-	uint8_t hash[SD_HASH_LEN], row[SD_HASH_LEN], dg[SD_HASH_LEN];
-	uint8_t sig[SD_SIG_MAX];
-	size_t hl, sl;
+	uint8_t hash[SD_HASH_LEN];
+	char sql[160];
 	PGresult *res;
-	int64_t seq;
 	int i, n, r = 0;
 
-	res = PQexecParams(c,
-	    "SELECT seq, entry_hash, signed_at_us, signature "
-	    "FROM ledger_checkpoints WHERE instance = $1 ORDER BY seq",
-	    1, NULL, params, NULL, NULL, 1);
+	snprintf(sql, sizeof(sql),
+	    "SELECT %s FROM ledger_checkpoints WHERE instance = $1 "
+	    "ORDER BY seq",
+	    ledger_cp_columns);
+	res = PQexecParams(c, sql, 1, NULL, params, NULL, NULL, 1);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		PQclear(res);
 		return SD_ERR_LEDGER;
 	}
 	n = PQntuples(res);
-	for (i = 0; i < n && v->ok; i++) {
-		seq = ledger_pq_i64(res, i, 0);
+	for (i = 0; i < n && v->ok && r == 0; i++) {
 		v->checkpoints++;
-		v->last_checkpoint = seq;
-		if (ledger_pq_bytes(res, i, 1, hash, SD_HASH_LEN, &hl, 0) !=
-			0 ||
-		    hl != SD_HASH_LEN ||
-		    ledger_pq_bytes(res, i, 3, sig, sizeof(sig), &sl, 0) != 0) {
-			v->ok = 0;
-			v->bad_seq = seq;
-			snprintf(v->problem, sizeof(v->problem),
-			    "the checkpoint at seq %lld is malformed",
-			    (long long)seq);
-			break;
-		}
-		if (seq > v->head_seq) {
-			v->ok = 0;
-			v->bad_seq = v->head_seq + 1;
-			snprintf(v->problem, sizeof(v->problem),
-			    "entries %lld..%lld are missing (removed; the "
-			    "checkpoint at seq %lld signs them)",
-			    (long long)v->head_seq + 1, (long long)seq,
-			    (long long)seq);
-			break;
-		}
-		if ((r = ledger_entry_hash_at(c, v->instance, seq, row)) != 0)
-			break;
-		if (memcmp(row, hash, SD_HASH_LEN) != 0) {
-			v->ok = 0;
-			v->bad_seq = seq;
-			snprintf(v->problem, sizeof(v->problem),
-			    "entry %lld is not the one its checkpoint signed",
-			    (long long)seq);
-			break;
-		}
-		ledger_checkpoint_digest(
-		    v->instance, seq, hash, ledger_pq_i64(res, i, 2), dg);
-		if (audit != NULL &&
-		    !ledger_checkpoint_sig_ok(audit, dg, sig, sl)) {
-			v->ok = 0;
-			v->bad_seq = seq;
-			snprintf(v->problem, sizeof(v->problem),
-			    "the checkpoint at seq %lld is not signed by the "
-			    "audit key",
-			    (long long)seq);
-		}
+		v->last_checkpoint = ledger_pq_i64(res, i, 0);
+		r = ledger_cp_row(
+		    c, v->instance, res, i, audit, v->head_seq, hash, v);
 	}
 	PQclear(res);
 	return r;
