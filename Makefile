@@ -30,13 +30,14 @@ CFG_SRC := config/cfg.c config/cfg_yaml.c
 POLICY_SRC := policy/policy.c policy/policy_load.c policy/ratelimit.c
 HSM_SRC := hsm/hsm.c hsm/hsm_pool.c hsm/hsm_pubkey.c
 LEDGER_SRC := ledger/ledger.c ledger/ledger_hash.c ledger/ledger_verify.c \
-	ledger/ledger_checkpoint.c \
+	ledger/ledger_checkpoint.c ledger/merkle.c ledger/ledger_merkle.c \
+	ledger/ledger_read.c ledger/ledger_json.c \
 	ledger/migrate.c $(BUILD)/migrations.c
 DAEMON_SRC := daemon/main.c daemon/server.c daemon/sign_req.c daemon/signer.c daemon/keys.c \
 	daemon/pstate.c \
 	daemon/reply.c daemon/peer.c
 SEALD_SRC := $(COMMON_SRC) $(CFG_SRC) $(POLICY_SRC) $(HSM_SRC) $(LEDGER_SRC) $(DAEMON_SRC)
-SEALCTL_SRC := tools/sealctl.c common/err.c common/b64.c common/log.c \
+SEALCTL_SRC := tools/sealctl.c tools/sealctl_prove.c common/err.c common/b64.c common/log.c \
 	common/clock.c common/queue.c common/secret.c common/canon.c $(POLICY_SRC) \
 	config/cfg_yaml.c $(LEDGER_SRC)
 
@@ -44,7 +45,8 @@ comma := ,
 obj = $(patsubst %.c,$(BUILD)/%.o,$(patsubst $(BUILD)/%,%,$(1)))
 
 UNIT_TESTS := test_err test_b64 test_cfg test_sign_req test_ledger_hash test_queue \
-	test_policy test_ratelimit
+	test_policy test_ratelimit test_merkle
+test_merkle_SRC := tests/unit/test_merkle.c ledger/merkle.c
 test_queue_SRC := tests/unit/test_queue.c common/queue.c common/clock.c common/err.c
 test_b64_SRC := tests/unit/test_b64.c common/b64.c common/err.c
 test_ledger_hash_SRC := tests/unit/test_ledger_hash.c ledger/ledger_hash.c common/canon.c

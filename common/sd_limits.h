@@ -62,11 +62,15 @@
 /* ledger */
 #define SD_LEDGER_BATCH_MAX 256    /* entries per commit */
 #define SD_LEDGER_QUEUE_MAX 4096   /* entries waiting for commit */
+#define SD_LEDGER_PAGE_DEFAULT 100 /* GET /v1/ledger/{instance} entries */
+#define SD_LEDGER_PAGE_MAX 500     /* ... and at most, with ?limit= */
 #define SD_SIGN_QUEUE_MAX 4096     /* requests waiting for a worker */
 #define SD_SIGN_QUEUE_WAIT_MS 5000 /* longest wait for a worker */
 #define SD_CHECKPOINT_EVERY_DEFAULT 1000
 #define SD_CHECKPOINT_SECONDS_DEFAULT 60
 #define SD_DETAIL_MAX 256 /* ledger policy entries: what happened */
-#define SD_HASH_LEN 32    /* SHA-256 */
+#define SD_STR_(x) #x
+#define SD_XSTR(x) SD_STR_(x) /* a limit as a string literal */
+#define SD_HASH_LEN 32        /* SHA-256 */
 
 #endif

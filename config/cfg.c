@@ -123,9 +123,10 @@ static int
 load_database(
     struct cfg_yaml_doc *doc, const struct cfg_yaml_node *node, struct cfg *cfg)
 {
-	enum { K_CONNINFO, K_N };
+	enum { K_CONNINFO, K_MIGRATE, K_N };
 	static const struct cfg_yaml_key keys[K_N] = {
 		[K_CONNINFO] = { "conninfo", 1 },
+		[K_MIGRATE] = { "migrate_conninfo", 0 },
 	};
 	const struct cfg_yaml_node *v[K_N];
 	int r;
@@ -135,7 +136,13 @@ load_database(
 	    (r = cfg_yaml_str(doc, v[K_CONNINFO], 1, cfg->conninfo,
 		 sizeof(cfg->conninfo))) != 0)
 		return r;
-	return 0;
+	if (v[K_MIGRATE] == NULL) {
+		memcpy(cfg->migrate_conninfo, cfg->conninfo,
+		    sizeof(cfg->conninfo));
+		return 0;
+	}
+	return cfg_yaml_str(doc, v[K_MIGRATE], 1, cfg->migrate_conninfo,
+	    sizeof(cfg->migrate_conninfo));
 }
 
 static int

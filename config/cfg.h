@@ -39,6 +39,9 @@ struct cfg {
 
 	/* database: */
 	char conninfo[SD_CONNINFO_MAX]; /* required; libpq conninfo string */
+	/* `seald migrate` connects with this (the tables' owner); defaults
+	 * to conninfo */
+	char migrate_conninfo[SD_CONNINFO_MAX];
 
 	/* limits: */
 	size_t max_body;              /* bytes, default 64 KiB */

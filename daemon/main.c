@@ -42,7 +42,8 @@ static void
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: seald [-c FILE]               run in the foreground\n"
+	    "usage: seald [-c FILE] [--override-ledger-check REASON]\n"
+	    "                                      run in the foreground\n"
 	    "       seald --check-config [-c FILE] validate the config\n"
 	    "       seald migrate [-c FILE]        apply database migrations\n"
 	    "       seald --version\n"
@@ -80,12 +81,12 @@ reload_policy(const struct cfg *cfg, struct hsm *hsm, struct ledger *ledger,
 		    "policy reload refused, the old policy stays: %s", err);
 		pstate_hash_file(cfg->policy_file, hash);
 		snprintf(detail, sizeof(detail), "reload refused: %.200s", err);
-		if (pstate_record(ledger, hash, detail) != 0)
+		if (pstate_record(ledger, LEDGER_POLICY, hash, detail) != 0)
 			log_warn("the refused reload could not be recorded");
 		return;
 	}
-	if (pstate_record(ledger, policy_hash(ps->policy), "reload accepted") !=
-	    0) {
+	if (pstate_record(ledger, LEDGER_POLICY, policy_hash(ps->policy),
+		"reload accepted") != 0) {
 		log_error("policy reload not recorded (ledger unavailable): "
 			  "the old policy stays");
 		pstate_unref(ps);
@@ -145,7 +146,7 @@ audit_setup(const struct cfg *cfg, struct hsm *hsm, struct audit *a,
 }
 
 static int
-serve(struct cfg *cfg)
+serve(struct cfg *cfg, const char *override)
 {
 	struct hsm *hsm = NULL;
 	struct pstate *ps = NULL;
@@ -159,7 +160,7 @@ serve(struct cfg *cfg)
 	struct ledger_checkpointer cpdef;
 	const struct ledger_checkpointer *cp = NULL;
 	sigset_t set;
-	char err[512];
+	char err[512], detail[SD_DETAIL_MAX];
 	int sig = 0, ex = EX_START;
 
 	/* Signals go to this thread only, through sigwait. */
@@ -186,13 +187,30 @@ serve(struct cfg *cfg)
 		ex = EX_HSM;
 		goto out;
 	}
-	if ((ledger = ledger_open(
-		 cfg->conninfo, cfg->instance, cp, err, sizeof(err))) == NULL) {
+	if ((ledger = ledger_open(cfg->conninfo, cfg->instance, cp,
+		 override != NULL, err, sizeof(err))) == NULL) {
 		log_error("ledger: %s", err);
 		ex = EX_LEDGER;
 		goto out;
 	}
-	if (pstate_record(ledger, policy_hash(ps->policy), "loaded") != 0) {
+	if (ledger_open_problem(ledger) != NULL) {
+		snprintf(detail, sizeof(detail),
+		    "start-up check failed: %.140s; overridden by uid %u: "
+		    "%.60s",
+		    ledger_open_problem(ledger), (unsigned int)getuid(),
+		    override);
+		if (pstate_record(ledger, LEDGER_OVERRIDE,
+			policy_hash(ps->policy), detail) != 0) {
+			log_error("ledger: cannot record the override");
+			ex = EX_LEDGER;
+			goto out;
+		}
+	} else if (override != NULL) {
+		log_info("--override-ledger-check not needed: the ledger "
+			 "checks out");
+	}
+	if (pstate_record(ledger, LEDGER_POLICY, policy_hash(ps->policy),
+		"loaded") != 0) {
 		log_error("ledger: cannot record the policy in force");
 		ex = EX_LEDGER;
 		goto out;
@@ -255,7 +273,7 @@ out:
 int
 main(int argc, char **argv)
 {
-	const char *path = DEFAULT_CONFIG;
+	const char *path = DEFAULT_CONFIG, *override = NULL;
 	int check = 0, migrate = 0, i, r;
 	struct cfg *cfg;
 	char err[512];
@@ -263,6 +281,9 @@ main(int argc, char **argv)
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
 			path = argv[++i];
+		else if (strcmp(argv[i], "--override-ledger-check") == 0 &&
+		    i + 1 < argc && argv[i + 1][0] != '\0')
+			override = argv[++i];
 		else if (strcmp(argv[i], "--check-config") == 0)
 			check = 1;
 		else if (strcmp(argv[i], "migrate") == 0 && i == 1)
@@ -288,13 +309,13 @@ main(int argc, char **argv)
 	}
 	log_set_level((enum log_level)cfg->log_level);
 	if (migrate) {
-		r = ledger_migrate(cfg->conninfo, err, sizeof(err));
+		r = ledger_migrate(cfg->migrate_conninfo, err, sizeof(err));
 		if (r != 0)
 			log_error("migrate: %s", err);
 		cfg_free(cfg);
 		return r == 0 ? 0 : EX_LEDGER;
 	}
-	r = serve(cfg);
+	r = serve(cfg, override);
 	cfg_free(cfg);
 	return r;
 }

@@ -132,8 +132,8 @@ recorded(struct ledger_entry *e, int r, void *arg)
 }
 
 int
-pstate_record(
-    struct ledger *l, const uint8_t hash[SD_HASH_LEN], const char *detail)
+pstate_record(struct ledger *l, enum ledger_kind kind,
+    const uint8_t hash[SD_HASH_LEN], const char *detail)
 {
 	struct timespec until = sd_deadline_ms(RECORD_WAIT_MS), now;
 	struct record *rec;
@@ -143,7 +143,7 @@ pstate_record(
 		return SD_ERR_LEDGER;
 	pthread_mutex_init(&rec->lock, NULL);
 	sd_cond_init(&rec->cond);
-	rec->e.kind = LEDGER_POLICY;
+	rec->e.kind = kind;
 	memcpy(rec->e.policy_hash, hash, SD_HASH_LEN);
 	snprintf(rec->e.detail, sizeof(rec->e.detail), "%s", detail);
 	clock_gettime(CLOCK_REALTIME, &now);

@@ -43,12 +43,13 @@ struct pstate *pstate_get(struct pstate_slot *slot);
 void pstate_set(struct pstate_slot *slot, struct pstate *ps);
 
 /*
- * Write a policy entry to the ledger and wait (bounded) for its commit:
- * what happened (detail) to the policy with this hash.  Returns 0 or
- * SD_ERR_LEDGER.
+ * Write a policy (or override) entry to the ledger and wait (bounded) for
+ * its commit: what happened (detail), under the policy with this hash.
+ * Returns 0 or SD_ERR_LEDGER.
  */
-int pstate_record(struct ledger *l, const uint8_t hash[SD_HASH_LEN],
-    const char *detail) __attribute__((warn_unused_result));
+int pstate_record(struct ledger *l, enum ledger_kind kind,
+    const uint8_t hash[SD_HASH_LEN], const char *detail)
+    __attribute__((warn_unused_result));
 
 /* SHA-256 of a file's bytes (bounded like a config file); zeros when it
  * cannot be read.  For refused reloads, whose policy never loaded. */

@@ -5,12 +5,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <jansson.h>
 
 #include "b64.h"
 #include "err.h"
+#include "ledger_json.h"
 #include "reply.h"
 
 static char *
@@ -39,31 +39,6 @@ reply_error(int r, const char *message, const char *request_id)
 		str_or_null(request_id)));
 }
 
-static void
-rfc3339_us(int64_t us, char *buf, size_t len)
-{
-	time_t t = (time_t)(us / 1000000);
-	struct tm tm;
-
-	gmtime_r(&t, &tm);
-	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ",
-	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-	    tm.tm_sec, (long)(us % 1000000));
-}
-
-static void
-hex(const uint8_t *p, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		out[2 * i] = digits[p[i] >> 4];
-		out[2 * i + 1] = digits[p[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
 char *
 reply_sign(const struct sign_job *j)
 {
@@ -73,8 +48,8 @@ reply_sign(const struct sign_job *j)
 
 	if (b64_encode(e->sig, e->sig_len, sig, sizeof(sig)) != 0)
 		return NULL;
-	rfc3339_us(e->signed_at_us, at, sizeof(at));
-	hex(e->entry_hash, SD_HASH_LEN, hash);
+	ledger_json_rfc3339(e->signed_at_us, at, sizeof(at));
+	ledger_json_hex(e->entry_hash, SD_HASH_LEN, hash);
 	return dump(json_pack("{s:s,s:s,s:s,s:s,s:I,s:o,s:s,s:s,s:b,"
 			      "s:{s:s,s:I,s:s}}",
 	    "signature", sig, "format", e->format, "algorithm", e->algorithm,
@@ -125,4 +100,31 @@ reply_status(int ok, int hsm, int ledger)
 {
 	return dump(json_pack("{s:s,s:b,s:b}", "status",
 	    ok ? "ok" : "unavailable", "hsm", hsm, "ledger", ledger));
+}
+
+char *
+reply_ledger_proof(const struct ledger_proof *p)
+{
+	return dump(ledger_json_proof(p));
+}
+
+char *
+reply_ledger_page(
+    const char *instance, const struct ledger_row *rows, size_t n, int full)
+{
+	json_t *arr = json_array();
+	size_t i;
+
+	if (arr == NULL)
+		return NULL;
+	for (i = 0; i < n; i++)
+		if (json_array_append_new(arr, ledger_json_row(&rows[i])) !=
+		    0) {
+			json_decref(arr);
+			return NULL;
+		}
+	return dump(json_pack("{s:s,s:o,s:o}", "instance", instance, "entries",
+	    arr, "next_after",
+	    full && n > 0 ? json_integer((json_int_t)rows[n - 1].e.seq)
+			  : json_null()));
 }

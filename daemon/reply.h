@@ -21,6 +21,16 @@ char *reply_sign(const struct sign_job *j);
 char *reply_keys(const struct sd_keys *ks,
     int (*visible)(const struct sd_key *, void *), void *arg);
 
+/* GET /v1/ledger/{instance}/{seq}: the entry with its inclusion proof
+ * (ledger_json.h, the document `sealctl ledger prove` checks). */
+char *reply_ledger_proof(const struct ledger_proof *p);
+
+/* GET /v1/ledger/{instance}: {"instance","entries":[...],"next_after"}
+ * with next_after the last seq when more may follow (full page), else
+ * null. */
+char *reply_ledger_page(
+    const char *instance, const struct ledger_row *rows, size_t n, int full);
+
 /* GET /readyz and /healthz bodies. */
 char *reply_status(int ok, int hsm, int ledger);
 

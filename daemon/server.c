@@ -26,7 +26,9 @@
 #include "secret.h"
 #include "server.h"
 
-enum route { R_NONE, R_HEALTHZ, R_READYZ, R_SIGN, R_KEYS };
+enum route { R_NONE, R_HEALTHZ, R_READYZ, R_SIGN, R_KEYS, R_LEDGER };
+
+#define LEDGER_PREFIX "/v1/ledger/"
 enum job_state { JOB_NONE, JOB_RUNNING, JOB_DONE };
 
 struct server {
@@ -49,6 +51,7 @@ struct req {
 	enum route route;
 	struct pstate *ps; /* policy in force at start */
 	const struct policy_principal *client;
+	const struct policy_principal *auditor;
 	struct peer peer;
 	int responded;
 	int too_large; /* body over the limit: discarding it */
@@ -65,10 +68,9 @@ static const struct {
 	enum route route;
 	int public; /* answered for any caller that can connect */
 } routes[] = {
-	{ "/healthz", "GET", R_HEALTHZ, 1 },
-	{ "/readyz", "GET", R_READYZ, 1 },
-	{ "/v1/sign", "POST", R_SIGN, 0 },
-	{ "/v1/keys", "GET", R_KEYS, 0 },
+	{ "/healthz", "GET", R_HEALTHZ, 1 }, { "/readyz", "GET", R_READYZ, 1 },
+	{ "/v1/sign", "POST", R_SIGN, 0 }, { "/v1/keys", "GET", R_KEYS, 0 },
+	{ LEDGER_PREFIX, "GET", R_LEDGER, 0 }, /* a prefix */
 };
 
 static enum MHD_Result
@@ -115,6 +117,149 @@ job_done(struct sign_job *j, void *arg)
 	(void)j;
 	atomic_store(&q->job_state, JOB_DONE);
 	MHD_resume_connection(q->conn);
+}
+
+/* Decimal 0..INT64_MAX, digits only; -1 otherwise. */
+static int64_t
+parse_seq(const char *s, size_t n)
+{
+	int64_t v = 0;
+	size_t i;
+
+	if (n == 0 || n > 18)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
+/*
+ * "/v1/ledger/INSTANCE/SEQ" (one entry) or "/v1/ledger/INSTANCE" with
+ * ?after=SEQ&limit=N (a page) into lk.  0, or SD_ERR_BAD_REQUEST with a
+ * message.
+ */
+static int
+parse_lookup(
+    struct req *q, const char *url, struct ledger_lookup *lk, const char **msg)
+{
+	const char *p = url + strlen(LEDGER_PREFIX), *slash, *a, *l;
+	size_t n, i;
+	int64_t v;
+
+	memset(lk, 0, sizeof(*lk));
+	slash = strchr(p, '/');
+	n = slash != NULL ? (size_t)(slash - p) : strlen(p);
+	*msg = "instance: 1 to 63 letters, digits, '.', '_' or '-'";
+	if (n == 0 || n >= sizeof(lk->instance))
+		return SD_ERR_BAD_REQUEST;
+	for (i = 0; i < n; i++)
+		if (!((p[i] >= 'a' && p[i] <= 'z') ||
+			(p[i] >= 'A' && p[i] <= 'Z') ||
+			(p[i] >= '0' && p[i] <= '9') || p[i] == '.' ||
+			p[i] == '_' || p[i] == '-'))
+			return SD_ERR_BAD_REQUEST;
+	memcpy(lk->instance, p, n);
+	if (slash != NULL) {
+		*msg = "seq: a positive decimal number";
+		if ((lk->seq = parse_seq(slash + 1, strlen(slash + 1))) < 1)
+			return SD_ERR_BAD_REQUEST;
+		return 0;
+	}
+	a = MHD_lookup_connection_value(
+	    q->conn, MHD_GET_ARGUMENT_KIND, "after");
+	l = MHD_lookup_connection_value(
+	    q->conn, MHD_GET_ARGUMENT_KIND, "limit");
+	*msg = "after: a decimal seq (0 for the start)";
+	if (a != NULL && (lk->after = parse_seq(a, strlen(a))) < 0)
+		return SD_ERR_BAD_REQUEST;
+	lk->limit = SD_LEDGER_PAGE_DEFAULT;
+	if (l != NULL) {
+		*msg = "limit: 1 to " SD_XSTR(SD_LEDGER_PAGE_MAX);
+		v = parse_seq(l, strlen(l));
+		if (v < 1 || v > SD_LEDGER_PAGE_MAX)
+			return SD_ERR_BAD_REQUEST;
+		lk->limit = (size_t)v;
+	}
+	return 0;
+}
+
+/* Hand a job (sign or lookup) to the workers with the connection
+ * suspended; its completion resumes it. */
+static enum MHD_Result
+submit_job(struct req *q)
+{
+	struct server *s = q->srv;
+	struct sign_job *j = &q->job;
+	int r;
+
+	j->done = job_done;
+	j->arg = q;
+	/* Counted before the stop check: server_drain sets stopping, then
+	 * waits for the count, so a job is either refused here or waited
+	 * for there. */
+	atomic_fetch_add(&s->replies_pending, 1);
+	if (atomic_load(&s->stopping)) {
+		atomic_fetch_sub(&s->replies_pending, 1);
+		r = SD_ERR_SHUTDOWN;
+		goto refused;
+	}
+	atomic_store(&q->job_state, JOB_RUNNING);
+	MHD_suspend_connection(q->conn);
+	if ((r = signer_submit(s->d.signer, j)) != 0) {
+		atomic_store(&q->job_state, JOB_NONE);
+		MHD_resume_connection(q->conn);
+		atomic_fetch_sub(&s->replies_pending, 1);
+		goto refused;
+	}
+	return MHD_YES;
+refused:
+	if (!j->is_lookup)
+		ratelimit_refund(s->d.rl, q->client);
+	return respond_err(q, r, NULL);
+}
+
+/* GET /v1/ledger/...: clients read their own entries; auditors any entry
+ * and pages. */
+static enum MHD_Result
+start_lookup(struct req *q, const char *url)
+{
+	const char *msg;
+	int r;
+
+	q->job.is_lookup = 1;
+	if ((r = parse_lookup(q, url, &q->job.lk, &msg)) != 0)
+		return respond_err(q, r, msg);
+	if (q->job.lk.seq == 0 && q->auditor == NULL)
+		return respond_err(q, SD_ERR_POLICY_DENIED,
+		    "only auditors page through the ledger");
+	return submit_job(q);
+}
+
+static enum MHD_Result
+finish_lookup(struct req *q)
+{
+	const struct ledger_lookup *lk = &q->job.lk;
+	const struct ledger_entry *e;
+
+	atomic_fetch_sub(&q->srv->replies_pending, 1);
+	if (q->job.result != 0)
+		return respond_err(q, q->job.result,
+		    q->job.result == SD_ERR_NOT_FOUND ? "no such entry" : NULL);
+	if (lk->seq == 0)
+		return respond_json(q, 200,
+		    reply_ledger_page(lk->instance, lk->rows, lk->nrows,
+			lk->nrows == lk->limit));
+	/* a client sees only its own signatures, and cannot tell others'
+	 * entries from missing ones */
+	e = &lk->proof->row.e;
+	if (q->auditor == NULL &&
+	    (e->kind != LEDGER_SIGNATURE ||
+		strcmp(e->client, q->client->name) != 0))
+		return respond_err(q, SD_ERR_NOT_FOUND, "no such entry");
+	return respond_json(q, 200, reply_ledger_proof(lk->proof));
 }
 
 static const unsigned int digest_bits[] = { 0, POLICY_DG_SHA256,
@@ -186,27 +331,7 @@ start_sign(struct req *q)
 	snprintf(j->client, sizeof(j->client), "%s", q->client->name);
 	memcpy(j->policy_hash, policy_hash(q->ps->policy), SD_HASH_LEN);
 	j->peer = q->peer;
-	j->done = job_done;
-	j->arg = q;
-	/* Counted before the stop check: server_drain sets stopping, then
-	 * waits for the count, so a job is either refused here or waited
-	 * for there. */
-	atomic_fetch_add(&s->replies_pending, 1);
-	if (atomic_load(&s->stopping)) {
-		atomic_fetch_sub(&s->replies_pending, 1);
-		ratelimit_refund(s->d.rl, q->client);
-		return respond_err(q, SD_ERR_SHUTDOWN, NULL);
-	}
-	atomic_store(&q->job_state, JOB_RUNNING);
-	MHD_suspend_connection(q->conn);
-	if ((r = signer_submit(s->d.signer, j)) != 0) {
-		atomic_store(&q->job_state, JOB_NONE);
-		MHD_resume_connection(q->conn);
-		atomic_fetch_sub(&s->replies_pending, 1);
-		ratelimit_refund(s->d.rl, q->client);
-		return respond_err(q, r, NULL);
-	}
-	return MHD_YES;
+	return submit_job(q);
 }
 
 static enum MHD_Result
@@ -274,7 +399,10 @@ begin(struct req *q, const char *url, const char *method)
 	unsigned long long n;
 
 	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-		if (strcmp(url, routes[i].path) != 0)
+		if (strcmp(url, routes[i].path) != 0 &&
+		    (routes[i].route != R_LEDGER ||
+			strncmp(url, LEDGER_PREFIX, strlen(LEDGER_PREFIX)) !=
+			    0))
 			continue;
 		path_known = 1;
 		q->route = routes[i].route;
@@ -297,7 +425,10 @@ begin(struct req *q, const char *url, const char *method)
 	caller.groups = q->peer.groups;
 	caller.ngroups = q->peer.ngroups;
 	q->client = policy_match_client(q->ps->policy, &caller);
-	if (q->client == NULL && !is_public) {
+	/* auditors read the ledger, and nothing else */
+	if (q->route == R_LEDGER)
+		q->auditor = policy_match_auditor(q->ps->policy, &caller);
+	if (q->client == NULL && q->auditor == NULL && !is_public) {
 		log_info("refused uid %u gid %u pid %d: not a known client",
 		    (unsigned int)q->peer.uid, (unsigned int)q->peer.gid,
 		    (int)q->peer.pid);
@@ -310,6 +441,8 @@ begin(struct req *q, const char *url, const char *method)
 	}
 	if (i == sizeof(routes) / sizeof(routes[0]))
 		return respond_err(q, SD_ERR_METHOD, NULL);
+	if (q->route == R_LEDGER)
+		return start_lookup(q, url);
 	if (q->route != R_SIGN)
 		return answer_get(q);
 	cl = MHD_lookup_connection_value(
@@ -400,7 +533,7 @@ handler(void *cls, struct MHD_Connection *conn, const char *url,
 	case JOB_NONE:
 		return start_sign(q);
 	case JOB_DONE:
-		return finish_sign(q);
+		return q->job.is_lookup ? finish_lookup(q) : finish_sign(q);
 	default:
 		return MHD_YES; /* spurious call while suspended */
 	}
@@ -418,6 +551,8 @@ completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (q == NULL)
 		return;
 	free(q->body);
+	free(q->job.lk.proof);
+	free(q->job.lk.rows);
 	secret_wipe(&q->job.entry, sizeof(q->job.entry));
 	pstate_unref(q->ps);
 	free(q);

@@ -70,14 +70,15 @@ reaper_main(void *arg)
 {
 	struct signer *s = arg;
 	struct sd_qnode *n, *next;
+	struct sign_job *j;
 	size_t count;
 
 	while (!sd_queue_wait_stop(&s->queue, 100)) {
 		n = sd_queue_take_old(&s->queue, waited_too_long, NULL);
 		for (count = 0; n != NULL; n = next, count++) {
+			j = SD_CONTAINER_OF(n, struct sign_job, qnode);
 			next = n->next;
-			finish(SD_CONTAINER_OF(n, struct sign_job, qnode),
-			    SD_ERR_HSM);
+			finish(j, j->is_lookup ? SD_ERR_BUSY : SD_ERR_HSM);
 		}
 		if (count > 0)
 			log_warn("%zu request%s waited over %d ms for an HSM "
@@ -122,12 +123,30 @@ fill_entry(struct sign_job *j)
 	memcpy(e->policy_hash, j->policy_hash, SD_HASH_LEN);
 }
 
+static int
+run_lookup(struct ledger_reader *rd, struct ledger_lookup *lk)
+{
+	if (lk->seq > 0) {
+		if ((lk->proof = malloc(sizeof(*lk->proof))) == NULL)
+			return SD_ERR_INTERNAL;
+		return ledger_get_entry(rd, lk->instance, lk->seq, lk->proof);
+	}
+	if ((lk->rows = calloc(lk->limit, sizeof(*lk->rows))) == NULL)
+		return SD_ERR_INTERNAL;
+	return ledger_get_page(
+	    rd, lk->instance, lk->after, lk->limit, lk->rows, &lk->nrows);
+}
+
 static void
 run_job(struct signer *s, struct ledger_reader *rd, struct sign_job *j)
 {
 	struct ledger_entry *e = &j->entry;
 	int r;
 
+	if (j->is_lookup) {
+		finish(j, run_lookup(rd, &j->lk));
+		return;
+	}
 	fill_entry(j);
 	r = ledger_find_request(rd, e);
 	if (r != SD_ERR_NOT_FOUND) { /* recorded, conflict, or ledger down */

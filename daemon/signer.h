@@ -2,7 +2,8 @@
  * signer: the signing workers.  Each worker owns an idempotency lookup
  * connection and borrows an HSM session per request; it checks whether
  * the request was already recorded, signs, and hands the entry to the
- * ledger writer.  A job completes (its done callback runs) only after the
+ * ledger writer.  Workers also answer ledger reads (lookup jobs) on the
+ * same connection, off the HTTP thread.  A job completes (its done callback runs) only after the
  * entry is committed, or with an error and no signature.  A job that waits
  * longer than SD_SIGN_QUEUE_WAIT_MS for a worker (every HSM session hung or
  * overloaded) is failed with SD_ERR_HSM, so no client waits forever.
@@ -20,7 +21,22 @@
 
 struct signer;
 
+/* A read of the ledger for GET /v1/ledger (no HSM involved). */
+struct ledger_lookup {
+	char instance[SD_NAME_MAX];
+	int64_t seq;   /* > 0: that entry, with its inclusion proof */
+	int64_t after; /* seq == 0: up to limit entries after this seq */
+	size_t limit;
+	/* outputs, malloc'd; the caller frees them */
+	struct ledger_proof *proof;
+	struct ledger_row *rows;
+	size_t nrows;
+};
+
 struct sign_job {
+	/* a lookup job instead of a signature: only lk is used */
+	int is_lookup;
+	struct ledger_lookup lk;
 	/* inputs */
 	struct sign_req req;
 	const struct sd_key *key;

@@ -27,6 +27,7 @@
 #include "ledger.h"
 #include "ledger_pq.h"
 #include "log.h"
+#include "merkle.h"
 #include "secret.h"
 
 #define NCOLS 22                  /* parameters per row */
@@ -48,16 +49,21 @@ struct ledger {
 	struct sd_queue queue;
 	atomic_int connected; /* for ledger_ready() */
 
+	/* writer thread only: the Merkle tree of the chain seald committed
+	 * (tree.size entries, the last one tree_head), and the batch whose
+	 * commit may be in doubt while the connection comes back */
+	struct merkle_frontier tree;
+	uint8_t tree_head[SD_HASH_LEN];
+	int have_tree;
+	struct ledger_entry **inflight;
+	size_t ninflight;
+
 	int have_cp; /* checkpoints configured */
 	struct ledger_checkpointer cp;
 	int64_t cp_seq;          /* writer thread only: last checkpoint */
 	struct timespec cp_time; /* when it was made (or last tried) */
 	int down_logged;         /* writer thread only: "down" said once */
-};
-
-struct ledger_reader {
-	char conninfo[SD_CONNINFO_MAX];
-	PGconn *conn;
+	char problem[256];       /* the failed start check, when overridden */
 };
 
 void
@@ -240,6 +246,77 @@ disconnect(struct ledger *l)
 	atomic_store(&l->connected, 0);
 }
 
+/*
+ * On a reconnect, the head the database holds must be the one seald
+ * committed, or past it only by entries of the batch whose commit was in
+ * doubt (they join the tree).  Anything else was written by someone else:
+ * seald does not chain onto it.
+ */
+static int
+check_head(struct ledger *l, char *errbuf, size_t errlen)
+{
+	struct merkle_node made[MERKLE_LEVELS];
+	const char *params[3] = { l->instance, NULL, NULL };
+	char from[24], to[24];
+	int64_t known = (int64_t)l->tree.size, seq;
+	uint8_t h[SD_HASH_LEN];
+	PGresult *res;
+	size_t i, hl, nm;
+	int row, mine, r = SD_ERR_LEDGER;
+
+	if (l->head_seq == known &&
+	    memcmp(l->head_hash, l->tree_head, SD_HASH_LEN) == 0)
+		return 0;
+	if (l->head_seq <= known) {
+		snprintf(errbuf, errlen,
+		    "the chain head is seq %lld but seald committed up to "
+		    "%lld with another hash: entries were removed or changed",
+		    (long long)l->head_seq, (long long)known);
+		return SD_ERR_LEDGER;
+	}
+	snprintf(from, sizeof(from), "%lld", (long long)known);
+	snprintf(to, sizeof(to), "%lld", (long long)l->head_seq);
+	params[1] = from;
+	params[2] = to;
+	res = PQexecParams(l->conn,
+	    "SELECT seq, entry_hash FROM ledger_entries WHERE instance = $1 "
+	    "AND seq > $2 AND seq <= $3 ORDER BY seq",
+	    3, NULL, params, NULL, NULL, 1);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		ledger_pq_error(l->conn, "read chain head", errbuf, errlen);
+		goto out;
+	}
+	for (row = 0; row < PQntuples(res); row++) {
+		seq = ledger_pq_i64(res, row, 0);
+		mine = seq == known + 1 + row &&
+		    ledger_pq_bytes(res, row, 1, h, sizeof(h), &hl, 0) == 0 &&
+		    hl == SD_HASH_LEN;
+		for (i = 0; mine && i < l->ninflight; i++)
+			if (l->inflight[i]->seq == seq &&
+			    memcmp(l->inflight[i]->entry_hash, h,
+				SD_HASH_LEN) == 0)
+				break;
+		if (!mine || i == l->ninflight) {
+			snprintf(errbuf, errlen,
+			    "entry %lld was not written by seald (appended "
+			    "behind its back): refusing to chain onto it; run "
+			    "sealctl ledger verify",
+			    (long long)(known + 1 + row));
+			goto out;
+		}
+		if (merkle_push(&l->tree, h, made, &nm) != 0)
+			goto out;
+		memcpy(l->tree_head, h, SD_HASH_LEN);
+	}
+	r = (int64_t)l->tree.size == l->head_seq ? 0 : SD_ERR_LEDGER;
+	if (r != 0)
+		snprintf(errbuf, errlen, "entries %lld..%lld are missing",
+		    (long long)l->tree.size + 1, (long long)l->head_seq);
+out:
+	PQclear(res);
+	return r;
+}
+
 /* Schema version, instance lock and chain head on a new connection. */
 static int
 setup_conn(struct ledger *l, char *errbuf, size_t errlen)
@@ -257,6 +334,27 @@ setup_conn(struct ledger *l, char *errbuf, size_t errlen)
 		    "database schema is not at %s: run "
 		    "`seald migrate`",
 		    latest);
+		goto out;
+	}
+	PQclear(res);
+	/* Least privilege: a role that owns the tables could switch their
+	 * append-only triggers off. */
+	res = PQexec(l->conn,
+	    "SELECT r.rolsuper OR pg_has_role(c.relowner, 'USAGE'), "
+	    "current_user FROM pg_roles r, pg_class c "
+	    "WHERE r.rolname = current_user "
+	    "AND c.oid = 'ledger_entries'::regclass");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		ledger_pq_error(l->conn, "check role", errbuf, errlen);
+		goto out;
+	}
+	if (strcmp(PQgetvalue(res, 0, 0), "f") != 0) {
+		snprintf(errbuf, errlen,
+		    "database role \"%.64s\" owns the ledger tables or is a "
+		    "superuser, so it could switch off their append-only "
+		    "triggers: connect seald as a login role that is a member "
+		    "of seald_writer (README: Database roles)",
+		    PQgetvalue(res, 0, 1));
 		goto out;
 	}
 	PQclear(res);
@@ -295,7 +393,7 @@ setup_conn(struct ledger *l, char *errbuf, size_t errlen)
 			goto out;
 		}
 	}
-	r = 0;
+	r = l->have_tree ? check_head(l, errbuf, errlen) : 0;
 out:
 	PQclear(res);
 	return r;
@@ -401,14 +499,28 @@ row_sql(char *sql, size_t cap, size_t *off, int p, int first)
 	return 0;
 }
 
-/*
- * INSERT entries b[0..n) as one statement, chained from the current head.
- * Returns 0 (head advanced), SD_ERR_CONFLICT when the (client, request_id)
- * constraint fired, or SD_ERR_LEDGER.
- */
-static int
-insert_rows(struct ledger *l, struct ledger_entry **b, size_t n)
+/* Room for the parameters of a batch: its entries, then the Merkle
+ * subtrees they complete (at most one per entry and one per level). */
+#define NODES_MAX (SD_LEDGER_BATCH_MAX + MERKLE_LEVELS)
+#define PARAMS_MAX (SD_LEDGER_BATCH_MAX * NCOLS + NODES_MAX * 3)
+
+struct batch_params {
+	const char *v[PARAMS_MAX];
+	int len[PARAMS_MAX], fmt[PARAMS_MAX];
+	struct rowtext t[SD_LEDGER_BATCH_MAX];
+	struct merkle_node made[NODES_MAX];
+	struct ledger_node_text nt[NODES_MAX];
+	struct merkle_frontier tree;
+};
+
+/* "WITH m AS (INSERT INTO ledger_merkle ...) INSERT INTO ledger_entries
+ * ...": one statement, so entries and subtrees commit together. */
+static char *
+batch_sql(size_t n, size_t nm)
 {
+	static const char cte[] =
+	    "WITH m AS (INSERT INTO ledger_merkle (instance, level, idx, "
+	    "hash) VALUES ";
 	static const char cols[] =
 	    "INSERT INTO ledger_entries (instance, seq, "
 	    "signed_at_us, signed_at, client, client_uid, client_pid, "
@@ -416,21 +528,54 @@ insert_rows(struct ledger *l, struct ledger_entry **b, size_t n)
 	    "digest_alg, digest, format, signature, evidence_type, "
 	    "evidence_ref, prev_hash, entry_hash, kind, policy_hash, "
 	    "detail) VALUES ";
-	const char *v[SD_LEDGER_BATCH_MAX * NCOLS];
-	int len[SD_LEDGER_BATCH_MAX * NCOLS], fmt[SD_LEDGER_BATCH_MAX * NCOLS];
-	struct rowtext t[SD_LEDGER_BATCH_MAX];
-	uint8_t prev[SD_HASH_LEN];
+	size_t i, off = 0;
+	size_t cap =
+	    sizeof(cte) + sizeof(cols) + nm * 40 + n * (NCOLS * 8 + 80) + 8;
 	char *sql;
-	size_t i, off, cap;
+	int r = 0;
+
+	if ((sql = malloc(cap)) == NULL)
+		return NULL;
+	if (nm > 0) {
+		memcpy(sql, cte, sizeof(cte));
+		off = sizeof(cte) - 1;
+		for (i = 0; i < nm && r == 0; i++)
+			r = ledger_merkle_sql(
+			    sql, cap, &off, (int)(n * NCOLS + 3 * i), i == 0);
+		sql[off++] = ')';
+		sql[off++] = ' ';
+	}
+	memcpy(sql + off, cols, sizeof(cols));
+	off += sizeof(cols) - 1;
+	for (i = 0; i < n && r == 0; i++)
+		r = row_sql(sql, cap, &off, (int)(i * NCOLS), i == 0);
+	if (r != 0) {
+		free(sql);
+		return NULL;
+	}
+	return sql;
+}
+
+/*
+ * INSERT entries b[0..n) as one statement, chained from the current head,
+ * with the Merkle subtrees they complete.  Returns 0 (head and tree
+ * advanced), SD_ERR_CONFLICT when the (client, request_id) constraint
+ * fired, INSERT_LOST, or SD_ERR_LEDGER.
+ */
+static int
+insert_rows(struct ledger *l, struct ledger_entry **b, size_t n)
+{
+	struct batch_params *p;
+	uint8_t prev[SD_HASH_LEN];
+	char *sql = NULL;
+	size_t i, nm = 0, k, np;
 	PGresult *res;
 	const char *state, *cname;
 	int r = 0;
 
-	cap = sizeof(cols) + n * (NCOLS * 8 + 80);
-	if ((sql = malloc(cap)) == NULL)
+	if ((p = malloc(sizeof(*p))) == NULL)
 		return SD_ERR_LEDGER;
-	memcpy(sql, cols, sizeof(cols));
-	off = sizeof(cols) - 1;
+	p->tree = l->tree;
 	memcpy(prev, l->head_hash, SD_HASH_LEN);
 	for (i = 0; i < n; i++) {
 		struct ledger_entry *e = b[i];
@@ -438,24 +583,37 @@ insert_rows(struct ledger *l, struct ledger_entry **b, size_t n)
 		memcpy(e->instance, l->instance, sizeof(e->instance));
 		e->seq = l->head_seq + 1 + (int64_t)i;
 		ledger_entry_hash(e, prev, e->entry_hash);
-		row_params(l, e, &t[i], &v[i * NCOLS], &len[i * NCOLS],
-		    &fmt[i * NCOLS]);
+		row_params(l, e, &p->t[i], &p->v[i * NCOLS], &p->len[i * NCOLS],
+		    &p->fmt[i * NCOLS]);
 		/* prev_hash points into the previous entry (or the head). */
-		v[i * NCOLS + COL_PREV] = i == 0
+		p->v[i * NCOLS + COL_PREV] = i == 0
 		    ? (const char *)l->head_hash
 		    : (const char *)b[i - 1]->entry_hash;
 		memcpy(prev, e->entry_hash, SD_HASH_LEN);
-		if (row_sql(sql, cap, &off, (int)(i * NCOLS), i == 0) != 0) {
-			free(sql);
-			return SD_ERR_INTERNAL;
+		if (merkle_push(&p->tree, e->entry_hash, p->made + nm, &k) !=
+		    0) {
+			log_error("ledger: the Merkle tree is full");
+			free(p);
+			return SD_ERR_LEDGER;
 		}
+		nm += k;
+	}
+	np = n * NCOLS;
+	for (i = 0; i < nm; i++, np += 3)
+		ledger_merkle_params(&p->made[i], &p->nt[i], &p->v[np],
+		    &p->len[np], &p->fmt[np]);
+	if ((sql = batch_sql(n, nm)) == NULL) {
+		free(p);
+		return SD_ERR_INTERNAL;
 	}
 	res =
-	    PQexecParams(l->conn, sql, (int)(n * NCOLS), NULL, v, len, fmt, 0);
+	    PQexecParams(l->conn, sql, (int)np, NULL, p->v, p->len, p->fmt, 0);
 	free(sql);
 	if (PQresultStatus(res) == PGRES_COMMAND_OK) {
 		l->head_seq = b[n - 1]->seq;
 		memcpy(l->head_hash, b[n - 1]->entry_hash, SD_HASH_LEN);
+		l->tree = p->tree;
+		memcpy(l->tree_head, l->head_hash, SD_HASH_LEN);
 	} else {
 		state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 		cname = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
@@ -473,6 +631,7 @@ insert_rows(struct ledger *l, struct ledger_entry **b, size_t n)
 		}
 	}
 	PQclear(res);
+	free(p);
 	return r;
 }
 
@@ -593,6 +752,8 @@ write_entries(
 	set_all(b, n, SD_ERR_LEDGER);
 	if (ensure_conn(l, 1) != 0)
 		return;
+	l->inflight = b;
+	l->ninflight = n;
 	r = insert_rows(l, b, n);
 	if (r == 0) {
 		set_all(b, n, 0);
@@ -614,6 +775,8 @@ write_entries(
 	} else {
 		disconnect(l); /* start again from what the database holds */
 	}
+	l->inflight = NULL;
+	l->ninflight = 0;
 }
 
 /* Idle: check the connection, or try to bring it back. */
@@ -635,6 +798,24 @@ heartbeat(struct ledger *l)
 	PQclear(res);
 }
 
+/* Sign the chain head with the tree's root.  Writer thread (or, before
+ * and after it, the opener and closer). */
+static int
+checkpoint(struct ledger *l, int closing)
+{
+	uint8_t root[SD_HASH_LEN];
+
+	if ((int64_t)l->tree.size != l->head_seq) {
+		log_error("ledger: the Merkle tree (%llu) is not at the head "
+			  "(%lld): no checkpoint",
+		    (unsigned long long)l->tree.size, (long long)l->head_seq);
+		return SD_ERR_INTERNAL;
+	}
+	merkle_root(&l->tree, root);
+	return ledger_cp_write(l->conn, l->instance, l->head_seq, l->head_hash,
+	    root, closing, &l->cp);
+}
+
 /* Sign the chain head when `every` entries are unsigned, or (idle) when
  * unsigned entries waited `seconds`.  Writer thread only. */
 static void
@@ -646,8 +827,7 @@ maybe_checkpoint(struct ledger *l, int idle)
 	    (!idle || sd_ms_since(&l->cp_time) < (long)l->cp.seconds * 1000L))
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &l->cp_time);
-	if (ledger_cp_write(
-		l->conn, l->instance, l->head_seq, l->head_hash, &l->cp) == 0)
+	if (checkpoint(l, 0) == 0)
 		l->cp_seq = l->head_seq;
 }
 
@@ -681,9 +861,48 @@ writer_main(void *arg)
 	return NULL;
 }
 
+/* The chain check at start (with checkpoints), or just the tree. */
+static int
+check_at_open(struct ledger *l, const struct ledger_checkpointer *cp,
+    int allow_broken, char *errbuf, size_t errlen)
+{
+	if (cp == NULL) {
+		if (ledger_merkle_load(
+			l->conn, l->instance, l->head_seq, &l->tree) != 0) {
+			snprintf(errbuf, errlen,
+			    "cannot build the Merkle tree of the chain");
+			return SD_ERR_LEDGER;
+		}
+		return 0;
+	}
+	l->have_cp = 1;
+	l->cp = *cp;
+	clock_gettime(CLOCK_MONOTONIC, &l->cp_time);
+	if (ledger_cp_check(l->conn, l->instance, cp, &l->cp_seq, &l->tree,
+		errbuf, errlen) == 0)
+		return 0;
+	if (!allow_broken)
+		return SD_ERR_LEDGER;
+	/* The operator asked to go on: say so, keep the problem for the
+	 * override entry, and continue from the stored head. */
+	log_error("ledger check failed: %s", errbuf);
+	log_warn("starting anyway, as --override-ledger-check asks; the "
+		 "override is recorded in the ledger");
+	snprintf(l->problem, sizeof(l->problem), "%s", errbuf);
+	if (ledger_merkle_load(l->conn, l->instance, l->head_seq, &l->tree) !=
+	    0) {
+		snprintf(errbuf, errlen,
+		    "cannot continue past it: the chain has gaps (restore "
+		    "the database from a backup)");
+		return SD_ERR_LEDGER;
+	}
+	return 0;
+}
+
 struct ledger *
 ledger_open(const char *conninfo, const char *instance,
-    const struct ledger_checkpointer *cp, char *errbuf, size_t errlen)
+    const struct ledger_checkpointer *cp, int allow_broken, char *errbuf,
+    size_t errlen)
 {
 	struct ledger *l;
 
@@ -701,29 +920,41 @@ ledger_open(const char *conninfo, const char *instance,
 	sd_queue_init(&l->queue, SD_LEDGER_QUEUE_MAX);
 	if (connect_writer(l, errbuf, errlen) != 0)
 		goto fail;
-	if (cp != NULL) {
-		l->have_cp = 1;
-		l->cp = *cp;
-		clock_gettime(CLOCK_MONOTONIC, &l->cp_time);
-		if (ledger_cp_check(l->conn, l->instance, cp, &l->cp_seq,
-			errbuf, errlen) != 0) {
-			PQfinish(l->conn);
-			goto fail;
+	if (check_at_open(l, cp, allow_broken, errbuf, errlen) != 0)
+		goto fail_conn;
+	memcpy(l->tree_head, l->head_hash, SD_HASH_LEN);
+	l->have_tree = 1;
+	/* Signed before anything is appended: entries that follow a closing
+	 * checkpoint with no opening one after it are not seald's. */
+	if (l->have_cp && l->head_seq > 0) {
+		if (checkpoint(l, 0) != 0) {
+			snprintf(errbuf, errlen,
+			    "cannot sign the opening checkpoint with the "
+			    "audit key");
+			goto fail_conn;
 		}
+		l->cp_seq = l->head_seq;
 	}
 	if (pthread_create(&l->thread, NULL, writer_main, l) != 0) {
 		snprintf(errbuf, errlen, "cannot start the ledger writer");
-		PQfinish(l->conn);
-		goto fail;
+		goto fail_conn;
 	}
 	log_info("ledger ready: instance %s, chain head at seq %lld",
 	    l->instance, (long long)l->head_seq);
 	return l;
+fail_conn:
+	PQfinish(l->conn);
 fail:
 	sd_queue_destroy(&l->queue);
 	secret_wipe(l->conninfo, sizeof(l->conninfo));
 	free(l);
 	return NULL;
+}
+
+const char *
+ledger_open_problem(const struct ledger *l)
+{
+	return l->problem[0] != '\0' ? l->problem : NULL;
 }
 
 void
@@ -734,11 +965,10 @@ ledger_close(struct ledger *l)
 	sd_queue_stop(&l->queue); /* the writer commits what is queued */
 	pthread_join(l->thread, NULL);
 	/* a clean stop leaves the whole chain signed */
-	if (l->have_cp && l->conn != NULL && l->head_seq > l->cp_seq &&
-	    ledger_cp_write(
-		l->conn, l->instance, l->head_seq, l->head_hash, &l->cp) == 0)
+	if (l->have_cp && l->conn != NULL && l->head_seq > 0 &&
+	    checkpoint(l, 1) == 0)
 		log_info(
-		    "final checkpoint at seq %lld", (long long)l->head_seq);
+		    "closing checkpoint at seq %lld", (long long)l->head_seq);
 	PQfinish(l->conn);
 	sd_queue_destroy(&l->queue);
 	secret_wipe(l->conninfo, sizeof(l->conninfo));
@@ -783,6 +1013,24 @@ ledger_reader_free(struct ledger_reader *rd)
 	free(rd);
 }
 
+PGconn *
+ledger_reader_conn(struct ledger_reader *rd, char *errbuf, size_t errlen)
+{
+	if (rd->conn == NULL)
+		rd->conn = ledger_pq_connect(rd->conninfo, errbuf, errlen);
+	return rd->conn;
+}
+
+int
+ledger_reader_broken(struct ledger_reader *rd)
+{
+	if (rd->conn == NULL || PQstatus(rd->conn) == CONNECTION_OK)
+		return 0;
+	PQfinish(rd->conn);
+	rd->conn = NULL;
+	return 1;
+}
+
 int
 ledger_find_request(struct ledger_reader *rd, struct ledger_entry *e)
 {
@@ -793,9 +1041,7 @@ ledger_find_request(struct ledger_reader *rd, struct ledger_entry *e)
 	/* A read is safe to repeat: once more on a fresh connection when the
 	 * old one died (the database restarted since the last request). */
 	for (tries = 0; tries < 2; tries++) {
-		if (rd->conn == NULL &&
-		    (rd->conn = ledger_pq_connect(
-			 rd->conninfo, err, sizeof(err))) == NULL) {
+		if (ledger_reader_conn(rd, err, sizeof(err)) == NULL) {
 			log_warn("ledger lookup: %s", err);
 			return SD_ERR_LEDGER;
 		}
@@ -803,10 +1049,8 @@ ledger_find_request(struct ledger_reader *rd, struct ledger_entry *e)
 		r = find_request(rd->conn, e->client, e->request_id, &rec);
 		if (r == 0)
 			return replay_into(&rec, e);
-		if (r != SD_ERR_LEDGER || PQstatus(rd->conn) == CONNECTION_OK)
+		if (r != SD_ERR_LEDGER || !ledger_reader_broken(rd))
 			return r;
-		PQfinish(rd->conn);
-		rd->conn = NULL;
 	}
 	return SD_ERR_LEDGER;
 }

@@ -23,7 +23,8 @@ struct ledger_reader;
 
 enum ledger_kind {
 	LEDGER_SIGNATURE = 0, /* a signature handed to a client */
-	LEDGER_POLICY = 1, /* a policy loaded, or a reload accepted/refused */
+	LEDGER_POLICY = 1,   /* a policy loaded, or a reload accepted/refused */
+	LEDGER_OVERRIDE = 2, /* started past a failed chain check, on request */
 };
 
 /*
@@ -69,11 +70,12 @@ struct ledger_entry {
 };
 
 /*
- * Checkpoints: the writer signs its chain head every `every` entries, after
- * `seconds` of quiet with unsigned entries, and when it stops.  sign() is
- * called from the writer thread with the 32-byte checkpoint digest
- * (ledger_checkpoint_digest) and returns 0 with the signature, else an
- * error (the checkpoint is tried again later).  pub verifies them at start.
+ * Checkpoints: the writer signs its chain head and Merkle root when it
+ * opens, every `every` entries, after `seconds` of quiet with unsigned
+ * entries, and when it stops (closing).  sign() is called with the 32-byte
+ * checkpoint digest (ledger_checkpoint_digest) and returns 0 with the
+ * signature, else an error (the checkpoint is tried again later).  pub
+ * verifies them at start.
  */
 struct ledger_checkpointer {
 	int (*sign)(void *arg, const uint8_t digest[SD_HASH_LEN], uint8_t *sig,
@@ -86,30 +88,57 @@ struct ledger_checkpointer {
 	unsigned int seconds;
 };
 
-/* SHA-256("seald-checkpoint-v1\0" || str(instance) || int(seq) ||
- * bytes(entry_hash) || int(signed_at_us)), as docs/ledger-format.md says. */
-void ledger_checkpoint_digest(const char *instance, int64_t seq,
-    const uint8_t entry_hash[SD_HASH_LEN], int64_t signed_at_us,
-    uint8_t out[SD_HASH_LEN]);
+/* A signed checkpoint of an instance's chain head. */
+struct ledger_cp {
+	int64_t seq;                     /* the head: entries 1..seq */
+	uint8_t entry_hash[SD_HASH_LEN]; /* of entry seq */
+	int has_root;                    /* 0: made before the Merkle tree */
+	uint8_t root[SD_HASH_LEN];       /* Merkle root of entries 1..seq */
+	int closing;                     /* made by a clean stop */
+	int64_t signed_at_us;
+	char key_label[SD_NAME_MAX];
+	char algorithm[32];
+	uint8_t sig[SD_SIG_MAX];
+	size_t sig_len;
+};
+
+/*
+ * The digest the audit key signs, as docs/ledger-format.md says:
+ * SHA-256("seald-checkpoint-v2\0" || str(instance) || int(seq) ||
+ * bytes(entry_hash) || bytes(root) || int(closing) || int(signed_at_us)),
+ * or for checkpoints without a root the v1 form (no root, no closing).
+ */
+void ledger_checkpoint_digest(
+    const struct ledger_cp *cp, const char *instance, uint8_t out[SD_HASH_LEN]);
 
 /* 1 when sig is a valid checkpoint signature by pub over digest (ECDSA, or
  * RSA PKCS#1 v1.5, with SHA-256). */
 int ledger_checkpoint_sig_ok(EVP_PKEY *pub, const uint8_t digest[SD_HASH_LEN],
     const uint8_t *sig, size_t siglen);
 
+/* 1 when cp carries a valid signature by pub. */
+int ledger_cp_signed(
+    const struct ledger_cp *cp, const char *instance, EVP_PKEY *pub);
+
 /*
- * Connect with conninfo, check that the schema is migrated, take the
- * instance lock (one writer per instance name) and start the writer.
- * With cp (may be NULL: no checkpoints), first check the stored chain
- * against the instance's last checkpoint (signature, the checkpointed
- * entry, every entry after it) and refuse to open, naming the first bad
- * position, when it does not hold.
+ * Connect with conninfo, check that the schema is migrated and that the
+ * role cannot change the tables, take the instance lock (one writer per
+ * instance name) and start the writer.  With cp (may be NULL: no
+ * checkpoints), first check the stored chain against the instance's last
+ * checkpoint (signature, the checkpointed entry, the Merkle tree, every
+ * entry after it) and refuse to open, naming the first bad position,
+ * when it does not hold, unless allow_broken (the operator's explicit
+ * override: ledger_open_problem then says what failed, for the caller to
+ * record).  Then sign an opening checkpoint of the head.
  * Returns NULL with a reason in errbuf (never the conninfo).  When the
  * database is down at start, fails: seald does not start blind.
  */
 struct ledger *ledger_open(const char *conninfo, const char *instance,
-    const struct ledger_checkpointer *cp, char *errbuf, size_t errlen)
-    __attribute__((warn_unused_result));
+    const struct ledger_checkpointer *cp, int allow_broken, char *errbuf,
+    size_t errlen) __attribute__((warn_unused_result));
+
+/* The start-up check's failure that allow_broken let pass, or NULL. */
+const char *ledger_open_problem(const struct ledger *l);
 
 /* Commit what is queued, stop the writer, disconnect.  NULL accepted. */
 void ledger_close(struct ledger *l);
@@ -150,8 +179,42 @@ int ledger_find_request(struct ledger_reader *rd, struct ledger_entry *e)
 void ledger_entry_hash(const struct ledger_entry *e,
     const uint8_t prev[SD_HASH_LEN], uint8_t out[SD_HASH_LEN]);
 
-/* "signature" or "policy": the kind column and the hashed kind name. */
+/* A stored entry as read back: every field, and its link. */
+struct ledger_row {
+	struct ledger_entry e; /* instance, seq and entry_hash set */
+	uint8_t prev_hash[SD_HASH_LEN];
+};
+
+/* An entry with its inclusion proof to the newest checkpoint covering it
+ * (has_proof 0 when no checkpoint covers it yet). */
+struct ledger_proof {
+	struct ledger_row row;
+	int has_proof;
+	struct ledger_cp cp; /* tree size cp.seq, root cp.root */
+	size_t npath;
+	uint8_t path[63][SD_HASH_LEN]; /* MERKLE_PATH_MAX, sibling first */
+};
+
+/*
+ * Entry seq of instance, with its proof (checked against the signed
+ * root).  Returns 0, SD_ERR_NOT_FOUND, or SD_ERR_LEDGER (also when the
+ * stored tree gives no valid proof).
+ */
+int ledger_get_entry(struct ledger_reader *rd, const char *instance,
+    int64_t seq, struct ledger_proof *out) __attribute__((warn_unused_result));
+
+/* Up to limit entries of instance after seq `after`, in seq order, into
+ * out[0..*n).  Returns 0 or SD_ERR_LEDGER. */
+int ledger_get_page(struct ledger_reader *rd, const char *instance,
+    int64_t after, size_t limit, struct ledger_row *out, size_t *n)
+    __attribute__((warn_unused_result));
+
+/* "signature", "policy" or "override": the kind column and the hashed
+ * kind name. */
 const char *ledger_kind_name(enum ledger_kind k);
+
+/* The kind named s; -1 when s names none. */
+int ledger_kind_from(const char *s);
 
 /* What ledger_verify found for one instance. */
 struct ledger_verdict {

@@ -5,7 +5,8 @@
  *
  *   entry_hash = SHA-256("seald-ledger-v1\0" || fields || prev_hash)
  *
- * The fields depend on the entry's kind (signature or policy).
+ * The fields depend on the entry's kind: a signature's, or for policy
+ * and override entries the policy hash and what happened.
  *
  * Strings and byte strings are u32 big-endian length then the bytes;
  * integers are 8 bytes big-endian two's complement.
@@ -60,8 +61,23 @@ ledger_entry_hash(const struct ledger_entry *e, const uint8_t prev[SD_HASH_LEN],
 	EVP_MD_CTX_free(c);
 }
 
+static const char *const kind_names[] = { "signature", "policy", "override" };
+
 const char *
 ledger_kind_name(enum ledger_kind k)
 {
-	return k == LEDGER_POLICY ? "policy" : "signature";
+	return (unsigned int)k < sizeof(kind_names) / sizeof(kind_names[0])
+	    ? kind_names[k]
+	    : "signature";
+}
+
+int
+ledger_kind_from(const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(kind_names) / sizeof(kind_names[0]); i++)
+		if (strcmp(s, kind_names[i]) == 0)
+			return (int)i;
+	return -1;
 }

@@ -11,6 +11,8 @@
 #include <libpq-fe.h>
 #include <openssl/evp.h>
 
+#include "sd_limits.h"
+
 /* Connect with a 5 s connect timeout (unless conninfo sets one) and
  * synchronous_commit=on.  Returns NULL with a reason in errbuf that never
  * contains the conninfo. */
@@ -28,7 +30,33 @@ int64_t ledger_pq_i64(const PGresult *res, int row, int col);
 int ledger_pq_bytes(const PGresult *res, int row, int col, void *dst,
     size_t cap, size_t *len, int nul);
 
+struct ledger_entry;
+
+/* "SELECT <every column> FROM ledger_entries WHERE instance = $1 AND seq
+ * > $2 ORDER BY seq LIMIT $3", read with ledger_row_entry (binary). */
+extern const char ledger_page_sql[];
+
+/* Row r of a ledger_page_sql result into e (instance not set), with its
+ * prev_hash and entry_hash; -1 when a column does not fit its field. */
+int ledger_row_entry(const PGresult *res, int r, struct ledger_entry *e,
+    uint8_t prev[32], uint8_t hash[32]);
+
+/* The lookup connection of a reader: connects when there is none (NULL
+ * with a reason in errbuf when that fails). */
+struct ledger_reader {
+	char conninfo[SD_CONNINFO_MAX];
+	PGconn *conn;
+};
+PGconn *ledger_reader_conn(
+    struct ledger_reader *rd, char *errbuf, size_t errlen);
+
+/* After a failed query: drop the connection when it is broken, so that
+ * the next call connects again; 1 when it was (worth one more try). */
+int ledger_reader_broken(struct ledger_reader *rd);
+
 struct ledger_verdict;
+struct merkle_node;
+struct merkle_frontier;
 
 /*
  * Walk an instance's chain from seq `from` (whose prev_hash must be
@@ -36,7 +64,9 @@ struct ledger_verdict;
  * head_seq, or the first bad position).  Returns 0 or SD_ERR_LEDGER.
  */
 int ledger_walk(PGconn *c, const char *instance, int64_t from,
-    const uint8_t from_link[32], struct ledger_verdict *v);
+    const uint8_t from_link[32],
+    void (*each)(void *arg, int64_t seq, const uint8_t hash[32]), void *arg,
+    struct ledger_verdict *v);
 
 /* The stored entry_hash of (instance, seq) into out: 0, or SD_ERR_LEDGER
  * (also when there is no such entry: out is then all 0xff). */
@@ -45,35 +75,72 @@ int ledger_entry_hash_at(
 
 struct ledger_checkpointer;
 
-/* Sign and store a checkpoint of (seq, hash).  Returns 0 or an error
- * (logged; the writer tries again later). */
+/* Sign and store a checkpoint of (seq, hash, root); closing at a clean
+ * stop.  Returns 0 or an error (logged; the writer tries again later). */
 int ledger_cp_write(PGconn *c, const char *instance, int64_t seq,
-    const uint8_t hash[32], const struct ledger_checkpointer *cp);
+    const uint8_t hash[32], const uint8_t root[32], int closing,
+    const struct ledger_checkpointer *cp);
 
-/* "seq, entry_hash, signed_at_us, signature": select these columns of
- * ledger_checkpoints (binary results) for ledger_cp_row. */
+/* Select these columns of ledger_checkpoints (binary results) for
+ * ledger_cp_parse and ledger_cp_row. */
 extern const char ledger_cp_columns[];
+
+struct ledger_cp;
+
+/* Row i of res into cp; -1 when a column is malformed. */
+int ledger_cp_parse(const PGresult *res, int i, struct ledger_cp *cp);
 
 /*
  * Check checkpoint row i of res against the chain: well formed, not past
  * head_seq (entries removed), its entry present with the checkpointed
- * hash, and (pub not NULL) signed by the audit key.  On a problem sets
- * v->ok = 0, v->bad_seq and v->problem.  hash gets the checkpointed hash.
- * Returns 0, or SD_ERR_LEDGER when the database could not be read.
+ * hash, its root equal to want_root (when both exist), and (pub not NULL)
+ * signed by the audit key.  On a problem sets v->ok = 0, v->bad_seq and
+ * v->problem.  cp gets the row.  Returns 0, or SD_ERR_LEDGER when the
+ * database could not be read.
  */
 int ledger_cp_row(PGconn *c, const char *instance, const PGresult *res, int i,
-    EVP_PKEY *pub, int64_t head_seq, uint8_t hash[32],
-    struct ledger_verdict *v);
+    EVP_PKEY *pub, int64_t head_seq, const uint8_t *want_root,
+    struct ledger_cp *cp, struct ledger_verdict *v);
 
 /*
  * Check the stored chain against the instance's last checkpoint: its
- * signature, its entry, and every entry after it (all entries when there
- * is no checkpoint).  *cp_seq gets the checkpoint's seq (0: none).
- * Returns 0, or SD_ERR_LEDGER with the first bad position in errbuf.
+ * signature, its entry, the stored Merkle tree up to it against its root,
+ * every entry after it (all entries when there is no checkpoint), and
+ * that none follows a closing checkpoint.  *cp_seq gets the checkpoint's
+ * seq (0: none), tree the Merkle frontier of the whole chain.  Returns 0,
+ * or SD_ERR_LEDGER with the first bad position in errbuf.
  */
 int ledger_cp_check(PGconn *c, const char *instance,
-    const struct ledger_checkpointer *cp, int64_t *cp_seq, char *errbuf,
-    size_t errlen);
+    const struct ledger_checkpointer *cp, int64_t *cp_seq,
+    struct merkle_frontier *tree, char *errbuf, size_t errlen);
+
+/*
+ * Fill in the hashes of nodes[0..n) (perfect subtrees; level 0 are leaf
+ * hashes of entries) from the database.  Returns 0, SD_ERR_NOT_FOUND when
+ * one is not stored, or SD_ERR_LEDGER.
+ */
+int ledger_merkle_fetch(
+    PGconn *c, const char *instance, struct merkle_node *nodes, size_t n);
+
+/* The frontier of the instance's first size entries, from the stored
+ * subtrees; when they are missing (a chain older than the tree), they are
+ * recomputed from the entries and stored first.  0 or SD_ERR_LEDGER. */
+int ledger_merkle_load(
+    PGconn *c, const char *instance, int64_t size, struct merkle_frontier *f);
+
+/* Text of one subtree row's parameters (level, idx; the hash is binary). */
+struct ledger_node_text {
+	char level[8];
+	char idx[24];
+};
+
+/* Point v/len/fmt[0..3) at m's row parameters, texts kept in t. */
+void ledger_merkle_params(const struct merkle_node *m,
+    struct ledger_node_text *t, const char **v, int *len, int *fmt);
+
+/* Append "($1,$p+1,$p+2,$p+3)" (a comma first unless first): a subtree
+ * row whose instance is parameter $1.  0 or SD_ERR_INTERNAL. */
+int ledger_merkle_sql(char *sql, size_t cap, size_t *off, int p, int first);
 
 /* The name of the newest embedded migration. */
 const char *ledger_schema_latest(void);

@@ -7,16 +7,19 @@
  * entry changed (its hash differs), deleted (a gap), reordered or
  * inserted (a link that does not hold).  Each signed checkpoint must name
  * an entry of the chain with its hash, so that removing the newest entries
- * shows too.  It trusts nothing in the database but the rows and, for
+ * shows too, and the Merkle root each checkpoint signs must be the root
+ * recomputed from the entries.  It trusts nothing in the database but the rows and, for
  * checkpoint signatures, the audit public key it is given; it needs only
  * SELECT.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "err.h"
 #include "ledger.h"
 #include "ledger_pq.h"
+#include "merkle.h"
 
 #define PAGE 2000 /* rows per query */
 
@@ -45,19 +48,19 @@ enum col {
 	C_NCOLS
 };
 
-static const char page_sql[] =
+const char ledger_page_sql[] =
     "SELECT seq, kind, signed_at_us, client, client_uid, client_pid, "
     "request_id, request_hash, key_name, key_version, algorithm, "
     "digest_alg, digest, format, signature, evidence_type, evidence_ref, "
     "policy_hash, detail, prev_hash, entry_hash FROM ledger_entries "
     "WHERE instance = $1 AND seq > $2 ORDER BY seq LIMIT $3";
 
-/* Row r of res into e; -1 when a column does not fit its field. */
-static int
-row_entry(const PGresult *res, int r, struct ledger_entry *e,
+int
+ledger_row_entry(const PGresult *res, int r, struct ledger_entry *e,
     uint8_t prev[SD_HASH_LEN], uint8_t hash[SD_HASH_LEN])
 {
 	char kind[16];
+	int k;
 	size_t n1 = SD_HASH_LEN, n2 = SD_HASH_LEN, n3 = SD_HASH_LEN;
 
 	e->seq = ledger_pq_i64(res, r, C_SEQ);
@@ -102,18 +105,17 @@ row_entry(const PGresult *res, int r, struct ledger_entry *e,
 	    ledger_pq_bytes(res, r, C_HASH, hash, SD_HASH_LEN, &n3, 0) ||
 	    n2 != SD_HASH_LEN || n3 != SD_HASH_LEN)
 		return -1;
-	if (strcmp(kind, "signature") == 0)
-		e->kind = LEDGER_SIGNATURE;
-	else if (strcmp(kind, "policy") == 0)
-		e->kind = LEDGER_POLICY;
-	else
+	if ((k = ledger_kind_from(kind)) < 0)
 		return -1;
+	e->kind = (enum ledger_kind)k;
 	return 0;
 }
 
 int
 ledger_walk(PGconn *c, const char *instance, int64_t from,
-    const uint8_t from_link[SD_HASH_LEN], struct ledger_verdict *v)
+    const uint8_t from_link[SD_HASH_LEN],
+    void (*each)(void *arg, int64_t seq, const uint8_t hash[SD_HASH_LEN]),
+    void *arg, struct ledger_verdict *v)
 {
 	uint8_t link[SD_HASH_LEN], prev[SD_HASH_LEN], hash[SD_HASH_LEN];
 	uint8_t want[SD_HASH_LEN];
@@ -135,7 +137,8 @@ ledger_walk(PGconn *c, const char *instance, int64_t from,
 		params[0] = instance;
 		params[1] = after;
 		params[2] = page;
-		res = PQexecParams(c, page_sql, 3, NULL, params, NULL, NULL, 1);
+		res = PQexecParams(
+		    c, ledger_page_sql, 3, NULL, params, NULL, NULL, 1);
 		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 			PQclear(res);
 			return SD_ERR_LEDGER;
@@ -145,7 +148,7 @@ ledger_walk(PGconn *c, const char *instance, int64_t from,
 			memset(&e, 0, sizeof(e));
 			snprintf(
 			    e.instance, sizeof(e.instance), "%s", instance);
-			if (row_entry(res, i, &e, prev, hash) != 0) {
+			if (ledger_row_entry(res, i, &e, prev, hash) != 0) {
 				v->ok = 0;
 				v->bad_seq = ledger_pq_i64(res, i, C_SEQ);
 				snprintf(v->problem, sizeof(v->problem),
@@ -172,6 +175,8 @@ ledger_walk(PGconn *c, const char *instance, int64_t from,
 					snprintf(v->problem, sizeof(v->problem),
 					    "entry_hash does not match the "
 					    "entry (the entry was changed)");
+				} else if (each != NULL) {
+					each(arg, e.seq, hash);
 				}
 			}
 			memcpy(link, hash, SD_HASH_LEN);
@@ -187,33 +192,84 @@ ledger_walk(PGconn *c, const char *instance, int64_t from,
 	return 0;
 }
 
-/* The checkpoints of an instance whose chain holds: each must name an
- * entry of the chain with its hash, and (with audit) be signed by it. */
-static int
-check_checkpoints(PGconn *c, EVP_PKEY *audit, struct ledger_verdict *v)
+/* What the walk gathers for the checkpoints: the Merkle root of the
+ * chain at each checkpoint's seq. */
+struct roots {
+	struct merkle_frontier tree;
+	const PGresult *cps; /* the checkpoints, by seq */
+	int ncps, next;
+	uint8_t (*root)[SD_HASH_LEN];
+};
+
+static void
+take_root(void *arg, int64_t seq, const uint8_t hash[SD_HASH_LEN])
 {
-	const char *params[1] = { v->instance };
-	uint8_t hash[SD_HASH_LEN];
-	char sql[160];
+	struct roots *r = arg;
+	struct merkle_node made[MERKLE_LEVELS];
+	size_t n;
+
+	if (merkle_push(&r->tree, hash, made, &n) != 0)
+		return;
+	while (r->next < r->ncps && ledger_pq_i64(r->cps, r->next, 0) <= seq) {
+		merkle_root(&r->tree, r->root[r->next]);
+		r->next++;
+	}
+}
+
+/* Walk the chain of v->instance; then each checkpoint must name an entry
+ * of the chain with its hash and the tree's root there, and (with audit)
+ * be signed by it. */
+static int
+check_instance(
+    PGconn *c, const char *instance, EVP_PKEY *audit, struct ledger_verdict *v)
+{
+	static const uint8_t zero[SD_HASH_LEN];
+	const char *params[1] = { instance };
+	struct ledger_cp cp;
+	struct roots rs;
+	char sql[200];
 	PGresult *res;
-	int i, n, r = 0;
+	int64_t next;
+	int i, r = 0;
 
 	snprintf(sql, sizeof(sql),
 	    "SELECT %s FROM ledger_checkpoints WHERE instance = $1 "
-	    "ORDER BY seq",
+	    "ORDER BY seq, signed_at_us",
 	    ledger_cp_columns);
 	res = PQexecParams(c, sql, 1, NULL, params, NULL, NULL, 1);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		PQclear(res);
 		return SD_ERR_LEDGER;
 	}
-	n = PQntuples(res);
-	for (i = 0; i < n && v->ok && r == 0; i++) {
+	memset(&rs, 0, sizeof(rs));
+	rs.cps = res;
+	rs.ncps = PQntuples(res);
+	if ((rs.root = calloc((size_t)rs.ncps + 1, SD_HASH_LEN)) == NULL) {
+		PQclear(res);
+		return SD_ERR_LEDGER;
+	}
+	r = ledger_walk(c, instance, 1, zero, take_root, &rs, v);
+	for (i = 0; r == 0 && i < rs.ncps && v->ok; i++) {
 		v->checkpoints++;
 		v->last_checkpoint = ledger_pq_i64(res, i, 0);
-		r = ledger_cp_row(
-		    c, v->instance, res, i, audit, v->head_seq, hash, v);
+		r = ledger_cp_row(c, instance, res, i, audit, v->head_seq,
+		    i < rs.next ? rs.root[i] : NULL, &cp, v);
+		/* after a clean stop, seald signs an opening checkpoint of
+		 * the same head before it appends anything */
+		next = i + 1 < rs.ncps ? ledger_pq_i64(res, i + 1, 0)
+				       : v->head_seq;
+		if (r == 0 && v->ok && cp.closing && next > cp.seq) {
+			v->ok = 0;
+			v->bad_seq = cp.seq + 1;
+			snprintf(v->problem, sizeof(v->problem),
+			    "entries %lld..%lld were added after seald "
+			    "stopped cleanly at seq %lld; seald did not write "
+			    "them",
+			    (long long)cp.seq + 1, (long long)next,
+			    (long long)cp.seq);
+		}
 	}
+	free(rs.root);
 	PQclear(res);
 	return r;
 }
@@ -223,7 +279,6 @@ ledger_verify(const char *conninfo, EVP_PKEY *audit,
     void (*report)(const struct ledger_verdict *, void *), void *arg,
     char *errbuf, size_t errlen)
 {
-	static const uint8_t zero[SD_HASH_LEN];
 	struct ledger_verdict v;
 	PGresult *res = NULL, *tx;
 	PGconn *c;
@@ -247,8 +302,7 @@ ledger_verify(const char *conninfo, EVP_PKEY *audit,
 	}
 	n = PQntuples(res);
 	for (i = 0; i < n; i++) {
-		if (ledger_walk(c, PQgetvalue(res, i, 0), 1, zero, &v) != 0 ||
-		    (v.ok && check_checkpoints(c, audit, &v) != 0)) {
+		if (check_instance(c, PQgetvalue(res, i, 0), audit, &v) != 0) {
 			ledger_pq_error(c, "read entries", errbuf, errlen);
 			r = SD_ERR_LEDGER;
 			goto out;

@@ -48,7 +48,8 @@ hsm_setup "$state"
 pg_setup "$state"
 # Written once; an older one without a policy file is written anew.
 if [ ! -f "$state/seald.yaml" ] || ! grep -q '^policy:' "$state/seald.yaml" ||
-	! grep -q '^ledger:' "$state/seald.yaml" || [ ! -f "$state/policy.yaml" ]; then
+	! grep -q '^ledger:' "$state/seald.yaml" || [ ! -f "$state/policy.yaml" ] ||
+	! grep -q 'migrate_conninfo:' "$state/seald.yaml"; then
 	write_config "$state" "$sock" 0660
 fi
 export SOFTHSM2_CONF=$state/softhsm2.conf

@@ -116,11 +116,14 @@ _pg_running() {
 	_pg_as "$bin/pg_ctl" status -D "$1/pg" >/dev/null 2>&1
 }
 
-# pg_conninfo DIR: the libpq conninfo seald and the tests use.
+# pg_conninfo DIR [ROLE]: the libpq conninfo of the database `seald`, as
+# ROLE: seald_daemon (the default: seald itself, a member of seald_writer),
+# seald (the tables' owner: `seald migrate`) or seald_verifier (a member of
+# seald_auditor: sealctl ledger verify).
 pg_conninfo() {
 	local dir
 	dir=$(_envlib_abs "$1") || return 1
-	printf 'host=%s/pgsock dbname=seald user=seald\n' "$dir"
+	printf 'host=%s/pgsock dbname=seald user=%s\n' "$dir" "${2:-seald_daemon}"
 }
 
 # pg_start DIR: start the cluster in DIR/pg unless it already runs.
@@ -172,9 +175,20 @@ _pg_super() {
 		"host=$1/pgsock dbname=postgres user=postgres" -c "$2"
 }
 
+# _pg_role DIR NAME OPTIONS: CREATE ROLE NAME OPTIONS unless it exists.
+_pg_role() {
+	if [ "$(_pg_super "$1" "SELECT count(*) FROM pg_roles WHERE rolname = '$2'")" != 1 ]; then
+		_pg_super "$1" "CREATE ROLE $2 $3" || return 1
+	fi
+}
+
 # pg_setup DIR: create (once) and start a private cluster in DIR/pg that
 # listens only on the Unix socket folder DIR/pgsock, with trust auth for
-# local connections, and make sure role and database `seald` exist.
+# local connections, and make sure the database `seald` and its roles
+# exist: `seald` owns it (and runs the migrations); the group roles
+# seald_writer and seald_auditor (made here by the superuser, so that the
+# migrations need no CREATEROLE) get their table rights from the
+# migrations; seald_daemon and seald_verifier log in as their members.
 pg_setup() {
 	local dir bin sock
 	dir=$(_envlib_abs "$1") || return 1
@@ -225,9 +239,11 @@ max_connections = 50
 EOF
 	fi
 	pg_start "$dir" || return 1
-	if [ "$(_pg_super "$dir" "SELECT count(*) FROM pg_roles WHERE rolname = 'seald'")" != 1 ]; then
-		_pg_super "$dir" "CREATE ROLE seald LOGIN" || return 1
-	fi
+	_pg_role "$dir" seald "LOGIN" || return 1
+	_pg_role "$dir" seald_writer "NOLOGIN" || return 1
+	_pg_role "$dir" seald_auditor "NOLOGIN" || return 1
+	_pg_role "$dir" seald_daemon "LOGIN IN ROLE seald_writer" || return 1
+	_pg_role "$dir" seald_verifier "LOGIN IN ROLE seald_auditor" || return 1
 	if [ "$(_pg_super "$dir" "SELECT count(*) FROM pg_database WHERE datname = 'seald'")" != 1 ]; then
 		_pg_super "$dir" "CREATE DATABASE seald OWNER seald ENCODING 'UTF8'" ||
 			return 1
@@ -579,6 +595,7 @@ write_config() {
 		echo "  sessions: 4"
 		echo "database:"
 		echo "  conninfo: $(_yq "$(pg_conninfo "$dir")")"
+		echo "  migrate_conninfo: $(_yq "$(pg_conninfo "$dir" seald)")"
 		echo "policy: $(_yq "$dir/policy.yaml")"
 		echo "ledger:"
 		echo "  checkpoint_key: seald-audit"

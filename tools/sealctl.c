@@ -21,6 +21,7 @@
 #include "ledger.h"
 #include "policy.h"
 #include "sd_limits.h"
+#include "sealctl.h"
 
 #define DEFAULT_SOCKET "/run/seald/seald.sock"
 #define REPLY_MAX (4 * 1024 * 1024)
@@ -64,6 +65,12 @@ usage(void)
 	    "       sealctl [-s SOCKET] keys\n"
 	    "       sealctl policy check FILE\n"
 	    "       sealctl ledger verify --db CONNINFO [--audit-key PEM]\n"
+	    "       sealctl [-s SOCKET] ledger entry INSTANCE SEQ   "
+	    "(a proof document)\n"
+	    "       sealctl [-s SOCKET] ledger list INSTANCE [--after SEQ] "
+	    "[--limit N]\n"
+	    "       sealctl ledger prove FILE --audit-key PEM "
+	    "[--document FILE]\n"
 	    "SOCKET defaults to $SEALD_SOCKET, else " DEFAULT_SOCKET "\n");
 }
 
@@ -119,7 +126,7 @@ report(long status, const struct buf *b)
 	return 1;
 }
 
-static const EVP_MD *
+const EVP_MD *
 md_by_name(const char *alg)
 {
 	if (strcmp(alg, "sha256") == 0)
@@ -131,7 +138,7 @@ md_by_name(const char *alg)
 	return NULL;
 }
 
-static int
+int
 hash_file(const char *path, const EVP_MD *md, uint8_t *out, size_t *len)
 {
 	unsigned char buf[65536];
@@ -379,7 +386,7 @@ print_verdict(const struct ledger_verdict *v, void *arg)
 }
 
 /* The audit public key (PEM public key or certificate) from a file. */
-static EVP_PKEY *
+EVP_PKEY *
 read_audit_key(const char *path)
 {
 	EVP_PKEY *pk = NULL;
@@ -450,6 +457,61 @@ cmd_ledger_verify(int argc, char **argv)
 	return 0;
 }
 
+/* A URL path segment: letters, digits, '.', '_', '-' only. */
+static int
+segment_ok(const char *s)
+{
+	size_t n = strspn(s,
+	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789._-");
+
+	return n > 0 && n < 64 && s[n] == '\0';
+}
+
+/*
+ * ledger entry INSTANCE SEQ | ledger list INSTANCE [--after SEQ]
+ * [--limit N]: GET /v1/ledger/..., the reply printed as it came.
+ */
+static int
+cmd_ledger_get(const char *sock, int argc, char **argv)
+{
+	const char *after = "0", *limit = NULL;
+	char path[256];
+	int i;
+
+	if (argc < 2 || !segment_ok(argv[1])) {
+		usage();
+		return 2;
+	}
+	if (strcmp(argv[0], "entry") == 0) {
+		if (argc != 3 ||
+		    strspn(argv[2], "0123456789") != strlen(argv[2]) ||
+		    argv[2][0] == '\0') {
+			usage();
+			return 2;
+		}
+		snprintf(
+		    path, sizeof(path), "/v1/ledger/%s/%s", argv[1], argv[2]);
+		return cmd_get(sock, path);
+	}
+	for (i = 2; i + 1 < argc; i += 2) {
+		if (strcmp(argv[i], "--after") == 0)
+			after = argv[i + 1];
+		else if (strcmp(argv[i], "--limit") == 0)
+			limit = argv[i + 1];
+		else
+			break;
+	}
+	if (i != argc || strspn(after, "0123456789") != strlen(after) ||
+	    (limit != NULL && strspn(limit, "0123456789") != strlen(limit))) {
+		usage();
+		return 2;
+	}
+	snprintf(path, sizeof(path), "/v1/ledger/%s?after=%s%s%s", argv[1],
+	    after, limit != NULL ? "&limit=" : "", limit != NULL ? limit : "");
+	return cmd_get(sock, path);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -474,6 +536,13 @@ main(int argc, char **argv)
 	else if (strcmp(argv[i], "ledger") == 0 && i + 1 < argc &&
 	    strcmp(argv[i + 1], "verify") == 0)
 		r = cmd_ledger_verify(argc - i - 2, argv + i + 2);
+	else if (strcmp(argv[i], "ledger") == 0 && i + 1 < argc &&
+	    strcmp(argv[i + 1], "prove") == 0)
+		r = cmd_ledger_prove(argc - i - 2, argv + i + 2);
+	else if (strcmp(argv[i], "ledger") == 0 && i + 1 < argc &&
+	    (strcmp(argv[i + 1], "entry") == 0 ||
+		strcmp(argv[i + 1], "list") == 0))
+		r = cmd_ledger_get(sock, argc - i - 1, argv + i + 1);
 	else if (strcmp(argv[i], "policy") == 0 && i + 3 == argc &&
 	    strcmp(argv[i + 1], "check") == 0)
 		r = cmd_policy_check(argv[i + 2]);

@@ -26,7 +26,7 @@
 #   IT_BUILD      build folder holding seald
 #   IT_SOCK       seald's service socket (mode 0666)
 #   IT_CONFIG     seald.yaml
-#   IT_CONNINFO   libpq conninfo for role seald
+#   IT_CONNINFO   libpq conninfo for role seald_daemon (seald's own)
 #   IT_OTHER_USER a second known client (uid in policy as `ci-other`), root only
 #   IT_UNKNOWN_USER a user seald does not know (nobody)
 #   SOFTHSM2_CONF the token's SoftHSM config
@@ -70,6 +70,12 @@ _it_close() {
 	fi
 	_it_open=0
 	_it_state=""
+}
+
+# it_at_exit CMD: run CMD when the test file ends, however it ends (a
+# test must not set its own EXIT trap: the runner's records its last case).
+it_at_exit() {
+	IT_AT_EXIT="${IT_AT_EXIT:-}$1;"
 }
 
 # tid TEXT: start a new case named TEXT (closing the previous one).
@@ -147,7 +153,7 @@ as_user() {
 	(cd / && _it_switch "$u" "$@")
 }
 
-# psql_q SQL: run SQL as role seald; rows as unaligned a|b lines.
+# psql_q SQL: run SQL as role seald_daemon; rows as unaligned a|b lines.
 psql_q() {
 	"$(pg_bindir)/psql" -X -q -At -v ON_ERROR_STOP=1 "$IT_CONNINFO" -c "$1"
 }
@@ -156,6 +162,35 @@ psql_q() {
 psql_super() {
 	"$(pg_bindir)/psql" -X -q -At -v ON_ERROR_STOP=1 \
 		"host=$IT_DIR/pgsock dbname=seald user=postgres" -c "$1"
+}
+
+# The entry hash in plain SQL, written from docs/ledger-format.md alone
+# (with the helper functions of LEDGER_SQL_FUNCS): tests forge entries with
+# it and check that the document is enough to recompute every hash.
+# shellcheck disable=SC2034
+LEDGER_HASH_SQL="sha256('\\x7365616c642d6c65646765722d763100'::bytea
+  || pg_temp.s(instance) || int8send(seq) || pg_temp.s(kind) || int8send(signed_at_us)
+  || case when kind = 'signature' then
+       pg_temp.s(client) || int8send(client_uid) || int8send(client_pid)
+       || pg_temp.s(request_id) || pg_temp.b(request_hash) || pg_temp.s(key_name)
+       || int8send(key_version::bigint) || pg_temp.s(algorithm) || pg_temp.s(digest_alg)
+       || pg_temp.b(digest) || pg_temp.s(format) || pg_temp.b(signature) || pg_temp.s(evidence_type)
+       || pg_temp.s(evidence_ref) || pg_temp.b(policy_hash)
+     else pg_temp.b(policy_hash) || pg_temp.s(detail) end
+  || prev_hash)"
+LEDGER_SQL_FUNCS="create function pg_temp.s(t text) returns bytea language sql as
+  \$\$ select int4send(octet_length(convert_to(coalesce(t, ''), 'UTF8')))
+     || convert_to(coalesce(t, ''), 'UTF8') \$\$;
+  create function pg_temp.b(x bytea) returns bytea language sql as
+  \$\$ select int4send(octet_length(coalesce(x, ''::bytea))) || coalesce(x, ''::bytea) \$\$;"
+
+# psql_hash CONNINFO SQL: run SQL with LEDGER_SQL_FUNCS defined; prints
+# the last line of its output (all of it on failure).
+psql_hash() {
+	local out
+	out=$("$(pg_bindir)/psql" -X -q -At -v ON_ERROR_STOP=1 "$1" \
+	    -c "$LEDGER_SQL_FUNCS" -c "$2" 2>&1) || { printf '%s\n' "$out"; return 1; }
+	printf '%s\n' "$out" | tail -n 1
 }
 
 # p11 ARGS...: pkcs11-tool on the test token, logged in as the user

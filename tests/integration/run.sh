@@ -30,6 +30,8 @@ if [ "${1:-}" = "--one" ]; then
 		if [ "$rc" -ne 0 ]; then
 			fail "test file ended with status $rc"
 		fi
+		# the test's own clean-up (it_at_exit), then its last case
+		eval "${IT_AT_EXIT:-}"
 		_it_close
 		exit 0
 	}

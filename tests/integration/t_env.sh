@@ -112,16 +112,38 @@ if pgrep -f -- "$pin" >/dev/null; then
 fi
 unset pin
 
-tid "PostgreSQL answers on the Unix socket as role seald"
+tid "PostgreSQL answers on the Unix socket as role seald_daemon"
 [ "$(psql_q 'select 1')" = 1 ] || fail "select 1 did not answer 1"
-[ "$(psql_q 'select current_user')" = seald ] || fail "not connected as seald"
+[ "$(psql_q 'select current_user')" = seald_daemon ] || fail "not connected as seald_daemon"
 [ "$(psql_q "select pg_get_userbyid(datdba) from pg_database where datname = 'seald'")" = seald ] ||
 	fail "database seald is not owned by role seald"
 [ "$(psql_q 'show synchronous_commit')" = on ] || fail "synchronous_commit is not on"
 [ "$(psql_q 'show fsync')" = on ] || fail "fsync is not on"
 [ "$(psql_q 'show listen_addresses')" = "" ] || fail "cluster listens on TCP"
 [ "$(psql_q 'select rolsuper from pg_roles where rolname = current_user')" = f ] ||
-	fail "role seald is a superuser"
+	fail "role seald_daemon is a superuser"
+
+tid "seald's role may read and append the ledger, nothing else; the auditor only read"
+as_role() {
+	"$(pg_bindir)/psql" -X -q -At -v ON_ERROR_STOP=1 "$(pg_conninfo "$IT_DIR" "$1")" \
+	    -c "$2" 2>&1
+}
+for sql in "update ledger_entries set detail = 'x' where false" \
+    "delete from ledger_merkle where false" "truncate ledger_checkpoints" \
+    "alter table ledger_entries disable trigger user" \
+    "create table t_seald_daemon_may_not (x int)"; do
+	out=$(as_role seald_daemon "$sql") && fail "seald_daemon may: $sql"
+	grep -q 'permission denied\|must be owner' <<<"$out" || fail "$sql: $out"
+done
+as_role seald_daemon "select count(*) from ledger_checkpoints" >/dev/null ||
+	fail "seald_daemon cannot read the checkpoints"
+out=$(as_role seald_verifier "insert into ledger_merkle values ('x', 1, 0, sha256(''))") &&
+	fail "seald_verifier may insert"
+grep -q 'permission denied' <<<"$out" || fail "insert as auditor: $out"
+[ "$(as_role seald_verifier "select count(*) > 0 from ledger_entries")" = t ] ||
+	fail "seald_verifier cannot read the ledger"
+out=$(as_role seald "update ledger_entries set detail = 'x'") && fail "the owner may update"
+grep -q 'append-only' <<<"$out" || fail "update as owner: $out"
 if [ "$(id -u)" -eq 0 ]; then
 	owner=$(ps -o user= -p "$(head -n 1 "$IT_DIR/pg/postmaster.pid")")
 	[ "$owner" = postgres ] || fail "cluster runs as $owner, want postgres"

@@ -20,7 +20,7 @@ sed -e "s|$IT_SOCK|$F/seald.sock|" -e "s|^instance: demo-1|instance: fault-1|" \
     -e "s|^  level: .*|  level: info|" "$IT_CONFIG" >"$F/seald.yaml"
 printf '%s\n' "$F/seald.sock" >"$F/seald.sockpath"
 export SEALD_FAULT_FILE=$FAULT
-trap 'seald_stop "$F" >/dev/null 2>&1' EXIT
+it_at_exit 'seald_stop "$F" >/dev/null 2>&1'
 
 tid "seald starts on the fault-injection module"
 if ! seald_start "$IT_BUILD" "$F"; then

@@ -7,14 +7,14 @@
 # stored hash, so the format document is enough to check the chain.
 
 F=$IT_DIR/tamper
-DB="host=$IT_DIR/pgsock dbname=t_tamper user=seald"
+DB="host=$IT_DIR/pgsock dbname=t_tamper user=seald_verifier"
 SUPER="host=$IT_DIR/pgsock dbname=t_tamper user=postgres"
 mkdir -p "$F"
 ln -sf "$IT_DIR/softhsm2.conf" "$F/softhsm2.conf"
 sed -e "s|$IT_SOCK|$F/seald.sock|" -e "s|^instance: demo-1|instance: tamper-1|" \
     -e "s|dbname=seald|dbname=t_tamper|" "$IT_CONFIG" >"$F/seald.yaml"
 printf '%s\n' "$F/seald.sock" >"$F/seald.sockpath"
-trap 'seald_stop "$F" >/dev/null 2>&1' EXIT
+it_at_exit 'seald_stop "$F" >/dev/null 2>&1'
 sq() { "$(pg_bindir)/psql" -X -q -At -v ON_ERROR_STOP=1 "$SUPER" -c "$1"; }
 AUDIT=$IT_DIR/certs/seald-audit.pub.pem
 verify() {
@@ -44,28 +44,8 @@ verify || fail "a fresh ledger does not verify: $(cat "$F/verify.out")"
 grep -q '^instance tamper-1: OK, 12 entries, chain head at seq 12, [0-9]* checkpoints (last at seq 12)$' \
     "$F/verify.out" || fail "$(cat "$F/verify.out")"
 
-# The entry hash in plain SQL, from docs/ledger-format.md alone.
-HASH_SQL="sha256('\\x7365616c642d6c65646765722d763100'::bytea
-  || pg_temp.s(instance) || int8send(seq) || pg_temp.s(kind) || int8send(signed_at_us)
-  || case when kind = 'signature' then
-       pg_temp.s(client) || int8send(client_uid) || int8send(client_pid)
-       || pg_temp.s(request_id) || pg_temp.b(request_hash) || pg_temp.s(key_name)
-       || int8send(key_version::bigint) || pg_temp.s(algorithm) || pg_temp.s(digest_alg)
-       || pg_temp.b(digest) || pg_temp.s(format) || pg_temp.b(signature) || pg_temp.s(evidence_type)
-       || pg_temp.s(evidence_ref) || pg_temp.b(policy_hash)
-     else pg_temp.b(policy_hash) || pg_temp.s(detail) end
-  || prev_hash)"
-FUNCS="create function pg_temp.s(t text) returns bytea language sql as
-  \$\$ select int4send(octet_length(convert_to(coalesce(t, ''), 'UTF8')))
-     || convert_to(coalesce(t, ''), 'UTF8') \$\$;
-  create function pg_temp.b(x bytea) returns bytea language sql as
-  \$\$ select int4send(octet_length(coalesce(x, ''::bytea))) || coalesce(x, ''::bytea) \$\$;"
-sqh() {
-	local out
-	out=$("$(pg_bindir)/psql" -X -q -At -v ON_ERROR_STOP=1 "$SUPER" \
-	    -c "$FUNCS" -c "$1" 2>&1) || { printf '%s\n' "$out"; return 1; }
-	printf '%s\n' "$out" | tail -n 1
-}
+sqh() { psql_hash "$SUPER" "$1"; }
+HASH_SQL=$LEDGER_HASH_SQL
 
 tid "an SQL check written from docs/ledger-format.md agrees with every entry"
 n=$(sqh "select count(*) from ledger_entries where instance = 'tamper-1'
@@ -130,11 +110,13 @@ expect_broken 8 "prev_hash is not the hash of entry 7"
 tid "a clean stop signed the chain head; openssl verifies the checkpoint"
 [ "$(sq "select max(seq) from ledger_checkpoints where instance = 'tamper-1'")" = 12 ] ||
 	fail "no checkpoint at the head (seq 12)"
-dg=$(sqh "select encode(sha256('\\x7365616c642d636865636b706f696e742d763100'::bytea
-    || pg_temp.s(instance) || int8send(seq) || pg_temp.b(entry_hash)
-    || int8send(signed_at_us)), 'hex') from ledger_checkpoints
-    where instance = 'tamper-1' and seq = 12")
-sig=$(sq "select encode(signature, 'hex') from ledger_checkpoints where instance = 'tamper-1' and seq = 12")
+# the newest checkpoint at seq 12: the closing one of the clean stop
+CP="from ledger_checkpoints where instance = 'tamper-1' and seq = 12 order by signed_at_us desc limit 1"
+[ "$(sq "select closing $CP")" = t ] || fail "the checkpoint of the clean stop is not marked closing"
+dg=$(sqh "select encode(sha256('\\x7365616c642d636865636b706f696e742d763200'::bytea
+    || pg_temp.s(instance) || int8send(seq) || pg_temp.b(entry_hash) || pg_temp.b(root)
+    || int8send(closing::int::bigint) || int8send(signed_at_us)), 'hex') $CP")
+sig=$(sq "select encode(signature, 'hex') $CP")
 printf '%b' "$(sed 's/../\\x&/g' <<<"$dg")" >"$F/cp.dg"
 printf '%b' "$(sed 's/../\\x&/g' <<<"$sig")" >"$F/cp.sig"
 openssl pkeyutl -verify -pubin -inkey "$AUDIT" -in "$F/cp.dg" -sigfile "$F/cp.sig" \

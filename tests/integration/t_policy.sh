@@ -10,7 +10,7 @@ P=$IT_DIR/policy.yaml
 W=$IT_DIR/t_policy
 mkdir -p "$W"
 cp "$P" "$W/original.yaml"
-trap 'cp "$W/original.yaml" "$P"; kill -HUP "$(cat "$IT_DIR/seald.pid")" 2>/dev/null' EXIT
+it_at_exit 'cp "$W/original.yaml" "$P"; kill -HUP "$(cat "$IT_DIR/seald.pid")" 2>/dev/null'
 d=$(digest_b64 sha256 "policy")
 hash_of() { openssl dgst -sha256 -r "$1" | cut -d' ' -f1; }
 policy_rows() { psql_q "select count(*) from ledger_entries where instance = 'demo-1' and kind = 'policy'"; }

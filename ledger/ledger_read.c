@@ -1,0 +1,181 @@
+/*
+ * ledger_read: entries for clients and auditors, by position.  One entry
+ * comes with its inclusion proof to the newest checkpoint that covers it:
+ * the audit path is assembled from the stored Merkle subtrees and checked
+ * against the checkpoint's signed root before it is handed out, so that a
+ * changed subtree row gives an error here, never a proof that fails later
+ * at the client's.  Pages of entries are in seq order.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "ledger.h"
+#include "ledger_pq.h"
+#include "log.h"
+#include "merkle.h"
+
+/* The entries of instance after seq `after`, at most n, into out. */
+static int
+read_rows(PGconn *c, const char *instance, int64_t after, size_t n,
+    struct ledger_row *out, size_t *got)
+{
+	const char *params[3];
+	char a[24], lim[24];
+	PGresult *res;
+	int i, r = 0;
+
+	*got = 0;
+	snprintf(a, sizeof(a), "%lld", (long long)after);
+	snprintf(lim, sizeof(lim), "%zu", n);
+	params[0] = instance;
+	params[1] = a;
+	params[2] = lim;
+	res = PQexecParams(c, ledger_page_sql, 3, NULL, params, NULL, NULL, 1);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		PQclear(res);
+		return SD_ERR_LEDGER;
+	}
+	for (i = 0; i < PQntuples(res) && (size_t)i < n; i++) {
+		memset(&out[i], 0, sizeof(out[i]));
+		snprintf(out[i].e.instance, sizeof(out[i].e.instance), "%s",
+		    instance);
+		if (ledger_row_entry(res, i, &out[i].e, out[i].prev_hash,
+			out[i].e.entry_hash) != 0) {
+			log_error("ledger: entry %lld of %s is malformed",
+			    (long long)ledger_pq_i64(res, i, 0), instance);
+			r = SD_ERR_LEDGER;
+			break;
+		}
+		(*got)++;
+	}
+	PQclear(res);
+	return r;
+}
+
+/* The newest checkpoint with a root that covers seq; SD_ERR_NOT_FOUND
+ * when none does yet. */
+static int
+covering_cp(PGconn *c, const char *instance, int64_t seq, struct ledger_cp *cp)
+{
+	const char *params[2];
+	char s[24], sql[256];
+	PGresult *res;
+	int r;
+
+	snprintf(s, sizeof(s), "%lld", (long long)seq);
+	params[0] = instance;
+	params[1] = s;
+	snprintf(sql, sizeof(sql),
+	    "SELECT %s FROM ledger_checkpoints WHERE instance = $1 AND seq >= "
+	    "$2 AND root IS NOT NULL ORDER BY seq DESC, signed_at_us DESC "
+	    "LIMIT 1",
+	    ledger_cp_columns);
+	res = PQexecParams(c, sql, 2, NULL, params, NULL, NULL, 1);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		r = SD_ERR_LEDGER;
+	else if (PQntuples(res) == 0)
+		r = SD_ERR_NOT_FOUND;
+	else
+		r = ledger_cp_parse(res, 0, cp) == 0 ? 0 : SD_ERR_LEDGER;
+	PQclear(res);
+	return r;
+}
+
+/* The audit path of out->row.e (leaf seq - 1) to out->cp's root. */
+static int
+build_proof(PGconn *c, struct ledger_proof *out)
+{
+	struct merkle_node *nodes;
+	uint8_t root[SD_HASH_LEN];
+	uint64_t leaf = (uint64_t)out->row.e.seq - 1;
+	uint64_t size = (uint64_t)out->cp.seq;
+	size_t n;
+	int np, r = SD_ERR_LEDGER;
+
+	if ((nodes = calloc(MERKLE_NODES_MAX, sizeof(*nodes))) == NULL)
+		return SD_ERR_LEDGER;
+	n = merkle_proof_nodes(leaf, size, nodes, MERKLE_NODES_MAX);
+	if (size > 1 && n == 0)
+		goto out;
+	if (n > 0 && ledger_merkle_fetch(c, out->row.e.instance, nodes, n) != 0)
+		goto out;
+	if ((np = merkle_proof_path(leaf, size, nodes, n, out->path)) < 0)
+		goto out;
+	out->npath = (size_t)np;
+	if (merkle_proof_root(leaf, size, out->row.e.entry_hash,
+		(const uint8_t(*)[SD_HASH_LEN])out->path, out->npath,
+		root) != 0 ||
+	    memcmp(root, out->cp.root, SD_HASH_LEN) != 0)
+		goto out;
+	r = 0;
+out:
+	if (r != 0)
+		log_error("ledger: no valid inclusion proof of %s seq %lld to "
+			  "the checkpoint at seq %lld (the stored Merkle tree "
+			  "does not match it: run sealctl ledger verify)",
+		    out->row.e.instance, (long long)out->row.e.seq,
+		    (long long)out->cp.seq);
+	free(nodes);
+	return r;
+}
+
+static int
+read_entry(
+    PGconn *c, const char *instance, int64_t seq, struct ledger_proof *out)
+{
+	size_t got;
+	int r;
+
+	if ((r = read_rows(c, instance, seq - 1, 1, &out->row, &got)) != 0)
+		return r;
+	if (got == 0 || out->row.e.seq != seq)
+		return SD_ERR_NOT_FOUND;
+	r = covering_cp(c, instance, seq, &out->cp);
+	if (r == SD_ERR_NOT_FOUND)
+		return 0; /* not yet under a checkpoint: no proof (yet) */
+	if (r != 0)
+		return r;
+	out->has_proof = 1;
+	return build_proof(c, out);
+}
+
+int
+ledger_get_entry(struct ledger_reader *rd, const char *instance, int64_t seq,
+    struct ledger_proof *out)
+{
+	char err[256];
+	int r = SD_ERR_LEDGER, tries;
+
+	for (tries = 0; tries < 2; tries++) {
+		memset(out, 0, sizeof(*out));
+		if (ledger_reader_conn(rd, err, sizeof(err)) == NULL) {
+			log_warn("ledger read: %s", err);
+			return SD_ERR_LEDGER;
+		}
+		r = read_entry(rd->conn, instance, seq, out);
+		if (r != SD_ERR_LEDGER || !ledger_reader_broken(rd))
+			break;
+	}
+	return r;
+}
+
+int
+ledger_get_page(struct ledger_reader *rd, const char *instance, int64_t after,
+    size_t limit, struct ledger_row *out, size_t *n)
+{
+	char err[256];
+	int r = SD_ERR_LEDGER, tries;
+
+	for (tries = 0; tries < 2; tries++) {
+		if (ledger_reader_conn(rd, err, sizeof(err)) == NULL) {
+			log_warn("ledger read: %s", err);
+			return SD_ERR_LEDGER;
+		}
+		r = read_rows(rd->conn, instance, after, limit, out, n);
+		if (r != SD_ERR_LEDGER || !ledger_reader_broken(rd))
+			break;
+	}
+	return r;
+}
