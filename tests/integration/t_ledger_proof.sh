@@ -3,7 +3,8 @@
 # for its own client or an auditor, pages for auditors only, and
 # `sealctl ledger prove` accepting the proof offline with the audit key
 # and refusing every altered one.  Runs its own instance (proof-1) with
-# `nobody` as an auditor; then shows that rows appended behind seald's
+# `nobody` as an auditor, in a database of its own (t_proof: it ends
+# tampered); then shows that rows appended behind seald's
 # back are refused, at run time and at start, and that the explicit
 # override is recorded.
 
@@ -12,7 +13,8 @@ mkdir -p "$F"
 chmod 0755 "$F"
 ln -sf "$IT_DIR/softhsm2.conf" "$F/softhsm2.conf"
 sed -e "s|$IT_SOCK|$F/seald.sock|" -e "s|^instance: demo-1|instance: proof-1|" \
-    -e "s|^policy: .*|policy: \"$F/policy.yaml\"|" "$IT_CONFIG" >"$F/seald.yaml"
+    -e "s|^policy: .*|policy: \"$F/policy.yaml\"|" -e "s|dbname=seald|dbname=t_proof|" \
+    "$IT_CONFIG" >"$F/seald.yaml"
 printf '%s\n' "$F/seald.sock" >"$F/seald.sockpath"
 {
 	cat "$IT_DIR/policy.yaml"
@@ -21,7 +23,7 @@ printf '%s\n' "$F/seald.sock" >"$F/seald.sockpath"
 } >"$F/policy.yaml"
 it_at_exit 'seald_stop "$F" >/dev/null 2>&1'
 AUDIT=$IT_DIR/certs/seald-audit.pub.pem
-SUPER="host=$IT_DIR/pgsock dbname=seald user=postgres"
+SUPER="host=$IT_DIR/pgsock dbname=t_proof user=postgres"
 sq() { "$(pg_bindir)/psql" -X -q -At -v ON_ERROR_STOP=1 "$SUPER" -c "$1"; }
 # preq ARGS...: http_req against this instance's socket
 preq() {
@@ -33,6 +35,8 @@ prove() {
 }
 
 tid "an entry comes with an inclusion proof that sealctl ledger prove accepts"
+psql_super "create database t_proof owner seald" >/dev/null || fail "createdb"
+"$IT_BUILD/seald" migrate -c "$F/seald.yaml" >>"$F/seald.log" 2>&1 || fail "migrate"
 if ! seald_start "$IT_BUILD" "$F"; then
 	fail "seald did not start: $(tail -n 3 "$F/seald.log")"
 	return 0
@@ -178,7 +182,7 @@ grep -q "starting anyway" "$F/override.log" || fail "no override: $(tail -n 3 "$
 [ "$(sq "select count(*) from ledger_entries where instance = 'proof-1' and kind = 'override'
     and detail like 'start-up check failed: entry $((head + 1)): entries%overridden by uid $(id -u): it: forged row test'")" = 1 ] ||
 	fail "override entry: $(sq "select detail from ledger_entries where kind = 'override'")"
-"$IT_BUILD/sealctl" ledger verify --db "$(pg_conninfo "$IT_DIR" seald_verifier)" --audit-key "$AUDIT" \
+"$IT_BUILD/sealctl" ledger verify --db "host=$IT_DIR/pgsock dbname=t_proof user=seald_verifier" --audit-key "$AUDIT" \
     >"$F/verify.out" 2>&1 && fail "verify passed a row appended after a clean stop"
 grep -q "^instance proof-1: BROKEN at seq $((head + 1)): entries $((head + 1))\.\.[0-9]* were added after seald stopped cleanly" "$F/verify.out" ||
 	fail "verify: $(grep proof-1 "$F/verify.out")"
