@@ -26,7 +26,7 @@ LIBS := $(PKG_LIBS) -lpthread -ldl
 
 COMMON_SRC := common/err.c common/log.c common/b64.c common/secret.c \
 	common/clock.c common/queue.c common/canon.c
-CFG_SRC := config/cfg.c config/cfg_yaml.c
+CFG_SRC := config/cfg.c config/cfg_yaml.c common/name.c
 POLICY_SRC := policy/policy.c policy/policy_load.c policy/ratelimit.c
 HSM_SRC := hsm/hsm.c hsm/hsm_pool.c hsm/hsm_pubkey.c
 LEDGER_SRC := ledger/ledger.c ledger/ledger_hash.c ledger/ledger_verify.c \
@@ -39,7 +39,7 @@ DAEMON_SRC := daemon/main.c daemon/server.c daemon/sign_req.c daemon/signer.c da
 SEALD_SRC := $(COMMON_SRC) $(CFG_SRC) $(POLICY_SRC) $(HSM_SRC) $(LEDGER_SRC) $(DAEMON_SRC)
 SEALCTL_SRC := tools/sealctl.c tools/sealctl_prove.c common/err.c common/b64.c common/log.c \
 	common/clock.c common/queue.c common/secret.c common/canon.c $(POLICY_SRC) \
-	config/cfg_yaml.c $(LEDGER_SRC)
+	config/cfg_yaml.c common/name.c $(LEDGER_SRC)
 
 comma := ,
 obj = $(patsubst %.c,$(BUILD)/%.o,$(patsubst $(BUILD)/%,%,$(1)))
@@ -53,9 +53,9 @@ test_ledger_hash_SRC := tests/unit/test_ledger_hash.c ledger/ledger_hash.c commo
 test_err_SRC := tests/unit/test_err.c common/err.c
 test_cfg_SRC := tests/unit/test_cfg.c tests/unit/expect.c $(CFG_SRC) common/err.c common/log.c
 test_policy_SRC := tests/unit/test_policy.c tests/unit/expect.c policy/policy.c policy/policy_load.c \
-	config/cfg_yaml.c common/err.c
+	config/cfg_yaml.c common/name.c common/err.c
 test_ratelimit_SRC := tests/unit/test_ratelimit.c policy/ratelimit.c common/err.c
-test_sign_req_SRC := tests/unit/test_sign_req.c daemon/sign_req.c common/err.c common/b64.c common/canon.c
+test_sign_req_SRC := tests/unit/test_sign_req.c daemon/sign_req.c common/name.c common/err.c common/b64.c common/canon.c
 
 .PHONY: all deps run check check-build unit integration lint format clean fuzz fuzz-deps
 all: $(BUILD)/seald $(BUILD)/sealctl
@@ -131,7 +131,7 @@ FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
 	-Icommon -Iconfig -Ipolicy
 FUZZ_LIBS := -lyaml -lcrypto
 FUZZ_TARGETS := fuzz_policy fuzz_config
-fuzz_policy_SRC := tests/fuzz/fuzz_policy.c $(POLICY_SRC) config/cfg_yaml.c common/err.c
+fuzz_policy_SRC := tests/fuzz/fuzz_policy.c $(POLICY_SRC) config/cfg_yaml.c common/name.c common/err.c
 fuzz_config_SRC := tests/fuzz/fuzz_config.c $(CFG_SRC) common/err.c common/log.c
 
 define fuzz_rule

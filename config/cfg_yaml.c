@@ -22,6 +22,7 @@
 #include <yaml.h>
 
 #include "cfg_yaml.h"
+#include "name.h"
 #include "err.h"
 #include "sd_limits.h"
 
@@ -734,13 +735,6 @@ cfg_yaml_enum(struct cfg_yaml_doc *doc, const struct cfg_yaml_node *node,
 	return cfg_yaml_error(doc, node, "expected %s", list);
 }
 
-static int
-name_char(char c)
-{
-	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-	    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-}
-
 int
 cfg_yaml_name(struct cfg_yaml_doc *doc, const struct cfg_yaml_node *node,
     char dst[SD_NAME_MAX])
@@ -752,7 +746,7 @@ cfg_yaml_name(struct cfg_yaml_doc *doc, const struct cfg_yaml_node *node,
 	if ((r = cfg_yaml_str(doc, node, 1, tmp, sizeof(tmp))) != 0)
 		return r;
 	for (i = 0; tmp[i] != '\0'; i++)
-		if (!name_char(tmp[i]))
+		if (!sd_name_char((unsigned char)tmp[i]))
 			return cfg_yaml_error(doc, node,
 			    "bad name: only letters, digits, '.', '_' and '-' "
 			    "are allowed");

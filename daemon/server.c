@@ -21,6 +21,7 @@
 
 #include "err.h"
 #include "log.h"
+#include "name.h"
 #include "peer.h"
 #include "reply.h"
 #include "secret.h"
@@ -146,21 +147,15 @@ parse_lookup(
     struct req *q, const char *url, struct ledger_lookup *lk, const char **msg)
 {
 	const char *p = url + strlen(LEDGER_PREFIX), *slash, *a, *l;
-	size_t n, i;
+	size_t n;
 	int64_t v;
 
 	memset(lk, 0, sizeof(*lk));
 	slash = strchr(p, '/');
 	n = slash != NULL ? (size_t)(slash - p) : strlen(p);
 	*msg = "instance: 1 to 63 letters, digits, '.', '_' or '-'";
-	if (n == 0 || n >= sizeof(lk->instance))
+	if (!sd_name_valid(p, n))
 		return SD_ERR_BAD_REQUEST;
-	for (i = 0; i < n; i++)
-		if (!((p[i] >= 'a' && p[i] <= 'z') ||
-			(p[i] >= 'A' && p[i] <= 'Z') ||
-			(p[i] >= '0' && p[i] <= '9') || p[i] == '.' ||
-			p[i] == '_' || p[i] == '-'))
-			return SD_ERR_BAD_REQUEST;
 	memcpy(lk->instance, p, n);
 	if (slash != NULL) {
 		*msg = "seq: a positive decimal number";

@@ -14,6 +14,7 @@
 #include "b64.h"
 #include "canon.h"
 #include "err.h"
+#include "name.h"
 #include "sign_req.h"
 
 static const struct {
@@ -35,13 +36,6 @@ sign_digest_name(enum sign_digest d)
 		if (digests[i].alg == d)
 			return digests[i].name;
 	return "unknown";
-}
-
-static int
-is_name_char(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
 }
 
 /*
@@ -73,7 +67,7 @@ get_str(json_t *obj, const char *name, char *dst, size_t cap, int kind,
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 
-		if ((kind == 1 && !is_name_char(c)) ||
+		if ((kind == 1 && !sd_name_char(c)) ||
 		    (kind == 2 && (c <= 0x20 || c >= 0x7f)) ||
 		    (kind == 0 && (c < 0x20 || c == 0x7f))) {
 			snprintf(errbuf, errlen,

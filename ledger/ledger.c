@@ -1013,44 +1013,43 @@ ledger_reader_free(struct ledger_reader *rd)
 	free(rd);
 }
 
-PGconn *
-ledger_reader_conn(struct ledger_reader *rd, char *errbuf, size_t errlen)
+int
+ledger_reader_run(
+    struct ledger_reader *rd, int (*fn)(PGconn *c, void *arg), void *arg)
 {
-	if (rd->conn == NULL)
-		rd->conn = ledger_pq_connect(rd->conninfo, errbuf, errlen);
-	return rd->conn;
+	char err[256];
+	int r = SD_ERR_LEDGER, tries;
+
+	for (tries = 0; tries < 2; tries++) {
+		if (rd->conn == NULL &&
+		    (rd->conn = ledger_pq_connect(
+			 rd->conninfo, err, sizeof(err))) == NULL) {
+			log_warn("ledger lookup: %s", err);
+			return SD_ERR_LEDGER;
+		}
+		r = fn(rd->conn, arg);
+		if (r != SD_ERR_LEDGER || PQstatus(rd->conn) == CONNECTION_OK)
+			break;
+		PQfinish(rd->conn);
+		rd->conn = NULL;
+	}
+	return r;
 }
 
-int
-ledger_reader_broken(struct ledger_reader *rd)
+/* ledger_reader_run callback: the entry recorded for a request. */
+static int
+lookup_request(PGconn *c, void *arg)
 {
-	if (rd->conn == NULL || PQstatus(rd->conn) == CONNECTION_OK)
-		return 0;
-	PQfinish(rd->conn);
-	rd->conn = NULL;
-	return 1;
+	struct ledger_entry *e = arg, rec;
+	int r;
+
+	memset(&rec, 0, sizeof(rec));
+	r = find_request(c, e->client, e->request_id, &rec);
+	return r == 0 ? replay_into(&rec, e) : r;
 }
 
 int
 ledger_find_request(struct ledger_reader *rd, struct ledger_entry *e)
 {
-	struct ledger_entry rec;
-	char err[256];
-	int r, tries;
-
-	/* A read is safe to repeat: once more on a fresh connection when the
-	 * old one died (the database restarted since the last request). */
-	for (tries = 0; tries < 2; tries++) {
-		if (ledger_reader_conn(rd, err, sizeof(err)) == NULL) {
-			log_warn("ledger lookup: %s", err);
-			return SD_ERR_LEDGER;
-		}
-		memset(&rec, 0, sizeof(rec));
-		r = find_request(rd->conn, e->client, e->request_id, &rec);
-		if (r == 0)
-			return replay_into(&rec, e);
-		if (r != SD_ERR_LEDGER || !ledger_reader_broken(rd))
-			return r;
-	}
-	return SD_ERR_LEDGER;
+	return ledger_reader_run(rd, lookup_request, e);
 }

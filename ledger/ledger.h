@@ -15,6 +15,7 @@
 
 #include <openssl/evp.h>
 
+#include "merkle.h"
 #include "queue.h"
 #include "sd_limits.h"
 
@@ -192,7 +193,7 @@ struct ledger_proof {
 	int has_proof;
 	struct ledger_cp cp; /* tree size cp.seq, root cp.root */
 	size_t npath;
-	uint8_t path[63][SD_HASH_LEN]; /* MERKLE_PATH_MAX, sibling first */
+	uint8_t path[MERKLE_PATH_MAX][SD_HASH_LEN]; /* sibling first */
 };
 
 /*

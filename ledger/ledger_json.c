@@ -374,7 +374,7 @@ ledger_json_read_proof(
 		return 0; /* no checkpoint covered the entry yet */
 	if (json_unpack_ex((json_t *)inc, &je, JSON_STRICT, "{s:I,s:I,s:o}",
 		"leaf_index", &leaf, "tree_size", &size, "path", &path) != 0 ||
-	    !json_is_array(path) || json_array_size(path) > 63) {
+	    !json_is_array(path) || json_array_size(path) > MERKLE_PATH_MAX) {
 		snprintf(errbuf, errlen, "inclusion: malformed");
 		return -1;
 	}

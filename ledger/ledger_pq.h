@@ -41,18 +41,21 @@ extern const char ledger_page_sql[];
 int ledger_row_entry(const PGresult *res, int r, struct ledger_entry *e,
     uint8_t prev[32], uint8_t hash[32]);
 
-/* The lookup connection of a reader: connects when there is none (NULL
- * with a reason in errbuf when that fails). */
+/* A lookup connection (connects lazily, reconnects after errors). */
 struct ledger_reader {
 	char conninfo[SD_CONNINFO_MAX];
 	PGconn *conn;
 };
-PGconn *ledger_reader_conn(
-    struct ledger_reader *rd, char *errbuf, size_t errlen);
 
-/* After a failed query: drop the connection when it is broken, so that
- * the next call connects again; 1 when it was (worth one more try). */
-int ledger_reader_broken(struct ledger_reader *rd);
+/*
+ * Run fn(conn, arg) on the reader's connection (connecting first); a read
+ * is safe to repeat, so when it fails with SD_ERR_LEDGER on a connection
+ * that broke (the database restarted since the last request), once more
+ * on a fresh one.  Returns fn's result, or SD_ERR_LEDGER (logged) when
+ * no connection can be made.
+ */
+int ledger_reader_run(
+    struct ledger_reader *rd, int (*fn)(PGconn *c, void *arg), void *arg);
 
 struct ledger_verdict;
 struct merkle_node;

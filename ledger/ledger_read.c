@@ -141,41 +141,51 @@ read_entry(
 	return build_proof(c, out);
 }
 
+struct entry_args {
+	const char *instance;
+	int64_t seq;
+	struct ledger_proof *out;
+};
+
+static int
+entry_cb(PGconn *c, void *arg)
+{
+	struct entry_args *a = arg;
+
+	memset(a->out, 0, sizeof(*a->out));
+	return read_entry(c, a->instance, a->seq, a->out);
+}
+
 int
 ledger_get_entry(struct ledger_reader *rd, const char *instance, int64_t seq,
     struct ledger_proof *out)
 {
-	char err[256];
-	int r = SD_ERR_LEDGER, tries;
+	struct entry_args a = { instance, seq, out };
 
-	for (tries = 0; tries < 2; tries++) {
-		memset(out, 0, sizeof(*out));
-		if (ledger_reader_conn(rd, err, sizeof(err)) == NULL) {
-			log_warn("ledger read: %s", err);
-			return SD_ERR_LEDGER;
-		}
-		r = read_entry(rd->conn, instance, seq, out);
-		if (r != SD_ERR_LEDGER || !ledger_reader_broken(rd))
-			break;
-	}
-	return r;
+	return ledger_reader_run(rd, entry_cb, &a);
+}
+
+struct page_args {
+	const char *instance;
+	int64_t after;
+	size_t limit;
+	struct ledger_row *out;
+	size_t *n;
+};
+
+static int
+page_cb(PGconn *c, void *arg)
+{
+	struct page_args *a = arg;
+
+	return read_rows(c, a->instance, a->after, a->limit, a->out, a->n);
 }
 
 int
 ledger_get_page(struct ledger_reader *rd, const char *instance, int64_t after,
     size_t limit, struct ledger_row *out, size_t *n)
 {
-	char err[256];
-	int r = SD_ERR_LEDGER, tries;
+	struct page_args a = { instance, after, limit, out, n };
 
-	for (tries = 0; tries < 2; tries++) {
-		if (ledger_reader_conn(rd, err, sizeof(err)) == NULL) {
-			log_warn("ledger read: %s", err);
-			return SD_ERR_LEDGER;
-		}
-		r = read_rows(rd->conn, instance, after, limit, out, n);
-		if (r != SD_ERR_LEDGER || !ledger_reader_broken(rd))
-			break;
-	}
-	return r;
+	return ledger_reader_run(rd, page_cb, &a);
 }

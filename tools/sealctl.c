@@ -19,6 +19,7 @@
 #include "b64.h"
 #include "err.h"
 #include "ledger.h"
+#include "name.h"
 #include "policy.h"
 #include "sd_limits.h"
 #include "sealctl.h"
@@ -457,17 +458,6 @@ cmd_ledger_verify(int argc, char **argv)
 	return 0;
 }
 
-/* A URL path segment: letters, digits, '.', '_', '-' only. */
-static int
-segment_ok(const char *s)
-{
-	size_t n = strspn(s,
-	    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	    "0123456789._-");
-
-	return n > 0 && n < 64 && s[n] == '\0';
-}
-
 /*
  * ledger entry INSTANCE SEQ | ledger list INSTANCE [--after SEQ]
  * [--limit N]: GET /v1/ledger/..., the reply printed as it came.
@@ -479,7 +469,7 @@ cmd_ledger_get(const char *sock, int argc, char **argv)
 	char path[256];
 	int i;
 
-	if (argc < 2 || !segment_ok(argv[1])) {
+	if (argc < 2 || !sd_name_valid(argv[1], strlen(argv[1]))) {
 		usage();
 		return 2;
 	}

@@ -1,0 +1,17 @@
+/*
+ * name: the one rule for names seald takes from outside (instance, key,
+ * client names, URL path segments): 1 to SD_NAME_MAX - 1 letters, digits,
+ * '.', '_' or '-'.
+ */
+#ifndef SD_NAME_H
+#define SD_NAME_H
+
+#include <stddef.h>
+
+/* 1 when c may appear in a name. */
+int sd_name_char(int c);
+
+/* 1 when s[0..n) is a whole valid name. */
+int sd_name_valid(const char *s, size_t n);
+
+#endif
