@@ -69,3 +69,8 @@ bad=$(psql_q "select count(*) from ledger_entries e join ledger_entries p
 [ "$bad" = 0 ] || fail "$bad broken links"
 http_req GET /readyz
 expect_code 200 "readyz after recovery"
+
+tid "after the database restart the whole chain verifies with sealctl"
+"$IT_BUILD/sealctl" ledger verify --db "$IT_CONNINFO" --audit-key "$IT_DIR/certs/seald-audit.pub.pem" \
+    >"$IT_DIR/down-verify.out" 2>&1 || fail "$(cat "$IT_DIR/down-verify.out")"
+grep -q '^instance demo-1: OK' "$IT_DIR/down-verify.out" || fail "$(cat "$IT_DIR/down-verify.out")"

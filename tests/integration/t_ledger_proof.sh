@@ -128,6 +128,42 @@ expect_code 405 "POST"
 	fail "sealctl ledger entry"
 prove "$F/ctl.json" || fail "sealctl's document: $(cat "$F/prove.out")"
 
+tid "a changed ledger_merkle row: no proof is served, and seald will not start on it"
+sq "create table t_merkle as select * from ledger_merkle where instance = 'proof-1'" ||
+	fail "backup"
+# mtamper SQL / mrestore: change or put back the stored subtrees
+mtamper() {
+	sq "alter table ledger_merkle disable trigger user; $1;
+	    alter table ledger_merkle enable trigger user" || fail "tampering failed: $1"
+}
+mrestore() {
+	mtamper "delete from ledger_merkle where instance = 'proof-1';
+	    insert into ledger_merkle select * from t_merkle"
+}
+[ "$(sq "select count(*) from t_merkle")" -ge 2 ] || fail "too few stored subtrees"
+mtamper "update ledger_merkle set hash = sha256(hash) where instance = 'proof-1'"
+preq GET "/v1/ledger/proof-1/$seq"
+expect_code 503 "GET with a changed Merkle tree"
+grep -q "no valid inclusion proof of proof-1 seq $seq" "$F/seald.log" ||
+	fail "log: $(grep -m1 'inclusion' "$F/seald.log")"
+mrestore
+preq GET "/v1/ledger/proof-1/$seq"
+expect_code 200 "GET after the rows are put back"
+seald_stop "$F"
+mtamper "update ledger_merkle set hash = sha256(hash) where instance = 'proof-1'"
+out=$(timeout 20 "$IT_BUILD/seald" -c "$F/seald.yaml" 2>&1 </dev/null)
+rc=$?
+[ "$rc" = 4 ] || fail "exit $rc: $(tail -n 2 <<<"$out")"
+grep -q "does not have the root its checkpoint signs (ledger_merkle was changed)" <<<"$out" ||
+	fail "message: $(grep -m1 'ledger' <<<"$out")"
+# the documented repair: delete the rows, seald rebuilds them from the entries
+mtamper "delete from ledger_merkle where instance = 'proof-1'"
+seald_start "$IT_BUILD" "$F" || fail "seald does not start again: $(tail -n 3 "$F/seald.log")"
+[ "$(sq "select count(*) from ledger_merkle join t_merkle using (instance, level, idx, hash)")" = \
+    "$(sq "select count(*) from t_merkle")" ] || fail "the rebuilt rows differ from the originals"
+preq GET "/v1/ledger/proof-1/$seq"
+expect_code 200 "GET after the rebuild"
+
 tid "a row appended behind seald's back: it stops writing and says where"
 head=$(sq "select max(seq) from ledger_entries where instance = 'proof-1'")
 sq "insert into ledger_entries select instance, seq + 1, kind, signed_at_us + 1,

@@ -153,3 +153,27 @@ verify || fail "$(cat "$F/verify.out")"
 "$IT_BUILD/sealctl" ledger verify --db "$IT_CONNINFO" --audit-key "$AUDIT" >"$F/main.out" 2>&1 ||
 	fail "the shared test ledger does not verify: $(cat "$F/main.out")"
 grep -q '^instance demo-1: OK' "$F/main.out" || fail "$(cat "$F/main.out")"
+
+tid "two instances with different names share one database and both verify"
+G=$IT_DIR/tamper2
+mkdir -p "$G"
+ln -sf "$IT_DIR/softhsm2.conf" "$G/softhsm2.conf"
+sed -e "s|$F/seald.sock|$G/seald.sock|" -e "s|^instance: tamper-1|instance: tamper-2|" \
+    "$F/seald.yaml" >"$G/seald.yaml"
+printf '%s\n' "$G/seald.sock" >"$G/seald.sockpath"
+it_at_exit 'seald_stop "$G" >/dev/null 2>&1'
+if seald_start "$IT_BUILD" "$F" && seald_start "$IT_BUILD" "$G"; then
+	for i in 1 2 3; do
+		for s in "$F" "$G"; do
+			IT_SOCK=$s/seald.sock sign_json demo-ec "$d" sha256 "t-two-$i-$RANDOM" >/dev/null
+			expect_code 200 "sign on $s"
+		done
+	done
+	seald_stop "$G"
+	seald_stop "$F"
+else
+	fail "the two instances did not both start: $(tail -n 3 "$G/seald.log")"
+fi
+verify || fail "$(cat "$F/verify.out")"
+grep -q '^instance tamper-1: OK' "$F/verify.out" && grep -q '^instance tamper-2: OK, 4 entries' "$F/verify.out" ||
+	fail "$(cat "$F/verify.out")"

@@ -94,6 +94,12 @@ test_minimal_defaults(void **state)
 	assert_int_equal(cfg->sessions, SD_HSM_SESSIONS_DEFAULT);
 	assert_string_equal(
 	    cfg->conninfo, "host=/run/postgresql dbname=seald user=seald");
+	/* migrations run as the daemon's role unless told otherwise */
+	assert_string_equal(cfg->migrate_conninfo, cfg->conninfo);
+	assert_string_equal(cfg->checkpoint_key, "");
+	assert_int_equal(cfg->checkpoint_every, SD_CHECKPOINT_EVERY_DEFAULT);
+	assert_int_equal(
+	    cfg->checkpoint_seconds, SD_CHECKPOINT_SECONDS_DEFAULT);
 	assert_int_equal(cfg->max_body, SD_HTTP_MAX_BODY_DEFAULT);
 	assert_int_equal(cfg->max_header, SD_HTTP_MAX_HEADER_DEFAULT);
 	assert_int_equal(cfg->timeout, SD_HTTP_TIMEOUT_DEFAULT);
@@ -124,6 +130,11 @@ test_full_values(void **state)
 	assert_string_equal(cfg->conninfo,
 	    "host=/run/postgresql port=5433 "
 	    "dbname=ledger user=seald_writer");
+	assert_string_equal(cfg->migrate_conninfo,
+	    "host=/run/postgresql port=5433 dbname=ledger user=seald");
+	assert_string_equal(cfg->checkpoint_key, "seald audit 2026");
+	assert_int_equal(cfg->checkpoint_every, 250);
+	assert_int_equal(cfg->checkpoint_seconds, 15);
 	assert_int_equal(cfg->max_body, 1048576);
 	assert_int_equal(cfg->max_header, 16384);
 	assert_int_equal(cfg->timeout, 30);
