@@ -20,7 +20,7 @@ else
 OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=$(SANITIZE) -fno-sanitize-recover=all
 endif
 CFLAGS := -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(HARDEN) -Icommon -Iconfig -Ihsm \
-	-Ipolicy -Iledger -Idaemon -Itests/unit -I$(BUILD) $(PKG_CFLAGS) $(P11_CFLAGS) $(EXTRA_CFLAGS)
+	-Ipolicy -Iledger -Ievidence -Idaemon -Itests/unit -I$(BUILD) $(PKG_CFLAGS) $(P11_CFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS := -pie -Wl,-z,relro,-z,now,-z,noexecstack $(if $(SANITIZE),-fsanitize=$(SANITIZE))
 LIBS := $(PKG_LIBS) -lpthread -ldl
 
@@ -33,10 +33,12 @@ LEDGER_SRC := ledger/ledger.c ledger/ledger_hash.c ledger/ledger_verify.c \
 	ledger/ledger_checkpoint.c ledger/merkle.c ledger/ledger_merkle.c \
 	ledger/ledger_read.c ledger/ledger_json.c \
 	ledger/migrate.c $(BUILD)/migrations.c
+EVIDENCE_SRC := evidence/cms.c
 DAEMON_SRC := daemon/main.c daemon/server.c daemon/sign_req.c daemon/signer.c daemon/keys.c \
 	daemon/pstate.c \
 	daemon/reply.c daemon/peer.c
-SEALD_SRC := $(COMMON_SRC) $(CFG_SRC) $(POLICY_SRC) $(HSM_SRC) $(LEDGER_SRC) $(DAEMON_SRC)
+SEALD_SRC := $(COMMON_SRC) $(CFG_SRC) $(POLICY_SRC) $(HSM_SRC) $(LEDGER_SRC) $(EVIDENCE_SRC) \
+	$(DAEMON_SRC)
 SEALCTL_SRC := tools/sealctl.c tools/sealctl_prove.c common/err.c common/b64.c common/log.c \
 	common/clock.c common/queue.c common/secret.c common/canon.c $(POLICY_SRC) \
 	config/cfg_yaml.c common/name.c $(LEDGER_SRC)
@@ -45,7 +47,8 @@ comma := ,
 obj = $(patsubst %.c,$(BUILD)/%.o,$(patsubst $(BUILD)/%,%,$(1)))
 
 UNIT_TESTS := test_err test_b64 test_cfg test_sign_req test_ledger_hash test_queue \
-	test_policy test_ratelimit test_merkle
+	test_policy test_ratelimit test_merkle test_cms
+test_cms_SRC := tests/unit/test_cms.c evidence/cms.c common/err.c
 test_merkle_SRC := tests/unit/test_merkle.c ledger/merkle.c
 test_queue_SRC := tests/unit/test_queue.c common/queue.c common/clock.c common/err.c
 test_b64_SRC := tests/unit/test_b64.c common/b64.c common/err.c

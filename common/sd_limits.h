@@ -53,6 +53,11 @@
 #define SD_EVIDENCE_REF_MAX 256
 #define SD_DIGEST_MAX 64 /* SHA-512 */
 #define SD_SIG_MAX 1024  /* RSA-4096 = 512, ECDSA DER < 140 */
+/* What a client receives and the ledger keeps: a signature, or a CMS
+ * SignedData with the key's certificates (at most SD_SEAL_CERTS_MAX bytes
+ * of DER, checked when the policy is loaded). */
+#define SD_SEAL_MAX 16384
+#define SD_SEAL_CERTS_MAX 12288
 #define SD_JSON_MAX_DEPTH 4
 
 /* HSM */

@@ -39,24 +39,31 @@ public_pem(EVP_PKEY *pk)
 	return s;
 }
 
-/* Read the PEM certificate file (bounded), check the leaf's key. */
-static char *
-load_cert(const char *path, EVP_PKEY *pk, char *errbuf, size_t errlen)
+/* Read the PEM certificate file (bounded) into k: check the leaf's key,
+ * keep the PEM for replies and the certificates for CMS, and count their
+ * DER bytes into *der. */
+static int
+load_cert(struct sd_key *k, const char *path, size_t *der, char *errbuf,
+    size_t errlen)
 {
 	BIO *in = NULL, *out = NULL;
 	X509 *x = NULL;
-	char *s = NULL;
-	int n = 0;
+	int n = 0, len, r = -1;
 
+	*der = 0;
 	if ((in = BIO_new_file(path, "r")) == NULL) {
 		snprintf(
 		    errbuf, errlen, "%.200s: cannot open certificate", path);
-		return NULL;
+		return -1;
 	}
-	if ((out = BIO_new(BIO_s_mem())) == NULL)
+	snprintf(errbuf, errlen, "out of memory");
+	if ((out = BIO_new(BIO_s_mem())) == NULL ||
+	    (k->chain = sk_X509_new_null()) == NULL)
 		goto out;
 	while ((x = PEM_read_bio_X509(in, NULL, NULL, NULL)) != NULL) {
-		if (n == 0 && EVP_PKEY_eq(X509_get0_pubkey(x), pk) != 1) {
+		if (n == 0 &&
+		    EVP_PKEY_eq(X509_get0_pubkey(x), hsm_key_public(k->hk)) !=
+			1) {
 			snprintf(errbuf, errlen,
 			    "%.200s: the certificate's public "
 			    "key is not the HSM key's",
@@ -64,32 +71,58 @@ load_cert(const char *path, EVP_PKEY *pk, char *errbuf, size_t errlen)
 			goto out;
 		}
 		if (PEM_write_bio_X509(out, x) != 1 ||
-		    BIO_ctrl_pending(out) > SD_CERT_MAX_BYTES) {
+		    BIO_ctrl_pending(out) > SD_CERT_MAX_BYTES ||
+		    (len = i2d_X509(x, NULL)) <= 0) {
 			snprintf(errbuf, errlen,
 			    "%.200s: certificate chain too "
 			    "large",
 			    path);
 			goto out;
 		}
-		X509_free(x);
+		*der += (size_t)len;
+		if (n == 0)
+			k->cert = x;
+		else if (sk_X509_push(k->chain, x) <= 0)
+			goto out;
 		x = NULL;
 		n++;
 	}
 	if (n == 0)
 		snprintf(errbuf, errlen, "%.200s: no PEM certificate", path);
-	else
-		s = bio_to_str(out);
+	else if ((k->cert_pem = bio_to_str(out)) != NULL)
+		r = 0;
 out:
 	X509_free(x);
 	BIO_free(in);
 	BIO_free(out);
-	return s;
+	return r;
+}
+
+/* A key that offers CMS seals must have certificates that fit in one. */
+static int
+check_cms(const struct sd_key *k, size_t der, char *errbuf, size_t errlen)
+{
+	if ((k->pk->formats & POLICY_FMT_CMS) == 0)
+		return 0;
+	if (k->cert == NULL) {
+		snprintf(errbuf, errlen,
+		    "key %s: format cms needs a certificate", k->pk->name);
+		return -1;
+	}
+	if (der > SD_SEAL_CERTS_MAX) {
+		snprintf(errbuf, errlen,
+		    "key %s: its certificates are %zu bytes of DER; a CMS "
+		    "seal holds at most %d",
+		    k->pk->name, der, SD_SEAL_CERTS_MAX);
+		return -1;
+	}
+	return 0;
 }
 
 struct sd_keys *
 keys_load(const struct policy *p, struct hsm *h, char *errbuf, size_t errlen)
 {
-	size_t n = policy_nkeys(p), i;
+	size_t n = policy_nkeys(p), i, der;
 	struct sd_keys *ks;
 	struct sd_key *k;
 	char err[512];
@@ -134,13 +167,16 @@ keys_load(const struct policy *p, struct hsm *h, char *errbuf, size_t errlen)
 			    "key %s: cannot encode public key", k->pk->name);
 			goto fail;
 		}
+		der = 0;
 		if (k->pk->certificate[0] != '\0' &&
-		    (k->cert_pem = load_cert(k->pk->certificate,
-			 hsm_key_public(k->hk), err, sizeof(err))) == NULL) {
+		    load_cert(k, k->pk->certificate, &der, err, sizeof(err)) !=
+			0) {
 			snprintf(
 			    errbuf, errlen, "key %s: %s", k->pk->name, err);
 			goto fail;
 		}
+		if (check_cms(k, der, errbuf, errlen) != 0)
+			goto fail;
 	}
 	return ks;
 fail:
@@ -158,6 +194,8 @@ keys_free(struct sd_keys *ks)
 	for (i = 0; i < ks->n; i++) {
 		free(ks->k[i].public_pem);
 		free(ks->k[i].cert_pem);
+		X509_free(ks->k[i].cert);
+		sk_X509_pop_free(ks->k[i].chain, X509_free);
 	}
 	free(ks->k);
 	free(ks);

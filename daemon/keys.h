@@ -7,6 +7,8 @@
 #ifndef SD_KEYS_H
 #define SD_KEYS_H
 
+#include <openssl/x509.h>
+
 #include "hsm.h"
 #include "policy.h"
 #include "sign_req.h"
@@ -15,9 +17,11 @@ struct sd_key {
 	const struct policy_key *pk;
 	struct hsm_key *hk;
 	enum hsm_scheme scheme;
-	char key_alg[32]; /* "ec-p256", "rsa-3072" */
-	char *public_pem; /* SubjectPublicKeyInfo, PEM */
-	char *cert_pem;   /* certificate (chain) PEM, or NULL */
+	char key_alg[32];       /* "ec-p256", "rsa-3072" */
+	char *public_pem;       /* SubjectPublicKeyInfo, PEM */
+	char *cert_pem;         /* certificate (chain) PEM, or NULL */
+	X509 *cert;             /* the leaf of cert_pem, or NULL */
+	STACK_OF(X509) * chain; /* the rest of cert_pem (maybe empty) */
 };
 
 struct sd_keys {
@@ -28,7 +32,8 @@ struct sd_keys {
 /*
  * Find every key of the policy in the HSM, check its algorithm against the
  * policy's, load its certificate and check that the certificate's public
- * key is the HSM key's.  The keys point into p, which must outlive them.
+ * key is the HSM key's.  A key that offers format cms needs a certificate
+ * whose DER (with the chain) is at most SD_SEAL_CERTS_MAX bytes.  The keys point into p, which must outlive them.
  * Returns NULL with a reason in errbuf.
  */
 struct sd_keys *keys_load(const struct policy *p, struct hsm *h, char *errbuf,

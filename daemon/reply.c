@@ -8,7 +8,6 @@
 
 #include <jansson.h>
 
-#include "b64.h"
 #include "err.h"
 #include "ledger_json.h"
 #include "reply.h"
@@ -43,14 +42,14 @@ char *
 reply_sign(const struct sign_job *j)
 {
 	const struct ledger_entry *e = &j->entry;
-	char sig[B64_ENCODED_LEN(SD_SIG_MAX) + 1];
 	char at[96], hash[2 * SD_HASH_LEN + 1];
+	json_t *sig;
 
-	if (b64_encode(e->sig, e->sig_len, sig, sizeof(sig)) != 0)
+	if ((sig = ledger_json_b64(e->sig, e->sig_len)) == NULL)
 		return NULL;
 	ledger_json_rfc3339(e->signed_at_us, at, sizeof(at));
 	ledger_json_hex(e->entry_hash, SD_HASH_LEN, hash);
-	return dump(json_pack("{s:s,s:s,s:s,s:s,s:I,s:o,s:s,s:s,s:b,"
+	return dump(json_pack("{s:o,s:s,s:s,s:s,s:I,s:o,s:s,s:s,s:b,"
 			      "s:{s:s,s:I,s:s}}",
 	    "signature", sig, "format", e->format, "algorithm", e->algorithm,
 	    "key", j->key->pk->name, "key_version", (json_int_t)e->key_version,

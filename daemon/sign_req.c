@@ -230,13 +230,9 @@ sign_req_decode(const char *body, size_t len, struct sign_req *out,
 	if (r == 1)
 		memcpy(out->format, "raw", 4);
 	r = 0;
-	if (strcmp(out->format, "raw") == 0)
-		goto out;
-	if (strcmp(out->format, "cms") == 0) {
-		snprintf(errbuf, errlen, "format \"cms\" is not available yet");
-		r = SD_ERR_UNSUPPORTED;
-	} else {
-		snprintf(errbuf, errlen, "format must be \"raw\"");
+	if (strcmp(out->format, "raw") != 0 &&
+	    strcmp(out->format, "cms") != 0) {
+		snprintf(errbuf, errlen, "format must be \"raw\" or \"cms\"");
 		r = SD_ERR_BAD_REQUEST;
 	}
 out:

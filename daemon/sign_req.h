@@ -18,17 +18,16 @@ struct sign_req {
 	enum sign_digest digest_alg;
 	uint8_t digest[SD_DIGEST_MAX];
 	size_t digest_len;
-	char format[16]; /* "raw" */
+	char format[16]; /* "raw" or "cms" */
 	char request_id[SD_REQUEST_ID_MAX + 1];
 	char evidence_type[SD_EVIDENCE_TYPE_MAX + 1]; /* "" when absent */
 	char evidence_ref[SD_EVIDENCE_REF_MAX + 1];
 };
 
 /*
- * Decode len bytes of body.  Returns 0, SD_ERR_BAD_REQUEST with a message
- * safe to show the client in errbuf, or SD_ERR_UNSUPPORTED for a valid
- * but unavailable choice (format "cms").  On error, if a request_id could
- * be read it is left in out->request_id (else "").
+ * Decode len bytes of body.  Returns 0, or SD_ERR_BAD_REQUEST with a
+ * message safe to show the client in errbuf.  On error, if a request_id
+ * could be read it is left in out->request_id (else "").
  */
 int sign_req_decode(const char *body, size_t len, struct sign_req *out,
     char *errbuf, size_t errlen) __attribute__((warn_unused_result));

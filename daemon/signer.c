@@ -11,7 +11,10 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/obj_mac.h>
+
 #include "clock.h"
+#include "cms.h"
 #include "err.h"
 #include "log.h"
 #include "secret.h"
@@ -137,6 +140,59 @@ run_lookup(struct ledger_reader *rd, struct ledger_lookup *lk)
 	    rd, lk->instance, lk->after, lk->limit, lk->rows, &lk->nrows);
 }
 
+struct hsm_call {
+	struct hsm *hsm;
+	const struct sd_key *key;
+	enum hsm_digest alg;
+};
+
+static int
+hsm_call_sign(void *arg, const uint8_t *digest, size_t dglen, uint8_t *sig,
+    size_t cap, size_t *siglen)
+{
+	const struct hsm_call *c = arg;
+
+	return hsm_sign(c->hsm, c->key->hk, c->key->scheme, c->alg, digest,
+	    dglen, sig, cap, siglen);
+}
+
+/* The job's digest signed in its format: a bare signature (raw) or a
+ * detached CAdES-B-B SignedData (cms) whose signing-time is the entry's
+ * time, into j->entry.sig. */
+static int
+seal(struct hsm *h, struct sign_job *j)
+{
+	static const int md_nid[] = { [SIGN_SHA256] = NID_sha256,
+		[SIGN_SHA384] = NID_sha384,
+		[SIGN_SHA512] = NID_sha512 };
+	struct ledger_entry *e = &j->entry;
+	struct hsm_call call = { h, j->key,
+		(enum hsm_digest)j->req.digest_alg };
+	struct cms_signer cs;
+	struct cms_content cc;
+
+	if (strcmp(j->req.format, "cms") != 0)
+		return hsm_call_sign(&call, j->req.digest, j->req.digest_len,
+		    e->sig, sizeof(e->sig), &e->sig_len);
+	if (j->key->cert == NULL)
+		return SD_ERR_INTERNAL; /* keys_load refuses such a policy */
+	memset(&cs, 0, sizeof(cs));
+	cs.cert = j->key->cert;
+	cs.chain = j->key->chain;
+	cs.pub = hsm_key_public(j->key->hk);
+	cs.scheme = j->key->scheme == HSM_ECDSA ? CMS_SCHEME_ECDSA
+	    : j->key->scheme == HSM_RSA_PSS     ? CMS_SCHEME_PSS
+						: CMS_SCHEME_PKCS1;
+	cs.sign = hsm_call_sign;
+	cs.arg = &call;
+	memset(&cc, 0, sizeof(cc));
+	cc.md_nid = md_nid[j->req.digest_alg];
+	cc.digest = j->req.digest;
+	cc.digest_len = j->req.digest_len;
+	cc.signing_time = (time_t)(e->signed_at_us / 1000000);
+	return cms_seal(&cs, &cc, e->sig, sizeof(e->sig), &e->sig_len);
+}
+
 static void
 run_job(struct signer *s, struct ledger_reader *rd, struct sign_job *j)
 {
@@ -153,14 +209,11 @@ run_job(struct signer *s, struct ledger_reader *rd, struct sign_job *j)
 		finish(j, r);
 		return;
 	}
-	if ((r = hsm_sign(s->hsm, j->key->hk, j->key->scheme,
-		 (enum hsm_digest)j->req.digest_alg, j->req.digest,
-		 j->req.digest_len, e->sig, sizeof(e->sig), &e->sig_len)) !=
-	    0) {
+	e->signed_at_us = now_us();
+	if ((r = seal(s->hsm, j)) != 0) {
 		finish(j, r);
 		return;
 	}
-	e->signed_at_us = now_us();
 	if ((r = ledger_submit(s->ledger, e, committed, j)) != 0)
 		finish(j, r == SD_ERR_BUSY ? SD_ERR_BUSY : SD_ERR_LEDGER);
 }

@@ -49,7 +49,7 @@ struct ledger_entry {
 	uint8_t digest[SD_DIGEST_MAX];
 	size_t digest_len;
 	char format[16];
-	uint8_t sig[SD_SIG_MAX];
+	uint8_t sig[SD_SEAL_MAX]; /* the signature, or the DER CMS (cms) */
 	size_t sig_len;
 	char evidence_type[SD_EVIDENCE_TYPE_MAX + 1];
 	char evidence_ref[SD_EVIDENCE_REF_MAX + 1];

@@ -4,6 +4,7 @@
  * that what seald writes is exactly what sealctl reads.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -116,14 +117,19 @@ hex_str(const uint8_t *p, size_t n)
 	return json_string(buf);
 }
 
-static json_t *
-b64_str(const uint8_t *p, size_t n)
+json_t *
+ledger_json_b64(const uint8_t *p, size_t n)
 {
-	char buf[B64_ENCODED_LEN(SD_SIG_MAX) + 1];
+	size_t cap = B64_ENCODED_LEN(n) + 1;
+	json_t *s = NULL;
+	char *buf;
 
-	if (b64_encode(p, n, buf, sizeof(buf)) != 0)
+	if (n > SD_SEAL_MAX || (buf = malloc(cap)) == NULL)
 		return NULL;
-	return json_string(buf);
+	if (b64_encode(p, n, buf, cap) == 0)
+		s = json_string(buf);
+	free(buf);
+	return s;
 }
 
 void
@@ -177,7 +183,7 @@ ledger_json_row(const struct ledger_row *r)
 			v = hex_str(base + f->off, f->cap);
 			break;
 		default:
-			v = b64_str(base + f->off,
+			v = ledger_json_b64(base + f->off,
 			    *(const size_t *)(base + f->len_off));
 			break;
 		}
@@ -199,7 +205,7 @@ cp_json(const struct ledger_cp *cp, const char *instance)
 	    hex_str(cp->root, SD_HASH_LEN), "closing", cp->closing,
 	    "signed_at_us", (json_int_t)cp->signed_at_us, "signed_at",
 	    rfc3339(cp->signed_at_us), "key_label", cp->key_label, "algorithm",
-	    cp->algorithm, "signature", b64_str(cp->sig, cp->sig_len));
+	    cp->algorithm, "signature", ledger_json_b64(cp->sig, cp->sig_len));
 }
 
 json_t *

@@ -21,6 +21,10 @@
 /* n bytes as lowercase hex into out (2n + 1 bytes). */
 void ledger_json_hex(const uint8_t *p, size_t n, char *out);
 
+/* n bytes (at most SD_SEAL_MAX) as a base64 JSON string; a new
+ * reference, NULL when out of memory. */
+json_t *ledger_json_b64(const uint8_t *p, size_t n);
+
 /* Microseconds since the epoch as RFC 3339 UTC with microseconds. */
 void ledger_json_rfc3339(int64_t us, char *buf, size_t len);
 

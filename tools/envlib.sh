@@ -508,16 +508,19 @@ write_policy() {
 		echo "    label: seald-demo-ec"
 		echo "    algorithm: ec-p256"
 		echo "    certificate: $(_yq "$dir/certs/seald-demo-ec.pem")"
+		echo "    formats: [raw, cms]"
 		echo "  demo-rsa:"
 		echo "    label: seald-demo-rsa"
 		echo "    algorithm: rsa-3072"
 		echo "    rsa_scheme: pkcs1"
 		echo "    certificate: $(_yq "$dir/certs/seald-demo-rsa.pem")"
+		echo "    formats: [raw, cms]"
 		if [ -s "$dir/certs/seald-test-ec384.pem" ]; then
 			echo "  test-ec384:"
 			echo "    label: seald-test-ec384"
 			echo "    algorithm: ec-p384"
 			echo "    certificate: $(_yq "$dir/certs/seald-test-ec384.pem")"
+			echo "    formats: [raw, cms]"
 			keys="$keys, test-ec384"
 		fi
 		if [ -s "$dir/certs/seald-test-rsa2048.pem" ]; then
@@ -526,6 +529,7 @@ write_policy() {
 			echo "    algorithm: rsa-2048"
 			echo "    rsa_scheme: pss"
 			echo "    certificate: $(_yq "$dir/certs/seald-test-rsa2048.pem")"
+			echo "    formats: [raw, cms]"
 			keys="$keys, test-rsa-pss"
 		fi
 		echo "clients:"

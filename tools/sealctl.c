@@ -62,7 +62,9 @@ usage(void)
 	    "               [--digest-alg sha256|sha384|sha512] "
 	    "[--request-id ID]\n"
 	    "               [--evidence-type TYPE] [--evidence-ref REF] "
-	    "[--out-sig FILE]\n"
+	    "[--format raw|cms]\n"
+	    "               [--out-sig FILE]   (the signature, or the DER "
+	    "CMS)\n"
 	    "       sealctl [-s SOCKET] keys\n"
 	    "       sealctl policy check FILE\n"
 	    "       sealctl ledger verify --db CONNINFO [--audit-key PEM]\n"
@@ -216,7 +218,7 @@ read_digest(const char *path, size_t want, uint8_t *out)
 static int
 write_sig(const char *path, const struct buf *b)
 {
-	uint8_t sig[SD_SIG_MAX];
+	static uint8_t sig[SD_SEAL_MAX];
 	json_t *root, *s;
 	size_t n = 0;
 	FILE *f;
@@ -244,6 +246,7 @@ cmd_sign(const char *sock, int argc, char **argv)
 {
 	const char *key = NULL, *file = NULL, *dfile = NULL, *alg = "sha256";
 	const char *rid = NULL, *etype = NULL, *eref = NULL, *outsig = NULL;
+	const char *format = "raw";
 	uint8_t dg[SD_DIGEST_MAX], rnd[16];
 	char b64[B64_ENCODED_LEN(SD_DIGEST_MAX) + 1], ridbuf[48];
 	struct buf b = { NULL, 0, 0 };
@@ -273,6 +276,8 @@ cmd_sign(const char *sock, int argc, char **argv)
 			dst = &eref;
 		else if (strcmp(argv[i], "--out-sig") == 0)
 			dst = &outsig;
+		else if (strcmp(argv[i], "--format") == 0)
+			dst = &format;
 		if (dst == NULL || i + 1 >= argc) {
 			usage();
 			return 2;
@@ -280,7 +285,8 @@ cmd_sign(const char *sock, int argc, char **argv)
 		*dst = argv[++i];
 	}
 	if (key == NULL || (file == NULL) == (dfile == NULL) ||
-	    (md = md_by_name(alg)) == NULL || (eref != NULL && etype == NULL)) {
+	    (md = md_by_name(alg)) == NULL || (eref != NULL && etype == NULL) ||
+	    (strcmp(format, "raw") != 0 && strcmp(format, "cms") != 0)) {
 		usage();
 		return 2;
 	}
@@ -303,7 +309,7 @@ cmd_sign(const char *sock, int argc, char **argv)
 	if (b64_encode(dg, dlen, b64, sizeof(b64)) != 0)
 		return 2;
 	req = json_pack("{s:s,s:s,s:s,s:s,s:s}", "key", key, "digest", b64,
-	    "digest_alg", alg, "request_id", rid, "format", "raw");
+	    "digest_alg", alg, "request_id", rid, "format", format);
 	if (req != NULL && etype != NULL)
 		json_object_set_new(req, "evidence",
 		    eref != NULL

@@ -269,6 +269,23 @@ sign_json() {
 	fi
 }
 
+policy_rows() { psql_q "select count(*) from ledger_entries where instance = 'demo-1' and kind = 'policy'"; }
+
+# policy_reload FILE: install FILE as the shared seald's policy, SIGHUP,
+# wait for the reload's ledger entry (accepted or refused)
+policy_reload() {
+	local before i
+	before=$(policy_rows)
+	cp "$1" "$IT_DIR/policy.yaml"
+	kill -HUP "$(cat "$IT_DIR/seald.pid")"
+	for i in $(seq 1 100); do
+		[ "$(policy_rows)" -gt "$before" ] && return 0
+		sleep 0.05
+	done
+	fail "no ledger entry for the reload of $1"
+	return 1
+}
+
 # expect_code CODE WHAT: fail (and return 1) unless the last answer had
 # status CODE.
 expect_code() {

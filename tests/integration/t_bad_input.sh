@@ -26,7 +26,7 @@ bad "{\"key\":\"demo-ec\",\"digest\":\"$d\",\"digest_alg\":\"sha256\",\"request_
 bad "{\"key\":\"demo-ec\",\"digest\":\"$d\",\"digest_alg\":\"md5\",\"request_id\":\"x\"}" 400 bad_request "md5"
 bad "{\"key\":\"demo-ec\",\"digest\":\"$d\",\"digest_alg\":\"sha384\",\"request_id\":\"x\"}" 400 bad_request "wrong digest length"
 bad "{\"key\":\"demo-ec\",\"digest\":\"!!!!\",\"digest_alg\":\"sha256\",\"request_id\":\"x\"}" 400 bad_request "bad base64"
-bad "{\"key\":\"demo-ec\",\"digest\":\"$d\",\"digest_alg\":\"sha256\",\"request_id\":\"x\",\"format\":\"cms\"}" 400 bad_request "cms not yet"
+bad "{\"key\":\"demo-ec\",\"digest\":\"$d\",\"digest_alg\":\"sha256\",\"request_id\":\"x\",\"format\":\"pdf\"}" 400 bad_request "format pdf"
 printf '{"key":"demo-ec","digest":"%s","digest_alg":"sha256","request_id":"x\377"}' "$d" >"$IT_DIR/badutf8.json"
 bad "@$IT_DIR/badutf8.json" 400 bad_request "invalid UTF-8"
 [ "$(jq -r .error.message "$IT_BODY")" != null ] || fail "no message"

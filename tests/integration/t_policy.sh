@@ -13,22 +13,6 @@ cp "$P" "$W/original.yaml"
 it_at_exit 'cp "$W/original.yaml" "$P"; kill -HUP "$(cat "$IT_DIR/seald.pid")" 2>/dev/null'
 d=$(digest_b64 sha256 "policy")
 hash_of() { openssl dgst -sha256 -r "$1" | cut -d' ' -f1; }
-policy_rows() { psql_q "select count(*) from ledger_entries where instance = 'demo-1' and kind = 'policy'"; }
-
-# reload FILE: install FILE as the policy, SIGHUP, wait for its ledger entry
-reload() {
-	local before i
-	before=$(policy_rows)
-	cp "$1" "$P"
-	kill -HUP "$(cat "$IT_DIR/seald.pid")"
-	for i in $(seq 1 100); do
-		[ "$(policy_rows)" -gt "$before" ] && return 0
-		sleep 0.05
-	done
-	fail "no ledger entry for the reload of $1"
-	return 1
-}
-
 # as_other BODY: POST /v1/sign as the second client
 as_other() {
 	http_req -u "$IT_OTHER_USER" POST /v1/sign "$1"
@@ -81,7 +65,7 @@ http_req GET /v1/keys
 
 tid "SIGHUP with a valid policy: new rules apply, the reload is a ledger entry"
 sed 's/^      - keys: \[demo-ec\]$/      - keys: [demo-ec, demo-rsa]/' "$W/original.yaml" >"$W/wider.yaml"
-reload "$W/wider.yaml"
+policy_reload "$W/wider.yaml"
 as_other "$(body demo-rsa '{"type":"submission"}' "t-pol-wide-$RANDOM")"
 expect_code 200 "ci-other with demo-rsa after the reload"
 [ "$(psql_q "select detail || ' ' || encode(policy_hash, 'hex') from ledger_entries where instance = 'demo-1' and kind = 'policy' order by seq desc limit 1")" = "reload accepted $(hash_of "$W/wider.yaml")" ] ||
@@ -92,7 +76,7 @@ expect_code 200 "ci-other with demo-rsa after the reload"
 tid "SIGHUP with an invalid policy keeps the old one and records the refusal"
 { cat "$W/wider.yaml"; printf 'surprise: 1\n'; } >"$W/broken.yaml"
 line=$(wc -l <"$W/broken.yaml")
-reload "$W/broken.yaml"
+policy_reload "$W/broken.yaml"
 as_other "$(body demo-rsa '{"type":"submission"}' "t-pol-keep-$RANDOM")"
 expect_code 200 "the old (wider) policy still applies"
 last=$(psql_q "select detail from ledger_entries where instance = 'demo-1' and kind = 'policy' order by seq desc limit 1")
@@ -107,7 +91,7 @@ rid="t-pol-ver-$RANDOM"
 sign_json demo-ec "$d" sha256 "$rid"
 expect_code 200 "sign under version 1"
 sed 's/^    label: seald-demo-ec$/    label: seald-demo-ec\n    version: 2/' "$W/original.yaml" >"$W/v2.yaml"
-reload "$W/v2.yaml"
+policy_reload "$W/v2.yaml"
 sign_json demo-ec "$d" sha256 "$rid"
 expect_code 200 "replay under version 2"
 [ "$(jq -r '"\(.replayed) \(.key_version) \(.certificate)"' "$IT_BODY")" = "true 1 null" ] ||
@@ -119,7 +103,7 @@ jq -e '.certificate | startswith("-----BEGIN")' "$IT_BODY" >/dev/null || fail "a
 tid "rate limit: burst then 429 rate_limited; refused requests are not signed"
 cat "$W/original.yaml" >"$W/rate.yaml"
 sed -i 's/^  ci-other:$/  ci-other:\n    rate: {per_second: 0.2, burst: 3}/' "$W/rate.yaml"
-reload "$W/rate.yaml"
+policy_reload "$W/rate.yaml"
 codes=""
 for i in 1 2 3 4 5; do
 	as_other "$(body demo-ec '{"type":"submission"}' "t-pol-rate-$i-$RANDOM")"
@@ -136,7 +120,7 @@ tid "100 reloads (valid and invalid in turn) while a client keeps signing"
 sed 's/evidence_types: \[submission, handover\]/evidence_types: [submission]/' \
     "$W/original.yaml" >"$W/B.yaml"
 cp "$W/original.yaml" "$W/A.yaml"
-reload "$W/A.yaml"
+policy_reload "$W/A.yaml"
 hA=$(hash_of "$W/A.yaml")
 (
 	end=$((SECONDS + 60))
@@ -153,9 +137,9 @@ hA=$(hash_of "$W/A.yaml")
 loader=$!
 for i in $(seq 1 100); do
 	case $((i % 4)) in
-	1) reload "$W/A.yaml" ;;
-	3) reload "$W/B.yaml" ;;
-	*) reload "$W/broken.yaml" ;;
+	1) policy_reload "$W/A.yaml" ;;
+	3) policy_reload "$W/B.yaml" ;;
+	*) policy_reload "$W/broken.yaml" ;;
 	esac
 done
 touch "$W/stop"

@@ -38,6 +38,9 @@ static const struct {
 	  "\"request_id\":\"r1\",\"evidence\":{\"type\":\"handover\","
 	  "\"ref\":\"msg 42 \\u00e9\"}}",
 	    0, NULL },
+	{ "{\"key\":\"k\",\"digest\":" D48 ",\"digest_alg\":\"sha384\","
+	  "\"request_id\":\"r1\",\"format\":\"cms\"}",
+	    0, NULL },
 	/* shape */
 	{ "", SD_ERR_BAD_REQUEST, "invalid JSON" },
 	{ "{", SD_ERR_BAD_REQUEST, "invalid JSON" },
@@ -90,8 +93,8 @@ static const struct {
 	    SD_ERR_BAD_REQUEST, "(base64)" },
 	/* format */
 	{ "{\"request_id\":\"x\",\"key\":\"k\",\"digest\":" D32
-	  ",\"digest_alg\":\"sha256\",\"format\":\"cms\"}",
-	    SD_ERR_UNSUPPORTED, "not available yet" },
+	  ",\"digest_alg\":\"sha256\",\"format\":\"CMS\"}",
+	    SD_ERR_BAD_REQUEST, "format must be" },
 	{ "{\"request_id\":\"x\",\"key\":\"k\",\"digest\":" D32
 	  ",\"digest_alg\":\"sha256\",\"format\":\"pdf\"}",
 	    SD_ERR_BAD_REQUEST, "format must be" },
