@@ -33,7 +33,7 @@ LEDGER_SRC := ledger/ledger.c ledger/ledger_hash.c ledger/ledger_verify.c \
 	ledger/ledger_checkpoint.c ledger/merkle.c ledger/ledger_merkle.c \
 	ledger/ledger_read.c ledger/ledger_json.c \
 	ledger/migrate.c $(BUILD)/migrations.c
-EVIDENCE_SRC := evidence/cms.c
+EVIDENCE_SRC := evidence/cms.c evidence/tsa.c
 DAEMON_SRC := daemon/main.c daemon/server.c daemon/sign_req.c daemon/signer.c daemon/keys.c \
 	daemon/pstate.c \
 	daemon/reply.c daemon/peer.c
@@ -47,8 +47,9 @@ comma := ,
 obj = $(patsubst %.c,$(BUILD)/%.o,$(patsubst $(BUILD)/%,%,$(1)))
 
 UNIT_TESTS := test_err test_b64 test_cfg test_sign_req test_ledger_hash test_queue \
-	test_policy test_ratelimit test_merkle test_cms
-test_cms_SRC := tests/unit/test_cms.c evidence/cms.c common/err.c
+	test_policy test_ratelimit test_merkle test_cms test_tsa
+test_cms_SRC := tests/unit/test_cms.c tests/unit/softkey.c evidence/cms.c common/err.c
+test_tsa_SRC := tests/unit/test_tsa.c tests/unit/softkey.c evidence/tsa.c evidence/cms.c common/err.c
 test_merkle_SRC := tests/unit/test_merkle.c ledger/merkle.c
 test_queue_SRC := tests/unit/test_queue.c common/queue.c common/clock.c common/err.c
 test_b64_SRC := tests/unit/test_b64.c common/b64.c common/err.c

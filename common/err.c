@@ -35,6 +35,10 @@ static const struct err_row rows[] = {
 	{ SD_ERR_SHUTDOWN, "daemon is shutting down", "unavailable", 503 },
 	{ SD_ERR_UNSUPPORTED, "not supported", "bad_request", 400 },
 	{ SD_ERR_BUSY, "server busy, try again", "unavailable", 503 },
+	{ SD_ERR_CLOCK,
+	    "the system clock is not synchronized or went back: no "
+	    "time-stamps",
+	    "clock_unsynchronized", 503 },
 };
 
 static const struct err_row *

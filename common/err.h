@@ -28,8 +28,9 @@ enum sd_err_code {
 	SD_ERR_SHUTDOWN = -17,    /* the daemon is stopping */
 	SD_ERR_UNSUPPORTED = -18, /* valid but not supported (algorithm...) */
 	SD_ERR_BUSY = -19,        /* too much work queued; try again */
+	SD_ERR_CLOCK = -20, /* the clock cannot be trusted for a time-stamp */
 };
-#define SD_ERR_MIN SD_ERR_BUSY
+#define SD_ERR_MIN SD_ERR_CLOCK
 
 /* Human text for an error; never NULL, static storage. */
 const char *sd_err(int r);

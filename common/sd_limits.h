@@ -58,6 +58,12 @@
  * of DER, checked when the policy is loaded). */
 #define SD_SEAL_MAX 16384
 #define SD_SEAL_CERTS_MAX 12288
+
+/* RFC 3161 */
+#define SD_OID_MAX 96          /* dotted text of a policy OID, with NUL */
+#define SD_TSA_SERIAL_MAX 20   /* serial numbers (RFC 5280 bound) */
+#define SD_TSA_NONCE_MAX 64    /* DER of a request's nonce INTEGER */
+#define SD_TSA_IMPRINT_MAX 128 /* DER of a request's MessageImprint */
 #define SD_JSON_MAX_DEPTH 4
 
 /* HSM */

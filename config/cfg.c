@@ -240,6 +240,25 @@ load_ledger(
 }
 
 static int
+load_tsa(
+    struct cfg_yaml_doc *doc, const struct cfg_yaml_node *node, struct cfg *cfg)
+{
+	enum { K_SYNC, K_N };
+	static const struct cfg_yaml_key keys[K_N] = {
+		[K_SYNC] = { "require_clock_sync", 0 },
+	};
+	const struct cfg_yaml_node *v[K_N];
+	int r;
+
+	if ((r = cfg_yaml_map(doc, node, keys, K_N, v)) != 0)
+		return r;
+	if (v[K_SYNC] != NULL &&
+	    (r = cfg_yaml_bool(doc, v[K_SYNC], &cfg->tsa_require_sync)) != 0)
+		return r;
+	return 0;
+}
+
+static int
 load_root(struct cfg_yaml_doc *doc, struct cfg *cfg)
 {
 	enum {
@@ -251,6 +270,7 @@ load_root(struct cfg_yaml_doc *doc, struct cfg *cfg)
 		K_LOG,
 		K_POLICY,
 		K_LEDGER,
+		K_TSA,
 		K_N
 	};
 	static const struct cfg_yaml_key keys[K_N] = {
@@ -262,6 +282,7 @@ load_root(struct cfg_yaml_doc *doc, struct cfg *cfg)
 		[K_LOG] = { "log", 0 },
 		[K_POLICY] = { "policy", 1 },
 		[K_LEDGER] = { "ledger", 0 },
+		[K_TSA] = { "tsa", 0 },
 	};
 	const struct cfg_yaml_node *v[K_N];
 	int r;
@@ -276,7 +297,8 @@ load_root(struct cfg_yaml_doc *doc, struct cfg *cfg)
 	    (v[K_LOG] != NULL && (r = load_log(doc, v[K_LOG], cfg)) != 0) ||
 	    (r = cfg_yaml_path(doc, v[K_POLICY], cfg->policy_file)) != 0 ||
 	    (v[K_LEDGER] != NULL &&
-		(r = load_ledger(doc, v[K_LEDGER], cfg)) != 0))
+		(r = load_ledger(doc, v[K_LEDGER], cfg)) != 0) ||
+	    (v[K_TSA] != NULL && (r = load_tsa(doc, v[K_TSA], cfg)) != 0))
 		return r;
 	return 0;
 }
@@ -293,6 +315,7 @@ set_defaults(struct cfg *cfg)
 	cfg->log_level = CFG_LOG_INFO;
 	cfg->checkpoint_every = SD_CHECKPOINT_EVERY_DEFAULT;
 	cfg->checkpoint_seconds = SD_CHECKPOINT_SECONDS_DEFAULT;
+	cfg->tsa_require_sync = 1;
 }
 
 struct cfg *

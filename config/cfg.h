@@ -56,6 +56,10 @@ struct cfg {
 	unsigned int checkpoint_every;     /* entries, default 1000 */
 	unsigned int checkpoint_seconds;   /* default 60 */
 
+	/* tsa: RFC 3161 time-stamps are refused while the kernel says the
+	 * clock is not synchronized (adjtimex), unless this is 0 (tests) */
+	int tsa_require_sync;
+
 	/* policy: keys, clients and what they may do (policy/policy.h) */
 	char policy_file[SD_PATH_MAX]; /* required, absolute path */
 };

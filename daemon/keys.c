@@ -13,6 +13,7 @@
 
 #include "err.h"
 #include "keys.h"
+#include "tsa.h"
 
 static char *
 bio_to_str(BIO *b)
@@ -98,11 +99,24 @@ out:
 	return r;
 }
 
-/* A key that offers CMS seals must have certificates that fit in one. */
+/* A key that offers CMS seals or time-stamp tokens must have certificates
+ * that fit in one; a time-stamping key's must say it is a TSA's. */
 static int
 check_cms(const struct sd_key *k, size_t der, char *errbuf, size_t errlen)
 {
-	if ((k->pk->formats & POLICY_FMT_CMS) == 0)
+	int tsa = (k->pk->usages & (1u << POLICY_OP_TIMESTAMP)) != 0;
+	char why[200];
+
+	if (tsa && k->cert == NULL) {
+		snprintf(errbuf, errlen,
+		    "key %s: usage timestamp needs a certificate", k->pk->name);
+		return -1;
+	}
+	if (tsa && tsa_cert_ok(k->cert, why, sizeof(why)) != 0) {
+		snprintf(errbuf, errlen, "key %s: %s", k->pk->name, why);
+		return -1;
+	}
+	if ((k->pk->formats & POLICY_FMT_CMS) == 0 && !tsa)
 		return 0;
 	if (k->cert == NULL) {
 		snprintf(errbuf, errlen,

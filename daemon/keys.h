@@ -32,8 +32,10 @@ struct sd_keys {
 /*
  * Find every key of the policy in the HSM, check its algorithm against the
  * policy's, load its certificate and check that the certificate's public
- * key is the HSM key's.  A key that offers format cms needs a certificate
- * whose DER (with the chain) is at most SD_SEAL_CERTS_MAX bytes.  The keys point into p, which must outlive them.
+ * key is the HSM key's.  A key that offers format cms or usage timestamp
+ * needs a certificate whose DER (with the chain) is at most
+ * SD_SEAL_CERTS_MAX bytes; a time-stamping key's must be a TSA's
+ * (tsa_cert_ok).  The keys point into p, which must outlive them.
  * Returns NULL with a reason in errbuf.
  */
 struct sd_keys *keys_load(const struct policy *p, struct hsm *h, char *errbuf,

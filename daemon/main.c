@@ -158,6 +158,7 @@ serve(struct cfg *cfg, const char *override)
 	struct server_deps deps;
 	struct audit audit;
 	struct ledger_checkpointer cpdef;
+	struct signer_tsa tsa;
 	const struct ledger_checkpointer *cp = NULL;
 	sigset_t set;
 	char err[512], detail[SD_DETAIL_MAX];
@@ -221,8 +222,10 @@ serve(struct cfg *cfg, const char *override)
 		goto out;
 	}
 	ps = NULL; /* the slot holds it */
-	if ((signer = signer_new(hsm, ledger, cfg->conninfo, cfg->sessions, err,
-		 sizeof(err))) == NULL) {
+	tsa.instance = cfg->instance;
+	tsa.require_sync = cfg->tsa_require_sync;
+	if ((signer = signer_new(hsm, ledger, cfg->conninfo, cfg->sessions,
+		 &tsa, err, sizeof(err))) == NULL) {
 		log_error("%s", err);
 		goto out;
 	}

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 #include <microhttpd.h>
+#include <openssl/obj_mac.h>
 
 #include "err.h"
 #include "log.h"
@@ -26,8 +28,9 @@
 #include "reply.h"
 #include "secret.h"
 #include "server.h"
+#include "tsa.h"
 
-enum route { R_NONE, R_HEALTHZ, R_READYZ, R_SIGN, R_KEYS, R_LEDGER };
+enum route { R_NONE, R_HEALTHZ, R_READYZ, R_SIGN, R_KEYS, R_LEDGER, R_TSA };
 
 #define LEDGER_PREFIX "/v1/ledger/"
 enum job_state { JOB_NONE, JOB_RUNNING, JOB_DONE };
@@ -71,6 +74,7 @@ static const struct {
 } routes[] = {
 	{ "/healthz", "GET", R_HEALTHZ, 1 }, { "/readyz", "GET", R_READYZ, 1 },
 	{ "/v1/sign", "POST", R_SIGN, 0 }, { "/v1/keys", "GET", R_KEYS, 0 },
+	{ "/v1/tsa", "POST", R_TSA, 0 },
 	{ LEDGER_PREFIX, "GET", R_LEDGER, 0 }, /* a prefix */
 };
 
@@ -94,11 +98,49 @@ respond_json(struct req *q, unsigned int status, char *json)
 	if (atomic_load(&q->srv->stopping))
 		(void)MHD_add_response_header(resp, "Connection", "close");
 	if (status == 405)
-		(void)MHD_add_response_header(
-		    resp, "Allow", q->route == R_SIGN ? "POST" : "GET");
+		(void)MHD_add_response_header(resp, "Allow",
+		    q->route == R_SIGN || q->route == R_TSA ? "POST" : "GET");
 	ret = MHD_queue_response(q->conn, status, resp);
 	MHD_destroy_response(resp);
 	return ret;
+}
+
+/* An RFC 3161 answer: a TimeStampResp (malloc'd; NULL closes the
+ * connection). */
+static enum MHD_Result
+respond_tsa(struct req *q, unsigned int status, uint8_t *der, size_t len)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	q->responded = 1;
+	if (der == NULL)
+		return MHD_NO;
+	resp = MHD_create_response_from_buffer(len, der, MHD_RESPMEM_MUST_FREE);
+	if (resp == NULL) {
+		free(der);
+		return MHD_NO;
+	}
+	(void)MHD_add_response_header(
+	    resp, "Content-Type", "application/timestamp-reply");
+	(void)MHD_add_response_header(resp, "Cache-Control", "no-store");
+	if (atomic_load(&q->srv->stopping))
+		(void)MHD_add_response_header(resp, "Connection", "close");
+	ret = MHD_queue_response(q->conn, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+/* A rejection (status 2) with its failure bit and reason. */
+static enum MHD_Result
+respond_tsa_reject(
+    struct req *q, unsigned int status, enum tsa_fail fail, const char *why)
+{
+	size_t len = 0;
+	uint8_t *der = tsa_resp_rejection(fail, why, &len);
+
+	log_info("client %s: time-stamp refused: %s", q->client->name, why);
+	return respond_tsa(q, status, der, len);
 }
 
 static enum MHD_Result
@@ -181,8 +223,9 @@ parse_lookup(
 	return 0;
 }
 
-/* Hand a job (sign or lookup) to the workers with the connection
- * suspended; its completion resumes it. */
+/* Hand a job (sign, time-stamp or lookup) to the workers with the
+ * connection suspended; its completion resumes it.  A job that signs
+ * records who asked, under which policy. */
 static enum MHD_Result
 submit_job(struct req *q)
 {
@@ -192,6 +235,11 @@ submit_job(struct req *q)
 
 	j->done = job_done;
 	j->arg = q;
+	if (!j->is_lookup) {
+		snprintf(j->client, sizeof(j->client), "%s", q->client->name);
+		memcpy(j->policy_hash, policy_hash(q->ps->policy), SD_HASH_LEN);
+		j->peer = q->peer;
+	}
 	/* Counted before the stop check: server_drain sets stopping, then
 	 * waits for the count, so a job is either refused here or waited
 	 * for there. */
@@ -213,6 +261,9 @@ submit_job(struct req *q)
 refused:
 	if (!j->is_lookup)
 		ratelimit_refund(s->d.rl, q->client);
+	if (j->is_tsa)
+		return respond_tsa_reject(
+		    q, sd_err_http_status(r), TSA_SYSTEM_FAILURE, sd_err(r));
 	return respond_err(q, r, NULL);
 }
 
@@ -251,7 +302,7 @@ finish_lookup(struct req *q)
 	 * entries from missing ones */
 	e = &lk->proof->row.e;
 	if (q->auditor == NULL &&
-	    (e->kind != LEDGER_SIGNATURE ||
+	    ((e->kind != LEDGER_SIGNATURE && e->kind != LEDGER_TIMESTAMP) ||
 		strcmp(e->client, q->client->name) != 0))
 		return respond_err(q, SD_ERR_NOT_FOUND, "no such entry");
 	return respond_json(q, 200, reply_ledger_proof(lk->proof));
@@ -260,6 +311,21 @@ finish_lookup(struct req *q)
 static const unsigned int digest_bits[] = { 0, POLICY_DG_SHA256,
 	POLICY_DG_SHA384, POLICY_DG_SHA512 };
 
+/* One request from the client's rate and quota; -1 with why in msg when
+ * over. */
+static int
+take_rate(struct req *q, const struct timespec *now, char *msg, size_t len)
+{
+	const char *why;
+
+	if (ratelimit_take(q->srv->d.rl, q->client,
+		(int64_t)now->tv_sec * 1000000000LL + now->tv_nsec, &why) == 0)
+		return 0;
+	snprintf(msg, len, "%s limit of client %s reached",
+	    strcmp(why, "rate") == 0 ? "rate" : "daily quota", q->client->name);
+	return -1;
+}
+
 /* The policy's word on a decoded request; 0 when allowed. */
 static int
 check_policy(struct req *q, char *msg, size_t len)
@@ -267,7 +333,6 @@ check_policy(struct req *q, char *msg, size_t len)
 	const struct sign_req *rq = &q->job.req;
 	struct policy_request pr;
 	struct policy_decision d;
-	const char *why;
 	struct timespec now;
 
 	clock_gettime(CLOCK_REALTIME, &now);
@@ -290,11 +355,7 @@ check_policy(struct req *q, char *msg, size_t len)
 		    rq->request_id, msg);
 		return d.code;
 	}
-	if (ratelimit_take(q->srv->d.rl, q->client,
-		(int64_t)now.tv_sec * 1000000000LL + now.tv_nsec, &why) != 0) {
-		snprintf(msg, len, "%s limit of client %s reached",
-		    strcmp(why, "rate") == 0 ? "rate" : "daily quota",
-		    q->client->name);
+	if (take_rate(q, &now, msg, len) != 0) {
 		log_info("client %s request %.128s: %s", q->client->name,
 		    rq->request_id, msg);
 		return SD_ERR_RATE_LIMITED;
@@ -323,9 +384,6 @@ start_sign(struct req *q)
 		ratelimit_refund(s->d.rl, q->client);
 		return respond_err(q, SD_ERR_INTERNAL, NULL);
 	}
-	snprintf(j->client, sizeof(j->client), "%s", q->client->name);
-	memcpy(j->policy_hash, policy_hash(q->ps->policy), SD_HASH_LEN);
-	j->peer = q->peer;
 	return submit_job(q);
 }
 
@@ -347,6 +405,107 @@ finish_sign(struct req *q)
 	    q->client->name, j->req.request_id, j->key->pk->name,
 	    (long long)j->entry.seq, j->entry.replayed ? " (replayed)" : "");
 	return respond_json(q, 200, reply_sign(j));
+}
+
+/*
+ * The key for a time-stamp request: the first of the policy's
+ * time-stamping keys whose TSA policy is the one asked for (any, when
+ * none is) and that the policy lets this client use now for the imprint's
+ * hash.  NULL with the failure bit, HTTP status and reason otherwise.
+ */
+static const struct sd_key *
+tsa_key(struct req *q, const struct timespec *now, enum tsa_fail *fail,
+    unsigned int *status, char *msg, size_t len)
+{
+	const struct tsa_req *t = &q->job.tsa;
+	struct policy_request pr;
+	struct policy_decision d;
+	const struct sd_key *k;
+	size_t i;
+	int named = 0;
+
+	memset(&pr, 0, sizeof(pr));
+	pr.op = POLICY_OP_TIMESTAMP;
+	pr.digest = t->md_nid == NID_sha256 ? POLICY_DG_SHA256
+	    : t->md_nid == NID_sha384       ? POLICY_DG_SHA384
+					    : POLICY_DG_SHA512;
+	pr.now = (int64_t)now->tv_sec;
+	*fail = TSA_BAD_REQUEST;
+	*status = 403;
+	snprintf(
+	    msg, len, "no time-stamping key for client %s", q->client->name);
+	for (i = 0; i < q->ps->keys->n; i++) {
+		k = &q->ps->keys->k[i];
+		if (!(k->pk->usages & (1u << POLICY_OP_TIMESTAMP)) ||
+		    (t->policy[0] != '\0' &&
+			strcmp(t->policy, k->pk->tsa_policy) != 0))
+			continue;
+		pr.key = k->pk->name;
+		policy_decide(q->ps->policy, q->client, &pr, &d);
+		if (d.allow)
+			return k;
+		if (d.code != SD_ERR_POLICY_DENIED)
+			continue; /* not this client's key */
+		named = 1;
+		if (strcmp(d.reason, "digest_not_allowed") == 0) {
+			*fail = TSA_BAD_ALG;
+			*status = 200;
+		}
+		snprintf(
+		    msg, len, "denied by policy: %s (%s)", d.reason, d.rule);
+	}
+	if (t->policy[0] != '\0' && !named) {
+		*fail = TSA_UNACCEPTED_POLICY;
+		*status = 200;
+		snprintf(msg, len, "policy %.64s is not one of this TSA's",
+		    t->policy);
+	}
+	return NULL;
+}
+
+/* POST /v1/tsa: RFC 3161 over HTTP.  Every answer to a request that got
+ * this far is a TimeStampResp. */
+static enum MHD_Result
+start_tsa(struct req *q)
+{
+	struct sign_job *j = &q->job;
+	struct timespec now;
+	enum tsa_fail fail;
+	unsigned int status;
+	char msg[200];
+
+	j->is_tsa = 1;
+	if (tsa_req_decode((const uint8_t *)q->body, q->len, &j->tsa, &fail,
+		msg, sizeof(msg)) != 0)
+		return respond_tsa_reject(q, 200, fail, msg);
+	clock_gettime(CLOCK_REALTIME, &now);
+	if ((j->key = tsa_key(q, &now, &fail, &status, msg, sizeof(msg))) ==
+	    NULL)
+		return respond_tsa_reject(q, status, fail, msg);
+	if (take_rate(q, &now, msg, sizeof(msg)) != 0)
+		return respond_tsa_reject(q, 429, TSA_BAD_REQUEST, msg);
+	return submit_job(q);
+}
+
+static enum MHD_Result
+finish_tsa(struct req *q)
+{
+	struct sign_job *j = &q->job;
+	size_t len = 0;
+	uint8_t *der;
+
+	atomic_fetch_sub(&q->srv->replies_pending, 1);
+	if (j->result != 0) {
+		ratelimit_refund(q->srv->d.rl, q->client);
+		return respond_tsa_reject(q, sd_err_http_status(j->result),
+		    j->result == SD_ERR_CLOCK ? TSA_TIME_NOT_AVAILABLE
+					      : TSA_SYSTEM_FAILURE,
+		    sd_err(j->result));
+	}
+	log_debug("client %s: time-stamp with %s, seq %lld", q->client->name,
+	    j->key->pk->name, (long long)j->entry.seq);
+	der = tsa_resp_granted(j->entry.sig, j->entry.sig_len, &len);
+	return respond_tsa(q, 200, der, len);
 }
 
 /* GET /v1/keys shows a caller only the keys its policy lets it use. */
@@ -378,6 +537,17 @@ answer_get(struct req *q)
 	default:
 		return respond_err(q, SD_ERR_INTERNAL, NULL);
 	}
+}
+
+/* "application/timestamp-query", maybe with parameters. */
+static int
+is_tsa_query(const char *ct)
+{
+	static const char want[] = "application/timestamp-query";
+	size_t n = sizeof(want) - 1;
+
+	return ct != NULL && strncasecmp(ct, want, n) == 0 &&
+	    (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
 }
 
 /* First call for a request: route, identify, check declared length. */
@@ -438,8 +608,13 @@ begin(struct req *q, const char *url, const char *method)
 		return respond_err(q, SD_ERR_METHOD, NULL);
 	if (q->route == R_LEDGER)
 		return start_lookup(q, url);
-	if (q->route != R_SIGN)
+	if (q->route != R_SIGN && q->route != R_TSA)
 		return answer_get(q);
+	if (q->route == R_TSA &&
+	    !is_tsa_query(MHD_lookup_connection_value(
+		q->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE)))
+		return respond_err(q, SD_ERR_BAD_REQUEST,
+		    "Content-Type must be application/timestamp-query");
 	cl = MHD_lookup_connection_value(
 	    q->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (cl != NULL) {
@@ -526,9 +701,11 @@ handler(void *cls, struct MHD_Connection *conn, const char *url,
 		return respond_err(q, SD_ERR_TOO_LARGE, "body too large");
 	switch (atomic_load(&q->job_state)) {
 	case JOB_NONE:
-		return start_sign(q);
+		return q->route == R_TSA ? start_tsa(q) : start_sign(q);
 	case JOB_DONE:
-		return q->job.is_lookup ? finish_lookup(q) : finish_sign(q);
+		return q->job.is_lookup ? finish_lookup(q)
+		    : q->job.is_tsa     ? finish_tsa(q)
+					: finish_sign(q);
 	default:
 		return MHD_YES; /* spurious call while suspended */
 	}

@@ -7,11 +7,13 @@
  */
 #include <pthread.h>
 #include <stdio.h>
+#include <sys/timex.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include <openssl/obj_mac.h>
+#include <openssl/rand.h>
 
 #include "clock.h"
 #include "cms.h"
@@ -34,6 +36,11 @@ struct signer {
 	pthread_t reaper;
 	int have_reaper;
 	struct ledger_reader **readers;
+	/* time-stamps: genTime never goes back, across workers and (seeded
+	 * from the ledger) restarts */
+	pthread_mutex_t tsa_lock;
+	int64_t tsa_last_us;
+	int tsa_require_sync;
 };
 
 struct worker_arg {
@@ -156,6 +163,26 @@ hsm_call_sign(void *arg, const uint8_t *digest, size_t dglen, uint8_t *sig,
 	    dglen, sig, cap, siglen);
 }
 
+/* The CMS signer of key k, signing through call; -1 without a
+ * certificate. */
+static int
+cms_signer_of(
+    const struct sd_key *k, struct hsm_call *call, struct cms_signer *cs)
+{
+	if (k->cert == NULL)
+		return -1;
+	memset(cs, 0, sizeof(*cs));
+	cs->cert = k->cert;
+	cs->chain = k->chain;
+	cs->pub = hsm_key_public(k->hk);
+	cs->scheme = k->scheme == HSM_ECDSA ? CMS_SCHEME_ECDSA
+	    : k->scheme == HSM_RSA_PSS      ? CMS_SCHEME_PSS
+					    : CMS_SCHEME_PKCS1;
+	cs->sign = hsm_call_sign;
+	cs->arg = call;
+	return 0;
+}
+
 /* The job's digest signed in its format: a bare signature (raw) or a
  * detached CAdES-B-B SignedData (cms) whose signing-time is the entry's
  * time, into j->entry.sig. */
@@ -174,23 +201,106 @@ seal(struct hsm *h, struct sign_job *j)
 	if (strcmp(j->req.format, "cms") != 0)
 		return hsm_call_sign(&call, j->req.digest, j->req.digest_len,
 		    e->sig, sizeof(e->sig), &e->sig_len);
-	if (j->key->cert == NULL)
+	if (cms_signer_of(j->key, &call, &cs) != 0)
 		return SD_ERR_INTERNAL; /* keys_load refuses such a policy */
-	memset(&cs, 0, sizeof(cs));
-	cs.cert = j->key->cert;
-	cs.chain = j->key->chain;
-	cs.pub = hsm_key_public(j->key->hk);
-	cs.scheme = j->key->scheme == HSM_ECDSA ? CMS_SCHEME_ECDSA
-	    : j->key->scheme == HSM_RSA_PSS     ? CMS_SCHEME_PSS
-						: CMS_SCHEME_PKCS1;
-	cs.sign = hsm_call_sign;
-	cs.arg = &call;
 	memset(&cc, 0, sizeof(cc));
 	cc.md_nid = md_nid[j->req.digest_alg];
 	cc.digest = j->req.digest;
 	cc.digest_len = j->req.digest_len;
 	cc.signing_time = (time_t)(e->signed_at_us / 1000000);
 	return cms_seal(&cs, &cc, e->sig, sizeof(e->sig), &e->sig_len);
+}
+
+/* The kernel's word on the clock (adjtimex): 1 when synchronized. */
+static int
+clock_synced(void)
+{
+	struct timex tx;
+	int state;
+
+	memset(&tx, 0, sizeof(tx));
+	state = adjtimex(&tx);
+	return state != -1 && state != TIME_ERROR && !(tx.status & STA_UNSYNC);
+}
+
+/* The token's time: now, unless the clock is not to be trusted or went
+ * back behind a token already issued. */
+static int
+tsa_time(struct signer *s, int64_t *us)
+{
+	int r = 0;
+
+	if (s->tsa_require_sync && !clock_synced()) {
+		log_warn("time-stamp refused: the kernel reports the clock "
+			 "unsynchronized");
+		return SD_ERR_CLOCK;
+	}
+	pthread_mutex_lock(&s->tsa_lock);
+	*us = now_us();
+	if (*us < s->tsa_last_us) {
+		log_error("time-stamp refused: the clock is %lld us behind the "
+			  "last token issued",
+		    (long long)(s->tsa_last_us - *us));
+		r = SD_ERR_CLOCK;
+	} else {
+		s->tsa_last_us = *us;
+	}
+	pthread_mutex_unlock(&s->tsa_lock);
+	return r;
+}
+
+/* Issue the job's time-stamp token into its (timestamp) entry. */
+static int
+run_tsa(struct signer *s, struct sign_job *j)
+{
+	struct ledger_entry *e = &j->entry;
+	const struct sd_key *k = j->key;
+	int p384 = hsm_key_is_ec(k->hk) && hsm_key_bits(k->hk) == 384;
+	struct hsm_call call = { s->hsm, k, p384 ? HSM_SHA384 : HSM_SHA256 };
+	struct cms_signer cs;
+	struct tsa_grant g;
+	uint8_t serial[16];
+	int r;
+
+	memset(e, 0, sizeof(*e));
+	if (cms_signer_of(k, &call, &cs) != 0)
+		return SD_ERR_INTERNAL;
+	if ((r = tsa_time(s, &e->signed_at_us)) != 0)
+		return r;
+	/* 126 random bits, positive, first byte never 0: the serial's DER
+	 * INTEGER holds exactly these 16 bytes */
+	if (RAND_bytes(serial, sizeof(serial)) != 1)
+		return SD_ERR_INTERNAL;
+	serial[0] = (uint8_t)((serial[0] & 0x3f) | 0x40);
+	memset(&g, 0, sizeof(g));
+	g.req = &j->tsa;
+	g.policy = k->pk->tsa_policy;
+	g.serial = serial;
+	g.serial_len = sizeof(serial);
+	g.gen_us = e->signed_at_us;
+	g.accuracy_ms = k->pk->tsa_accuracy_ms;
+	g.md_nid = p384 ? NID_sha384 : NID_sha256;
+	if ((r = tsa_token(&cs, &g, e->sig, sizeof(e->sig), &e->sig_len)) != 0)
+		return r;
+	e->kind = LEDGER_TIMESTAMP;
+	snprintf(e->client, sizeof(e->client), "%s", j->client);
+	e->client_uid = j->peer.uid;
+	e->client_pid = j->peer.pid;
+	memcpy(e->request_hash, j->tsa.hash, SD_HASH_LEN);
+	snprintf(e->key_name, sizeof(e->key_name), "%s", k->pk->name);
+	e->key_version = k->pk->version;
+	keys_sig_alg(k, p384 ? SIGN_SHA384 : SIGN_SHA256, e->algorithm,
+	    sizeof(e->algorithm));
+	snprintf(e->digest_alg, sizeof(e->digest_alg), "%s",
+	    OBJ_nid2ln(j->tsa.md_nid)); /* "sha256" */
+	memcpy(e->digest, j->tsa.digest, j->tsa.digest_len);
+	e->digest_len = j->tsa.digest_len;
+	snprintf(e->format, sizeof(e->format), "rfc3161");
+	memcpy(e->tsa_serial, serial, sizeof(serial));
+	e->tsa_serial_len = sizeof(serial);
+	snprintf(e->tsa_policy, sizeof(e->tsa_policy), "%s", k->pk->tsa_policy);
+	memcpy(e->policy_hash, j->policy_hash, SD_HASH_LEN);
+	return 0;
 }
 
 static void
@@ -201,6 +311,14 @@ run_job(struct signer *s, struct ledger_reader *rd, struct sign_job *j)
 
 	if (j->is_lookup) {
 		finish(j, run_lookup(rd, &j->lk));
+		return;
+	}
+	if (j->is_tsa) {
+		if ((r = run_tsa(s, j)) != 0)
+			finish(j, r);
+		else if ((r = ledger_submit(s->ledger, e, committed, j)) != 0)
+			finish(
+			    j, r == SD_ERR_BUSY ? SD_ERR_BUSY : SD_ERR_LEDGER);
 		return;
 	}
 	fill_entry(j);
@@ -236,9 +354,11 @@ worker_main(void *arg)
 
 struct signer *
 signer_new(struct hsm *h, struct ledger *l, const char *conninfo,
-    unsigned int workers, char *errbuf, size_t errlen)
+    unsigned int workers, const struct signer_tsa *tsa, char *errbuf,
+    size_t errlen)
 {
 	struct worker_arg *wa;
+	struct ledger_reader *rd;
 	struct signer *s;
 	unsigned int i;
 
@@ -253,7 +373,19 @@ signer_new(struct hsm *h, struct ledger *l, const char *conninfo,
 	}
 	s->hsm = h;
 	s->ledger = l;
+	s->tsa_require_sync = tsa->require_sync;
+	pthread_mutex_init(&s->tsa_lock, NULL);
 	sd_queue_init(&s->queue, SD_SIGN_QUEUE_MAX);
+	if ((rd = ledger_reader_new(conninfo)) == NULL ||
+	    ledger_last_time(
+		rd, tsa->instance, LEDGER_TIMESTAMP, &s->tsa_last_us) != 0) {
+		ledger_reader_free(rd);
+		snprintf(errbuf, errlen,
+		    "cannot read the time of the last time-stamp");
+		i = 0;
+		goto fail;
+	}
+	ledger_reader_free(rd);
 	if (pthread_create(&s->reaper, NULL, reaper_main, s) != 0) {
 		snprintf(errbuf, errlen, "cannot start the reaper thread");
 		i = 0;
@@ -306,6 +438,7 @@ signer_free(struct signer *s)
 	for (i = 0; i < s->nworkers; i++)
 		ledger_reader_free(s->readers[i]);
 	sd_queue_destroy(&s->queue);
+	pthread_mutex_destroy(&s->tsa_lock);
 	free(s->threads);
 	free(s->readers);
 	free(s);

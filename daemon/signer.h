@@ -2,7 +2,8 @@
  * signer: the signing workers.  Each worker owns an idempotency lookup
  * connection and borrows an HSM session per request; it checks whether
  * the request was already recorded, signs, and hands the entry to the
- * ledger writer.  Workers also answer ledger reads (lookup jobs) on the
+ * ledger writer.  Time-stamp jobs skip the lookup (a token is never
+ * retried) and check the clock first.  Workers also answer ledger reads (lookup jobs) on the
  * same connection, off the HTTP thread.  A job completes (its done callback runs) only after the
  * entry is committed, or with an error and no signature.  A job that waits
  * longer than SD_SIGN_QUEUE_WAIT_MS for a worker (every HSM session hung or
@@ -18,6 +19,7 @@
 #include "ledger.h"
 #include "peer.h"
 #include "sign_req.h"
+#include "tsa.h"
 
 struct signer;
 
@@ -37,6 +39,9 @@ struct sign_job {
 	/* a lookup job instead of a signature: only lk is used */
 	int is_lookup;
 	struct ledger_lookup lk;
+	/* an RFC 3161 time-stamp: tsa instead of req */
+	int is_tsa;
+	struct tsa_req tsa;
 	/* inputs */
 	struct sign_req req;
 	const struct sd_key *key;
@@ -54,10 +59,18 @@ struct sign_job {
 	struct sd_qnode qnode;
 };
 
+/* Time-stamping: the ledger instance (its newest time-stamp is the floor
+ * of the next one's time) and whether the kernel must report the clock
+ * synchronized. */
+struct signer_tsa {
+	const char *instance;
+	int require_sync;
+};
+
 /* Start `workers` threads.  Returns NULL with a reason in errbuf. */
 struct signer *signer_new(struct hsm *h, struct ledger *l, const char *conninfo,
-    unsigned int workers, char *errbuf, size_t errlen)
-    __attribute__((warn_unused_result));
+    unsigned int workers, const struct signer_tsa *tsa, char *errbuf,
+    size_t errlen) __attribute__((warn_unused_result));
 
 /*
  * Queue j (which must stay valid until j->done ran).  Returns 0, or

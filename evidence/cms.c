@@ -146,8 +146,8 @@ int
 cms_seal(const struct cms_signer *s, const struct cms_content *c, uint8_t *out,
     size_t cap, size_t *outlen)
 {
-	const unsigned int flags =
-	    CMS_PARTIAL | CMS_BINARY | CMS_NOSMIMECAP | CMS_CADES;
+	const unsigned int flags = CMS_PARTIAL | CMS_BINARY | CMS_NOSMIMECAP |
+	    CMS_CADES | (s->no_certs ? CMS_NOCERTS : 0);
 	const EVP_MD *md = EVP_get_digestbynid(c->md_nid);
 	CMS_ContentInfo *cms = NULL;
 	CMS_SignerInfo *si;
@@ -165,7 +165,8 @@ cms_seal(const struct cms_signer *s, const struct cms_content *c, uint8_t *out,
 		r = SD_ERR_INTERNAL;
 		goto out;
 	}
-	for (i = 0; s->chain != NULL && i < sk_X509_num(s->chain); i++)
+	for (i = 0;
+	     !s->no_certs && s->chain != NULL && i < sk_X509_num(s->chain); i++)
 		if (CMS_add1_cert(cms, sk_X509_value(s->chain, i)) != 1) {
 			r = SD_ERR_INTERNAL;
 			goto out;

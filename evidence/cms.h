@@ -35,6 +35,7 @@ struct cms_signer {
 				   length */
 	cms_sign_fn sign;
 	void *arg;
+	int no_certs; /* leave cert and chain out (RFC 3161 certReq false) */
 };
 
 struct cms_content {

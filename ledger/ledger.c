@@ -30,7 +30,7 @@
 #include "merkle.h"
 #include "secret.h"
 
-#define NCOLS 22                  /* parameters per row */
+#define NCOLS 24                  /* parameters per row */
 #define COL_PREV 17               /* the prev_hash parameter */
 #define RECONNECT_INTERVAL_MS 200 /* at most one connect attempt per this */
 #define HEARTBEAT_SEC 1           /* idle connection check */
@@ -424,7 +424,7 @@ static void
 row_params(struct ledger *l, struct ledger_entry *e, struct rowtext *t,
     const char **v, int *len, int *fmt)
 {
-	int i, sig = e->kind == LEDGER_SIGNATURE;
+	int i, sig = e->kind == LEDGER_SIGNATURE || e->kind == LEDGER_TIMESTAMP;
 
 	snprintf(t->seq, sizeof(t->seq), "%lld", (long long)e->seq);
 	snprintf(t->at, sizeof(t->at), "%lld", (long long)e->signed_at_us);
@@ -453,6 +453,11 @@ row_params(struct ledger *l, struct ledger_entry *e, struct rowtext *t,
 		v[13] = e->format;
 		v[14] = (const char *)e->sig;
 	}
+	if (e->kind == LEDGER_TIMESTAMP) {
+		v[6] = NULL; /* no request_id: tokens are not retried */
+		v[22] = (const char *)e->tsa_serial;
+		v[23] = e->tsa_policy;
+	}
 	v[15] = e->evidence_type;
 	v[16] = e->evidence_ref;
 	/* v[COL_PREV]: prev_hash, set by the caller */
@@ -466,7 +471,9 @@ row_params(struct ledger *l, struct ledger_entry *e, struct rowtext *t,
 	len[COL_PREV] = SD_HASH_LEN;
 	len[18] = SD_HASH_LEN;
 	len[20] = SD_HASH_LEN;
+	len[22] = (int)e->tsa_serial_len;
 	fmt[7] = fmt[12] = fmt[14] = fmt[COL_PREV] = fmt[18] = fmt[20] = 1;
+	fmt[22] = 1;
 }
 
 /* Append "($1,...)" for the row whose first parameter is $(p+1). */
@@ -527,7 +534,7 @@ batch_sql(size_t n, size_t nm)
 	    "request_id, request_hash, key_name, key_version, algorithm, "
 	    "digest_alg, digest, format, signature, evidence_type, "
 	    "evidence_ref, prev_hash, entry_hash, kind, policy_hash, "
-	    "detail) VALUES ";
+	    "detail, tsa_serial, tsa_policy) VALUES ";
 	size_t i, off = 0;
 	size_t cap =
 	    sizeof(cte) + sizeof(cols) + nm * 40 + n * (NCOLS * 8 + 80) + 8;

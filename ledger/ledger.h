@@ -26,12 +26,14 @@ enum ledger_kind {
 	LEDGER_SIGNATURE = 0, /* a signature handed to a client */
 	LEDGER_POLICY = 1,   /* a policy loaded, or a reload accepted/refused */
 	LEDGER_OVERRIDE = 2, /* started past a failed chain check, on request */
+	LEDGER_TIMESTAMP = 3, /* an RFC 3161 token handed to a client */
 };
 
 /*
  * One entry.  Signature entries use every field up to evidence_ref and
- * policy_hash; policy entries use only policy_hash, detail and
- * signed_at_us (the entry's time).
+ * policy_hash; timestamp entries the same but request_id and evidence,
+ * plus tsa_serial and tsa_policy; policy and override entries use only
+ * policy_hash, detail and signed_at_us (the entry's time).
  */
 struct ledger_entry {
 	/* set by the caller before ledger_submit() */
@@ -53,6 +55,12 @@ struct ledger_entry {
 	size_t sig_len;
 	char evidence_type[SD_EVIDENCE_TYPE_MAX + 1];
 	char evidence_ref[SD_EVIDENCE_REF_MAX + 1];
+	/* timestamp entries: the token's serial number (big-endian, as in
+	 * the token) and TSA policy; digest is the message imprint, sig the
+	 * token, request_hash the SHA-256 of the TimeStampReq */
+	uint8_t tsa_serial[SD_TSA_SERIAL_MAX];
+	size_t tsa_serial_len;
+	char tsa_policy[SD_OID_MAX];
 	int64_t signed_at_us;             /* microseconds since the epoch */
 	uint8_t policy_hash[SD_HASH_LEN]; /* the policy in force */
 	char detail[SD_DETAIL_MAX];       /* policy entries: what happened */
@@ -203,6 +211,14 @@ struct ledger_proof {
  */
 int ledger_get_entry(struct ledger_reader *rd, const char *instance,
     int64_t seq, struct ledger_proof *out) __attribute__((warn_unused_result));
+
+/*
+ * The newest signed_at_us of instance's entries of kind (0 when none),
+ * so that a restart never issues a time-stamp older than the last one.
+ * Returns 0 or SD_ERR_LEDGER.
+ */
+int ledger_last_time(struct ledger_reader *rd, const char *instance,
+    enum ledger_kind kind, int64_t *us) __attribute__((warn_unused_result));
 
 /* Up to limit entries of instance after seq `after`, in seq order, into
  * out[0..*n).  Returns 0 or SD_ERR_LEDGER. */

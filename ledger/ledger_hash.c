@@ -5,8 +5,9 @@
  *
  *   entry_hash = SHA-256("seald-ledger-v1\0" || fields || prev_hash)
  *
- * The fields depend on the entry's kind: a signature's, or for policy
- * and override entries the policy hash and what happened.
+ * The fields depend on the entry's kind: a signature's, a time-stamp
+ * token's, or for policy and override entries the policy hash and what
+ * happened.
  *
  * Strings and byte strings are u32 big-endian length then the bytes;
  * integers are 8 bytes big-endian two's complement.
@@ -36,21 +37,28 @@ ledger_entry_hash(const struct ledger_entry *e, const uint8_t prev[SD_HASH_LEN],
 	canon_int(c, e->seq);
 	canon_str(c, ledger_kind_name(e->kind));
 	canon_int(c, e->signed_at_us);
-	if (e->kind == LEDGER_SIGNATURE) {
+	if (e->kind == LEDGER_SIGNATURE || e->kind == LEDGER_TIMESTAMP) {
 		canon_str(c, e->client);
 		canon_int(c, e->client_uid);
 		canon_int(c, e->client_pid);
-		canon_str(c, e->request_id);
+		if (e->kind == LEDGER_SIGNATURE)
+			canon_str(c, e->request_id);
 		canon_bytes(c, e->request_hash, SD_HASH_LEN);
 		canon_str(c, e->key_name);
 		canon_int(c, e->key_version);
 		canon_str(c, e->algorithm);
 		canon_str(c, e->digest_alg);
 		canon_bytes(c, e->digest, e->digest_len);
-		canon_str(c, e->format);
-		canon_bytes(c, e->sig, e->sig_len);
-		canon_str(c, e->evidence_type);
-		canon_str(c, e->evidence_ref);
+		if (e->kind == LEDGER_SIGNATURE) {
+			canon_str(c, e->format);
+			canon_bytes(c, e->sig, e->sig_len);
+			canon_str(c, e->evidence_type);
+			canon_str(c, e->evidence_ref);
+		} else {
+			canon_str(c, e->tsa_policy);
+			canon_bytes(c, e->tsa_serial, e->tsa_serial_len);
+			canon_bytes(c, e->sig, e->sig_len);
+		}
 		canon_bytes(c, e->policy_hash, SD_HASH_LEN);
 	} else {
 		canon_bytes(c, e->policy_hash, SD_HASH_LEN);
@@ -61,7 +69,8 @@ ledger_entry_hash(const struct ledger_entry *e, const uint8_t prev[SD_HASH_LEN],
 	EVP_MD_CTX_free(c);
 }
 
-static const char *const kind_names[] = { "signature", "policy", "override" };
+static const char *const kind_names[] = { "signature", "policy", "override",
+	"timestamp" };
 
 const char *
 ledger_kind_name(enum ledger_kind k)

@@ -11,19 +11,20 @@
 #include "b64.h"
 #include "ledger_json.h"
 
-enum ftype { F_STR, F_INT, F_HEX, F_B64 };
+enum ftype { F_STR, F_INT, F_HEX, F_HEXV, F_B64 };
 
 /* Which kinds carry a field: bit 1 << enum ledger_kind. */
 #define K_SIG (1u << LEDGER_SIGNATURE)
-#define K_ALL (K_SIG | 1u << LEDGER_POLICY | 1u << LEDGER_OVERRIDE)
-#define K_EVENT (K_ALL & ~K_SIG)
+#define K_TS (1u << LEDGER_TIMESTAMP)
+#define K_EVENT (1u << LEDGER_POLICY | 1u << LEDGER_OVERRIDE)
+#define K_ALL (K_SIG | K_TS | K_EVENT)
 
 struct field {
 	const char *name;
 	enum ftype type;
 	unsigned int kinds;
 	size_t off, cap; /* in struct ledger_row */
-	size_t len_off;  /* F_B64: the size_t length, in the row */
+	size_t len_off;  /* F_B64, F_HEXV: the size_t length, in the row */
 };
 
 #define ROW_OFF(m) offsetof(struct ledger_row, m)
@@ -40,6 +41,10 @@ struct field {
 	{                                              \
 		n, F_HEX, k, ROW_OFF(m), ROW_CAP(m), 0 \
 	}
+#define HEXV(n, k, m, l)                                         \
+	{                                                        \
+		n, F_HEXV, k, ROW_OFF(m), ROW_CAP(m), ROW_OFF(l) \
+	}
 #define B64(n, k, m, l)                                         \
 	{                                                       \
 		n, F_B64, k, ROW_OFF(m), ROW_CAP(m), ROW_OFF(l) \
@@ -49,20 +54,22 @@ static const struct field fields[] = {
 	STR("instance", K_ALL, e.instance),
 	INT("seq", K_ALL, e.seq),
 	INT("signed_at_us", K_ALL, e.signed_at_us),
-	STR("client", K_SIG, e.client),
-	INT("client_uid", K_SIG, e.client_uid),
-	INT("client_pid", K_SIG, e.client_pid),
+	STR("client", K_SIG | K_TS, e.client),
+	INT("client_uid", K_SIG | K_TS, e.client_uid),
+	INT("client_pid", K_SIG | K_TS, e.client_pid),
 	STR("request_id", K_SIG, e.request_id),
-	HEX("request_hash", K_SIG, e.request_hash),
-	STR("key_name", K_SIG, e.key_name),
-	INT("key_version", K_SIG, e.key_version),
-	STR("algorithm", K_SIG, e.algorithm),
-	STR("digest_alg", K_SIG, e.digest_alg),
-	B64("digest", K_SIG, e.digest, e.digest_len),
-	STR("format", K_SIG, e.format),
-	B64("signature", K_SIG, e.sig, e.sig_len),
+	HEX("request_hash", K_SIG | K_TS, e.request_hash),
+	STR("key_name", K_SIG | K_TS, e.key_name),
+	INT("key_version", K_SIG | K_TS, e.key_version),
+	STR("algorithm", K_SIG | K_TS, e.algorithm),
+	STR("digest_alg", K_SIG | K_TS, e.digest_alg),
+	B64("digest", K_SIG | K_TS, e.digest, e.digest_len),
+	STR("format", K_SIG | K_TS, e.format),
+	B64("signature", K_SIG | K_TS, e.sig, e.sig_len),
 	STR("evidence_type", K_SIG, e.evidence_type),
 	STR("evidence_ref", K_SIG, e.evidence_ref),
+	STR("tsa_policy", K_TS, e.tsa_policy),
+	HEXV("tsa_serial", K_TS, e.tsa_serial, e.tsa_serial_len),
 	HEX("policy_hash", K_ALL, e.policy_hash),
 	STR("detail", K_EVENT, e.detail),
 	HEX("prev_hash", K_ALL, prev_hash),
@@ -82,6 +89,7 @@ ledger_json_hex(const uint8_t *p, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
+/* Exactly 2n lowercase hex digits of s into out. */
 static int
 from_hex(const char *s, uint8_t *out, size_t n)
 {
@@ -182,6 +190,10 @@ ledger_json_row(const struct ledger_row *r)
 		case F_HEX:
 			v = hex_str(base + f->off, f->cap);
 			break;
+		case F_HEXV:
+			v = hex_str(base + f->off,
+			    *(const size_t *)(base + f->len_off));
+			break;
 		default:
 			v = ledger_json_b64(base + f->off,
 			    *(const size_t *)(base + f->len_off));
@@ -276,6 +288,13 @@ read_field(const json_t *o, const struct field *f, unsigned char *base,
 		if (from_hex(s, base + f->off, f->cap) != 0)
 			return bad(errbuf, errlen, where, f->name,
 			    "not lowercase hex of the right length");
+		return 0;
+	case F_HEXV:
+		if (n % 2 != 0 || n / 2 > f->cap ||
+		    from_hex(s, base + f->off, n / 2) != 0)
+			return bad(errbuf, errlen, where, f->name,
+			    "not lowercase hex of a fitting length");
+		*(size_t *)(base + f->len_off) = n / 2;
 		return 0;
 	default:
 		if (b64_decode(s, n, base + f->off, f->cap,

@@ -45,6 +45,8 @@ enum col {
 	C_DETAIL,
 	C_PREV,
 	C_HASH,
+	C_TSERIAL,
+	C_TPOLICY,
 	C_NCOLS
 };
 
@@ -52,7 +54,8 @@ const char ledger_page_sql[] =
     "SELECT seq, kind, signed_at_us, client, client_uid, client_pid, "
     "request_id, request_hash, key_name, key_version, algorithm, "
     "digest_alg, digest, format, signature, evidence_type, evidence_ref, "
-    "policy_hash, detail, prev_hash, entry_hash FROM ledger_entries "
+    "policy_hash, detail, prev_hash, entry_hash, tsa_serial, tsa_policy "
+    "FROM ledger_entries "
     "WHERE instance = $1 AND seq > $2 ORDER BY seq LIMIT $3";
 
 int
@@ -90,7 +93,11 @@ ledger_row_entry(const PGresult *res, int r, struct ledger_entry *e,
 	    ledger_pq_bytes(res, r, C_EREF, e->evidence_ref,
 		sizeof(e->evidence_ref), NULL, 1) ||
 	    ledger_pq_bytes(
-		res, r, C_DETAIL, e->detail, sizeof(e->detail), NULL, 1))
+		res, r, C_DETAIL, e->detail, sizeof(e->detail), NULL, 1) ||
+	    ledger_pq_bytes(res, r, C_TSERIAL, e->tsa_serial,
+		sizeof(e->tsa_serial), &e->tsa_serial_len, 0) ||
+	    ledger_pq_bytes(res, r, C_TPOLICY, e->tsa_policy,
+		sizeof(e->tsa_policy), NULL, 1))
 		return -1;
 	/* short or NULL hashes read as what they are: they will not match */
 	memset(e->request_hash, 0, SD_HASH_LEN);

@@ -162,6 +162,17 @@ one_bit(unsigned int v, unsigned int mask)
 	return v != 0 && (v & (v - 1)) == 0 && (v & mask) == v;
 }
 
+/* Why k may not be used at now, or NULL. */
+static const char *
+window(const struct policy_key *k, int64_t now)
+{
+	if (now < k->not_before)
+		return "key_not_yet_valid";
+	if (now > k->not_after)
+		return "key_expired";
+	return NULL;
+}
+
 /* The reason rule denies rq for key k, or NULL when it allows it; the
  * checks in the documented order. */
 static const char *
@@ -180,11 +191,14 @@ check_rule(const struct policy_rule *rule, const struct policy_key *k,
 		return "operation_not_allowed";
 	if ((k->usages & op) == 0)
 		return "key_usage";
+	/* a time-stamp has one format (RFC 3161) and no evidence labels */
 	formats = rule->formats != 0 ? rule->formats & k->formats : k->formats;
-	if (!one_bit(rq->format, formats))
+	if (rq->op == POLICY_OP_SIGN && !one_bit(rq->format, formats))
 		return "format_not_allowed";
 	if (!one_bit(rq->digest, k->digests))
 		return "digest_not_allowed";
+	if (rq->op == POLICY_OP_TIMESTAMP)
+		return window(k, rq->now);
 	/* The allow-list limits the types sent; "require" demands one. */
 	if (rule->nevidence > 0 && et[0] != '\0') {
 		for (i = 0; i < rule->nevidence; i++)
@@ -197,11 +211,7 @@ check_rule(const struct policy_rule *rule, const struct policy_key *k,
 		return "evidence_required";
 	if ((rule->require & POLICY_REQ_EVIDENCE_REF) && ref[0] == '\0')
 		return "evidence_ref_required";
-	if (rq->now < k->not_before)
-		return "key_not_yet_valid";
-	if (rq->now > k->not_after)
-		return "key_expired";
-	return NULL;
+	return window(k, rq->now);
 }
 
 static void

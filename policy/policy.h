@@ -43,6 +43,10 @@ struct policy_key {
 	char certificate[SD_PATH_MAX]; /* "" when none */
 	int64_t not_before;            /* unix seconds; INT64_MIN when unset */
 	int64_t not_after;             /* unix seconds; INT64_MAX when unset */
+	/* keys with usage timestamp (RFC 3161): the TSA policy OID (dotted,
+	 * required) and the accuracy stated in tokens (default 1000 ms) */
+	char tsa_policy[SD_OID_MAX];
+	unsigned int tsa_accuracy_ms;
 };
 
 struct policy_rule {
@@ -148,7 +152,9 @@ int policy_client_may_use(const struct policy *p,
  * unknown_key, with key NULL and rule "", when no rule names it).  A rule
  * checks, in order: operation, key usage, format (rule and key), digest
  * (key), evidence type allow-list (only when a type is sent), require,
- * then the key's window not_before <= now <= not_after.
+ * then the key's window not_before <= now <= not_after.  Time-stamps skip
+ * the format and evidence checks: their format is RFC 3161's, their
+ * digest the imprint's, and they carry no evidence labels.
  * Rate limits are not checked here (ratelimit.h).
  */
 void policy_decide(const struct policy *p,

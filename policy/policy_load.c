@@ -199,6 +199,66 @@ read_time(
 	return 0;
 }
 
+/* A dotted OID: at least two arcs of digits without leading zeros, the
+ * first 0, 1 or 2. */
+static int
+oid_valid(const char *s)
+{
+	size_t arcs = 0, digits;
+
+	if (s[0] < '0' || s[0] > '2' || s[1] != '.')
+		return 0;
+	for (;;) {
+		for (digits = 0; s[digits] >= '0' && s[digits] <= '9'; digits++)
+			;
+		if (digits == 0 || digits > 20 || (digits > 1 && s[0] == '0'))
+			return 0;
+		arcs++;
+		s += digits;
+		if (*s == '\0')
+			return arcs >= 2;
+		if (*s++ != '.')
+			return 0;
+	}
+}
+
+/* tsa_policy and tsa_accuracy_ms: required and allowed only with usage
+ * timestamp. */
+static int
+load_tsa(struct cfg_yaml_doc *doc, const struct cfg_yaml_node *key,
+    const struct cfg_yaml_node *pol, const struct cfg_yaml_node *acc,
+    struct policy_key *k)
+{
+	unsigned long long n;
+	int r;
+
+	k->tsa_accuracy_ms = 1000;
+	if (!(k->usages & OPBIT(POLICY_OP_TIMESTAMP))) {
+		if (pol != NULL || acc != NULL)
+			return cfg_yaml_error(doc, pol != NULL ? pol : acc,
+			    "tsa_policy and tsa_accuracy_ms are for keys "
+			    "with usage timestamp");
+		return 0;
+	}
+	if (pol == NULL)
+		return cfg_yaml_error(doc, key,
+		    "key '%s' has usage timestamp: it needs tsa_policy (an "
+		    "OID such as 1.3.6.1.4.1.4146.2.3)",
+		    k->name);
+	if ((r = cfg_yaml_str(
+		 doc, pol, 1, k->tsa_policy, sizeof(k->tsa_policy))) != 0)
+		return r;
+	if (!oid_valid(k->tsa_policy))
+		return cfg_yaml_error(doc, pol,
+		    "tsa_policy must be a dotted OID such as 1.2.3.4");
+	if (acc != NULL) {
+		if ((r = cfg_yaml_uint(doc, acc, 0, 60000, &n)) != 0)
+			return r;
+		k->tsa_accuracy_ms = (unsigned int)n;
+	}
+	return 0;
+}
+
 static int
 load_key(struct cfg_yaml_doc *doc, const struct cfg_yaml_node *name_node,
     const struct cfg_yaml_node *node, struct policy_key *k)
@@ -214,6 +274,8 @@ load_key(struct cfg_yaml_doc *doc, const struct cfg_yaml_node *name_node,
 		K_CERT,
 		K_NB,
 		K_NA,
+		K_TSA_POLICY,
+		K_ACCURACY,
 		K_N
 	};
 	static const struct cfg_yaml_key keys[K_N] = {
@@ -227,6 +289,8 @@ load_key(struct cfg_yaml_doc *doc, const struct cfg_yaml_node *name_node,
 		[K_CERT] = { "certificate", 0 },
 		[K_NB] = { "not_before", 0 },
 		[K_NA] = { "not_after", 0 },
+		[K_TSA_POLICY] = { "tsa_policy", 0 },
+		[K_ACCURACY] = { "tsa_accuracy_ms", 0 },
 	};
 	static const char *const schemes[] = { "pkcs1", "pss" };
 	static const enum policy_rsa_scheme scheme_values[] = {
@@ -289,7 +353,7 @@ load_key(struct cfg_yaml_doc *doc, const struct cfg_yaml_node *name_node,
 		return cfg_yaml_error(doc, v[K_NA],
 		    "not_after is earlier than not_before of key '%s'",
 		    k->name);
-	return 0;
+	return load_tsa(doc, node, v[K_TSA_POLICY], v[K_ACCURACY], k);
 }
 
 static int

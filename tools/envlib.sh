@@ -30,7 +30,8 @@ SEALD_TOKEN_LABEL=seald
 # made only when hsm_setup is given --test-keys.
 ENVLIB_DEMO_KEYS="seald-demo-ec:01:EC:prime256v1:sha256
 seald-demo-rsa:02:rsa:3072:sha256
-seald-audit:05:EC:prime256v1:sha256"
+seald-audit:05:EC:prime256v1:sha256
+seald-demo-tsa:06:EC:prime256v1:sha256"
 ENVLIB_TEST_KEYS="seald-test-ec384:03:EC:secp384r1:sha384
 seald-test-rsa2048:04:rsa:2048:sha256"
 
@@ -299,8 +300,12 @@ hsm_has_object() {
 # LABEL, signed inside the token through the libp11 engine, and the public
 # key read from the token; both checked before they are kept.
 _hsm_cert() {
-	local dir=$1 label=$2 md=$3 cert pub tmp
+	local dir=$1 label=$2 md=$3 cert pub tmp eku=""
 	cert=$dir/certs/$label.pem
+	# a TSA certificate: timeStamping as its only, critical, EKU (RFC 3161)
+	case "$label" in
+	*-tsa) eku="extendedKeyUsage=critical,timeStamping" ;;
+	esac
 	pub=$dir/certs/$label.pub.pem
 	tmp=$dir/certs/.$label.tmp
 	if [ ! -s "$cert" ]; then
@@ -312,6 +317,7 @@ _hsm_cert() {
 			-days 730 "-$md" \
 			-addext "basicConstraints=critical,CA:FALSE" \
 			-addext "keyUsage=critical,digitalSignature,nonRepudiation" \
+			${eku:+-addext "$eku"} \
 			-out "$tmp" </dev/null >>"$dir/hsm-setup.log" 2>&1; then
 			envlib_err "certificate for $label failed (libp11 finds no key" \
 				"once the token holds an Ed25519 key: make certificates" \
@@ -509,6 +515,16 @@ write_policy() {
 		echo "    algorithm: ec-p256"
 		echo "    certificate: $(_yq "$dir/certs/seald-demo-ec.pem")"
 		echo "    formats: [raw, cms]"
+		if [ -s "$dir/certs/seald-demo-tsa.pem" ]; then
+			echo "  demo-tsa:"
+			echo "    label: seald-demo-tsa"
+			echo "    algorithm: ec-p256"
+			echo "    usage: [timestamp]"
+			echo "    tsa_policy: 2.999.1.1   # an example OID: use your own"
+			echo "    tsa_accuracy_ms: 1000"
+			echo "    certificate: $(_yq "$dir/certs/seald-demo-tsa.pem")"
+			keys="$keys, demo-tsa"
+		fi
 		echo "  demo-rsa:"
 		echo "    label: seald-demo-rsa"
 		echo "    algorithm: rsa-3072"
@@ -538,6 +554,7 @@ write_policy() {
 		echo "      uid: [$uids]"
 		echo "    allow:"
 		echo "      - keys: [$keys]"
+		echo "        operations: [sign, timestamp]"
 		if [ -n "$other" ]; then
 			echo "  ci-other:"
 			echo "    match:"
@@ -611,6 +628,10 @@ write_config() {
 		echo "  timeout_seconds: 10"
 		echo "log:"
 		echo "  level: info"
+		echo "# a demo on a machine whose clock may not be NTP-synchronized;"
+		echo "# production keeps the default (true)"
+		echo "tsa:"
+		echo "  require_clock_sync: false"
 	} >"$tmp" || return 1
 	mv "$tmp" "$dir/seald.yaml" || return 1
 	write_policy "$dir" "$uids" "$other_uid" || return 1

@@ -61,7 +61,7 @@ http_req -u "$IT_OTHER_USER" GET /v1/keys
 [ "$(jq -r '[.keys[].name] | join(",")' "$IT_BODY")" = demo-ec ] ||
 	fail "ci-other sees: $(jq -c '[.keys[].name]' "$IT_BODY")"
 http_req GET /v1/keys
-[ "$(jq '.keys | length' "$IT_BODY")" = 4 ] || fail "local sees $(jq -c '[.keys[].name]' "$IT_BODY")"
+[ "$(jq '.keys | length' "$IT_BODY")" = 5 ] || fail "local sees $(jq -c '[.keys[].name]' "$IT_BODY")"
 
 tid "SIGHUP with a valid policy: new rules apply, the reload is a ledger entry"
 sed 's/^      - keys: \[demo-ec\]$/      - keys: [demo-ec, demo-rsa]/' "$W/original.yaml" >"$W/wider.yaml"

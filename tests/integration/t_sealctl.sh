@@ -11,7 +11,7 @@ printf 'registered delivery evidence\n' >"$W/doc.txt"
 tid "sealctl keys prints the key list"
 if out=$("$S" -s "$IT_SOCK" keys); then
 	[ "$(jq -r '.keys | map(.name) | sort | join(",")' <<<"$out")" = \
-	    "demo-ec,demo-rsa,test-ec384,test-rsa-pss" ] || fail "keys: $out"
+	    "demo-ec,demo-rsa,demo-tsa,test-ec384,test-rsa-pss" ] || fail "keys: $out"
 	jq -r '.keys[] | select(.name=="demo-ec") | .public_key' <<<"$out" >"$W/ec.pub"
 else
 	fail "sealctl keys failed"

@@ -100,6 +100,7 @@ test_minimal_defaults(void **state)
 	assert_int_equal(cfg->checkpoint_every, SD_CHECKPOINT_EVERY_DEFAULT);
 	assert_int_equal(
 	    cfg->checkpoint_seconds, SD_CHECKPOINT_SECONDS_DEFAULT);
+	assert_int_equal(cfg->tsa_require_sync, 1);
 	assert_int_equal(cfg->max_body, SD_HTTP_MAX_BODY_DEFAULT);
 	assert_int_equal(cfg->max_header, SD_HTTP_MAX_HEADER_DEFAULT);
 	assert_int_equal(cfg->timeout, SD_HTTP_TIMEOUT_DEFAULT);
@@ -135,6 +136,7 @@ test_full_values(void **state)
 	assert_string_equal(cfg->checkpoint_key, "seald audit 2026");
 	assert_int_equal(cfg->checkpoint_every, 250);
 	assert_int_equal(cfg->checkpoint_seconds, 15);
+	assert_int_equal(cfg->tsa_require_sync, 0);
 	assert_int_equal(cfg->max_body, 1048576);
 	assert_int_equal(cfg->max_header, 16384);
 	assert_int_equal(cfg->timeout, 30);

@@ -34,6 +34,7 @@ static const struct {
 	{ SD_ERR_NOT_FOUND, "not_found", 404 },
 	{ SD_ERR_BUSY, "unavailable", 503 },
 	{ SD_ERR_SHUTDOWN, "unavailable", 503 },
+	{ SD_ERR_CLOCK, "clock_unsynchronized", 503 },
 };
 
 static void

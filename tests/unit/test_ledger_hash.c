@@ -107,6 +107,63 @@ test_policy_entry_vector(void **state)
 	assert_memory_equal(h1, h3, SD_HASH_LEN);
 }
 
+/* Entry 4 of the document: a time-stamp token. */
+static void
+test_timestamp_entry_vector(void **state)
+{
+	static const uint8_t prev[SD_HASH_LEN] = { 0xa1, 0x1e, 0x29, 0xeb, 0xe4,
+		0xec, 0x20, 0xa4, 0x4d, 0x2c, 0xd1, 0x99, 0x2f, 0xd4, 0xd8,
+		0x08, 0xad, 0x8f, 0x99, 0x1e, 0x4d, 0x8b, 0xd8, 0xde, 0x40,
+		0xfc, 0x73, 0xca, 0x4c, 0x97, 0x2b, 0xec };
+	static const uint8_t token[] = { 0x30, 0x03, 0x02, 0x01, 0x01 };
+	uint8_t h[SD_HASH_LEN], h2[SD_HASH_LEN];
+	struct ledger_entry e;
+	char hex[2 * SD_HASH_LEN + 1];
+	size_t i;
+
+	(void)state;
+	memset(&e, 0, sizeof(e));
+	e.kind = LEDGER_TIMESTAMP;
+	memcpy(e.instance, "demo-1", 7);
+	e.seq = 4;
+	e.signed_at_us = 1795334400000003LL;
+	memcpy(e.client, "local", 6);
+	e.client_uid = 1000;
+	e.client_pid = 4242;
+	memset(e.request_hash, 0xcc, SD_HASH_LEN);
+	memcpy(e.key_name, "demo-tsa", 9);
+	e.key_version = 1;
+	memcpy(e.algorithm, "ecdsa-sha256", 13);
+	memcpy(e.digest_alg, "sha256", 7);
+	for (i = 0; i < 32; i++)
+		e.digest[i] = (uint8_t)i;
+	e.digest_len = 32;
+	memcpy(e.tsa_policy, "2.999.7.1", 10);
+	for (i = 0; i < 8; i++)
+		e.tsa_serial[i] = (uint8_t)(i + 1);
+	e.tsa_serial_len = 8;
+	memcpy(e.sig, token, sizeof(token));
+	e.sig_len = sizeof(token);
+	memset(e.policy_hash, 0xbb, SD_HASH_LEN);
+	ledger_entry_hash(&e, prev, h);
+	to_hex(h, hex);
+	assert_string_equal(hex,
+	    "e5f092f2eb7742d1cd5302e43a3bb0bb6ee219660bee9d19fd7598455ddf5a8c");
+	/* the serial and the policy count; request_id and evidence do not */
+	e.tsa_serial[7] ^= 1;
+	ledger_entry_hash(&e, prev, h2);
+	assert_memory_not_equal(h, h2, SD_HASH_LEN);
+	e.tsa_serial[7] ^= 1;
+	e.tsa_policy[0] = '1';
+	ledger_entry_hash(&e, prev, h2);
+	assert_memory_not_equal(h, h2, SD_HASH_LEN);
+	e.tsa_policy[0] = '2';
+	memcpy(e.request_id, "x", 2);
+	memcpy(e.evidence_type, "y", 2);
+	ledger_entry_hash(&e, prev, h2);
+	assert_memory_equal(h, h2, SD_HASH_LEN);
+}
+
 static void
 test_every_field_counts(void **state)
 {
@@ -207,6 +264,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_vectors),
 		cmocka_unit_test(test_policy_entry_vector),
+		cmocka_unit_test(test_timestamp_entry_vector),
 		cmocka_unit_test(test_every_field_counts),
 		cmocka_unit_test(test_length_prefix_separates_fields),
 	};

@@ -1,0 +1,82 @@
+/*
+ * tsa: the RFC 3161 time-stamp protocol, apart from the clock, the HSM
+ * and the ledger.  It decodes a TimeStampReq (strictly: one DER value,
+ * version 1, a SHA-2 imprint of the right length, no extensions), builds
+ * the TSTInfo and its SignedData token (signed through cms.h), and
+ * encodes TimeStampResp answers, granted or rejected with the RFC's
+ * failure bits.  It also says whether a certificate may be a TSA's.
+ */
+#ifndef SD_TSA_H
+#define SD_TSA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/x509.h>
+
+#include "cms.h"
+#include "sd_limits.h"
+
+/* PKIFailureInfo bit numbers (RFC 3161 section 2.4.2) */
+enum tsa_fail {
+	TSA_BAD_ALG = 0,
+	TSA_BAD_REQUEST = 2,
+	TSA_BAD_DATA_FORMAT = 5,
+	TSA_TIME_NOT_AVAILABLE = 14,
+	TSA_UNACCEPTED_POLICY = 15,
+	TSA_UNACCEPTED_EXTENSION = 16,
+	TSA_SYSTEM_FAILURE = 25,
+};
+
+struct tsa_req {
+	int md_nid; /* NID_sha256, NID_sha384 or NID_sha512 */
+	uint8_t digest[SD_DIGEST_MAX];
+	size_t digest_len;
+	uint8_t imprint[SD_TSA_IMPRINT_MAX]; /* the MessageImprint, as sent */
+	size_t imprint_len;
+	char policy[SD_OID_MAX]; /* reqPolicy (dotted), "" when absent */
+	uint8_t nonce[SD_TSA_NONCE_MAX]; /* DER INTEGER; nonce_len 0: none */
+	size_t nonce_len;
+	int cert_req;
+	uint8_t hash[SD_HASH_LEN]; /* SHA-256 of the request's DER */
+};
+
+/*
+ * Decode len bytes of DER into out.  Returns 0, or -1 with the failure
+ * bit in *fail and a message for the statusString in msg.
+ */
+int tsa_req_decode(const uint8_t *der, size_t len, struct tsa_req *out,
+    enum tsa_fail *fail, char *msg, size_t msglen)
+    __attribute__((warn_unused_result));
+
+struct tsa_grant {
+	const struct tsa_req *req;
+	const char *policy;    /* the TSA policy OID the token states */
+	const uint8_t *serial; /* big-endian, positive, 1..20 bytes */
+	size_t serial_len;
+	int64_t gen_us;           /* genTime, microseconds since the epoch */
+	unsigned int accuracy_ms; /* 0 leaves accuracy out */
+	int md_nid;               /* digest of the token's signature */
+};
+
+/*
+ * The TimeStampToken for g (TSTInfo in a SignedData signed through s;
+ * certificates only when the request asked for them) into out (cap
+ * bytes).  Returns 0, SD_ERR_TOO_LARGE, the signer's error or
+ * SD_ERR_INTERNAL.
+ */
+int tsa_token(const struct cms_signer *s, const struct tsa_grant *g,
+    uint8_t *out, size_t cap, size_t *outlen)
+    __attribute__((warn_unused_result));
+
+/* TimeStampResp DER, malloc'd (NULL when out of memory): granted with a
+ * token, or a rejection with one failure bit and a statusString. */
+uint8_t *tsa_resp_granted(const uint8_t *token, size_t len, size_t *outlen);
+uint8_t *tsa_resp_rejection(
+    enum tsa_fail fail, const char *text, size_t *outlen);
+
+/* 0 when x may sign time-stamps (RFC 3161 2.3: one extended key usage,
+ * timeStamping, marked critical); else -1 and why, in msg. */
+int tsa_cert_ok(X509 *x, char *msg, size_t msglen);
+
+#endif
