@@ -39,7 +39,8 @@ DAEMON_SRC := daemon/main.c daemon/server.c daemon/sign_req.c daemon/signer.c da
 	daemon/reply.c daemon/peer.c
 SEALD_SRC := $(COMMON_SRC) $(CFG_SRC) $(POLICY_SRC) $(HSM_SRC) $(LEDGER_SRC) $(EVIDENCE_SRC) \
 	$(DAEMON_SRC)
-SEALCTL_SRC := tools/sealctl.c tools/sealctl_prove.c common/err.c common/b64.c common/log.c \
+SEALCTL_SRC := tools/sealctl.c tools/sealctl_prove.c tools/sealctl_tsa.c \
+	tools/sealctl_verify.c $(EVIDENCE_SRC) common/err.c common/b64.c common/log.c \
 	common/clock.c common/queue.c common/secret.c common/canon.c $(POLICY_SRC) \
 	config/cfg_yaml.c common/name.c $(LEDGER_SRC)
 
@@ -125,16 +126,18 @@ lint:
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
 
-# fuzz: libFuzzer harnesses for the two YAML loaders, built with clang
+# fuzz: libFuzzer harnesses for the two YAML loaders and the RFC 3161
+# request decoder, built with clang
 # into build-fuzz/ and run FUZZ_SECONDS each on a corpus seeded from
 # tests/data (and hostile inputs made by tests/fuzz/seeds.sh).
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	-Icommon -Iconfig -Ipolicy
+	-Icommon -Iconfig -Ipolicy -Ievidence
 FUZZ_LIBS := -lyaml -lcrypto
-FUZZ_TARGETS := fuzz_policy fuzz_config
+FUZZ_TARGETS := fuzz_policy fuzz_config fuzz_tsa_req
+fuzz_tsa_req_SRC := tests/fuzz/fuzz_tsa_req.c $(EVIDENCE_SRC) common/err.c
 fuzz_policy_SRC := tests/fuzz/fuzz_policy.c $(POLICY_SRC) config/cfg_yaml.c common/name.c common/err.c
 fuzz_config_SRC := tests/fuzz/fuzz_config.c $(CFG_SRC) common/err.c common/log.c
 

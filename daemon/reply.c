@@ -65,6 +65,28 @@ reply_sign(const struct sign_job *j)
 }
 
 char *
+reply_timestamp(const struct sign_job *j)
+{
+	const struct ledger_entry *e = &j->entry;
+	char at[96], hash[2 * SD_HASH_LEN + 1];
+	char serial[2 * SD_TSA_SERIAL_MAX + 1];
+	json_t *token;
+
+	if ((token = ledger_json_b64(e->sig, e->sig_len)) == NULL)
+		return NULL;
+	ledger_json_rfc3339(e->signed_at_us, at, sizeof(at));
+	ledger_json_hex(e->entry_hash, SD_HASH_LEN, hash);
+	ledger_json_hex(e->tsa_serial, e->tsa_serial_len, serial);
+	return dump(json_pack("{s:o,s:s,s:s,s:s,s:s,s:s,s:I,s:o,"
+			      "s:{s:s,s:I,s:s}}",
+	    "token", token, "format", "rfc3161", "serial", serial, "gen_time",
+	    at, "policy", e->tsa_policy, "key", j->key->pk->name, "key_version",
+	    (json_int_t)e->key_version, "certificate",
+	    str_or_null(j->key->cert_pem), "ledger", "instance", e->instance,
+	    "seq", (json_int_t)e->seq, "hash", hash));
+}
+
+char *
 reply_keys(const struct sd_keys *ks,
     int (*visible)(const struct sd_key *, void *), void *arg)
 {

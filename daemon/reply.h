@@ -17,6 +17,10 @@ char *reply_error(int r, const char *message, const char *request_id);
 /* The result of a committed (or replayed) sign job. */
 char *reply_sign(const struct sign_job *j);
 
+/* POST /v1/timestamp: the token (base64 DER TimeStampToken), its serial
+ * (hex), time, policy, key and ledger position. */
+char *reply_timestamp(const struct sign_job *j);
+
 /* GET /v1/keys: the keys of ks for which visible(key, arg) holds. */
 char *reply_keys(const struct sd_keys *ks,
     int (*visible)(const struct sd_key *, void *), void *arg);

@@ -30,7 +30,16 @@
 #include "server.h"
 #include "tsa.h"
 
-enum route { R_NONE, R_HEALTHZ, R_READYZ, R_SIGN, R_KEYS, R_LEDGER, R_TSA };
+enum route {
+	R_NONE,
+	R_HEALTHZ,
+	R_READYZ,
+	R_SIGN,
+	R_KEYS,
+	R_LEDGER,
+	R_TSA,
+	R_STAMP
+};
 
 #define LEDGER_PREFIX "/v1/ledger/"
 enum job_state { JOB_NONE, JOB_RUNNING, JOB_DONE };
@@ -75,6 +84,7 @@ static const struct {
 	{ "/healthz", "GET", R_HEALTHZ, 1 }, { "/readyz", "GET", R_READYZ, 1 },
 	{ "/v1/sign", "POST", R_SIGN, 0 }, { "/v1/keys", "GET", R_KEYS, 0 },
 	{ "/v1/tsa", "POST", R_TSA, 0 },
+	{ "/v1/timestamp", "POST", R_STAMP, 0 },
 	{ LEDGER_PREFIX, "GET", R_LEDGER, 0 }, /* a prefix */
 };
 
@@ -99,7 +109,10 @@ respond_json(struct req *q, unsigned int status, char *json)
 		(void)MHD_add_response_header(resp, "Connection", "close");
 	if (status == 405)
 		(void)MHD_add_response_header(resp, "Allow",
-		    q->route == R_SIGN || q->route == R_TSA ? "POST" : "GET");
+		    q->route == R_SIGN || q->route == R_TSA ||
+			    q->route == R_STAMP
+			? "POST"
+			: "GET");
 	ret = MHD_queue_response(q->conn, status, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -131,15 +144,21 @@ respond_tsa(struct req *q, unsigned int status, uint8_t *der, size_t len)
 	return ret;
 }
 
-/* A rejection (status 2) with its failure bit and reason. */
+/* A refused time-stamp: on /v1/tsa a rejection (status 2) with its
+ * failure bit, HTTP status and reason; on /v1/timestamp the JSON error
+ * err (whose status it is). */
 static enum MHD_Result
-respond_tsa_reject(
-    struct req *q, unsigned int status, enum tsa_fail fail, const char *why)
+refuse_tsa(struct req *q, unsigned int status, enum tsa_fail fail, int err,
+    const char *why)
 {
 	size_t len = 0;
-	uint8_t *der = tsa_resp_rejection(fail, why, &len);
+	uint8_t *der;
 
 	log_info("client %s: time-stamp refused: %s", q->client->name, why);
+	if (q->route != R_TSA)
+		return respond_json(
+		    q, sd_err_http_status(err), reply_error(err, why, NULL));
+	der = tsa_resp_rejection(fail, why, &len);
 	return respond_tsa(q, status, der, len);
 }
 
@@ -262,8 +281,8 @@ refused:
 	if (!j->is_lookup)
 		ratelimit_refund(s->d.rl, q->client);
 	if (j->is_tsa)
-		return respond_tsa_reject(
-		    q, sd_err_http_status(r), TSA_SYSTEM_FAILURE, sd_err(r));
+		return refuse_tsa(
+		    q, sd_err_http_status(r), TSA_SYSTEM_FAILURE, r, sd_err(r));
 	return respond_err(q, r, NULL);
 }
 
@@ -463,10 +482,10 @@ tsa_key(struct req *q, const struct timespec *now, enum tsa_fail *fail,
 	return NULL;
 }
 
-/* POST /v1/tsa: RFC 3161 over HTTP.  Every answer to a request that got
- * this far is a TimeStampResp. */
+/* A time-stamp request in DER (from /v1/tsa, or built from the JSON of
+ * /v1/timestamp): decoded, given its key, counted, and queued. */
 static enum MHD_Result
-start_tsa(struct req *q)
+submit_tsa(struct req *q, const uint8_t *der, size_t len)
 {
 	struct sign_job *j = &q->job;
 	struct timespec now;
@@ -475,16 +494,51 @@ start_tsa(struct req *q)
 	char msg[200];
 
 	j->is_tsa = 1;
-	if (tsa_req_decode((const uint8_t *)q->body, q->len, &j->tsa, &fail,
-		msg, sizeof(msg)) != 0)
-		return respond_tsa_reject(q, 200, fail, msg);
+	if (tsa_req_decode(der, len, &j->tsa, &fail, msg, sizeof(msg)) != 0)
+		return refuse_tsa(q, 200, fail, SD_ERR_BAD_REQUEST, msg);
 	clock_gettime(CLOCK_REALTIME, &now);
 	if ((j->key = tsa_key(q, &now, &fail, &status, msg, sizeof(msg))) ==
 	    NULL)
-		return respond_tsa_reject(q, status, fail, msg);
+		return refuse_tsa(q, status, fail, SD_ERR_POLICY_DENIED, msg);
 	if (take_rate(q, &now, msg, sizeof(msg)) != 0)
-		return respond_tsa_reject(q, 429, TSA_BAD_REQUEST, msg);
+		return refuse_tsa(
+		    q, 429, TSA_BAD_REQUEST, SD_ERR_RATE_LIMITED, msg);
 	return submit_job(q);
+}
+
+/* POST /v1/tsa: RFC 3161 over HTTP.  Every answer to a request that got
+ * this far is a TimeStampResp. */
+static enum MHD_Result
+start_tsa(struct req *q)
+{
+	return submit_tsa(q, (const uint8_t *)q->body, q->len);
+}
+
+/* POST /v1/timestamp: the same from JSON, answered in JSON. */
+static enum MHD_Result
+start_stamp(struct req *q)
+{
+	static const int nids[] = { [SIGN_SHA256] = NID_sha256,
+		[SIGN_SHA384] = NID_sha384,
+		[SIGN_SHA512] = NID_sha512 };
+	struct stamp_req sr;
+	enum MHD_Result ret;
+	uint8_t *der = NULL;
+	size_t len = 0;
+	char msg[200];
+	int r;
+
+	if ((r = sign_req_stamp_decode(q->body != NULL ? q->body : "", q->len,
+		 &sr, msg, sizeof(msg))) != 0)
+		return respond_err(q, r, msg);
+	if (tsa_req_build(nids[sr.digest_alg], sr.digest, sr.digest_len,
+		sr.policy[0] != '\0' ? sr.policy : NULL, sr.nonce, sr.cert_req,
+		&der, &len) != 0)
+		return respond_err(q, SD_ERR_BAD_REQUEST,
+		    "field \"policy\" must be a dotted OID");
+	ret = submit_tsa(q, der, len);
+	OPENSSL_free(der);
+	return ret;
 }
 
 static enum MHD_Result
@@ -497,13 +551,15 @@ finish_tsa(struct req *q)
 	atomic_fetch_sub(&q->srv->replies_pending, 1);
 	if (j->result != 0) {
 		ratelimit_refund(q->srv->d.rl, q->client);
-		return respond_tsa_reject(q, sd_err_http_status(j->result),
+		return refuse_tsa(q, sd_err_http_status(j->result),
 		    j->result == SD_ERR_CLOCK ? TSA_TIME_NOT_AVAILABLE
 					      : TSA_SYSTEM_FAILURE,
-		    sd_err(j->result));
+		    j->result, sd_err(j->result));
 	}
 	log_debug("client %s: time-stamp with %s, seq %lld", q->client->name,
 	    j->key->pk->name, (long long)j->entry.seq);
+	if (q->route != R_TSA)
+		return respond_json(q, 200, reply_timestamp(j));
 	der = tsa_resp_granted(j->entry.sig, j->entry.sig_len, &len);
 	return respond_tsa(q, 200, der, len);
 }
@@ -608,7 +664,7 @@ begin(struct req *q, const char *url, const char *method)
 		return respond_err(q, SD_ERR_METHOD, NULL);
 	if (q->route == R_LEDGER)
 		return start_lookup(q, url);
-	if (q->route != R_SIGN && q->route != R_TSA)
+	if (q->route != R_SIGN && q->route != R_TSA && q->route != R_STAMP)
 		return answer_get(q);
 	if (q->route == R_TSA &&
 	    !is_tsa_query(MHD_lookup_connection_value(
@@ -701,7 +757,9 @@ handler(void *cls, struct MHD_Connection *conn, const char *url,
 		return respond_err(q, SD_ERR_TOO_LARGE, "body too large");
 	switch (atomic_load(&q->job_state)) {
 	case JOB_NONE:
-		return q->route == R_TSA ? start_tsa(q) : start_sign(q);
+		return q->route == R_TSA  ? start_tsa(q)
+		    : q->route == R_STAMP ? start_stamp(q)
+					  : start_sign(q);
 	case JOB_DONE:
 		return q->job.is_lookup ? finish_lookup(q)
 		    : q->job.is_tsa     ? finish_tsa(q)

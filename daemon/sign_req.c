@@ -141,7 +141,8 @@ decode_evidence(json_t *root, struct sign_req *out, char *errbuf, size_t errlen)
 }
 
 static int
-decode_digest(json_t *root, struct sign_req *out, char *errbuf, size_t errlen)
+decode_digest(json_t *root, enum sign_digest *alg_out, uint8_t *digest,
+    size_t *digest_len, char *errbuf, size_t errlen)
 {
 	char alg[16];
 	json_t *v;
@@ -161,15 +162,15 @@ decode_digest(json_t *root, struct sign_req *out, char *errbuf, size_t errlen)
 		    "sha512");
 		return SD_ERR_BAD_REQUEST;
 	}
-	out->digest_alg = digests[i].alg;
+	*alg_out = digests[i].alg;
 	v = json_object_get(root, "digest");
 	if (v == NULL || !json_is_string(v)) {
 		snprintf(
 		    errbuf, errlen, "field \"digest\" (base64) is required");
 		return SD_ERR_BAD_REQUEST;
 	}
-	if (b64_decode(json_string_value(v), json_string_length(v), out->digest,
-		sizeof(out->digest), &n) != 0) {
+	if (b64_decode(json_string_value(v), json_string_length(v), digest,
+		SD_DIGEST_MAX, &n) != 0) {
 		snprintf(errbuf, errlen,
 		    "field \"digest\" is not valid base64 "
 		    "of a %s digest",
@@ -181,7 +182,7 @@ decode_digest(json_t *root, struct sign_req *out, char *errbuf, size_t errlen)
 		    alg, digests[i].len);
 		return SD_ERR_BAD_REQUEST;
 	}
-	out->digest_len = n;
+	*digest_len = n;
 	return 0;
 }
 
@@ -220,7 +221,8 @@ sign_req_decode(const char *body, size_t len, struct sign_req *out,
 	    (r = required(get_str(root, "key", out->key, sizeof(out->key), 1,
 			      errbuf, errlen),
 		 "key", errbuf, errlen)) != 0 ||
-	    (r = decode_digest(root, out, errbuf, errlen)) != 0 ||
+	    (r = decode_digest(root, &out->digest_alg, out->digest,
+		 &out->digest_len, errbuf, errlen)) != 0 ||
 	    (r = decode_evidence(root, out, errbuf, errlen)) != 0)
 		goto out;
 	r = get_str(root, "format", out->format, sizeof(out->format), 1, errbuf,
@@ -235,6 +237,72 @@ sign_req_decode(const char *body, size_t len, struct sign_req *out,
 		snprintf(errbuf, errlen, "format must be \"raw\" or \"cms\"");
 		r = SD_ERR_BAD_REQUEST;
 	}
+out:
+	json_decref(root);
+	return r;
+}
+
+/* "nonce": an integer 1..2^63-1; "cert_req": a boolean. */
+static int
+decode_stamp_opts(
+    json_t *root, struct stamp_req *out, char *errbuf, size_t errlen)
+{
+	json_t *v;
+
+	out->cert_req = 1;
+	if ((v = json_object_get(root, "nonce")) != NULL) {
+		if (!json_is_integer(v) || json_integer_value(v) < 1) {
+			snprintf(errbuf, errlen,
+			    "field \"nonce\" must be a positive integer");
+			return SD_ERR_BAD_REQUEST;
+		}
+		out->nonce = (uint64_t)json_integer_value(v);
+	}
+	if ((v = json_object_get(root, "cert_req")) != NULL) {
+		if (!json_is_boolean(v)) {
+			snprintf(errbuf, errlen,
+			    "field \"cert_req\" must be true or false");
+			return SD_ERR_BAD_REQUEST;
+		}
+		out->cert_req = json_is_true(v);
+	}
+	return 0;
+}
+
+int
+sign_req_stamp_decode(const char *body, size_t len, struct stamp_req *out,
+    char *errbuf, size_t errlen)
+{
+	static const char *const fields[] = { "digest", "digest_alg", "policy",
+		"nonce", "cert_req", NULL };
+	json_error_t jerr;
+	json_t *root;
+	size_t i;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (root == NULL || !json_is_object(root)) {
+		snprintf(errbuf, errlen, "the body must be a JSON object");
+		json_decref(root);
+		return SD_ERR_BAD_REQUEST;
+	}
+	if ((r = only_fields(root, fields, "", errbuf, errlen)) != 0 ||
+	    (r = decode_digest(root, &out->digest_alg, out->digest,
+		 &out->digest_len, errbuf, errlen)) != 0 ||
+	    (r = decode_stamp_opts(root, out, errbuf, errlen)) != 0)
+		goto out;
+	if ((r = get_str(root, "policy", out->policy, sizeof(out->policy), 2,
+		 errbuf, errlen)) < 0)
+		goto out;
+	r = 0;
+	for (i = 0; out->policy[i] != '\0'; i++)
+		if ((out->policy[i] < '0' || out->policy[i] > '9') &&
+		    out->policy[i] != '.') {
+			snprintf(errbuf, errlen,
+			    "field \"policy\" must be a dotted OID");
+			r = SD_ERR_BAD_REQUEST;
+		}
 out:
 	json_decref(root);
 	return r;

@@ -1,7 +1,7 @@
 /*
  * sign_req: decoding of a POST /v1/sign body (JSON) into a checked,
  * fixed-size request, and the hash that identifies a request's content
- * for idempotent retries.  Pure: no I/O, no global state.
+ * for idempotent retries; and of a POST /v1/timestamp body.  Pure: no I/O, no global state.
  */
 #ifndef SD_SIGN_REQ_H
 #define SD_SIGN_REQ_H
@@ -30,6 +30,24 @@ struct sign_req {
  * could be read it is left in out->request_id (else "").
  */
 int sign_req_decode(const char *body, size_t len, struct sign_req *out,
+    char *errbuf, size_t errlen) __attribute__((warn_unused_result));
+
+/* A POST /v1/timestamp body: the JSON face of a TimeStampReq. */
+struct stamp_req {
+	enum sign_digest digest_alg;
+	uint8_t digest[SD_DIGEST_MAX];
+	size_t digest_len;
+	char policy[SD_OID_MAX]; /* "" when absent; digits and dots */
+	uint64_t nonce;          /* 0 when absent */
+	int cert_req;            /* default 1 */
+};
+
+/*
+ * Decode len bytes of body ({"digest","digest_alg","policy"?,"nonce"?,
+ * "cert_req"?}).  Returns 0, or SD_ERR_BAD_REQUEST with a message safe to
+ * show the client in errbuf.
+ */
+int sign_req_stamp_decode(const char *body, size_t len, struct stamp_req *out,
     char *errbuf, size_t errlen) __attribute__((warn_unused_result));
 
 /* Name of a digest algorithm ("sha256"...). */

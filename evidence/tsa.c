@@ -123,6 +123,47 @@ tsa_req_decode(const uint8_t *der, size_t len, struct tsa_req *out,
 	return r;
 }
 
+int
+tsa_req_build(int md_nid, const uint8_t *digest, size_t len, const char *policy,
+    uint64_t nonce, int cert_req, uint8_t **der, size_t *derlen)
+{
+	TS_REQ *rq = TS_REQ_new();
+	TS_MSG_IMPRINT *mi = TS_MSG_IMPRINT_new();
+	X509_ALGOR *alg = X509_ALGOR_new();
+	ASN1_OBJECT *pol = policy != NULL ? OBJ_txt2obj(policy, 1) : NULL;
+	ASN1_INTEGER *n = ASN1_INTEGER_new();
+	const EVP_MD *md = EVP_get_digestbynid(md_nid);
+	unsigned char *out = NULL;
+	int k, ok;
+
+	ok = rq != NULL && mi != NULL && alg != NULL && n != NULL &&
+	    md != NULL && (size_t)EVP_MD_get_size(md) == len &&
+	    (policy == NULL || pol != NULL) &&
+	    X509_ALGOR_set0(alg, OBJ_nid2obj(md_nid), V_ASN1_NULL, NULL) == 1 &&
+	    TS_MSG_IMPRINT_set_algo(mi, alg) == 1 &&
+	    TS_MSG_IMPRINT_set_msg(mi, (unsigned char *)digest, (int)len) ==
+		1 &&
+	    TS_REQ_set_version(rq, 1) == 1 &&
+	    TS_REQ_set_msg_imprint(rq, mi) == 1 &&
+	    TS_REQ_set_cert_req(rq, cert_req) == 1 &&
+	    (pol == NULL || TS_REQ_set_policy_id(rq, pol) == 1);
+	if (ok && nonce != 0)
+		ok = ASN1_INTEGER_set_uint64(n, nonce) == 1 &&
+		    TS_REQ_set_nonce(rq, n) == 1;
+	if (ok && (k = i2d_TS_REQ(rq, &out)) > 0) {
+		*der = out;
+		*derlen = (size_t)k;
+	} else {
+		ok = 0;
+	}
+	ASN1_INTEGER_free(n);
+	ASN1_OBJECT_free(pol);
+	X509_ALGOR_free(alg);
+	TS_MSG_IMPRINT_free(mi);
+	TS_REQ_free(rq);
+	return ok ? 0 : SD_ERR_INTERNAL;
+}
+
 /* GeneralizedTime text with the microseconds that are not zero
  * (RFC 3161 2.4.2: no trailing zeros, no dot without a fraction). */
 static void

@@ -49,6 +49,15 @@ int tsa_req_decode(const uint8_t *der, size_t len, struct tsa_req *out,
     enum tsa_fail *fail, char *msg, size_t msglen)
     __attribute__((warn_unused_result));
 
+/*
+ * A DER TimeStampReq (version 1) for a digest of md_nid, asking for
+ * policy (NULL: any), with nonce (0: none) and certReq, into *der
+ * (OPENSSL_free it).  Returns 0 or SD_ERR_INTERNAL.
+ */
+int tsa_req_build(int md_nid, const uint8_t *digest, size_t len,
+    const char *policy, uint64_t nonce, int cert_req, uint8_t **der,
+    size_t *derlen) __attribute__((warn_unused_result));
+
 struct tsa_grant {
 	const struct tsa_req *req;
 	const char *policy;    /* the TSA policy OID the token states */

@@ -27,16 +27,10 @@
 #define DEFAULT_SOCKET "/run/seald/seald.sock"
 #define REPLY_MAX (4 * 1024 * 1024)
 
-struct buf {
-	char *p;
-	size_t len;
-	int overflow;
-};
-
 static size_t
 on_data(char *data, size_t size, size_t nmemb, void *arg)
 {
-	struct buf *b = arg;
+	struct sealctl_buf *b = arg;
 	size_t n = size * nmemb;
 	char *np;
 
@@ -53,8 +47,8 @@ on_data(char *data, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
-static void
-usage(void)
+void
+sealctl_usage(void)
 {
 	fprintf(stderr,
 	    "usage: sealctl [-s SOCKET] sign --key NAME (--file FILE | "
@@ -65,6 +59,11 @@ usage(void)
 	    "[--format raw|cms]\n"
 	    "               [--out-sig FILE]   (the signature, or the DER "
 	    "CMS)\n"
+	    "       sealctl [-s SOCKET] timestamp FILE [--digest-alg ALG] "
+	    "[--policy OID] [--no-cert]\n"
+	    "               [--tsa-cert PEM] [--out FILE.tsr]\n"
+	    "       sealctl verify --file DOC --cert PEM (--sig SIG "
+	    "[--digest-alg ALG] | --cms P7S | --tsr TSR)\n"
 	    "       sealctl [-s SOCKET] keys\n"
 	    "       sealctl policy check FILE\n"
 	    "       sealctl ledger verify --db CONNINFO [--audit-key PEM]\n"
@@ -77,10 +76,10 @@ usage(void)
 	    "SOCKET defaults to $SEALD_SOCKET, else " DEFAULT_SOCKET "\n");
 }
 
-/* HTTP call; *status gets the HTTP status; the body goes to out. */
-static int
-call(const char *sock, const char *method, const char *path, const char *body,
-    long *status, struct buf *out)
+int
+sealctl_call(const char *sock, const char *method, const char *path,
+    const char *ctype, const void *body, size_t len, long *status,
+    struct sealctl_buf *out)
 {
 	struct curl_slist *hdr = NULL;
 	char url[256];
@@ -97,8 +96,10 @@ call(const char *sock, const char *method, const char *path, const char *body,
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	if (body != NULL) {
-		hdr = curl_slist_append(hdr, "Content-Type: application/json");
+		snprintf(url, sizeof(url), "Content-Type: %s", ctype);
+		hdr = curl_slist_append(hdr, url);
 		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)len);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
 	}
 	cc = curl_easy_perform(c);
@@ -114,7 +115,7 @@ call(const char *sock, const char *method, const char *path, const char *body,
 
 /* Print the reply; on error also the error code and message to stderr. */
 static int
-report(long status, const struct buf *b)
+report(long status, const struct sealctl_buf *b)
 {
 	json_t *root, *e;
 
@@ -216,7 +217,7 @@ read_digest(const char *path, size_t want, uint8_t *out)
 }
 
 static int
-write_sig(const char *path, const struct buf *b)
+write_sig(const char *path, const struct sealctl_buf *b)
 {
 	static uint8_t sig[SD_SEAL_MAX];
 	json_t *root, *s;
@@ -249,7 +250,7 @@ cmd_sign(const char *sock, int argc, char **argv)
 	const char *format = "raw";
 	uint8_t dg[SD_DIGEST_MAX], rnd[16];
 	char b64[B64_ENCODED_LEN(SD_DIGEST_MAX) + 1], ridbuf[48];
-	struct buf b = { NULL, 0, 0 };
+	struct sealctl_buf b = { NULL, 0, 0 };
 	const EVP_MD *md;
 	json_t *req;
 	char *body;
@@ -279,7 +280,7 @@ cmd_sign(const char *sock, int argc, char **argv)
 		else if (strcmp(argv[i], "--format") == 0)
 			dst = &format;
 		if (dst == NULL || i + 1 >= argc) {
-			usage();
+			sealctl_usage();
 			return 2;
 		}
 		*dst = argv[++i];
@@ -287,7 +288,7 @@ cmd_sign(const char *sock, int argc, char **argv)
 	if (key == NULL || (file == NULL) == (dfile == NULL) ||
 	    (md = md_by_name(alg)) == NULL || (eref != NULL && etype == NULL) ||
 	    (strcmp(format, "raw") != 0 && strcmp(format, "cms") != 0)) {
-		usage();
+		sealctl_usage();
 		return 2;
 	}
 	if (file != NULL) {
@@ -319,7 +320,8 @@ cmd_sign(const char *sock, int argc, char **argv)
 	json_decref(req);
 	if (body == NULL)
 		return 2;
-	r = call(sock, "POST", "/v1/sign", body, &status, &b);
+	r = sealctl_call(sock, "POST", "/v1/sign", "application/json", body,
+	    strlen(body), &status, &b);
 	free(body);
 	if (r != 0) {
 		free(b.p);
@@ -335,11 +337,11 @@ cmd_sign(const char *sock, int argc, char **argv)
 static int
 cmd_get(const char *sock, const char *path)
 {
-	struct buf b = { NULL, 0, 0 };
+	struct sealctl_buf b = { NULL, 0, 0 };
 	long status = 0;
 	int r;
 
-	if (call(sock, "GET", path, NULL, &status, &b) != 0) {
+	if (sealctl_call(sock, "GET", path, NULL, NULL, 0, &status, &b) != 0) {
 		free(b.p);
 		return 3;
 	}
@@ -442,7 +444,7 @@ cmd_ledger_verify(int argc, char **argv)
 			break;
 	}
 	if (i != argc || db == NULL) {
-		usage();
+		sealctl_usage();
 		return 2;
 	}
 	if (keyfile != NULL && (audit = read_audit_key(keyfile)) == NULL)
@@ -476,14 +478,14 @@ cmd_ledger_get(const char *sock, int argc, char **argv)
 	int i;
 
 	if (argc < 2 || !sd_name_valid(argv[1], strlen(argv[1]))) {
-		usage();
+		sealctl_usage();
 		return 2;
 	}
 	if (strcmp(argv[0], "entry") == 0) {
 		if (argc != 3 ||
 		    strspn(argv[2], "0123456789") != strlen(argv[2]) ||
 		    argv[2][0] == '\0') {
-			usage();
+			sealctl_usage();
 			return 2;
 		}
 		snprintf(
@@ -500,7 +502,7 @@ cmd_ledger_get(const char *sock, int argc, char **argv)
 	}
 	if (i != argc || strspn(after, "0123456789") != strlen(after) ||
 	    (limit != NULL && strspn(limit, "0123456789") != strlen(limit))) {
-		usage();
+		sealctl_usage();
 		return 2;
 	}
 	snprintf(path, sizeof(path), "/v1/ledger/%s?after=%s%s%s", argv[1],
@@ -521,12 +523,16 @@ main(int argc, char **argv)
 		i += 2;
 	}
 	if (i >= argc) {
-		usage();
+		sealctl_usage();
 		return 2;
 	}
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	if (strcmp(argv[i], "sign") == 0)
 		r = cmd_sign(sock, argc - i - 1, argv + i + 1);
+	else if (strcmp(argv[i], "timestamp") == 0)
+		r = cmd_timestamp(sock, argc - i - 1, argv + i + 1);
+	else if (strcmp(argv[i], "verify") == 0)
+		r = cmd_verify(argc - i - 1, argv + i + 1);
 	else if (strcmp(argv[i], "keys") == 0 && i + 1 == argc)
 		r = cmd_get(sock, "/v1/keys");
 	else if (strcmp(argv[i], "ledger") == 0 && i + 1 < argc &&
@@ -543,7 +549,7 @@ main(int argc, char **argv)
 	    strcmp(argv[i + 1], "check") == 0)
 		r = cmd_policy_check(argv[i + 2]);
 	else {
-		usage();
+		sealctl_usage();
 		r = 2;
 	}
 	curl_global_cleanup();

@@ -6,8 +6,16 @@
 # OUT/seeds-fuzz_config; the growing corpora live next to them.
 set -eu
 out=${1:?usage: seeds.sh OUT}
-for t in fuzz_policy fuzz_config; do
+for t in fuzz_policy fuzz_config fuzz_tsa_req; do
 	mkdir -p "$out/seeds-$t" "$out/corpus-$t"
+done
+# time-stamp requests as openssl makes them, with and without options
+printf 'seed document\n' >"$out/seed.txt"
+for md in sha256 sha384 sha512 sha1 md5; do
+	openssl ts -query -data "$out/seed.txt" "-$md" -cert \
+		-out "$out/seeds-fuzz_tsa_req/$md.tsq" 2>/dev/null
+	openssl ts -query -data "$out/seed.txt" "-$md" -no_nonce \
+		-tspolicy 1.2.3.4 -out "$out/seeds-fuzz_tsa_req/$md-policy.tsq" 2>/dev/null
 done
 cp tests/data/policy/*.yaml config/policy.yaml "$out/seeds-fuzz_policy/"
 cp tests/data/config/*.yaml "$out/seeds-fuzz_config/"

@@ -163,6 +163,69 @@ bad=$(timeout 120 python3 "$W/many.py" "$IT_SOCK" "$W/qn.tsq" 500)
     (select max(seq) from ledger_entries where kind = 'timestamp' and signed_at_us = $last)")" = t ] ||
 	fail "after the restart a token is older than the last one before it"
 
+tid "POST /v1/timestamp: the same from JSON; the token verifies with openssl ts"
+d=$(openssl dgst -sha256 -binary "$W/doc" | base64 -w0)
+http_req POST /v1/timestamp "{\"digest\":\"$d\",\"digest_alg\":\"sha256\",\"nonce\":4242}"
+if expect_code 200 "timestamp"; then
+	jq -r .token "$IT_BODY" | base64 -d >"$W/json.tok"
+	out=$(openssl ts -verify -data "$W/doc" -in "$W/json.tok" -token_in -CAfile "$TSA_CERT" 2>&1) ||
+		fail "ts -verify of the JSON token: $out"
+	openssl ts -reply -in "$W/json.tok" -token_in -text >"$W/json.txt" 2>&1
+	grep -q '^Nonce: 0x1092' "$W/json.txt" || fail "nonce: $(grep Nonce "$W/json.txt")"
+	[ "$(jq -r '.format, .policy, .key' "$IT_BODY" | tr '\n' ' ')" = "rfc3161 $POLICY_OID demo-tsa " ] ||
+		fail "reply: $(head -c 300 "$IT_BODY")"
+	[ "$(psql_q "select encode(tsa_serial, 'hex') from ledger_entries where instance = 'demo-1'
+	    and seq = $(jq -r .ledger.seq "$IT_BODY")")" = "$(jq -r .serial "$IT_BODY")" ] ||
+		fail "the reply's serial is not the ledger's"
+fi
+http_req POST /v1/timestamp "{\"digest\":\"$d\",\"digest_alg\":\"sha256\",\"cert_req\":false,\"policy\":\"$POLICY_OID\"}"
+expect_code 200 "timestamp without certificate"
+jq -r .token "$IT_BODY" | base64 -d >"$W/json2.tok"
+openssl ts -verify -data "$W/doc" -in "$W/json2.tok" -token_in -CAfile "$TSA_CERT" \
+    -untrusted "$TSA_CERT" >/dev/null 2>&1 || fail "the token without certificate does not verify"
+http_req POST /v1/timestamp "{\"digest\":\"$d\",\"digest_alg\":\"sha256\",\"policy\":\"1.2.3\"}"
+expect_code 403 "another policy"
+http_req POST /v1/timestamp "{\"digest\":\"$d\",\"digest_alg\":\"sha384\"}"
+expect_code 400 "a wrong digest length"
+http_req POST /v1/timestamp "{\"digest\":\"$d\",\"digest_alg\":\"sha256\",\"nonce\":-1}"
+expect_code 400 "a negative nonce"
+http_req POST /v1/timestamp "{\"digest\":\"$d\",\"digest_alg\":\"sha256\",\"extra\":1}"
+expect_code 400 "an unknown field"
+
+tid "sealctl timestamp FILE and sealctl verify (signature, CMS seal, time-stamp)"
+S=$IT_BUILD/sealctl
+"$S" -s "$IT_SOCK" timestamp "$W/doc" --tsa-cert "$TSA_CERT" --out "$W/ctl.tsr" >"$W/ctl.out" 2>&1 ||
+	fail "sealctl timestamp: $(cat "$W/ctl.out")"
+grep -q "^policy: $POLICY_OID" "$W/ctl.out" || fail "$(cat "$W/ctl.out")"
+out=$(openssl ts -verify -data "$W/doc" -in "$W/ctl.tsr" -CAfile "$TSA_CERT" 2>&1) || fail "openssl on sealctl's reply: $out"
+"$S" verify --file "$W/doc" --cert "$TSA_CERT" --tsr "$W/ctl.tsr" >"$W/v.out" 2>&1 ||
+	fail "sealctl verify --tsr: $(cat "$W/v.out")"
+"$S" verify --file "$W/doc" --cert "$TSA_CERT" --tsr "$W/json2.tok" >"$W/v.out" 2>&1 ||
+	fail "sealctl verify of a bare token without certificate: $(cat "$W/v.out")"
+"$S" verify --file "$W/doc.changed" --cert "$TSA_CERT" --tsr "$W/ctl.tsr" >"$W/v.out" 2>&1
+[ $? = 1 ] || fail "a changed document: $(cat "$W/v.out")"
+"$S" verify --file "$W/doc" --cert "$IT_DIR/certs/seald-demo-ec.pem" --tsr "$W/ctl.tsr" >"$W/v.out" 2>&1
+[ $? = 1 ] || fail "another certificate: $(cat "$W/v.out")"
+"$S" -s "$IT_SOCK" timestamp "$W/doc" --policy 1.2.3 --out "$W/bad.tsr" >"$W/ctl.out" 2>&1
+[ $? = 1 ] || fail "another policy: $(cat "$W/ctl.out")"
+for k in demo-ec demo-rsa test-rsa-pss; do
+	"$S" -s "$IT_SOCK" sign --key "$k" --file "$W/doc" --out-sig "$W/$k.sig" >/dev/null 2>&1 &&
+		"$S" -s "$IT_SOCK" sign --key "$k" --file "$W/doc" --format cms --out-sig "$W/$k.p7s" >/dev/null 2>&1 ||
+		fail "sealctl sign $k"
+	cert=$IT_DIR/certs/seald-$k.pem
+	[ "$k" = test-rsa-pss ] && cert=$IT_DIR/certs/seald-test-rsa2048.pem
+	"$S" verify --file "$W/doc" --cert "$cert" --sig "$W/$k.sig" >"$W/v.out" 2>&1 ||
+		fail "verify --sig $k: $(cat "$W/v.out")"
+	"$S" verify --file "$W/doc" --cert "$cert" --cms "$W/$k.p7s" >"$W/v.out" 2>&1 ||
+		fail "verify --cms $k: $(cat "$W/v.out")"
+	"$S" verify --file "$W/doc.changed" --cert "$cert" --cms "$W/$k.p7s" >/dev/null 2>&1 &&
+		fail "verify --cms $k accepted a changed document"
+	"$S" verify --file "$W/doc.changed" --cert "$cert" --sig "$W/$k.sig" >/dev/null 2>&1 &&
+		fail "verify --sig $k accepted a changed document"
+done
+"$S" verify --file "$W/doc" --cert "$IT_DIR/certs/seald-test-rsa2048.pem" --sig "$W/test-rsa-pss.sig" |
+	grep -q 'RSA-PSS' || fail "the PSS signature is not named as such"
+
 tid "a client without time-stamping rights gets a rejection (403)"
 if [ -n "$IT_OTHER_USER" ]; then
 	code=$(runuser -u "$IT_OTHER_USER" -- curl -s --unix-socket "$IT_SOCK" \
@@ -209,6 +272,10 @@ if seald_start "$IT_BUILD" "$S"; then
 			fail "$(tr '\n' ' ' <"$W/sync.txt")"
 		[ "$(psql_q "select count(*) from ledger_entries where instance = 'tsa-sync' and kind = 'timestamp'")" = 0 ] ||
 			fail "a refused time-stamp reached the ledger"
+		IT_SOCK=$S/seald.sock http_req POST /v1/timestamp \
+		    "{\"digest\":\"$d\",\"digest_alg\":\"sha256\"}"
+		expect_code 503 "JSON with an unsynchronized clock"
+		[ "$(jq -r .error.code "$IT_BODY")" = clock_unsynchronized ] || fail "$(cat "$IT_BODY")"
 	else
 		note "the clock is synchronized here (adjtimex $state): the refusal is not exercised"
 		[ "$code" = 200 ] || fail "synchronized clock: HTTP $code"

@@ -224,6 +224,66 @@ test_hash_covers_content_not_id(void **state)
 	assert_memory_not_equal(h1, h2, SD_HASH_LEN);
 }
 
+/* POST /v1/timestamp bodies. */
+static const struct {
+	const char *body;
+	int result;
+	const char *msg;
+} stamps[] = {
+	{ "{\"digest\":" D32 ",\"digest_alg\":\"sha256\"}", 0, NULL },
+	{ "{\"digest\":" D64 ",\"digest_alg\":\"sha512\",\"nonce\":"
+	  "9223372036854775807,\"cert_req\":false,\"policy\":\"1.2.3\"}",
+	    0, NULL },
+	{ "[]", SD_ERR_BAD_REQUEST, "JSON object" },
+	{ "{\"digest\":" D32 "}", SD_ERR_BAD_REQUEST, "digest_alg" },
+	{ "{\"digest\":" D32 ",\"digest_alg\":\"sha384\"}", SD_ERR_BAD_REQUEST,
+	    "needs 48" },
+	{ "{\"digest\":" D32 ",\"digest_alg\":\"sha256\",\"nonce\":0}",
+	    SD_ERR_BAD_REQUEST, "positive integer" },
+	{ "{\"digest\":" D32 ",\"digest_alg\":\"sha256\",\"nonce\":\"1\"}",
+	    SD_ERR_BAD_REQUEST, "positive integer" },
+	{ "{\"digest\":" D32 ",\"digest_alg\":\"sha256\",\"cert_req\":1}",
+	    SD_ERR_BAD_REQUEST, "true or false" },
+	{ "{\"digest\":" D32 ",\"digest_alg\":\"sha256\",\"policy\":\"1.a\"}",
+	    SD_ERR_BAD_REQUEST, "dotted OID" },
+	{ "{\"digest\":" D32 ",\"digest_alg\":\"sha256\",\"key\":\"k\"}",
+	    SD_ERR_BAD_REQUEST, "unknown field" },
+};
+
+static void
+test_stamp(void **state)
+{
+	struct stamp_req sr;
+	char msg[200];
+	size_t i;
+	int r;
+
+	(void)state;
+	for (i = 0; i < sizeof(stamps) / sizeof(stamps[0]); i++) {
+		msg[0] = '\0';
+		r = sign_req_stamp_decode(stamps[i].body,
+		    strlen(stamps[i].body), &sr, msg, sizeof(msg));
+		if (r != stamps[i].result ||
+		    (stamps[i].msg != NULL &&
+			strstr(msg, stamps[i].msg) == NULL))
+			fail_msg("stamp case %zu: got %d \"%s\"", i, r, msg);
+	}
+	assert_int_equal(sign_req_stamp_decode(stamps[1].body,
+			     strlen(stamps[1].body), &sr, msg, sizeof(msg)),
+	    0);
+	assert_int_equal(sr.digest_alg, SIGN_SHA512);
+	assert_int_equal(sr.digest_len, 64);
+	assert_true(sr.nonce == UINT64_C(9223372036854775807));
+	assert_int_equal(sr.cert_req, 0);
+	assert_string_equal(sr.policy, "1.2.3");
+	assert_int_equal(sign_req_stamp_decode(stamps[0].body,
+			     strlen(stamps[0].body), &sr, msg, sizeof(msg)),
+	    0);
+	assert_int_equal(sr.cert_req, 1);
+	assert_true(sr.nonce == 0);
+	assert_string_equal(sr.policy, "");
+}
+
 int
 main(void)
 {
@@ -233,6 +293,7 @@ main(void)
 		cmocka_unit_test(test_request_id_kept_on_error),
 		cmocka_unit_test(test_limits),
 		cmocka_unit_test(test_hash_covers_content_not_id),
+		cmocka_unit_test(test_stamp),
 	};
 
 	return cmocka_run_group_tests_name("sign_req", tests, NULL, NULL);

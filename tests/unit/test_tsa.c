@@ -110,6 +110,46 @@ refused(
 		fail_msg("message \"%s\" lacks \"%s\"", msg, text);
 }
 
+/* tsa_req_build (sealctl, /v1/timestamp) gives what the decoder reads. */
+static void
+test_build(void **state)
+{
+	uint8_t dg[48], *der = NULL;
+	struct tsa_req r;
+	enum tsa_fail fail;
+	char msg[200];
+	size_t len = 0;
+
+	(void)state;
+	memset(dg, 7, sizeof(dg));
+	assert_int_equal(tsa_req_build(NID_sha384, dg, sizeof(dg), "2.999.3",
+			     UINT64_C(0x8000000000000001), 1, &der, &len),
+	    0);
+	assert_int_equal(
+	    tsa_req_decode(der, len, &r, &fail, msg, sizeof(msg)), 0);
+	assert_int_equal(r.md_nid, NID_sha384);
+	assert_memory_equal(r.digest, dg, sizeof(dg));
+	assert_string_equal(r.policy, "2.999.3");
+	assert_int_equal(r.cert_req, 1);
+	/* a 64-bit nonce with its top bit set: a 9-byte positive INTEGER */
+	assert_int_equal(r.nonce_len, 11);
+	OPENSSL_free(der);
+	der = NULL;
+	assert_int_equal(
+	    tsa_req_build(NID_sha256, dg, 32, NULL, 0, 0, &der, &len), 0);
+	assert_int_equal(
+	    tsa_req_decode(der, len, &r, &fail, msg, sizeof(msg)), 0);
+	assert_string_equal(r.policy, "");
+	assert_int_equal(r.nonce_len, 0);
+	assert_int_equal(r.cert_req, 0);
+	OPENSSL_free(der);
+	/* a wrong length or a bad policy OID builds nothing */
+	assert_int_not_equal(
+	    tsa_req_build(NID_sha256, dg, 48, NULL, 0, 0, &der, &len), 0);
+	assert_int_not_equal(
+	    tsa_req_build(NID_sha256, dg, 32, "x.y", 0, 0, &der, &len), 0);
+}
+
 static void
 test_decode_refusals(void **state)
 {
@@ -368,6 +408,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_decode),
+		cmocka_unit_test(test_build),
 		cmocka_unit_test(test_decode_refusals),
 		cmocka_unit_test(test_decode_extension),
 		cmocka_unit_test(test_token),
