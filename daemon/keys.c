@@ -40,6 +40,20 @@ public_pem(EVP_PKEY *pk)
 	return s;
 }
 
+/* 1 when x is k's certificate or already in its chain. */
+static int
+is_dup(const struct sd_key *k, X509 *x)
+{
+	int i;
+
+	if (X509_cmp(k->cert, x) == 0)
+		return 1;
+	for (i = 0; i < sk_X509_num(k->chain); i++)
+		if (X509_cmp(sk_X509_value(k->chain, i), x) == 0)
+			return 1;
+	return 0;
+}
+
 /* Read the PEM certificate file (bounded) into k: check the leaf's key,
  * keep the PEM for replies and the certificates for CMS, and count their
  * DER bytes into *der. */
@@ -70,6 +84,11 @@ load_cert(struct sd_key *k, const char *path, size_t *der, char *errbuf,
 			    "key is not the HSM key's",
 			    path);
 			goto out;
+		}
+		if (n > 0 && is_dup(k, x)) { /* CMS refuses a repeat */
+			X509_free(x);
+			x = NULL;
+			continue;
 		}
 		if (PEM_write_bio_X509(out, x) != 1 ||
 		    BIO_ctrl_pending(out) > SD_CERT_MAX_BYTES ||

@@ -19,7 +19,6 @@
 #include <unistd.h>
 
 #include <microhttpd.h>
-#include <openssl/obj_mac.h>
 
 #include "err.h"
 #include "log.h"
@@ -445,9 +444,7 @@ tsa_key(struct req *q, const struct timespec *now, enum tsa_fail *fail,
 
 	memset(&pr, 0, sizeof(pr));
 	pr.op = POLICY_OP_TIMESTAMP;
-	pr.digest = t->md_nid == NID_sha256 ? POLICY_DG_SHA256
-	    : t->md_nid == NID_sha384       ? POLICY_DG_SHA384
-					    : POLICY_DG_SHA512;
+	pr.digest = digest_bits[sign_digest_of_nid(t->md_nid)];
 	pr.now = (int64_t)now->tv_sec;
 	*fail = TSA_BAD_REQUEST;
 	*status = 403;
@@ -518,9 +515,6 @@ start_tsa(struct req *q)
 static enum MHD_Result
 start_stamp(struct req *q)
 {
-	static const int nids[] = { [SIGN_SHA256] = NID_sha256,
-		[SIGN_SHA384] = NID_sha384,
-		[SIGN_SHA512] = NID_sha512 };
 	struct stamp_req sr;
 	enum MHD_Result ret;
 	uint8_t *der = NULL;
@@ -531,9 +525,9 @@ start_stamp(struct req *q)
 	if ((r = sign_req_stamp_decode(q->body != NULL ? q->body : "", q->len,
 		 &sr, msg, sizeof(msg))) != 0)
 		return respond_err(q, r, msg);
-	if (tsa_req_build(nids[sr.digest_alg], sr.digest, sr.digest_len,
-		sr.policy[0] != '\0' ? sr.policy : NULL, sr.nonce, sr.cert_req,
-		&der, &len) != 0)
+	if (tsa_req_build(sign_digest_nid(sr.digest_alg), sr.digest,
+		sr.digest_len, sr.policy[0] != '\0' ? sr.policy : NULL,
+		sr.nonce, sr.cert_req, &der, &len) != 0)
 		return respond_err(q, SD_ERR_BAD_REQUEST,
 		    "field \"policy\" must be a dotted OID");
 	ret = submit_tsa(q, der, len);

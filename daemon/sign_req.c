@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 #include <openssl/evp.h>
+#include <openssl/obj_mac.h>
 
 #include "b64.h"
 #include "canon.h"
@@ -21,11 +22,34 @@ static const struct {
 	const char *name;
 	enum sign_digest alg;
 	size_t len;
+	int nid;
 } digests[] = {
-	{ "sha256", SIGN_SHA256, 32 },
-	{ "sha384", SIGN_SHA384, 48 },
-	{ "sha512", SIGN_SHA512, 64 },
+	{ "sha256", SIGN_SHA256, 32, NID_sha256 },
+	{ "sha384", SIGN_SHA384, 48, NID_sha384 },
+	{ "sha512", SIGN_SHA512, 64, NID_sha512 },
 };
+
+int
+sign_digest_nid(enum sign_digest d)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(digests) / sizeof(digests[0]); i++)
+		if (digests[i].alg == d)
+			return digests[i].nid;
+	return NID_undef;
+}
+
+enum sign_digest
+sign_digest_of_nid(int nid)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(digests) / sizeof(digests[0]); i++)
+		if (digests[i].nid == nid)
+			return digests[i].alg;
+	return (enum sign_digest)0;
+}
 
 const char *
 sign_digest_name(enum sign_digest d)

@@ -50,6 +50,11 @@ struct stamp_req {
 int sign_req_stamp_decode(const char *body, size_t len, struct stamp_req *out,
     char *errbuf, size_t errlen) __attribute__((warn_unused_result));
 
+/* OpenSSL's NID of a digest algorithm (NID_undef for none), and back
+ * (0 for a NID that is none of them). */
+int sign_digest_nid(enum sign_digest d);
+enum sign_digest sign_digest_of_nid(int nid);
+
 /* Name of a digest algorithm ("sha256"...). */
 const char *sign_digest_name(enum sign_digest d);
 

@@ -163,6 +163,19 @@ hsm_call_sign(void *arg, const uint8_t *digest, size_t dglen, uint8_t *sig,
 	    dglen, sig, cap, siglen);
 }
 
+/* A seal or token that does not fit is the key's certificates' fault,
+ * not the client's: an internal error, logged. */
+static int
+too_large(int r, const struct sd_key *k)
+{
+	if (r != SD_ERR_TOO_LARGE)
+		return r;
+	log_error("key %s: its CMS does not fit in %d bytes (certificates "
+		  "too large)",
+	    k->pk->name, SD_SEAL_MAX);
+	return SD_ERR_INTERNAL;
+}
+
 /* The CMS signer of key k, signing through call; -1 without a
  * certificate. */
 static int
@@ -189,9 +202,6 @@ cms_signer_of(
 static int
 seal(struct hsm *h, struct sign_job *j)
 {
-	static const int md_nid[] = { [SIGN_SHA256] = NID_sha256,
-		[SIGN_SHA384] = NID_sha384,
-		[SIGN_SHA512] = NID_sha512 };
 	struct ledger_entry *e = &j->entry;
 	struct hsm_call call = { h, j->key,
 		(enum hsm_digest)j->req.digest_alg };
@@ -204,33 +214,37 @@ seal(struct hsm *h, struct sign_job *j)
 	if (cms_signer_of(j->key, &call, &cs) != 0)
 		return SD_ERR_INTERNAL; /* keys_load refuses such a policy */
 	memset(&cc, 0, sizeof(cc));
-	cc.md_nid = md_nid[j->req.digest_alg];
+	cc.md_nid = sign_digest_nid(j->req.digest_alg);
 	cc.digest = j->req.digest;
 	cc.digest_len = j->req.digest_len;
 	cc.signing_time = (time_t)(e->signed_at_us / 1000000);
-	return cms_seal(&cs, &cc, e->sig, sizeof(e->sig), &e->sig_len);
+	return too_large(
+	    cms_seal(&cs, &cc, e->sig, sizeof(e->sig), &e->sig_len), j->key);
 }
 
-/* The kernel's word on the clock (adjtimex): 1 when synchronized. */
+/* The kernel's word on the clock (adjtimex): 1 when synchronized, with
+ * a maximum error within the accuracy tokens state (ms; 0: none). */
 static int
-clock_synced(void)
+clock_synced(unsigned int accuracy_ms)
 {
 	struct timex tx;
 	int state;
 
 	memset(&tx, 0, sizeof(tx));
 	state = adjtimex(&tx);
-	return state != -1 && state != TIME_ERROR && !(tx.status & STA_UNSYNC);
+	return state != -1 && state != TIME_ERROR &&
+	    !(tx.status & STA_UNSYNC) &&
+	    (accuracy_ms == 0 || tx.maxerror <= (long)accuracy_ms * 1000L);
 }
 
 /* The token's time: now, unless the clock is not to be trusted or went
  * back behind a token already issued. */
 static int
-tsa_time(struct signer *s, int64_t *us)
+tsa_time(struct signer *s, unsigned int accuracy_ms, int64_t *us)
 {
 	int r = 0;
 
-	if (s->tsa_require_sync && !clock_synced()) {
+	if (s->tsa_require_sync && !clock_synced(accuracy_ms)) {
 		log_warn("time-stamp refused: the kernel reports the clock "
 			 "unsynchronized");
 		return SD_ERR_CLOCK;
@@ -257,6 +271,8 @@ run_tsa(struct signer *s, struct sign_job *j)
 	const struct sd_key *k = j->key;
 	int p384 = hsm_key_is_ec(k->hk) && hsm_key_bits(k->hk) == 384;
 	struct hsm_call call = { s->hsm, k, p384 ? HSM_SHA384 : HSM_SHA256 };
+	unsigned int acc = k->pk->tsa_accuracy_ms;
+	struct timespec t0;
 	struct cms_signer cs;
 	struct tsa_grant g;
 	uint8_t serial[16];
@@ -265,7 +281,8 @@ run_tsa(struct signer *s, struct sign_job *j)
 	memset(e, 0, sizeof(*e));
 	if (cms_signer_of(k, &call, &cs) != 0)
 		return SD_ERR_INTERNAL;
-	if ((r = tsa_time(s, &e->signed_at_us)) != 0)
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if ((r = tsa_time(s, acc, &e->signed_at_us)) != 0)
 		return r;
 	/* 126 random bits, positive, first byte never 0: the serial's DER
 	 * INTEGER holds exactly these 16 bytes */
@@ -281,7 +298,15 @@ run_tsa(struct signer *s, struct sign_job *j)
 	g.accuracy_ms = k->pk->tsa_accuracy_ms;
 	g.md_nid = p384 ? NID_sha384 : NID_sha256;
 	if ((r = tsa_token(&cs, &g, e->sig, sizeof(e->sig), &e->sig_len)) != 0)
-		return r;
+		return too_large(r, k);
+	/* genTime is taken before the HSM signs: a token signed later than
+	 * its stated accuracy (the HSM was slow or busy) is not handed out */
+	if (sd_ms_since(&t0) > (long)(acc > 0 ? acc : 1000)) {
+		log_warn("time-stamp dropped: signing took %ld ms, more than "
+			 "the stated accuracy",
+		    sd_ms_since(&t0));
+		return SD_ERR_BUSY;
+	}
 	e->kind = LEDGER_TIMESTAMP;
 	snprintf(e->client, sizeof(e->client), "%s", j->client);
 	e->client_uid = j->peer.uid;

@@ -55,6 +55,7 @@ ledger_entry_hash(const struct ledger_entry *e, const uint8_t prev[SD_HASH_LEN],
 			canon_str(c, e->evidence_type);
 			canon_str(c, e->evidence_ref);
 		} else {
+			canon_str(c, e->format);
 			canon_str(c, e->tsa_policy);
 			canon_bytes(c, e->tsa_serial, e->tsa_serial_len);
 			canon_bytes(c, e->sig, e->sig_len);

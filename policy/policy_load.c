@@ -17,6 +17,7 @@
 #include <sys/types.h>
 
 #include <openssl/evp.h>
+#include <openssl/objects.h>
 
 #include "cfg_yaml.h"
 #include "err.h"
@@ -200,14 +201,18 @@ read_time(
 }
 
 /* A dotted OID: at least two arcs of digits without leading zeros, the
- * first 0, 1 or 2. */
+ * first 0, 1 or 2, that OpenSSL encodes (so every token can state it). */
 static int
 oid_valid(const char *s)
 {
+	ASN1_OBJECT *o;
 	size_t arcs = 0, digits;
 
 	if (s[0] < '0' || s[0] > '2' || s[1] != '.')
 		return 0;
+	if ((o = OBJ_txt2obj(s, 1)) == NULL)
+		return 0;
+	ASN1_OBJECT_free(o);
 	for (;;) {
 		for (digits = 0; s[digits] >= '0' && s[digits] <= '9'; digits++)
 			;
@@ -233,6 +238,14 @@ load_tsa(struct cfg_yaml_doc *doc, const struct cfg_yaml_node *key,
 	int r;
 
 	k->tsa_accuracy_ms = 1000;
+	/* RFC 3161 2.3: a TSA key signs time-stamps and nothing else; a key
+	 * that also signed client digests could sign forged, backdated
+	 * TSTInfos that never saw the clock or the ledger */
+	if (k->usages == (OPBIT(POLICY_OP_SIGN) | OPBIT(POLICY_OP_TIMESTAMP)))
+		return cfg_yaml_error(doc, key,
+		    "key '%s': usage timestamp must be the key's only usage "
+		    "(a TSA key signs nothing else)",
+		    k->name);
 	if (!(k->usages & OPBIT(POLICY_OP_TIMESTAMP))) {
 		if (pol != NULL || acc != NULL)
 			return cfg_yaml_error(doc, pol != NULL ? pol : acc,

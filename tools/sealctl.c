@@ -222,24 +222,31 @@ write_sig(const char *path, const struct sealctl_buf *b)
 	static uint8_t sig[SD_SEAL_MAX];
 	json_t *root, *s;
 	size_t n = 0;
-	FILE *f;
 	int r = -1;
 
 	root = json_loads(b->p, 0, NULL);
 	s = json_object_get(root, "signature");
 	if (json_is_string(s) &&
 	    b64_decode(json_string_value(s), json_string_length(s), sig,
-		sizeof(sig), &n) == 0 &&
-	    (f = fopen(path, "wb")) != NULL) {
-		r = fwrite(sig, 1, n, f) == n ? 0 : -1;
-		if (fclose(f) != 0)
-			r = -1;
-	}
+		sizeof(sig), &n) == 0)
+		r = sealctl_write_file(path, sig, n);
+	else
+		fprintf(stderr, "sealctl: no signature in the reply\n");
 	json_decref(root);
-	if (r != 0)
-		fprintf(stderr, "sealctl: cannot write the signature to %s\n",
-		    path);
 	return r;
+}
+
+int
+sealctl_write_file(const char *path, const void *p, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+	int ok = f != NULL && fwrite(p, 1, len, f) == len;
+
+	if (f != NULL && fclose(f) != 0)
+		ok = 0;
+	if (!ok)
+		fprintf(stderr, "sealctl: cannot write %s\n", path);
+	return ok ? 0 : -1;
 }
 
 static int
@@ -384,7 +391,16 @@ static void
 print_verdict(const struct ledger_verdict *v, void *arg)
 {
 	(void)arg;
-	if (v->ok)
+	if (v->ok && v->head_seq > v->last_checkpoint)
+		/* what no checkpoint signs yet could be cut off unseen */
+		printf(
+		    "instance %s: OK, %lld entries, chain head at seq %lld, "
+		    "%lld checkpoints (last at seq %lld); entries %lld..%lld "
+		    "are not under a checkpoint yet\n",
+		    v->instance, (long long)v->entries, (long long)v->head_seq,
+		    (long long)v->checkpoints, (long long)v->last_checkpoint,
+		    (long long)v->last_checkpoint + 1, (long long)v->head_seq);
+	else if (v->ok)
 		printf("instance %s: OK, %lld entries, chain head at seq %lld, "
 		       "%lld checkpoints (last at seq %lld)\n",
 		    v->instance, (long long)v->entries, (long long)v->head_seq,

@@ -27,6 +27,9 @@ int sealctl_call(const char *sock, const char *method, const char *path,
     const char *ctype, const void *body, size_t len, long *status,
     struct sealctl_buf *out);
 
+/* Write len bytes to path; 0, or -1 with a message on stderr. */
+int sealctl_write_file(const char *path, const void *p, size_t len);
+
 /* sha256 / sha384 / sha512, else NULL. */
 const EVP_MD *md_by_name(const char *alg);
 

@@ -69,8 +69,9 @@ check_document(const struct ledger_entry *e, const char *doc)
 	const EVP_MD *md;
 	size_t n = 0;
 
-	if (e->kind != LEDGER_SIGNATURE)
-		return fail("--document: the entry is not a signature");
+	if (e->kind != LEDGER_SIGNATURE && e->kind != LEDGER_TIMESTAMP)
+		return fail("--document: the entry is not a signature or a "
+			    "time-stamp");
 	if ((md = md_by_name(e->digest_alg)) == NULL)
 		return fail("--document: unknown digest algorithm");
 	if (hash_file(doc, md, d, &n) != 0)

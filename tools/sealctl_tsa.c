@@ -102,20 +102,6 @@ print_token(TS_RESP *resp, const char *out)
 	BIO_free(b);
 }
 
-/* Write len bytes to path; 0 or -1 with a message. */
-static int
-write_file(const char *path, const void *p, size_t len)
-{
-	FILE *f = fopen(path, "wb");
-	int ok = f != NULL && fwrite(p, 1, len, f) == len;
-
-	if (f != NULL && fclose(f) != 0)
-		ok = 0;
-	if (!ok)
-		fprintf(stderr, "sealctl: cannot write %s\n", path);
-	return ok ? 0 : -1;
-}
-
 int
 cmd_timestamp(const char *sock, int argc, char **argv)
 {
@@ -174,7 +160,7 @@ cmd_timestamp(const char *sock, int argc, char **argv)
 		goto out;
 	}
 	if (check_reply(resp, der, len, o.tsa_cert) != 0 ||
-	    write_file(o.out, b.p, b.len) != 0)
+	    sealctl_write_file(o.out, b.p, b.len) != 0)
 		goto out;
 	print_token(resp, o.out);
 	r = 0;

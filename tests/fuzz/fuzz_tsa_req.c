@@ -29,9 +29,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	memset(msg, 'x', sizeof(msg));
 	if (tsa_req_decode(data, size, &r, &fail, msg, sizeof(msg)) == 0) {
-		if (r.digest_len != (r.md_nid == NID_sha256 ? 32u
-			    : r.md_nid == NID_sha384        ? 48u
-							    : 64u) ||
+		if (r.digest_len !=
+			(r.md_nid == NID_sha256          ? 32u
+				: r.md_nid == NID_sha384 ? 48u
+							 : 64u) ||
 		    r.imprint_len == 0 || r.nonce_len > sizeof(r.nonce))
 			__builtin_trap();
 		return 0;
@@ -42,8 +43,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if ((der = tsa_resp_rejection(fail, msg, &len)) == NULL)
 		return 0;
 	p = der;
-	if ((resp = d2i_TS_RESP(NULL, &p, (long)len)) == NULL ||
-	    p != der + len)
+	if ((resp = d2i_TS_RESP(NULL, &p, (long)len)) == NULL || p != der + len)
 		__builtin_trap();
 	TS_RESP_free(resp);
 	free(der);

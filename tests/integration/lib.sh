@@ -180,7 +180,7 @@ LEDGER_HASH_SQL="sha256('\\x7365616c642d6c65646765722d763100'::bytea
        pg_temp.s(client) || int8send(client_uid) || int8send(client_pid)
        || pg_temp.b(request_hash) || pg_temp.s(key_name)
        || int8send(key_version::bigint) || pg_temp.s(algorithm) || pg_temp.s(digest_alg)
-       || pg_temp.b(digest) || pg_temp.s(tsa_policy) || pg_temp.b(tsa_serial)
+       || pg_temp.b(digest) || pg_temp.s(format) || pg_temp.s(tsa_policy) || pg_temp.b(tsa_serial)
        || pg_temp.b(signature) || pg_temp.b(policy_hash)
      else pg_temp.b(policy_hash) || pg_temp.s(detail) end
   || prev_hash)"

@@ -177,3 +177,22 @@ fi
 verify || fail "$(cat "$F/verify.out")"
 grep -q '^instance tamper-1: OK' "$F/verify.out" && grep -q '^instance tamper-2: OK, 4 entries' "$F/verify.out" ||
 	fail "$(cat "$F/verify.out")"
+
+tid "after a crash, verify names the entries that no checkpoint signs yet; a restart signs them"
+if seald_start "$IT_BUILD" "$G"; then
+	for i in 1 2; do
+		IT_SOCK=$G/seald.sock sign_json demo-ec "$d" sha256 "t-crash-$i-$RANDOM" >/dev/null
+		expect_code 200 "sign before the crash"
+	done
+	kill -KILL "$(cat "$G/seald.pid")"
+	sleep 0.5
+	verify || fail "$(cat "$F/verify.out")"
+	grep -Eq '^instance tamper-2: OK, .*; entries [0-9]+\.\.[0-9]+ are not under a checkpoint yet$' \
+	    "$F/verify.out" || fail "$(grep tamper-2 "$F/verify.out")"
+	seald_start "$IT_BUILD" "$G" || fail "no restart after the crash: $(tail -n 3 "$G/seald.log")"
+	seald_stop "$G"
+	verify || fail "$(cat "$F/verify.out")"
+	grep -q 'not under a checkpoint' "$F/verify.out" && fail "$(grep tamper-2 "$F/verify.out")"
+else
+	fail "tamper-2 did not start: $(tail -n 3 "$G/seald.log")"
+fi

@@ -226,6 +226,11 @@ done
 "$S" verify --file "$W/doc" --cert "$IT_DIR/certs/seald-test-rsa2048.pem" --sig "$W/test-rsa-pss.sig" |
 	grep -q 'RSA-PSS' || fail "the PSS signature is not named as such"
 
+tid "the TSA key signs nothing but time-stamps (403 key_usage on /v1/sign)"
+sign_json demo-tsa "$(openssl dgst -sha256 -binary "$W/doc" | base64 -w0)" sha256 "t-tsa-sign-$RANDOM"
+expect_code 403 "sign with the TSA key"
+jq -r .error.message "$IT_BODY" | grep -q key_usage || fail "$(cat "$IT_BODY")"
+
 tid "a client without time-stamping rights gets a rejection (403)"
 if [ -n "$IT_OTHER_USER" ]; then
 	code=$(runuser -u "$IT_OTHER_USER" -- curl -s --unix-socket "$IT_SOCK" \
@@ -242,7 +247,7 @@ fi
 tid "a time-stamping key whose certificate lacks the critical timeStamping EKU is refused"
 cp "$IT_DIR/policy.yaml" "$W/policy.orig"
 it_at_exit 'policy_reload "$W/policy.orig"'
-sed -e 's/^    label: seald-demo-ec$/&\n    usage: [sign, timestamp]\n    tsa_policy: 2.999.1.2/' \
+sed -e 's/^    label: seald-demo-ec$/&\n    usage: [timestamp]\n    tsa_policy: 2.999.1.2/' \
     "$W/policy.orig" >"$W/noeku.yaml"
 grep -q 'tsa_policy: 2.999.1.2' "$W/noeku.yaml" || fail "could not write the policy"
 policy_reload "$W/noeku.yaml"

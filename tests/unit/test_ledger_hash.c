@@ -138,6 +138,7 @@ test_timestamp_entry_vector(void **state)
 	for (i = 0; i < 32; i++)
 		e.digest[i] = (uint8_t)i;
 	e.digest_len = 32;
+	memcpy(e.format, "rfc3161", 8);
 	memcpy(e.tsa_policy, "2.999.7.1", 10);
 	for (i = 0; i < 8; i++)
 		e.tsa_serial[i] = (uint8_t)(i + 1);
@@ -148,8 +149,13 @@ test_timestamp_entry_vector(void **state)
 	ledger_entry_hash(&e, prev, h);
 	to_hex(h, hex);
 	assert_string_equal(hex,
-	    "e5f092f2eb7742d1cd5302e43a3bb0bb6ee219660bee9d19fd7598455ddf5a8c");
-	/* the serial and the policy count; request_id and evidence do not */
+	    "dfec8ffa0d5a26f44df20e657b84250b8b9b19fd6b2c7ca27a3b1c8b2ccf07bf");
+	/* the serial, the policy and the format count; request_id and
+	 * evidence do not */
+	e.format[0] = 'R';
+	ledger_entry_hash(&e, prev, h2);
+	assert_memory_not_equal(h, h2, SD_HASH_LEN);
+	e.format[0] = 'r';
 	e.tsa_serial[7] ^= 1;
 	ledger_entry_hash(&e, prev, h2);
 	assert_memory_not_equal(h, h2, SD_HASH_LEN);
