@@ -62,7 +62,7 @@ test_policy_SRC := tests/unit/test_policy.c tests/unit/expect.c policy/policy.c 
 test_ratelimit_SRC := tests/unit/test_ratelimit.c policy/ratelimit.c common/err.c
 test_sign_req_SRC := tests/unit/test_sign_req.c daemon/sign_req.c common/name.c common/err.c common/b64.c common/canon.c
 
-.PHONY: all deps run check check-build unit integration lint format clean fuzz fuzz-deps
+.PHONY: all deps run check check-build unit integration lint format clean fuzz fuzz-deps bench
 all: $(BUILD)/seald $(BUILD)/sealctl
 
 $(BUILD)/seald: $(call obj,$(SEALD_SRC))
@@ -70,6 +70,11 @@ $(BUILD)/seald: $(call obj,$(SEALD_SRC))
 
 $(BUILD)/sealctl: $(call obj,$(SEALCTL_SRC))
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(shell pkg-config --libs libcurl 2>/dev/null)
+
+# seald-bench: the load tool of `make bench` (tools/bench.c)
+BENCH_SRC := tools/bench.c $(COMMON_SRC) $(HSM_SRC) $(LEDGER_SRC)
+$(BUILD)/seald-bench: $(call obj,$(BENCH_SRC))
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(BUILD)/migrations.c: $(sort $(wildcard migrations/*.sql)) tools/embed-sql.sh
 	@mkdir -p $(BUILD)
@@ -95,6 +100,11 @@ deps:
 run: deps all
 	@sh tools/devenv.sh run $(BUILD)
 
+# bench: seald against the raw PKCS#11 rate of the same key, in one run
+# (tools/bench.sh; BENCH_CLIENTS, BENCH_SECONDS, BENCH_KEY, BENCH_FORMAT)
+bench: deps all $(BUILD)/seald-bench
+	@bash tools/bench.sh $(BUILD)
+
 # check: install what is needed, then every unit and integration test,
 # on the plain build and again on the sanitizer build (CI runs both),
 # printing a cmocka summary per runner and one "N passed, N failed" line
@@ -112,7 +122,8 @@ $(BUILD)/tests/libp11fault.so: tests/fault/p11fault.c
 	$(CC) -std=c11 -D_GNU_SOURCE -O1 -g $(WARN) -fPIC -shared $(P11_CFLAGS) \
 		-o $@ $< -ldl -lpthread
 
-check-build: all $(addprefix $(BUILD)/tests/,$(UNIT_TESTS)) $(BUILD)/tests/libp11fault.so
+check-build: all $(addprefix $(BUILD)/tests/,$(UNIT_TESTS)) $(BUILD)/tests/libp11fault.so \
+	$(BUILD)/seald-bench
 
 unit: check-build
 	@sh tests/run-all.sh --unit-only $(BUILD) $(UNIT_TESTS)

@@ -220,6 +220,10 @@ int ledger_get_entry(struct ledger_reader *rd, const char *instance,
 int ledger_last_time(struct ledger_reader *rd, const char *instance,
     enum ledger_kind kind, int64_t *us) __attribute__((warn_unused_result));
 
+/* How many entries of kind instance has.  0 or SD_ERR_LEDGER. */
+int ledger_count(struct ledger_reader *rd, const char *instance,
+    enum ledger_kind kind, int64_t *n) __attribute__((warn_unused_result));
+
 /* Up to limit entries of instance after seq `after`, in seq order, into
  * out[0..*n).  Returns 0 or SD_ERR_LEDGER. */
 int ledger_get_page(struct ledger_reader *rd, const char *instance,

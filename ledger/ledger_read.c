@@ -190,26 +190,25 @@ ledger_get_page(struct ledger_reader *rd, const char *instance, int64_t after,
 	return ledger_reader_run(rd, page_cb, &a);
 }
 
-struct last_args {
+/* One aggregate over an instance's entries of a kind. */
+struct agg_args {
 	const char *instance;
 	enum ledger_kind kind;
-	int64_t *us;
+	const char *sql;
+	int64_t *out;
 };
 
 static int
-last_cb(PGconn *c, void *arg)
+agg_cb(PGconn *c, void *arg)
 {
-	struct last_args *a = arg;
+	struct agg_args *a = arg;
 	const char *params[2] = { a->instance, ledger_kind_name(a->kind) };
 	PGresult *res;
 	int r = SD_ERR_LEDGER;
 
-	res = PQexecParams(c,
-	    "SELECT coalesce(max(signed_at_us), 0) FROM ledger_entries "
-	    "WHERE instance = $1 AND kind = $2",
-	    2, NULL, params, NULL, NULL, 1);
+	res = PQexecParams(c, a->sql, 2, NULL, params, NULL, NULL, 1);
 	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
-		*a->us = ledger_pq_i64(res, 0, 0);
+		*a->out = ledger_pq_i64(res, 0, 0);
 		r = 0;
 	}
 	PQclear(res);
@@ -220,8 +219,24 @@ int
 ledger_last_time(struct ledger_reader *rd, const char *instance,
     enum ledger_kind kind, int64_t *us)
 {
-	struct last_args a = { instance, kind, us };
+	struct agg_args a = { instance, kind,
+		"SELECT coalesce(max(signed_at_us), 0) FROM ledger_entries "
+		"WHERE instance = $1 AND kind = $2",
+		us };
 
 	*us = 0;
-	return ledger_reader_run(rd, last_cb, &a);
+	return ledger_reader_run(rd, agg_cb, &a);
+}
+
+int
+ledger_count(struct ledger_reader *rd, const char *instance,
+    enum ledger_kind kind, int64_t *n)
+{
+	struct agg_args a = { instance, kind,
+		"SELECT count(*) FROM ledger_entries "
+		"WHERE instance = $1 AND kind = $2",
+		n };
+
+	*n = 0;
+	return ledger_reader_run(rd, agg_cb, &a);
 }

@@ -1,0 +1,74 @@
+#!/bin/bash
+# bench.sh BUILD — `make bench`: a throwaway SoftHSM token and PostgreSQL
+# cluster (as `make check` makes them), seald on them with production
+# checkpoint settings, then BUILD/seald-bench: the raw PKCS#11 rate of the
+# key and seald's rate over the Unix socket in the same run, the latency,
+# ledger rows against replies, seald's RSS and the scaling curve.  Prints
+# the table and writes bench.json.  Everything is stopped and removed at
+# the end, also on failure.
+#
+# BENCH_CLIENTS (32), BENCH_SECONDS (20), BENCH_KEY (demo-ec; demo-rsa is
+# RSA-3072), BENCH_FORMAT (raw, or cms), BENCH_DIGEST (sha256),
+# BENCH_CURVE (1,4,16,64,256; empty for none), BENCH_CURVE_SECONDS (5),
+# BENCH_JSON (bench.json).
+if [ -z "${BASH_VERSION:-}" ]; then
+	exec bash "$0" "$@"
+fi
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=tools/envlib.sh
+. "$root/tools/envlib.sh"
+
+if [ $# -ne 1 ]; then
+	echo "usage: $0 BUILD" >&2
+	exit 2
+fi
+build=$(_envlib_abs "$1")
+key=${BENCH_KEY:-demo-ec}
+case "$key" in
+demo-ec | demo-rsa) ;;
+*)
+	echo "bench: BENCH_KEY must be demo-ec or demo-rsa" >&2
+	exit 2
+	;;
+esac
+dir=$(mktemp -d /tmp/seald-bench.XXXXXX)
+chmod 0711 "$dir"
+
+# shellcheck disable=SC2317 # runs as the EXIT trap
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	seald_stop "$dir" >/dev/null 2>&1 || true
+	pg_stop "$dir" fast >/dev/null 2>&1 || pg_stop "$dir" immediate >/dev/null 2>&1 || true
+	rm -rf "$dir"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+echo "bench: setting up a token and a cluster in $dir"
+hsm_setup "$dir" >/dev/null
+pg_setup "$dir" >/dev/null
+write_config "$dir" "$dir/seald.sock" 0660
+# what a production instance runs with: default checkpoints, quiet log
+sed -i -e 's/^  checkpoint_every: .*/  checkpoint_every: 1000/' \
+	-e 's/^  checkpoint_seconds: .*/  checkpoint_seconds: 60/' \
+	-e 's/^  level: info/  level: warn/' -e "s/^  sessions: .*/  sessions: ${BENCH_SESSIONS:-4}/" "$dir/seald.yaml"
+export SOFTHSM2_CONF=$dir/softhsm2.conf
+"$build/seald" migrate -c "$dir/seald.yaml" >>"$dir/seald.log" 2>&1
+seald_start "$build" "$dir"
+
+curve=${BENCH_CURVE-1,4,16,64,256}
+extra=()
+if [ -n "$curve" ]; then
+	extra=(--curve "$curve" --curve-seconds "${BENCH_CURVE_SECONDS:-5}")
+fi
+"$build/seald-bench" -s "$dir/seald.sock" -n "${BENCH_CLIENTS:-32}" \
+	-t "${BENCH_SECONDS:-20}" -k "$key" -f "${BENCH_FORMAT:-raw}" \
+	-a "${BENCH_DIGEST:-sha256}" --module "$SEALD_P11_MODULE" \
+	--token "$SEALD_TOKEN_LABEL" --pin-file "$dir/pin" --label "seald-$key" \
+	--db "$(pg_conninfo "$dir")" --instance demo-1 --pid "$(cat "$dir/seald.pid")" \
+	--json "${BENCH_JSON:-$root/bench.json}" "${extra[@]}"
