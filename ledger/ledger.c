@@ -172,6 +172,28 @@ ledger_pq_bytes(const PGresult *res, int row, int col, void *dst, size_t cap,
 	return 0;
 }
 
+/* The idempotency lookup runs before every signature: prepared once per
+ * connection (prepare_find), it is parsed and planned once, not per
+ * request. */
+#define FIND_STMT "seald_find_request"
+
+static int
+prepare_find(PGconn *c, char *errbuf, size_t errlen)
+{
+	PGresult *res = PQprepare(c, FIND_STMT,
+	    "SELECT instance, seq, request_hash, key_version, algorithm, "
+	    "signature, signed_at_us, entry_hash, format "
+	    "FROM ledger_entries WHERE client = $1 AND request_id = $2",
+	    2, NULL);
+	int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+
+	PQclear(res);
+	if (!ok)
+		ledger_pq_error(
+		    c, "prepare the request lookup", errbuf, errlen);
+	return ok ? 0 : SD_ERR_LEDGER;
+}
+
 /* The recorded entry for (client, request_id) on connection c. */
 static int
 find_request(PGconn *c, const char *client, const char *request_id,
@@ -182,11 +204,7 @@ find_request(PGconn *c, const char *client, const char *request_id,
 	size_t hl;
 	int r = 0;
 
-	res = PQexecParams(c,
-	    "SELECT instance, seq, request_hash, key_version, algorithm, "
-	    "signature, signed_at_us, entry_hash, format "
-	    "FROM ledger_entries WHERE client = $1 AND request_id = $2",
-	    2, NULL, params, NULL, NULL, 1);
+	res = PQexecPrepared(c, FIND_STMT, 2, params, NULL, NULL, 1);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		log_warn("ledger lookup: %.*s",
 		    line_len(PQresultErrorMessage(res)),
@@ -406,7 +424,8 @@ connect_writer(struct ledger *l, char *errbuf, size_t errlen)
 	l->head_seq = -1; /* unknown until read again */
 	if ((l->conn = ledger_pq_connect(l->conninfo, errbuf, errlen)) == NULL)
 		return SD_ERR_LEDGER;
-	if (setup_conn(l, errbuf, errlen) != 0) {
+	if (setup_conn(l, errbuf, errlen) != 0 ||
+	    prepare_find(l->conn, errbuf, errlen) != 0) {
 		PQfinish(l->conn);
 		l->conn = NULL;
 		return SD_ERR_LEDGER;
@@ -1029,9 +1048,12 @@ ledger_reader_run(
 
 	for (tries = 0; tries < 2; tries++) {
 		if (rd->conn == NULL &&
-		    (rd->conn = ledger_pq_connect(
-			 rd->conninfo, err, sizeof(err))) == NULL) {
+		    ((rd->conn = ledger_pq_connect(
+			  rd->conninfo, err, sizeof(err))) == NULL ||
+			prepare_find(rd->conn, err, sizeof(err)) != 0)) {
 			log_warn("ledger lookup: %s", err);
+			PQfinish(rd->conn);
+			rd->conn = NULL;
 			return SD_ERR_LEDGER;
 		}
 		r = fn(rd->conn, arg);
