@@ -275,6 +275,19 @@ sign_json() {
 	fi
 }
 
+# expect_refused_start DIR CODE TEXT: seald on DIR/seald.yaml must stop
+# at start with exit CODE, its output matching TEXT (a grep pattern)
+expect_refused_start() {
+	local out rc
+	out=$(timeout 20 "$IT_BUILD/seald" -c "$1/seald.yaml" 2>&1 </dev/null)
+	rc=$?
+	if [ "$rc" != "$2" ]; then
+		fail "exit $rc: $(tail -n 2 <<<"$out")"
+	elif ! grep -q -- "$3" <<<"$out"; then
+		fail "message: $(grep -m1 -i 'ledger\|error' <<<"$out")"
+	fi
+}
+
 policy_rows() { psql_q "select count(*) from ledger_entries where instance = 'demo-1' and kind = 'policy'"; }
 
 # policy_reload FILE: install FILE as the shared seald's policy, SIGHUP,
