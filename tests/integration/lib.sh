@@ -275,6 +275,20 @@ sign_json() {
 	fi
 }
 
+# it_instance DIR NAME [SED_ARGS...]: another seald instance in DIR, named
+# NAME, on the shared token: the shared config with its own socket, edited
+# further by SED_ARGS (-e ...); stopped when the test file ends.
+it_instance() {
+	local dir=$1 name=$2
+	shift 2
+	mkdir -p "$dir"
+	ln -sf "$IT_DIR/softhsm2.conf" "$dir/softhsm2.conf"
+	sed -e "s|$IT_SOCK|$dir/seald.sock|" -e "s|^instance: demo-1|instance: $name|" \
+	    "$@" "$IT_CONFIG" >"$dir/seald.yaml"
+	printf '%s\n' "$dir/seald.sock" >"$dir/seald.sockpath"
+	it_at_exit "seald_stop '$dir' >/dev/null 2>&1"
+}
+
 # expect_refused_start DIR CODE TEXT: seald on DIR/seald.yaml must stop
 # at start with exit CODE, its output matching TEXT (a grep pattern)
 expect_refused_start() {

@@ -14,13 +14,9 @@ if [ ! -f "$IT_BUILD/tests/libp11fault.so" ]; then
 	fail "no $IT_BUILD/tests/libp11fault.so (make check builds it)"
 	return 0
 fi
-ln -sf "$IT_DIR/softhsm2.conf" "$F/softhsm2.conf"
-sed -e "s|$IT_SOCK|$F/seald.sock|" -e "s|^instance: demo-1|instance: fault-1|" \
-    -e "s|^  module: .*|  module: $IT_BUILD/tests/libp11fault.so|" \
-    -e "s|^  level: .*|  level: info|" "$IT_CONFIG" >"$F/seald.yaml"
-printf '%s\n' "$F/seald.sock" >"$F/seald.sockpath"
+it_instance "$F" fault-1 -e "s|^  module: .*|  module: $IT_BUILD/tests/libp11fault.so|" \
+    -e "s|^  level: .*|  level: info|"
 export SEALD_FAULT_FILE=$FAULT
-it_at_exit 'seald_stop "$F" >/dev/null 2>&1'
 
 tid "seald starts on the fault-injection module"
 if ! seald_start "$IT_BUILD" "$F"; then

@@ -9,19 +9,14 @@
 # override is recorded.
 
 F=$IT_DIR/proof
-mkdir -p "$F"
+it_instance "$F" proof-1 -e "s|^policy: .*|policy: \"$F/policy.yaml\"|" \
+    -e "s|dbname=seald|dbname=t_proof|"
 chmod 0755 "$F"
-ln -sf "$IT_DIR/softhsm2.conf" "$F/softhsm2.conf"
-sed -e "s|$IT_SOCK|$F/seald.sock|" -e "s|^instance: demo-1|instance: proof-1|" \
-    -e "s|^policy: .*|policy: \"$F/policy.yaml\"|" -e "s|dbname=seald|dbname=t_proof|" \
-    "$IT_CONFIG" >"$F/seald.yaml"
-printf '%s\n' "$F/seald.sock" >"$F/seald.sockpath"
 {
 	cat "$IT_DIR/policy.yaml"
 	echo "auditors:"
 	echo "  it-auditor: {match: {uid: [$(id -u "$IT_UNKNOWN_USER")]}}"
 } >"$F/policy.yaml"
-it_at_exit 'seald_stop "$F" >/dev/null 2>&1'
 AUDIT=$IT_DIR/certs/seald-audit.pub.pem
 SUPER="host=$IT_DIR/pgsock dbname=t_proof user=postgres"
 sq() { "$(pg_bindir)/psql" -X -q -At -v ON_ERROR_STOP=1 "$SUPER" -c "$1"; }

@@ -9,12 +9,7 @@
 F=$IT_DIR/tamper
 DB="host=$IT_DIR/pgsock dbname=t_tamper user=seald_verifier"
 SUPER="host=$IT_DIR/pgsock dbname=t_tamper user=postgres"
-mkdir -p "$F"
-ln -sf "$IT_DIR/softhsm2.conf" "$F/softhsm2.conf"
-sed -e "s|$IT_SOCK|$F/seald.sock|" -e "s|^instance: demo-1|instance: tamper-1|" \
-    -e "s|dbname=seald|dbname=t_tamper|" "$IT_CONFIG" >"$F/seald.yaml"
-printf '%s\n' "$F/seald.sock" >"$F/seald.sockpath"
-it_at_exit 'seald_stop "$F" >/dev/null 2>&1'
+it_instance "$F" tamper-1 -e "s|dbname=seald|dbname=t_tamper|"
 sq() { "$(pg_bindir)/psql" -X -q -At -v ON_ERROR_STOP=1 "$SUPER" -c "$1"; }
 AUDIT=$IT_DIR/certs/seald-audit.pub.pem
 verify() {
@@ -152,12 +147,7 @@ grep -q '^instance demo-1: OK' "$F/main.out" || fail "$(cat "$F/main.out")"
 
 tid "two instances with different names share one database and both verify"
 G=$IT_DIR/tamper2
-mkdir -p "$G"
-ln -sf "$IT_DIR/softhsm2.conf" "$G/softhsm2.conf"
-sed -e "s|$F/seald.sock|$G/seald.sock|" -e "s|^instance: tamper-1|instance: tamper-2|" \
-    "$F/seald.yaml" >"$G/seald.yaml"
-printf '%s\n' "$G/seald.sock" >"$G/seald.sockpath"
-it_at_exit 'seald_stop "$G" >/dev/null 2>&1'
+it_instance "$G" tamper-2 -e "s|dbname=seald|dbname=t_tamper|"
 if seald_start "$IT_BUILD" "$F" && seald_start "$IT_BUILD" "$G"; then
 	for i in 1 2 3; do
 		for s in "$F" "$G"; do

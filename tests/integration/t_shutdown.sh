@@ -5,12 +5,7 @@
 # while it drains get 503 "unavailable", never a crash.
 
 F=$IT_DIR/shutdown
-mkdir -p "$F"
-ln -sf "$IT_DIR/softhsm2.conf" "$F/softhsm2.conf"
-sed -e "s|$IT_SOCK|$F/seald.sock|" -e "s|^instance: demo-1|instance: stop-1|" \
-    "$IT_CONFIG" >"$F/seald.yaml"
-printf '%s\n' "$F/seald.sock" >"$F/seald.sockpath"
-it_at_exit 'seald_stop "$F" >/dev/null 2>&1'
+it_instance "$F" stop-1
 
 tid "SIGTERM under keep-alive load: clean exit, every received signature recorded"
 if ! seald_start "$IT_BUILD" "$F"; then

@@ -260,12 +260,7 @@ policy_reload "$W/policy.orig"
 
 tid "with require_clock_sync, an unsynchronized clock refuses time-stamps (503, timeNotAvailable)"
 S=$IT_DIR/tsa-sync
-mkdir -p "$S"
-ln -sf "$IT_DIR/softhsm2.conf" "$S/softhsm2.conf"
-sed -e "s|$IT_SOCK|$S/seald.sock|" -e "s|^instance: demo-1|instance: tsa-sync|" \
-    -e "s|require_clock_sync: false|require_clock_sync: true|" "$IT_CONFIG" >"$S/seald.yaml"
-printf '%s\n' "$S/seald.sock" >"$S/seald.sockpath"
-it_at_exit 'seald_stop "$S" >/dev/null 2>&1'
+it_instance "$S" tsa-sync -e "s|require_clock_sync: false|require_clock_sync: true|"
 # the kernel's own answer (adjtimex: 5 is TIME_ERROR, unsynchronized)
 state=$(python3 -c 'import ctypes; b = ctypes.create_string_buffer(512); print(ctypes.CDLL(None).adjtimex(b))')
 if seald_start "$IT_BUILD" "$S"; then
