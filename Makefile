@@ -28,18 +28,18 @@ COMMON_SRC := common/err.c common/log.c common/b64.c common/secret.c \
 	common/clock.c common/queue.c common/canon.c
 CFG_SRC := config/cfg.c config/cfg_yaml.c common/name.c
 POLICY_SRC := policy/policy.c policy/policy_load.c policy/ratelimit.c
-HSM_SRC := hsm/hsm.c hsm/hsm_pool.c hsm/hsm_pubkey.c
+HSM_SRC := hsm/hsm.c hsm/hsm_pool.c hsm/hsm_pubkey.c hsm/hsm_keygen.c
 LEDGER_SRC := ledger/ledger.c ledger/ledger_hash.c ledger/ledger_verify.c \
 	ledger/ledger_checkpoint.c ledger/merkle.c ledger/ledger_merkle.c \
 	ledger/ledger_read.c ledger/ledger_json.c \
-	ledger/migrate.c $(BUILD)/migrations.c
-EVIDENCE_SRC := evidence/cms.c evidence/tsa.c
+	ledger/ledger_keys.c ledger/ledger_record.c ledger/migrate.c $(BUILD)/migrations.c
+EVIDENCE_SRC := evidence/cms.c evidence/tsa.c evidence/csr.c
 DAEMON_SRC := daemon/main.c daemon/server.c daemon/sign_req.c daemon/signer.c daemon/keys.c \
 	daemon/pstate.c \
-	daemon/reply.c daemon/peer.c
+	daemon/reply.c daemon/peer.c daemon/http.c daemon/admin.c daemon/keyops.c
 SEALD_SRC := $(COMMON_SRC) $(CFG_SRC) $(POLICY_SRC) $(HSM_SRC) $(LEDGER_SRC) $(EVIDENCE_SRC) \
 	$(DAEMON_SRC)
-SEALCTL_SRC := tools/sealctl.c tools/sealctl_prove.c tools/sealctl_tsa.c \
+SEALCTL_SRC := tools/sealctl.c tools/sealctl_key.c tools/sealctl_prove.c tools/sealctl_tsa.c \
 	tools/sealctl_verify.c $(EVIDENCE_SRC) common/err.c common/b64.c common/log.c \
 	common/clock.c common/queue.c common/secret.c common/canon.c $(POLICY_SRC) \
 	config/cfg_yaml.c common/name.c $(LEDGER_SRC)
@@ -48,9 +48,10 @@ comma := ,
 obj = $(patsubst %.c,$(BUILD)/%.o,$(patsubst $(BUILD)/%,%,$(1)))
 
 UNIT_TESTS := test_err test_b64 test_cfg test_sign_req test_ledger_hash test_queue \
-	test_policy test_ratelimit test_merkle test_cms test_tsa
+	test_policy test_ratelimit test_merkle test_cms test_tsa test_csr
 test_cms_SRC := tests/unit/test_cms.c tests/unit/softkey.c evidence/cms.c common/err.c
 test_tsa_SRC := tests/unit/test_tsa.c tests/unit/softkey.c evidence/tsa.c evidence/cms.c common/err.c
+test_csr_SRC := tests/unit/test_csr.c tests/unit/softkey.c evidence/csr.c evidence/cms.c common/err.c
 test_merkle_SRC := tests/unit/test_merkle.c ledger/merkle.c
 test_queue_SRC := tests/unit/test_queue.c common/queue.c common/clock.c common/err.c
 test_b64_SRC := tests/unit/test_b64.c common/b64.c common/err.c

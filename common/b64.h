@@ -28,4 +28,7 @@ int b64_encode(const uint8_t *src, size_t len, char *dst, size_t cap)
 int b64_decode(const char *src, size_t srclen, uint8_t *dst, size_t cap,
     size_t *outlen) __attribute__((warn_unused_result));
 
+/* n bytes as 2n lowercase hex digits and a NUL into out (2n + 1 bytes). */
+void sd_hex(const uint8_t *p, size_t n, char *out);
+
 #endif

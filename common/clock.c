@@ -39,3 +39,12 @@ sd_cond_init(pthread_cond_t *c)
 	pthread_cond_init(c, &a);
 	pthread_condattr_destroy(&a);
 }
+
+int64_t
+sd_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}

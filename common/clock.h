@@ -8,6 +8,7 @@
 #define SD_CLOCK_H
 
 #include <pthread.h>
+#include <stdint.h>
 #include <time.h>
 
 /* Milliseconds elapsed since t (a CLOCK_MONOTONIC reading). */
@@ -16,6 +17,10 @@ long sd_ms_since(const struct timespec *t);
 /* A deadline ms milliseconds from now, for pthread_cond_timedwait on a
  * condition variable made with sd_cond_init. */
 struct timespec sd_deadline_ms(long ms);
+
+/* The wall clock (CLOCK_REALTIME) in microseconds since the epoch: the
+ * time ledger entries record. */
+int64_t sd_now_us(void);
 
 /* Initialize a condition variable that times out on CLOCK_MONOTONIC. */
 void sd_cond_init(pthread_cond_t *c);

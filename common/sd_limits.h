@@ -81,7 +81,10 @@
 #define SD_CHECKPOINT_SECONDS_DEFAULT 60
 #define SD_DETAIL_MAX 256 /* ledger policy entries: what happened */
 #define SD_STR_(x) #x
-#define SD_XSTR(x) SD_STR_(x) /* a limit as a string literal */
-#define SD_HASH_LEN 32        /* SHA-256 */
+#define CSR_SUBJECT_MAX 512      /* bytes of a CSR subject, without the NUL */
+#define CSR_SUBJECT_ATTRS_MAX 16 /* TYPE=VALUE pairs in a subject */
+#define CSR_PEM_MAX (16 * 1024)  /* bytes of a CSR's PEM, NUL included */
+#define SD_XSTR(x) SD_STR_(x)    /* a limit as a string literal */
+#define SD_HASH_LEN 32           /* SHA-256 */
 
 #endif

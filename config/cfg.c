@@ -264,6 +264,7 @@ load_root(struct cfg_yaml_doc *doc, struct cfg *cfg)
 	enum {
 		K_INSTANCE,
 		K_SOCKET,
+		K_ADMIN,
 		K_PKCS11,
 		K_DATABASE,
 		K_LIMITS,
@@ -276,6 +277,7 @@ load_root(struct cfg_yaml_doc *doc, struct cfg *cfg)
 	static const struct cfg_yaml_key keys[K_N] = {
 		[K_INSTANCE] = { "instance", 1 },
 		[K_SOCKET] = { "service_socket", 1 },
+		[K_ADMIN] = { "admin_socket", 0 },
 		[K_PKCS11] = { "pkcs11", 1 },
 		[K_DATABASE] = { "database", 1 },
 		[K_LIMITS] = { "limits", 0 },
@@ -290,6 +292,8 @@ load_root(struct cfg_yaml_doc *doc, struct cfg *cfg)
 	if ((r = cfg_yaml_map(doc, cfg_yaml_root(doc), keys, K_N, v)) != 0 ||
 	    (r = cfg_yaml_name(doc, v[K_INSTANCE], cfg->instance)) != 0 ||
 	    (r = load_socket(doc, v[K_SOCKET], &cfg->service)) != 0 ||
+	    (v[K_ADMIN] != NULL &&
+		(r = load_socket(doc, v[K_ADMIN], &cfg->admin)) != 0) ||
 	    (r = load_pkcs11(doc, v[K_PKCS11], cfg)) != 0 ||
 	    (r = load_database(doc, v[K_DATABASE], cfg)) != 0 ||
 	    (v[K_LIMITS] != NULL &&
@@ -300,6 +304,11 @@ load_root(struct cfg_yaml_doc *doc, struct cfg *cfg)
 		(r = load_ledger(doc, v[K_LEDGER], cfg)) != 0) ||
 	    (v[K_TSA] != NULL && (r = load_tsa(doc, v[K_TSA], cfg)) != 0))
 		return r;
+	cfg->has_admin = v[K_ADMIN] != NULL;
+	if (cfg->has_admin && strcmp(cfg->admin.path, cfg->service.path) == 0) {
+		return cfg_yaml_error(doc, v[K_ADMIN],
+		    "admin_socket must not be the service socket");
+	}
 	return 0;
 }
 
@@ -307,6 +316,7 @@ static void
 set_defaults(struct cfg *cfg)
 {
 	cfg->service.mode = 0660;
+	cfg->admin.mode = 0660;
 	cfg->sessions = SD_HSM_SESSIONS_DEFAULT;
 	cfg->max_body = SD_HTTP_MAX_BODY_DEFAULT;
 	cfg->max_header = SD_HTTP_MAX_HEADER_DEFAULT;

@@ -30,6 +30,10 @@ enum cfg_log_level {
 struct cfg {
 	char instance[SD_NAME_MAX]; /* ledger chain name, required */
 	struct cfg_socket service;  /* service_socket: required */
+	/* admin_socket: officers and auditors (key management); optional,
+	 * has_admin 0 when absent */
+	int has_admin;
+	struct cfg_socket admin;
 
 	/* pkcs11: */
 	char module[SD_PATH_MAX];       /* required, absolute path */

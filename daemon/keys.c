@@ -13,6 +13,7 @@
 
 #include "err.h"
 #include "keys.h"
+#include "log.h"
 #include "tsa.h"
 
 static char *
@@ -54,23 +55,18 @@ is_dup(const struct sd_key *k, X509 *x)
 	return 0;
 }
 
-/* Read the PEM certificate file (bounded) into k: check the leaf's key,
+/* Read PEM certificates from in (bounded) into k: check the leaf's key,
  * keep the PEM for replies and the certificates for CMS, and count their
- * DER bytes into *der. */
+ * DER bytes into *der.  path names the source in messages. */
 static int
-load_cert(struct sd_key *k, const char *path, size_t *der, char *errbuf,
-    size_t errlen)
+load_cert(struct sd_key *k, BIO *in, const char *path, size_t *der,
+    char *errbuf, size_t errlen)
 {
-	BIO *in = NULL, *out = NULL;
+	BIO *out = NULL;
 	X509 *x = NULL;
 	int n = 0, len, r = -1;
 
 	*der = 0;
-	if ((in = BIO_new_file(path, "r")) == NULL) {
-		snprintf(
-		    errbuf, errlen, "%.200s: cannot open certificate", path);
-		return -1;
-	}
 	snprintf(errbuf, errlen, "out of memory");
 	if ((out = BIO_new(BIO_s_mem())) == NULL ||
 	    (k->chain = sk_X509_new_null()) == NULL)
@@ -113,9 +109,59 @@ load_cert(struct sd_key *k, const char *path, size_t *der, char *errbuf,
 		r = 0;
 out:
 	X509_free(x);
-	BIO_free(in);
 	BIO_free(out);
 	return r;
+}
+
+/* The certificate of a key: its file (policy certificate:) or, for a
+ * managed key, the PEM of its keys table row. */
+static int
+key_cert(struct sd_key *k, const struct key_row *row, size_t *der, char *errbuf,
+    size_t errlen)
+{
+	const char *path = row != NULL ? "the keys table" : k->pk->certificate;
+	BIO *in;
+	int r;
+
+	*der = 0;
+	if (row != NULL ? row->cert == NULL : k->pk->certificate[0] == '\0')
+		return 0;
+	in = row != NULL ? BIO_new_mem_buf(row->cert, -1)
+			 : BIO_new_file(k->pk->certificate, "r");
+	if (in == NULL) {
+		snprintf(
+		    errbuf, errlen, "%.200s: cannot open certificate", path);
+		return -1;
+	}
+	r = load_cert(k, in, path, der, errbuf, errlen);
+	BIO_free(in);
+	return r;
+}
+
+/* The active version of a managed key, or NULL. */
+static const struct key_row *
+active_row(const struct key_row *rows, size_t n, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(rows[i].name, name) == 0 &&
+		    strcmp(rows[i].state, "active") == 0)
+			return &rows[i];
+	return NULL;
+}
+
+/* The token's key is the one the keys table recorded: a label moved to
+ * another key in the token must not make seald sign with it. */
+static int
+same_public(const struct sd_key *k, const struct key_row *row)
+{
+	const unsigned char *p = row->pub;
+	EVP_PKEY *pub = d2i_PUBKEY(NULL, &p, (long)row->pub_len);
+	int ok = pub != NULL && EVP_PKEY_eq(pub, hsm_key_public(k->hk)) == 1;
+
+	EVP_PKEY_free(pub);
+	return ok;
 }
 
 /* A key that offers CMS seals or time-stamp tokens must have certificates
@@ -152,13 +198,74 @@ check_cms(const struct sd_key *k, size_t der, char *errbuf, size_t errlen)
 	return 0;
 }
 
-struct sd_keys *
-keys_load(const struct policy *p, struct hsm *h, char *errbuf, size_t errlen)
+static void
+key_free(struct sd_key *k)
 {
-	size_t n = policy_nkeys(p), i, der;
+	free(k->public_pem);
+	free(k->cert_pem);
+	X509_free(k->cert);
+	sk_X509_pop_free(k->chain, X509_free);
+	memset(k, 0, sizeof(*k));
+}
+
+/* One key: find it in the HSM, check its algorithm, load its
+ * certificate. */
+static int
+load_key(struct sd_key *k, struct hsm *h, const struct key_row *row,
+    char *errbuf, size_t errlen)
+{
+	char err[512];
+	size_t der;
+
+	if ((k->hk = hsm_key_find(h, k->label, err, sizeof(err))) == NULL) {
+		snprintf(errbuf, errlen, "key %s: %s", k->pk->name, err);
+		return -1;
+	}
+	if (hsm_key_is_ec(k->hk)) {
+		k->scheme = HSM_ECDSA;
+		snprintf(k->key_alg, sizeof(k->key_alg), "ec-p%u",
+		    hsm_key_bits(k->hk));
+	} else {
+		k->scheme = k->pk->rsa_scheme == POLICY_RSA_PSS ? HSM_RSA_PSS
+								: HSM_RSA_PKCS1;
+		snprintf(k->key_alg, sizeof(k->key_alg), "rsa-%u",
+		    hsm_key_bits(k->hk));
+	}
+	if (row != NULL && !same_public(k, row)) {
+		snprintf(errbuf, errlen,
+		    "key %s: the token's key labelled \"%s\" is not the one "
+		    "the keys table recorded",
+		    k->pk->name, k->label);
+		return -1;
+	}
+	if (k->pk->algorithm[0] != '\0' &&
+	    strcmp(k->pk->algorithm, k->key_alg) != 0) {
+		snprintf(errbuf, errlen,
+		    "key %s: the policy says %s, the HSM key is %s",
+		    k->pk->name, k->pk->algorithm, k->key_alg);
+		return -1;
+	}
+	if ((k->public_pem = public_pem(hsm_key_public(k->hk))) == NULL) {
+		snprintf(errbuf, errlen, "key %s: cannot encode public key",
+		    k->pk->name);
+		return -1;
+	}
+	if (key_cert(k, row, &der, err, sizeof(err)) != 0) {
+		snprintf(errbuf, errlen, "key %s: %s", k->pk->name, err);
+		return -1;
+	}
+	return check_cms(k, der, errbuf, errlen);
+}
+
+struct sd_keys *
+keys_load(const struct policy *p, struct hsm *h, const struct key_row *rows,
+    size_t nrows, char *errbuf, size_t errlen)
+{
+	size_t n = policy_nkeys(p), i;
+	const struct key_row *row;
+	const struct policy_key *pk;
 	struct sd_keys *ks;
 	struct sd_key *k;
-	char err[512];
 
 	if ((ks = calloc(1, sizeof(*ks))) == NULL ||
 	    (ks->k = calloc(n ? n : 1, sizeof(*ks->k))) == NULL) {
@@ -167,49 +274,29 @@ keys_load(const struct policy *p, struct hsm *h, char *errbuf, size_t errlen)
 		return NULL;
 	}
 	for (i = 0; i < n; i++) {
-		k = &ks->k[i];
-		k->pk = policy_key_at(p, i);
-		ks->n++;
-		if ((k->hk = hsm_key_find(h, k->pk->label, err, sizeof(err))) ==
-		    NULL) {
-			snprintf(
-			    errbuf, errlen, "key %s: %s", k->pk->name, err);
-			goto fail;
+		pk = policy_key_at(p, i);
+		row = pk->managed ? active_row(rows, nrows, pk->name) : NULL;
+		if (pk->managed && row == NULL) {
+			log_warn(
+			    "key %s: managed, but it has no active version "
+			    "yet (sealctl key generate): not served",
+			    pk->name);
+			continue;
 		}
-		if (hsm_key_is_ec(k->hk)) {
-			k->scheme = HSM_ECDSA;
-			snprintf(k->key_alg, sizeof(k->key_alg), "ec-p%u",
-			    hsm_key_bits(k->hk));
-		} else {
-			k->scheme = k->pk->rsa_scheme == POLICY_RSA_PSS
-			    ? HSM_RSA_PSS
-			    : HSM_RSA_PKCS1;
-			snprintf(k->key_alg, sizeof(k->key_alg), "rsa-%u",
-			    hsm_key_bits(k->hk));
-		}
-		if (k->pk->algorithm[0] != '\0' &&
-		    strcmp(k->pk->algorithm, k->key_alg) != 0) {
-			snprintf(errbuf, errlen,
-			    "key %s: the policy says %s, the HSM key is %s",
-			    k->pk->name, k->pk->algorithm, k->key_alg);
+		k = &ks->k[ks->n++];
+		k->pk = pk;
+		snprintf(k->label, sizeof(k->label), "%s",
+		    row != NULL ? row->label : pk->label);
+		k->version = row != NULL ? row->version : (int64_t)pk->version;
+		if (load_key(k, h, row, errbuf, errlen) == 0)
+			continue;
+		if (!pk->managed)
 			goto fail;
-		}
-		if ((k->public_pem = public_pem(hsm_key_public(k->hk))) ==
-		    NULL) {
-			snprintf(errbuf, errlen,
-			    "key %s: cannot encode public key", k->pk->name);
-			goto fail;
-		}
-		der = 0;
-		if (k->pk->certificate[0] != '\0' &&
-		    load_cert(k, k->pk->certificate, &der, err, sizeof(err)) !=
-			0) {
-			snprintf(
-			    errbuf, errlen, "key %s: %s", k->pk->name, err);
-			goto fail;
-		}
-		if (check_cms(k, der, errbuf, errlen) != 0)
-			goto fail;
+		/* An officer's key between steps (no certificate yet for
+		 * the formats the policy wants) must not stop the others. */
+		log_warn("%s: not served", errbuf);
+		key_free(k);
+		ks->n--;
 	}
 	return ks;
 fail:
@@ -224,12 +311,8 @@ keys_free(struct sd_keys *ks)
 
 	if (ks == NULL)
 		return;
-	for (i = 0; i < ks->n; i++) {
-		free(ks->k[i].public_pem);
-		free(ks->k[i].cert_pem);
-		X509_free(ks->k[i].cert);
-		sk_X509_pop_free(ks->k[i].chain, X509_free);
-	}
+	for (i = 0; i < ks->n; i++)
+		key_free(&ks->k[i]);
 	free(ks->k);
 	free(ks);
 }

@@ -10,11 +10,14 @@
 #include <openssl/x509.h>
 
 #include "hsm.h"
+#include "ledger_keys.h"
 #include "policy.h"
 #include "sign_req.h"
 
 struct sd_key {
 	const struct policy_key *pk;
+	char label[SD_LABEL_MAX]; /* the private key's CKA_LABEL */
+	int64_t version;          /* the policy's, or the keys table's */
 	struct hsm_key *hk;
 	enum hsm_scheme scheme;
 	char key_alg[32];       /* "ec-p256", "rsa-3072" */
@@ -32,14 +35,18 @@ struct sd_keys {
 /*
  * Find every key of the policy in the HSM, check its algorithm against the
  * policy's, load its certificate and check that the certificate's public
- * key is the HSM key's.  A key that offers format cms or usage timestamp
+ * key is the HSM key's.  A managed key (policy managed: true) is the
+ * active version among rows (the keys table): its label, version, public
+ * key and certificate come from there; one with no active version yet is
+ * left out (a warning), so it answers as an unknown key.  A key that offers format cms or usage timestamp
  * needs a certificate whose DER (with the chain) is at most
  * SD_SEAL_CERTS_MAX bytes; a time-stamping key's must be a TSA's
  * (tsa_cert_ok).  The keys point into p, which must outlive them.
  * Returns NULL with a reason in errbuf.
  */
-struct sd_keys *keys_load(const struct policy *p, struct hsm *h, char *errbuf,
-    size_t errlen) __attribute__((warn_unused_result));
+struct sd_keys *keys_load(const struct policy *p, struct hsm *h,
+    const struct key_row *rows, size_t nrows, char *errbuf, size_t errlen)
+    __attribute__((warn_unused_result));
 
 void keys_free(struct sd_keys *ks);
 

@@ -23,6 +23,7 @@
 #include "pstate.h"
 #include "ratelimit.h"
 #include "secret.h"
+#include "admin.h"
 #include "server.h"
 #include "signer.h"
 
@@ -61,21 +62,15 @@ load_config(const char *path)
 	return cfg;
 }
 
-/*
- * SIGHUP: parse the policy file completely and find its keys; only then,
- * and only once the ledger holds the "reload accepted" entry, put it in
- * force.  A file that does not load keeps the old policy, and the refusal
- * is recorded too.
- */
 static void
-reload_policy(const struct cfg *cfg, struct hsm *hsm, struct ledger *ledger,
-    struct pstate_slot *slot)
+reload_locked(const struct cfg *cfg, struct hsm *hsm, struct ledger *ledger,
+    struct ledger_reader *rd, struct pstate_slot *slot)
 {
 	uint8_t hash[SD_HASH_LEN];
 	char err[512], detail[SD_DETAIL_MAX];
 	struct pstate *ps;
 
-	if ((ps = pstate_load(cfg->policy_file, hsm, err, sizeof(err))) ==
+	if ((ps = pstate_load(cfg->policy_file, hsm, rd, err, sizeof(err))) ==
 	    NULL) {
 		log_error(
 		    "policy reload refused, the old policy stays: %s", err);
@@ -94,6 +89,21 @@ reload_policy(const struct cfg *cfg, struct hsm *hsm, struct ledger *ledger,
 	}
 	pstate_set(slot, ps);
 	log_info("policy reloaded from %s", cfg->policy_file);
+}
+
+/*
+ * SIGHUP: parse the policy file completely and find its keys; only then,
+ * and only once the ledger holds the "reload accepted" entry, put it in
+ * force.  A file that does not load keeps the old policy, and the refusal
+ * is recorded too.
+ */
+static void
+reload_policy(const struct cfg *cfg, struct hsm *hsm, struct ledger *ledger,
+    struct ledger_reader *rd, struct pstate_slot *slot)
+{
+	pstate_change_begin(slot);
+	reload_locked(cfg, hsm, ledger, rd, slot);
+	pstate_change_end(slot);
 }
 
 /* The ledger's checkpoint signer: the audit key in the HSM. */
@@ -155,6 +165,8 @@ serve(struct cfg *cfg, const char *override)
 	struct ledger *ledger = NULL;
 	struct signer *signer = NULL;
 	struct server *server = NULL;
+	struct admin *admin = NULL;
+	struct ledger_reader *rd = NULL;
 	struct server_deps deps;
 	struct audit audit;
 	struct ledger_checkpointer cpdef;
@@ -178,7 +190,11 @@ serve(struct cfg *cfg, const char *override)
 		ex = EX_HSM;
 		goto out;
 	}
-	if ((ps = pstate_load(cfg->policy_file, hsm, err, sizeof(err))) ==
+	if ((rd = ledger_reader_new(cfg->conninfo)) == NULL) {
+		log_error("out of memory");
+		goto out;
+	}
+	if ((ps = pstate_load(cfg->policy_file, hsm, rd, err, sizeof(err))) ==
 	    NULL) {
 		log_error("policy: %s", err);
 		ex = EX_CONFIG;
@@ -235,7 +251,9 @@ serve(struct cfg *cfg, const char *override)
 	deps.hsm = hsm;
 	deps.ledger = ledger;
 	deps.signer = signer;
-	if ((server = server_start(&deps, err, sizeof(err))) == NULL) {
+	if ((server = server_start(&deps, err, sizeof(err))) == NULL ||
+	    (cfg->has_admin &&
+		(admin = admin_start(&deps, err, sizeof(err))) == NULL)) {
 		log_error("%s", err);
 		goto out;
 	}
@@ -246,7 +264,7 @@ serve(struct cfg *cfg, const char *override)
 		if (sigwait(&set, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
-			reload_policy(cfg, hsm, ledger, slot);
+			reload_policy(cfg, hsm, ledger, rd, slot);
 			continue;
 		}
 		break;
@@ -263,10 +281,12 @@ out:
 		_exit(ex == EX_OK_ ? EX_START : ex);
 	}
 	server_stop(server);
+	admin_stop(admin);    /* waits for a key operation that runs */
 	signer_free(signer);  /* every queued job reaches the ledger */
 	ledger_close(ledger); /* every queued entry is committed or failed */
 	pstate_slot_free(slot);
 	pstate_unref(ps);
+	ledger_reader_free(rd);
 	ratelimit_free(rl);
 	hsm_close(hsm);
 	log_info("stopped");

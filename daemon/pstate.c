@@ -1,5 +1,6 @@
 /*
  * pstate: reference-counted policy state behind a mutex-guarded pointer.
+ * A rekey builds new keys under the same policy object (refcounted too).
  * Getting a reference takes the mutex only for an increment, so the
  * request path stays short; the swap is one pointer store under it.
  */
@@ -22,10 +23,41 @@
 struct pstate_slot {
 	pthread_mutex_t lock;
 	struct pstate *ps;
+	pthread_mutex_t change; /* one reload or rekey at a time */
 };
 
-struct pstate *
-pstate_load(const char *path, struct hsm *h, char *errbuf, size_t errlen)
+/* The policy, shared by the states built from it (a rekey keeps it). */
+struct pstate_policy {
+	struct policy *p;
+	atomic_int refs;
+};
+
+/* The keys of policy p: the keys table's rows when p has managed keys. */
+static struct sd_keys *
+load_keys(const struct policy *p, struct hsm *h, struct ledger_reader *rd,
+    char *errbuf, size_t errlen)
+{
+	struct key_row *rows = NULL;
+	struct sd_keys *ks;
+	size_t i, n = 0;
+	int managed = 0;
+
+	for (i = 0; i < policy_nkeys(p); i++)
+		managed |= policy_key_at(p, i)->managed;
+	if (managed && ledger_keys_list(rd, NULL, &rows, &n) != 0) {
+		snprintf(errbuf, errlen,
+		    "the policy has managed keys and the keys table cannot "
+		    "be read");
+		return NULL;
+	}
+	ks = keys_load(p, h, rows, n, errbuf, errlen);
+	ledger_keys_free(rows, n);
+	return ks;
+}
+
+static struct pstate *
+build(struct pstate_policy *pp, struct hsm *h, struct ledger_reader *rd,
+    char *errbuf, size_t errlen)
 {
 	struct pstate *ps;
 
@@ -33,13 +65,44 @@ pstate_load(const char *path, struct hsm *h, char *errbuf, size_t errlen)
 		snprintf(errbuf, errlen, "out of memory");
 		return NULL;
 	}
-	if ((ps->policy = policy_load(path, errbuf, errlen)) == NULL ||
-	    (ps->keys = keys_load(ps->policy, h, errbuf, errlen)) == NULL) {
-		policy_free(ps->policy);
+	if ((ps->keys = load_keys(pp->p, h, rd, errbuf, errlen)) == NULL) {
 		free(ps);
 		return NULL;
 	}
+	ps->policy = pp->p;
+	ps->pp = pp;
+	atomic_fetch_add(&pp->refs, 1);
 	atomic_init(&ps->refs, 1);
+	return ps;
+}
+
+static void
+policy_unref(struct pstate_policy *pp)
+{
+	if (pp == NULL || atomic_fetch_sub(&pp->refs, 1) != 1)
+		return;
+	policy_free(pp->p);
+	free(pp);
+}
+
+struct pstate *
+pstate_load(const char *path, struct hsm *h, struct ledger_reader *rd,
+    char *errbuf, size_t errlen)
+{
+	struct pstate_policy *pp;
+	struct pstate *ps;
+
+	if ((pp = calloc(1, sizeof(*pp))) == NULL) {
+		snprintf(errbuf, errlen, "out of memory");
+		return NULL;
+	}
+	if ((pp->p = policy_load(path, errbuf, errlen)) == NULL) {
+		free(pp);
+		return NULL;
+	}
+	atomic_init(&pp->refs, 1);
+	ps = build(pp, h, rd, errbuf, errlen);
+	policy_unref(pp); /* the state holds it now, or nothing does */
 	return ps;
 }
 
@@ -49,7 +112,7 @@ pstate_unref(struct pstate *ps)
 	if (ps == NULL || atomic_fetch_sub(&ps->refs, 1) != 1)
 		return;
 	keys_free(ps->keys);
-	policy_free(ps->policy);
+	policy_unref(ps->pp);
 	free(ps);
 }
 
@@ -61,6 +124,7 @@ pstate_slot_new(struct pstate *ps)
 	if ((slot = calloc(1, sizeof(*slot))) == NULL)
 		return NULL;
 	pthread_mutex_init(&slot->lock, NULL);
+	pthread_mutex_init(&slot->change, NULL);
 	slot->ps = ps;
 	return slot;
 }
@@ -72,6 +136,7 @@ pstate_slot_free(struct pstate_slot *slot)
 		return;
 	pstate_unref(slot->ps);
 	pthread_mutex_destroy(&slot->lock);
+	pthread_mutex_destroy(&slot->change);
 	free(slot);
 }
 
@@ -99,73 +164,45 @@ pstate_set(struct pstate_slot *slot, struct pstate *ps)
 	pstate_unref(old);
 }
 
-struct record {
-	struct ledger_entry e;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	int done, result, abandoned;
-};
-
-static void
-record_free(struct record *rec)
+void
+pstate_change_begin(struct pstate_slot *slot)
 {
-	pthread_mutex_destroy(&rec->lock);
-	pthread_cond_destroy(&rec->cond);
-	free(rec);
+	pthread_mutex_lock(&slot->change);
 }
 
-static void
-recorded(struct ledger_entry *e, int r, void *arg)
+void
+pstate_change_end(struct pstate_slot *slot)
 {
-	struct record *rec = arg;
-	int abandoned;
+	pthread_mutex_unlock(&slot->change);
+}
 
-	(void)e;
-	pthread_mutex_lock(&rec->lock);
-	rec->done = 1;
-	rec->result = r;
-	abandoned = rec->abandoned;
-	pthread_cond_signal(&rec->cond);
-	pthread_mutex_unlock(&rec->lock);
-	if (abandoned) /* the waiter gave up: the entry is ours to free */
-		record_free(rec);
+int
+pstate_rekey(struct pstate_slot *slot, struct hsm *h, struct ledger_reader *rd,
+    char *errbuf, size_t errlen)
+{
+	struct pstate *cur, *ps;
+
+	pstate_change_begin(slot);
+	cur = pstate_get(slot);
+	ps = build(cur->pp, h, rd, errbuf, errlen);
+	pstate_unref(cur);
+	if (ps != NULL)
+		pstate_set(slot, ps);
+	pstate_change_end(slot);
+	return ps != NULL ? 0 : SD_ERR_CONFIG;
 }
 
 int
 pstate_record(struct ledger *l, enum ledger_kind kind,
     const uint8_t hash[SD_HASH_LEN], const char *detail)
 {
-	struct timespec until = sd_deadline_ms(RECORD_WAIT_MS), now;
-	struct record *rec;
-	int r;
+	struct ledger_entry e;
 
-	if ((rec = calloc(1, sizeof(*rec))) == NULL)
-		return SD_ERR_LEDGER;
-	pthread_mutex_init(&rec->lock, NULL);
-	sd_cond_init(&rec->cond);
-	rec->e.kind = kind;
-	memcpy(rec->e.policy_hash, hash, SD_HASH_LEN);
-	snprintf(rec->e.detail, sizeof(rec->e.detail), "%s", detail);
-	clock_gettime(CLOCK_REALTIME, &now);
-	rec->e.signed_at_us =
-	    (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
-	if ((r = ledger_submit(l, &rec->e, recorded, rec)) != 0) {
-		record_free(rec);
-		return SD_ERR_LEDGER;
-	}
-	pthread_mutex_lock(&rec->lock);
-	while (!rec->done &&
-	    pthread_cond_timedwait(&rec->cond, &rec->lock, &until) == 0)
-		;
-	if (!rec->done) {
-		rec->abandoned = 1;
-		pthread_mutex_unlock(&rec->lock);
-		return SD_ERR_LEDGER;
-	}
-	r = rec->result;
-	pthread_mutex_unlock(&rec->lock);
-	record_free(rec);
-	return r == 0 ? 0 : SD_ERR_LEDGER;
+	memset(&e, 0, sizeof(e));
+	e.kind = kind;
+	memcpy(e.policy_hash, hash, SD_HASH_LEN);
+	snprintf(e.detail, sizeof(e.detail), "%s", detail);
+	return ledger_record(l, &e, RECORD_WAIT_MS) == 0 ? 0 : SD_ERR_LEDGER;
 }
 
 void

@@ -15,18 +15,23 @@
 #include "ledger.h"
 #include "policy.h"
 
+struct pstate_policy;
+
 struct pstate {
 	struct policy *policy;
 	struct sd_keys *keys;
 	atomic_int refs;
+	struct pstate_policy *pp; /* private: the policy's own reference */
 };
 
 struct pstate_slot;
 
-/* Load the policy file and find its keys in the HSM (one reference).
- * Returns NULL with "FILE:LINE:COL: message" or the key problem. */
-struct pstate *pstate_load(const char *path, struct hsm *h, char *errbuf,
-    size_t errlen) __attribute__((warn_unused_result));
+/* Load the policy file and find its keys in the HSM (one reference);
+ * managed keys come from the keys table through rd.  Returns NULL with
+ * "FILE:LINE:COL: message" or the key problem. */
+struct pstate *pstate_load(const char *path, struct hsm *h,
+    struct ledger_reader *rd, char *errbuf, size_t errlen)
+    __attribute__((warn_unused_result));
 
 /* Drop a reference; the last one frees.  NULL accepted. */
 void pstate_unref(struct pstate *ps);
@@ -41,6 +46,18 @@ struct pstate *pstate_get(struct pstate_slot *slot);
 /* Put ps in force (taking over its reference); the old one goes when its
  * last request ends. */
 void pstate_set(struct pstate_slot *slot, struct pstate *ps);
+
+/* Reloads and rekeys take turns: hold this across building a new state
+ * and putting it in force, so that neither undoes the other. */
+void pstate_change_begin(struct pstate_slot *slot);
+void pstate_change_end(struct pstate_slot *slot);
+
+/* After a key event: the policy in force with its keys found again (the
+ * keys table through rd), put in force.  0, or SD_ERR_CONFIG with the
+ * reason (the old state stays). */
+int pstate_rekey(struct pstate_slot *slot, struct hsm *h,
+    struct ledger_reader *rd, char *errbuf, size_t errlen)
+    __attribute__((warn_unused_result));
 
 /*
  * Write a policy (or override) entry to the ledger and wait (bounded) for

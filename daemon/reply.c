@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 
+#include "b64.h"
 #include "err.h"
 #include "ledger_json.h"
 #include "reply.h"
@@ -48,7 +49,7 @@ reply_sign(const struct sign_job *j)
 	if ((sig = ledger_json_b64(e->sig, e->sig_len)) == NULL)
 		return NULL;
 	ledger_json_rfc3339(e->signed_at_us, at, sizeof(at));
-	ledger_json_hex(e->entry_hash, SD_HASH_LEN, hash);
+	sd_hex(e->entry_hash, SD_HASH_LEN, hash);
 	return dump(json_pack("{s:o,s:s,s:s,s:s,s:I,s:o,s:s,s:s,s:b,"
 			      "s:{s:s,s:I,s:s}}",
 	    "signature", sig, "format", e->format, "algorithm", e->algorithm,
@@ -56,7 +57,7 @@ reply_sign(const struct sign_job *j)
 	    /* a replay from an older key version must not come with the
 	       current certificate, which would not verify it */
 	    "certificate",
-	    str_or_null(e->replayed && e->key_version != j->key->pk->version
+	    str_or_null(e->replayed && e->key_version != j->key->version
 		    ? NULL
 		    : j->key->cert_pem),
 	    "signed_at", at, "request_id", e->request_id, "replayed",
@@ -75,8 +76,8 @@ reply_timestamp(const struct sign_job *j)
 	if ((token = ledger_json_b64(e->sig, e->sig_len)) == NULL)
 		return NULL;
 	ledger_json_rfc3339(e->signed_at_us, at, sizeof(at));
-	ledger_json_hex(e->entry_hash, SD_HASH_LEN, hash);
-	ledger_json_hex(e->tsa_serial, e->tsa_serial_len, serial);
+	sd_hex(e->entry_hash, SD_HASH_LEN, hash);
+	sd_hex(e->tsa_serial, e->tsa_serial_len, serial);
 	return dump(json_pack("{s:o,s:s,s:s,s:s,s:s,s:s,s:I,s:o,"
 			      "s:{s:s,s:I,s:s}}",
 	    "token", token, "format", "rfc3161", "serial", serial, "gen_time",
@@ -101,8 +102,8 @@ reply_keys(const struct sd_keys *ks,
 		if (!visible(k, arg))
 			continue;
 		o = json_pack("{s:s,s:I,s:s,s:s,s:s,s:s,s:o}", "name",
-		    k->pk->name, "version", (json_int_t)k->pk->version,
-		    "algorithm", k->key_alg, "signature_scheme",
+		    k->pk->name, "version", (json_int_t)k->version, "algorithm",
+		    k->key_alg, "signature_scheme",
 		    k->scheme == HSM_ECDSA         ? "ecdsa"
 			: k->scheme == HSM_RSA_PSS ? "rsa-pss"
 						   : "rsa-pkcs1v15",

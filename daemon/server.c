@@ -21,6 +21,7 @@
 #include <microhttpd.h>
 
 #include "err.h"
+#include "http.h"
 #include "log.h"
 #include "name.h"
 #include "peer.h"
@@ -52,11 +53,6 @@ struct server {
 	atomic_int stopping;        /* draining: no new work */
 };
 
-struct conn_ctx {
-	int have_peer;
-	struct peer peer;
-};
-
 struct req {
 	struct server *srv;
 	struct MHD_Connection *conn;
@@ -66,10 +62,7 @@ struct req {
 	const struct policy_principal *auditor;
 	struct peer peer;
 	int responded;
-	int too_large; /* body over the limit: discarding it */
-	size_t discarded;
-	char *body;
-	size_t len, cap;
+	struct http_body body;
 	atomic_int job_state;
 	struct sign_job job;
 };
@@ -90,31 +83,13 @@ static const struct {
 static enum MHD_Result
 respond_json(struct req *q, unsigned int status, char *json)
 {
-	struct MHD_Response *resp;
-	enum MHD_Result ret;
-
 	q->responded = 1;
-	if (json == NULL) /* out of memory: close the connection */
-		return MHD_NO;
-	resp = MHD_create_response_from_buffer(
-	    strlen(json), json, MHD_RESPMEM_MUST_FREE);
-	if (resp == NULL) {
-		free(json);
-		return MHD_NO;
-	}
-	(void)MHD_add_response_header(resp, "Content-Type", "application/json");
-	(void)MHD_add_response_header(resp, "Cache-Control", "no-store");
-	if (atomic_load(&q->srv->stopping))
-		(void)MHD_add_response_header(resp, "Connection", "close");
-	if (status == 405)
-		(void)MHD_add_response_header(resp, "Allow",
-		    q->route == R_SIGN || q->route == R_TSA ||
-			    q->route == R_STAMP
-			? "POST"
-			: "GET");
-	ret = MHD_queue_response(q->conn, status, resp);
-	MHD_destroy_response(resp);
-	return ret;
+	return http_json(q->conn, status, json,
+	    status != 405 ? NULL
+		: q->route == R_SIGN || q->route == R_TSA || q->route == R_STAMP
+		? "POST"
+		: "GET",
+	    atomic_load(&q->srv->stopping));
 }
 
 /* An RFC 3161 answer: a TimeStampResp (malloc'd; NULL closes the
@@ -389,18 +364,21 @@ start_sign(struct req *q)
 	char msg[200];
 	int r;
 
-	if ((r = sign_req_decode(q->body != NULL ? q->body : "", q->len,
-		 &j->req, msg, sizeof(msg))) != 0) {
+	if ((r = sign_req_decode(q->body.p != NULL ? q->body.p : "",
+		 q->body.len, &j->req, msg, sizeof(msg))) != 0) {
 		log_info(
 		    "client %s: bad sign request: %s", q->client->name, msg);
 		return respond_err(q, r, msg);
 	}
 	if ((r = check_policy(q, msg, sizeof(msg))) != 0)
 		return respond_err(q, r, msg);
-	/* the policy allowed a key of its own: keys were built from it */
+	/* a key of the policy that is not served: a managed key without
+	 * an active version yet, or waiting for its certificate */
 	if ((j->key = keys_find(q->ps->keys, j->req.key)) == NULL) {
 		ratelimit_refund(s->d.rl, q->client);
-		return respond_err(q, SD_ERR_INTERNAL, NULL);
+		snprintf(msg, sizeof(msg), "key \"%.64s\" is not in service",
+		    j->req.key);
+		return respond_err(q, SD_ERR_UNKNOWN_KEY, msg);
 	}
 	return submit_job(q);
 }
@@ -508,7 +486,7 @@ submit_tsa(struct req *q, const uint8_t *der, size_t len)
 static enum MHD_Result
 start_tsa(struct req *q)
 {
-	return submit_tsa(q, (const uint8_t *)q->body, q->len);
+	return submit_tsa(q, (const uint8_t *)q->body.p, q->body.len);
 }
 
 /* POST /v1/timestamp: the same from JSON, answered in JSON. */
@@ -522,8 +500,8 @@ start_stamp(struct req *q)
 	char msg[200];
 	int r;
 
-	if ((r = sign_req_stamp_decode(q->body != NULL ? q->body : "", q->len,
-		 &sr, msg, sizeof(msg))) != 0)
+	if ((r = sign_req_stamp_decode(q->body.p != NULL ? q->body.p : "",
+		 q->body.len, &sr, msg, sizeof(msg))) != 0)
 		return respond_err(q, r, msg);
 	if (tsa_req_build(sign_digest_nid(sr.digest_alg), sr.digest,
 		sr.digest_len, sr.policy[0] != '\0' ? sr.policy : NULL,
@@ -604,8 +582,6 @@ is_tsa_query(const char *ct)
 static enum MHD_Result
 begin(struct req *q, const char *url, const char *method)
 {
-	const struct conn_ctx *cc;
-	const union MHD_ConnectionInfo *ci;
 	struct policy_caller caller;
 	const char *cl;
 	size_t i;
@@ -628,12 +604,8 @@ begin(struct req *q, const char *url, const char *method)
 	}
 	if (atomic_load(&q->srv->stopping))
 		return respond_err(q, SD_ERR_SHUTDOWN, NULL);
-	ci = MHD_get_connection_info(
-	    q->conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-	cc = ci != NULL ? ci->socket_context : NULL;
-	if (cc == NULL || !cc->have_peer)
+	if (http_peer(q->conn, &q->peer) != 0)
 		return respond_err(q, SD_ERR_UNAUTHENTICATED, NULL);
-	q->peer = cc->peer;
 	q->ps = pstate_get(q->srv->d.policy);
 	caller.uid = q->peer.uid;
 	caller.gid = q->peer.gid;
@@ -677,52 +649,22 @@ begin(struct req *q, const char *url, const char *method)
 		/* Over the limit but small enough to drain: read and drop
 		 * it, so that the client reads the 413 rather than a reset. */
 		if (n > q->srv->d.cfg->max_body)
-			q->too_large = 1;
+			q->body.too_large = 1;
 	}
 	return MHD_YES;
 }
 
-/*
- * Append an upload chunk to the body.  Past the limit the rest is read
- * and dropped (up to SD_HTTP_DISCARD_MAX), so that a client still sending
- * sees the 413 instead of a reset connection; beyond that it is cut off.
- */
 static enum MHD_Result
 take_body(struct req *q, const char *data, size_t *size)
 {
-	size_t max = q->srv->d.cfg->max_body, ncap;
-	char *nb;
-
-	if (!q->too_large && *size > max - q->len) {
-		q->too_large = 1;
-		free(q->body);
-		q->body = NULL;
-		q->discarded = q->len;
-		q->len = q->cap = 0;
-	}
-	if (q->too_large) {
-		q->discarded += *size;
-		*size = 0;
-		if (q->discarded > SD_HTTP_DISCARD_MAX)
-			return respond_err(
-			    q, SD_ERR_TOO_LARGE, "body too large");
+	switch (http_body_take(&q->body, q->srv->d.cfg->max_body, data, size)) {
+	case 0:
 		return MHD_YES;
+	case 1:
+		return respond_err(q, SD_ERR_TOO_LARGE, "body too large");
+	default:
+		return MHD_NO;
 	}
-	if (q->cap - q->len < *size) {
-		ncap = q->cap ? q->cap : 1024;
-		while (ncap - q->len < *size)
-			ncap *= 2;
-		if (ncap > max)
-			ncap = max;
-		if ((nb = realloc(q->body, ncap)) == NULL)
-			return MHD_NO;
-		q->body = nb;
-		q->cap = ncap;
-	}
-	memcpy(q->body + q->len, data, *size);
-	q->len += *size;
-	*size = 0;
-	return MHD_YES;
 }
 
 static enum MHD_Result
@@ -747,7 +689,7 @@ handler(void *cls, struct MHD_Connection *conn, const char *url,
 	}
 	if (*upload_size > 0)
 		return take_body(q, upload, upload_size);
-	if (q->too_large)
+	if (q->body.too_large)
 		return respond_err(q, SD_ERR_TOO_LARGE, "body too large");
 	switch (atomic_load(&q->job_state)) {
 	case JOB_NONE:
@@ -774,87 +716,13 @@ completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	(void)toe;
 	if (q == NULL)
 		return;
-	free(q->body);
+	free(q->body.p);
 	free(q->job.lk.proof);
 	free(q->job.lk.rows);
 	secret_wipe(&q->job.entry, sizeof(q->job.entry));
 	pstate_unref(q->ps);
 	free(q);
 	*con_cls = NULL;
-}
-
-static void
-connection_notify(void *cls, struct MHD_Connection *conn, void **socket_ctx,
-    enum MHD_ConnectionNotificationCode toe)
-{
-	const union MHD_ConnectionInfo *ci;
-	struct conn_ctx *cc;
-
-	(void)cls;
-	if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
-		free(*socket_ctx);
-		*socket_ctx = NULL;
-		return;
-	}
-	if ((cc = calloc(1, sizeof(*cc))) == NULL)
-		return; /* no context: every request gets 401 */
-	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-	if (ci != NULL && peer_from_fd(ci->connect_fd, &cc->peer) == 0)
-		cc->have_peer = 1;
-	*socket_ctx = cc;
-}
-
-static void
-mhd_log(void *cls, const char *fmt, va_list ap)
-{
-	char buf[256];
-
-	(void)cls;
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	buf[strcspn(buf, "\n")] = '\0';
-	log_warn("http: %s", buf);
-}
-
-static int
-bind_socket(const struct cfg_socket *cs, char *errbuf, size_t errlen)
-{
-	struct sockaddr_un sun;
-	struct stat st;
-	int fd;
-
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlen(cs->path) >= sizeof(sun.sun_path)) {
-		snprintf(errbuf, errlen, "socket path too long (max %zu)",
-		    sizeof(sun.sun_path) - 1);
-		return -1;
-	}
-	memcpy(sun.sun_path, cs->path, strlen(cs->path) + 1);
-	/* A stale socket from a previous run is replaced; anything else is
-	 * an error, never deleted. */
-	if (lstat(cs->path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode)) {
-			snprintf(errbuf, errlen,
-			    "%.200s exists and is not a "
-			    "socket",
-			    cs->path);
-			return -1;
-		}
-		(void)unlink(cs->path);
-	}
-	if ((fd = socket(
-		 AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0)) < 0 ||
-	    bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 ||
-	    chmod(cs->path, cs->mode) != 0 ||
-	    (cs->has_group && chown(cs->path, (uid_t)-1, cs->gid) != 0) ||
-	    listen(fd, 1024) != 0) {
-		snprintf(errbuf, errlen, "socket %.200s: %s", cs->path,
-		    strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	return fd;
 }
 
 struct server *
@@ -869,7 +737,7 @@ server_start(const struct server_deps *deps, char *errbuf, size_t errlen)
 	}
 	s->d = *deps;
 	snprintf(s->path, sizeof(s->path), "%s", cfg->service.path);
-	if ((s->fd = bind_socket(&cfg->service, errbuf, errlen)) < 0) {
+	if ((s->fd = http_bind(&cfg->service, errbuf, errlen)) < 0) {
 		free(s);
 		return NULL;
 	}
@@ -877,12 +745,12 @@ server_start(const struct server_deps *deps, char *errbuf, size_t errlen)
 		MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
 	    0, NULL, NULL, handler, s,
 	    /* the logger first, so that MHD logs nothing past it */
-	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s, MHD_OPTION_LISTEN_SOCKET,
+	    MHD_OPTION_EXTERNAL_LOGGER, http_log, s, MHD_OPTION_LISTEN_SOCKET,
 	    s->fd, MHD_OPTION_CONNECTION_LIMIT,
 	    (unsigned int)cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
 	    (unsigned int)cfg->timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 	    (size_t)cfg->max_header * 2, MHD_OPTION_NOTIFY_COMPLETED, completed,
-	    s, MHD_OPTION_NOTIFY_CONNECTION, connection_notify, s,
+	    s, MHD_OPTION_NOTIFY_CONNECTION, http_connection_notify, s,
 	    MHD_OPTION_END);
 	if (s->mhd == NULL) {
 		snprintf(errbuf, errlen, "cannot start the HTTP server");

@@ -99,15 +99,6 @@ reaper_main(void *arg)
 	return NULL;
 }
 
-static int64_t
-now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static void
 fill_entry(struct sign_job *j)
 {
@@ -121,7 +112,7 @@ fill_entry(struct sign_job *j)
 	memcpy(e->request_id, q->request_id, sizeof(e->request_id));
 	sign_req_hash(q, e->request_hash);
 	snprintf(e->key_name, sizeof(e->key_name), "%s", j->key->pk->name);
-	e->key_version = j->key->pk->version;
+	e->key_version = j->key->version;
 	keys_sig_alg(j->key, q->digest_alg, e->algorithm, sizeof(e->algorithm));
 	snprintf(e->digest_alg, sizeof(e->digest_alg), "%s",
 	    sign_digest_name(q->digest_alg));
@@ -250,7 +241,7 @@ tsa_time(struct signer *s, unsigned int accuracy_ms, int64_t *us)
 		return SD_ERR_CLOCK;
 	}
 	pthread_mutex_lock(&s->tsa_lock);
-	*us = now_us();
+	*us = sd_now_us();
 	if (*us < s->tsa_last_us) {
 		log_error("time-stamp refused: the clock is %lld us behind the "
 			  "last token issued",
@@ -313,7 +304,7 @@ run_tsa(struct signer *s, struct sign_job *j)
 	e->client_pid = j->peer.pid;
 	memcpy(e->request_hash, j->tsa.hash, SD_HASH_LEN);
 	snprintf(e->key_name, sizeof(e->key_name), "%s", k->pk->name);
-	e->key_version = k->pk->version;
+	e->key_version = k->version;
 	keys_sig_alg(k, p384 ? SIGN_SHA384 : SIGN_SHA256, e->algorithm,
 	    sizeof(e->algorithm));
 	snprintf(e->digest_alg, sizeof(e->digest_alg), "%s",
@@ -352,7 +343,7 @@ run_job(struct signer *s, struct ledger_reader *rd, struct sign_job *j)
 		finish(j, r);
 		return;
 	}
-	e->signed_at_us = now_us();
+	e->signed_at_us = sd_now_us();
 	if ((r = seal(s->hsm, j)) != 0) {
 		finish(j, r);
 		return;

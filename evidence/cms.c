@@ -22,9 +22,15 @@ ASN1_ITEM_TEMPLATE(CMS_SD_ATTRS) = ASN1_EX_TEMPLATE_TYPE(ASN1_TFLG_SET_ORDER, 0,
 				       CMS_SD_ATTRS, X509_ATTRIBUTE)
 				       ASN1_ITEM_TEMPLATE_END(CMS_SD_ATTRS)
 
-    /* RSASSA-PSS-params: md, MGF1 with md, salt length = md's length. */
-    static ASN1_STRING
-    * pss_params(const EVP_MD *md)
+    /*
+ * RSASSA-PSS-params (RFC 4055 3.1): md, MGF1 with md, salt length = md's
+ * length, trailer field left at its default.  The hash identifiers carry
+ * NULL parameters, as RFC 4055 2.1 has them for PSS and as OpenSSL
+ * writes them when it signs itself (X509_ALGOR_set_md would leave them
+ * out; verifiers must accept both).
+ */
+    ASN1_STRING
+    * cms_pss_params(const EVP_MD *md)
 {
 	RSA_PSS_PARAMS *p = RSA_PSS_PARAMS_new();
 	X509_ALGOR *mgf_md = X509_ALGOR_new();
@@ -35,9 +41,11 @@ ASN1_ITEM_TEMPLATE(CMS_SD_ATTRS) = ASN1_EX_TEMPLATE_TYPE(ASN1_TFLG_SET_ORDER, 0,
 	    (p->maskGenAlgorithm = X509_ALGOR_new()) == NULL ||
 	    (p->saltLength = ASN1_INTEGER_new()) == NULL)
 		goto out;
-	X509_ALGOR_set_md(p->hashAlgorithm, md);
-	X509_ALGOR_set_md(mgf_md, md);
-	if (ASN1_item_pack(mgf_md, ASN1_ITEM_rptr(X509_ALGOR), &mgf) == NULL ||
+	if (X509_ALGOR_set0(p->hashAlgorithm, OBJ_nid2obj(EVP_MD_get_type(md)),
+		V_ASN1_NULL, NULL) != 1 ||
+	    X509_ALGOR_set0(mgf_md, OBJ_nid2obj(EVP_MD_get_type(md)),
+		V_ASN1_NULL, NULL) != 1 ||
+	    ASN1_item_pack(mgf_md, ASN1_ITEM_rptr(X509_ALGOR), &mgf) == NULL ||
 	    X509_ALGOR_set0(p->maskGenAlgorithm, OBJ_nid2obj(NID_mgf1),
 		V_ASN1_SEQUENCE, mgf) != 1)
 		goto out;
@@ -132,7 +140,7 @@ sign_into(const struct cms_signer *s, CMS_SignerInfo *si, const EVP_MD *md)
 	if (s->scheme != CMS_SCHEME_PSS)
 		return 0; /* OpenSSL set ecdsa-with-SHA*, or rsaEncryption */
 	CMS_SignerInfo_get0_algs(si, NULL, NULL, NULL, &alg);
-	if ((params = pss_params(md)) == NULL)
+	if ((params = cms_pss_params(md)) == NULL)
 		return SD_ERR_INTERNAL;
 	if (X509_ALGOR_set0(alg, OBJ_nid2obj(NID_rsassaPss), V_ASN1_SEQUENCE,
 		params) != 1) {

@@ -65,4 +65,9 @@ int cms_seal(const struct cms_signer *s, const struct cms_content *c,
     uint8_t *out, size_t cap, size_t *outlen)
     __attribute__((warn_unused_result));
 
+/* RSASSA-PSS-params (RFC 4055) for md: MGF1 with md, salt = md's length;
+ * the DER as an ASN1_STRING for X509_ALGOR_set0 (the caller owns it), or
+ * NULL.  Shared with the CSRs of csr.c. */
+ASN1_STRING *cms_pss_params(const EVP_MD *md);
+
 #endif

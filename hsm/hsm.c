@@ -83,10 +83,21 @@ fail_mem:
 	return NULL;
 }
 
+static void
+free_keys(struct hsm_key *k)
+{
+	struct hsm_key *next;
+
+	for (; k != NULL; k = next) {
+		next = k->next;
+		EVP_PKEY_free(k->pub);
+		free(k);
+	}
+}
+
 void
 hsm_close(struct hsm *h)
 {
-	struct hsm_key *k, *next;
 	unsigned int i;
 
 	if (h == NULL)
@@ -99,11 +110,8 @@ hsm_close(struct hsm *h)
 		}
 	(void)h->f->C_Finalize(NULL);
 	dlclose(h->dl);
-	for (k = h->keys; k != NULL; k = next) {
-		next = k->next;
-		EVP_PKEY_free(k->pub);
-		free(k);
-	}
+	free_keys(h->keys);
+	free_keys(h->dead);
 	pthread_mutex_destroy(&h->lock);
 	pthread_cond_destroy(&h->cond);
 	pthread_cond_destroy(&h->stop_cond);
@@ -155,6 +163,7 @@ hsm_key_find(struct hsm *h, const char *label, char *errbuf, size_t errlen)
 	struct hsm_key *k;
 	CK_KEY_TYPE type = 0;
 	CK_ATTRIBUTE ta = { CKA_KEY_TYPE, &type, sizeof(type) };
+	CK_ATTRIBUTE ia = { CKA_ID, NULL, 0 };
 	CK_OBJECT_HANDLE o;
 	CK_SESSION_HANDLE s;
 	unsigned int idx;
@@ -189,6 +198,12 @@ hsm_key_find(struct hsm *h, const char *label, char *errbuf, size_t errlen)
 	if ((r = hsm_pool_find_private(h, s, label, &o, errbuf, errlen)) != 0)
 		goto fail;
 	k->handle = o;
+	/* CKA_ID is optional: a key without one (or too long) keeps 0 */
+	ia.pValue = k->id;
+	ia.ulValueLen = sizeof(k->id);
+	if (h->f->C_GetAttributeValue(s, o, &ia, 1) == CKR_OK &&
+	    ia.ulValueLen <= sizeof(k->id))
+		k->id_len = ia.ulValueLen;
 	if (h->f->C_GetAttributeValue(s, o, &ta, 1) != CKR_OK ||
 	    (type != CKK_EC && type != CKK_RSA)) {
 		snprintf(

@@ -81,4 +81,79 @@ int hsm_sign(struct hsm *h, struct hsm_key *k, enum hsm_scheme scheme,
  * session (all busy counts as working). */
 int hsm_ready(struct hsm *h);
 
+/* ------------------------------------------------------- key generation */
+/* hsm_keygen.c: new key pairs made inside the token, never outside it. */
+
+enum hsm_keyalg {
+	HSM_ALG_EC_P256 = 1,
+	HSM_ALG_EC_P384,
+	HSM_ALG_RSA_2048,
+	HSM_ALG_RSA_3072,
+	HSM_ALG_RSA_4096
+};
+
+#define HSM_KEY_ID_LEN 16 /* bytes of the random CKA_ID of a new key */
+
+/* "ec-p256", "ec-p384", "rsa-2048", "rsa-3072", "rsa-4096" -> the enum;
+ * -1 for an unknown name. */
+int hsm_keyalg_from(const char *name);
+
+/* And back: a static string, or NULL for a value outside the enum. */
+const char *hsm_keyalg_name(enum hsm_keyalg alg);
+
+/*
+ * Generate a key pair of algorithm alg inside the token, on a read-write
+ * session of its own (opened and closed here; the login of the pool
+ * covers it).  label becomes the CKA_LABEL of both halves: 1 to
+ * SD_LABEL_MAX - 1 bytes of printable ASCII (0x20-0x7e), used by no object
+ * of any class on the token yet, nor by a key found earlier by this
+ * struct hsm.  A fresh random CKA_ID of HSM_KEY_ID_LEN bytes (RAND_bytes)
+ * is set on both halves and written to id.
+ *
+ * Private key: CKA_TOKEN, CKA_PRIVATE, CKA_SENSITIVE, CKA_SIGN true;
+ * CKA_EXTRACTABLE, CKA_DECRYPT, CKA_UNWRAP, CKA_DERIVE false; CKA_MODIFIABLE
+ * false unless the token refuses that attribute.  Public key: CKA_TOKEN and
+ * CKA_VERIFY true, CKA_PRIVATE, CKA_ENCRYPT, CKA_WRAP false; the curve's
+ * OID (prime256v1, secp384r1) or the modulus size with exponent 65537.
+ * The attributes are read back after generation: a token that ignored any
+ * of them gets its new key destroyed.
+ *
+ * Returns the key as hsm_key_find(h, label, ...) finds it (sensitive, not
+ * extractable, public key loaded, test signature verified); it belongs to
+ * h.  If anything after C_GenerateKeyPair fails, both new objects are
+ * destroyed, so no half-made key stays on the token.  Returns NULL with a
+ * reason in errbuf (never a PIN); *err_code (err_code may be NULL) gets
+ * 0, SD_ERR_BAD_REQUEST (bad label or algorithm), SD_ERR_CONFLICT (label
+ * taken) or SD_ERR_HSM (anything else).  Thread-safe; generations are
+ * serialized.
+ */
+struct hsm_key *hsm_generate(struct hsm *h, enum hsm_keyalg alg,
+    const char *label, uint8_t id[HSM_KEY_ID_LEN], int *err_code, char *errbuf,
+    size_t errlen) __attribute__((warn_unused_result));
+
+/* The key's CKA_ID as found: copies up to cap bytes to out and returns how
+ * many it copied; 0 when the key has none (or one over 256 bytes). */
+size_t hsm_key_id(const struct hsm_key *k, uint8_t *out, size_t cap);
+
+/*
+ * Destroy every object labelled label in the token (of the key found by
+ * that label before, only those with its CKA_ID) and forget the key:
+ * hsm_key_find looks for it in the token again.  Handles to it stay
+ * allocated until hsm_close and fail to sign.  Returns 0, SD_ERR_BAD_REQUEST
+ * (label) or SD_ERR_HSM.
+ */
+int hsm_key_destroy(struct hsm *h, const char *label)
+    __attribute__((warn_unused_result));
+
+/*
+ * Whether the token lets anyone read the private key's value: asks
+ * C_GetAttributeValue for CKA_VALUE, CKA_PRIVATE_EXPONENT and the RSA CRT
+ * values of the one private key labelled label.  Returns 1 if the token
+ * handed out any bytes of them (must never happen), 0 if it refused them
+ * all, -1 on error (no such key, token failure).  Used by tests and by
+ * seald's self-checks.
+ */
+int hsm_key_value_readable(struct hsm *h, const char *label)
+    __attribute__((warn_unused_result));
+
 #endif

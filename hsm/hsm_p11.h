@@ -22,6 +22,8 @@ struct hsm_key {
 	int is_ec;
 	unsigned int bits;
 	EVP_PKEY *pub;
+	uint8_t id[256]; /* CKA_ID of the private key (hsm_key_id) */
+	size_t id_len;   /* 0: none, or longer than id */
 	struct hsm_key *next;
 };
 
@@ -57,6 +59,7 @@ struct hsm {
 	off_t pin_size;
 	ino_t pin_ino;
 	struct hsm_key *keys;
+	struct hsm_key *dead; /* destroyed keys, freed by hsm_close */
 
 	atomic_int healthy;         /* last HSM call worked (for readiness) */
 	atomic_long probe_since_ms; /* monitor probe running since; 0 if not */

@@ -443,7 +443,8 @@ static void
 row_params(struct ledger *l, struct ledger_entry *e, struct rowtext *t,
     const char **v, int *len, int *fmt)
 {
-	int i, sig = e->kind == LEDGER_SIGNATURE || e->kind == LEDGER_TIMESTAMP;
+	int i, sig = e->kind == LEDGER_SIGNATURE || e->kind == LEDGER_TIMESTAMP,
+	       key = e->kind == LEDGER_KEY;
 
 	snprintf(t->seq, sizeof(t->seq), "%lld", (long long)e->seq);
 	snprintf(t->at, sizeof(t->at), "%lld", (long long)e->signed_at_us);
@@ -471,6 +472,17 @@ row_params(struct ledger *l, struct ledger_entry *e, struct rowtext *t,
 		v[12] = (const char *)e->digest;
 		v[13] = e->format;
 		v[14] = (const char *)e->sig;
+	}
+	if (key) { /* who did what to which key; no request, no signature */
+		v[3] = e->client;
+		v[4] = t->uid;
+		v[5] = t->pid;
+		v[8] = e->key_name;
+		v[9] = t->ver;
+		v[10] = e->algorithm;
+		v[11] = e->digest_alg;
+		v[12] = (const char *)e->digest;
+		v[13] = e->format;
 	}
 	if (e->kind == LEDGER_TIMESTAMP) {
 		v[6] = NULL; /* no request_id: tokens are not retried */
@@ -805,6 +817,117 @@ write_entries(
 	l->ninflight = 0;
 }
 
+static int
+exec_ok(PGconn *c, const char *sql)
+{
+	PGresult *res = PQexec(c, sql);
+	int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+
+	PQclear(res);
+	return ok;
+}
+
+/* The writer's view of the chain, kept across a transaction that may
+ * roll back. */
+struct head_state {
+	int64_t seq;
+	uint8_t hash[SD_HASH_LEN], tree_head[SD_HASH_LEN];
+	struct merkle_frontier tree;
+};
+
+static void
+head_save(const struct ledger *l, struct head_state *h)
+{
+	h->seq = l->head_seq;
+	memcpy(h->hash, l->head_hash, SD_HASH_LEN);
+	memcpy(h->tree_head, l->tree_head, SD_HASH_LEN);
+	h->tree = l->tree;
+}
+
+static void
+head_restore(struct ledger *l, const struct head_state *h)
+{
+	l->head_seq = h->seq;
+	memcpy(l->head_hash, h->hash, SD_HASH_LEN);
+	memcpy(l->tree_head, h->tree_head, SD_HASH_LEN);
+	l->tree = h->tree;
+}
+
+/* COMMIT of a key entry's transaction: 0 committed, SD_ERR_LEDGER not.
+ * When the answer is lost, the database says after a reconnect whether
+ * the entry is there (the reconnect takes it into the chain if so). */
+static int
+commit_applied(
+    struct ledger *l, struct ledger_entry *e, const struct head_state *before)
+{
+	int r;
+
+	if (exec_ok(l->conn, "COMMIT"))
+		return 0;
+	if (PQstatus(l->conn) == CONNECTION_OK) {
+		head_restore(l, before);
+		return SD_ERR_LEDGER;
+	}
+	head_restore(l, before);
+	disconnect(l);
+	l->inflight = &e;
+	l->ninflight = 1;
+	r = ensure_conn(l, 0) == 0 && committed_as_is(l, e) == 1
+	    ? 0
+	    : SD_ERR_LEDGER;
+	l->inflight = NULL;
+	l->ninflight = 0;
+	return r;
+}
+
+/*
+ * A key entry with its change: BEGIN, apply, INSERT, COMMIT, so that the
+ * change and its record commit together or not at all.
+ */
+static int
+write_applied(struct ledger *l, struct ledger_entry *e)
+{
+	struct head_state before;
+	int r;
+
+	if (ensure_conn(l, 1) != 0)
+		return SD_ERR_LEDGER;
+	head_save(l, &before);
+	if (!exec_ok(l->conn, "BEGIN")) {
+		disconnect(l);
+		return SD_ERR_LEDGER;
+	}
+	if ((r = e->apply(l->conn, e->apply_arg)) == 0 &&
+	    (r = insert_rows(l, &e, 1)) == 0)
+		return commit_applied(l, e, &before);
+	head_restore(l, &before);
+	if (PQstatus(l->conn) == CONNECTION_OK)
+		(void)exec_ok(l->conn, "ROLLBACK");
+	else
+		disconnect(l);
+	return r == INSERT_LOST ? SD_ERR_LEDGER : r;
+}
+
+/* Write b[0..n): runs of plain entries in one batch each, entries with a
+ * change (apply) alone in their own transaction, in queue order. */
+static void
+write_all(struct ledger *l, struct ledger_entry **b, size_t n)
+{
+	size_t i = 0, j;
+
+	while (i < n) {
+		if (b[i]->apply != NULL) {
+			b[i]->result = write_applied(l, b[i]);
+			i++;
+			continue;
+		}
+		for (j = i; j < n && b[j]->apply == NULL; j++)
+			;
+		write_entries(l, b + i, j - i, 1);
+		i = j;
+	}
+}
+
 /* Idle: check the connection, or try to bring it back. */
 static void
 heartbeat(struct ledger *l)
@@ -879,7 +1002,7 @@ writer_main(void *arg)
 		for (i = 0; i < n; i++)
 			b[i] = SD_CONTAINER_OF(
 			    nodes[i], struct ledger_entry, qnode);
-		write_entries(l, b, n, 1);
+		write_all(l, b, n);
 		for (i = 0; i < n; i++)
 			b[i]->done(b[i], b[i]->result, b[i]->done_arg);
 		maybe_checkpoint(l, 0);

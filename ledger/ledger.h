@@ -27,13 +27,21 @@ enum ledger_kind {
 	LEDGER_POLICY = 1,   /* a policy loaded, or a reload accepted/refused */
 	LEDGER_OVERRIDE = 2, /* started past a failed chain check, on request */
 	LEDGER_TIMESTAMP = 3, /* an RFC 3161 token handed to a client */
+	LEDGER_KEY = 4,       /* a key management event (admin socket) */
 };
 
 /*
  * One entry.  Signature entries use every field up to evidence_ref and
  * policy_hash; timestamp entries the same but request_id and evidence,
  * plus tsa_serial and tsa_policy; policy and override entries use only
- * policy_hash, detail and signed_at_us (the entry's time).
+ * policy_hash, detail and signed_at_us (the entry's time).  Key entries
+ * use client (the officer), client_uid, client_pid, key_name,
+ * key_version, algorithm (the key's, "ec-p256"), format (the event:
+ * "generate", "csr", "certificate", ...), digest_alg and digest (of what
+ * the event is about: the public key, CSR or certificate DER), detail and
+ * policy_hash.  A key entry may carry apply(): it runs in the entry's own
+ * transaction, before its INSERT, so the state change it makes (the keys
+ * table) and its record commit together or not at all.
  */
 struct ledger_entry {
 	/* set by the caller before ledger_submit() */
@@ -70,6 +78,12 @@ struct ledger_entry {
 	int64_t seq;
 	uint8_t entry_hash[SD_HASH_LEN];
 	int replayed; /* 1: an earlier entry for this request was returned */
+
+	/* key entries: the change this entry records, run on the writer's
+	 * connection inside the entry's transaction; 0 or an SD_ERR_* that
+	 * becomes the entry's result (nothing is committed) */
+	int (*apply)(void *conn, void *arg);
+	void *apply_arg;
 
 	/* private to the ledger */
 	int result;
@@ -167,6 +181,16 @@ int ledger_submit(struct ledger *l, struct ledger_entry *e,
 
 /* 1 when the writer is connected to the database. */
 int ledger_ready(struct ledger *l);
+
+/*
+ * Submit a copy of e (signed_at_us 0: now) and wait for its commit, at
+ * most wait_ms; wait_ms < 0 waits for the writer's answer, which always
+ * comes (a key entry's apply_arg must outlive its transaction).  On
+ * success e gets its instance, seq and entry_hash.  Returns 0, the error
+ * of e's apply(), or SD_ERR_LEDGER.
+ */
+int ledger_record(struct ledger *l, struct ledger_entry *e, long wait_ms)
+    __attribute__((warn_unused_result));
 
 /* A lookup connection (connects lazily, reconnects after errors). */
 struct ledger_reader *ledger_reader_new(const char *conninfo);

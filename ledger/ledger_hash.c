@@ -6,8 +6,8 @@
  *   entry_hash = SHA-256("seald-ledger-v1\0" || fields || prev_hash)
  *
  * The fields depend on the entry's kind: a signature's, a time-stamp
- * token's, or for policy and override entries the policy hash and what
- * happened.
+ * token's, a key event's, or for policy and override entries the policy
+ * hash and what happened.
  *
  * Strings and byte strings are u32 big-endian length then the bytes;
  * integers are 8 bytes big-endian two's complement.
@@ -61,6 +61,18 @@ ledger_entry_hash(const struct ledger_entry *e, const uint8_t prev[SD_HASH_LEN],
 			canon_bytes(c, e->sig, e->sig_len);
 		}
 		canon_bytes(c, e->policy_hash, SD_HASH_LEN);
+	} else if (e->kind == LEDGER_KEY) {
+		canon_str(c, e->client);
+		canon_int(c, e->client_uid);
+		canon_int(c, e->client_pid);
+		canon_str(c, e->key_name);
+		canon_int(c, e->key_version);
+		canon_str(c, e->algorithm);
+		canon_str(c, e->format);
+		canon_str(c, e->digest_alg);
+		canon_bytes(c, e->digest, e->digest_len);
+		canon_str(c, e->detail);
+		canon_bytes(c, e->policy_hash, SD_HASH_LEN);
 	} else {
 		canon_bytes(c, e->policy_hash, SD_HASH_LEN);
 		canon_str(c, e->detail);
@@ -71,7 +83,7 @@ ledger_entry_hash(const struct ledger_entry *e, const uint8_t prev[SD_HASH_LEN],
 }
 
 static const char *const kind_names[] = { "signature", "policy", "override",
-	"timestamp" };
+	"timestamp", "key" };
 
 const char *
 ledger_kind_name(enum ledger_kind k)

@@ -17,7 +17,8 @@ enum ftype { F_STR, F_INT, F_HEX, F_HEXV, F_B64 };
 #define K_SIG (1u << LEDGER_SIGNATURE)
 #define K_TS (1u << LEDGER_TIMESTAMP)
 #define K_EVENT (1u << LEDGER_POLICY | 1u << LEDGER_OVERRIDE)
-#define K_ALL (K_SIG | K_TS | K_EVENT)
+#define K_KEY (1u << LEDGER_KEY)
+#define K_ALL (K_SIG | K_TS | K_EVENT | K_KEY)
 
 struct field {
 	const char *name;
@@ -54,40 +55,27 @@ static const struct field fields[] = {
 	STR("instance", K_ALL, e.instance),
 	INT("seq", K_ALL, e.seq),
 	INT("signed_at_us", K_ALL, e.signed_at_us),
-	STR("client", K_SIG | K_TS, e.client),
-	INT("client_uid", K_SIG | K_TS, e.client_uid),
-	INT("client_pid", K_SIG | K_TS, e.client_pid),
+	STR("client", K_SIG | K_TS | K_KEY, e.client),
+	INT("client_uid", K_SIG | K_TS | K_KEY, e.client_uid),
+	INT("client_pid", K_SIG | K_TS | K_KEY, e.client_pid),
 	STR("request_id", K_SIG, e.request_id),
 	HEX("request_hash", K_SIG | K_TS, e.request_hash),
-	STR("key_name", K_SIG | K_TS, e.key_name),
-	INT("key_version", K_SIG | K_TS, e.key_version),
-	STR("algorithm", K_SIG | K_TS, e.algorithm),
-	STR("digest_alg", K_SIG | K_TS, e.digest_alg),
-	B64("digest", K_SIG | K_TS, e.digest, e.digest_len),
-	STR("format", K_SIG | K_TS, e.format),
+	STR("key_name", K_SIG | K_TS | K_KEY, e.key_name),
+	INT("key_version", K_SIG | K_TS | K_KEY, e.key_version),
+	STR("algorithm", K_SIG | K_TS | K_KEY, e.algorithm),
+	STR("digest_alg", K_SIG | K_TS | K_KEY, e.digest_alg),
+	B64("digest", K_SIG | K_TS | K_KEY, e.digest, e.digest_len),
+	STR("format", K_SIG | K_TS | K_KEY, e.format),
 	B64("signature", K_SIG | K_TS, e.sig, e.sig_len),
 	STR("evidence_type", K_SIG, e.evidence_type),
 	STR("evidence_ref", K_SIG, e.evidence_ref),
 	STR("tsa_policy", K_TS, e.tsa_policy),
 	HEXV("tsa_serial", K_TS, e.tsa_serial, e.tsa_serial_len),
 	HEX("policy_hash", K_ALL, e.policy_hash),
-	STR("detail", K_EVENT, e.detail),
+	STR("detail", K_EVENT | K_KEY, e.detail),
 	HEX("prev_hash", K_ALL, prev_hash),
 	HEX("entry_hash", K_ALL, e.entry_hash),
 };
-
-void
-ledger_json_hex(const uint8_t *p, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		out[2 * i] = digits[p[i] >> 4];
-		out[2 * i + 1] = digits[p[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
 
 /* Exactly 2n lowercase hex digits of s into out. */
 static int
@@ -121,7 +109,7 @@ hex_str(const uint8_t *p, size_t n)
 
 	if (n > 64)
 		return NULL;
-	ledger_json_hex(p, n, buf);
+	sd_hex(p, n, buf);
 	return json_string(buf);
 }
 

@@ -18,9 +18,6 @@
 
 #define LEDGER_PROOF_FORMAT "seald-ledger-proof-v1"
 
-/* n bytes as lowercase hex into out (2n + 1 bytes). */
-void ledger_json_hex(const uint8_t *p, size_t n, char *out);
-
 /* n bytes (at most SD_SEAL_MAX) as a base64 JSON string; a new
  * reference, NULL when out of memory. */
 json_t *ledger_json_b64(const uint8_t *p, size_t n);

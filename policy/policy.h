@@ -32,13 +32,15 @@ enum policy_rsa_scheme { POLICY_RSA_PKCS1 = 1, POLICY_RSA_PSS = 2 };
 
 struct policy_key {
 	char name[SD_NAME_MAX];   /* API name */
-	char label[SD_LABEL_MAX]; /* CKA_LABEL of the private key */
-	unsigned int version;     /* default 1 */
-	char algorithm[32];       /* "" or expected: ec-p256, ec-p384,
+	char label[SD_LABEL_MAX]; /* CKA_LABEL of the private key; "" when
+	                             managed */
+	int managed; /* managed: true, from the keys table (admin socket) */
+	unsigned int version; /* default 1 */
+	char algorithm[32];   /* "" or expected: ec-p256, ec-p384,
 	                                    rsa-2048, rsa-3072, rsa-4096 */
-	unsigned int usages;      /* 1 << enum policy_op */
-	unsigned int formats;     /* POLICY_FMT_* */
-	unsigned int digests;     /* POLICY_DG_* */
+	unsigned int usages;  /* 1 << enum policy_op */
+	unsigned int formats; /* POLICY_FMT_* */
+	unsigned int digests; /* POLICY_DG_* */
 	enum policy_rsa_scheme rsa_scheme;
 	char certificate[SD_PATH_MAX]; /* "" when none */
 	int64_t not_before;            /* unix seconds; INT64_MIN when unset */

@@ -272,6 +272,30 @@ load_tsa(struct cfg_yaml_doc *doc, const struct cfg_yaml_node *key,
 	return 0;
 }
 
+/* A key is either named by its label in the token (and version and
+ * certificate file here), or managed: generated through the admin socket,
+ * its active version, label and certificate taken from the keys table. */
+static int
+managed_or_label(struct cfg_yaml_doc *doc, const struct cfg_yaml_node *node,
+    const struct cfg_yaml_node *label, const struct cfg_yaml_node *version,
+    const struct cfg_yaml_node *cert, struct policy_key *k)
+{
+	if (!k->managed)
+		return label == NULL
+		    ? cfg_yaml_error(doc, node,
+			  "key '%s' needs a label (or managed: true)", k->name)
+		    : cfg_yaml_str(doc, label, 1, k->label, sizeof(k->label));
+	if (label != NULL || version != NULL || cert != NULL)
+		return cfg_yaml_error(doc,
+		    label != NULL         ? label
+			: version != NULL ? version
+					  : cert,
+		    "key '%s' is managed: its label, version and "
+		    "certificate come from the keys table",
+		    k->name);
+	return 0;
+}
+
 static int
 load_key(struct cfg_yaml_doc *doc, const struct cfg_yaml_node *name_node,
     const struct cfg_yaml_node *node, struct policy_key *k)
@@ -289,10 +313,11 @@ load_key(struct cfg_yaml_doc *doc, const struct cfg_yaml_node *name_node,
 		K_NA,
 		K_TSA_POLICY,
 		K_ACCURACY,
+		K_MANAGED,
 		K_N
 	};
 	static const struct cfg_yaml_key keys[K_N] = {
-		[K_LABEL] = { "label", 1 },
+		[K_LABEL] = { "label", 0 },
 		[K_VERSION] = { "version", 0 },
 		[K_ALG] = { "algorithm", 0 },
 		[K_USAGE] = { "usage", 0 },
@@ -304,6 +329,7 @@ load_key(struct cfg_yaml_doc *doc, const struct cfg_yaml_node *name_node,
 		[K_NA] = { "not_after", 0 },
 		[K_TSA_POLICY] = { "tsa_policy", 0 },
 		[K_ACCURACY] = { "tsa_accuracy_ms", 0 },
+		[K_MANAGED] = { "managed", 0 },
 	};
 	static const char *const schemes[] = { "pkcs1", "pss" };
 	static const enum policy_rsa_scheme scheme_values[] = {
@@ -323,8 +349,10 @@ load_key(struct cfg_yaml_doc *doc, const struct cfg_yaml_node *name_node,
 	k->not_after = INT64_MAX;
 	if ((r = cfg_yaml_name(doc, name_node, k->name)) != 0 ||
 	    (r = cfg_yaml_map(doc, node, keys, K_N, v)) != 0 ||
-	    (r = cfg_yaml_str(
-		 doc, v[K_LABEL], 1, k->label, sizeof(k->label))) != 0)
+	    (v[K_MANAGED] != NULL &&
+		(r = cfg_yaml_bool(doc, v[K_MANAGED], &k->managed)) != 0) ||
+	    (r = managed_or_label(
+		 doc, node, v[K_LABEL], v[K_VERSION], v[K_CERT], k)) != 0)
 		return r;
 	if (v[K_VERSION] != NULL) {
 		if ((r = cfg_yaml_uint(

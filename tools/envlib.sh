@@ -525,6 +525,10 @@ write_policy() {
 			echo "    certificate: $(_yq "$dir/certs/seald-demo-tsa.pem")"
 			keys="$keys, demo-tsa"
 		fi
+		echo "  qerds-seal:                # officers generate it: sealctl key"
+		echo "    managed: true"
+		echo "    formats: [raw, cms]"
+		keys="$keys, qerds-seal"
 		echo "  demo-rsa:"
 		echo "    label: seald-demo-rsa"
 		echo "    algorithm: rsa-3072"
@@ -564,6 +568,10 @@ write_policy() {
 			echo "        evidence_types: [submission, handover]"
 			echo "        require: [evidence]"
 		fi
+		echo "officers:                    # the admin socket: sealctl key"
+		echo "  local-officer:"
+		echo "    match:"
+		echo "      uid: [$uids]"
 	} >"$tmp" || return 1
 	mv "$tmp" "$dir/policy.yaml"
 }
@@ -572,17 +580,19 @@ write_policy() {
 # for the token, cluster and certificates in DIR.  Clients: `local` is the
 # calling uid (as root also the sudo caller, SUDO_UID); `ci-other` is the
 # user named by SEALD_OTHER_USER, when set.  MODE is the service socket's
-# mode (0660).
+# mode (0660), and the admin socket's (admin.sock beside it), whose officer
+# is the calling uid too.
 write_config() {
-	local dir sock mode=${3:-0660} uids other_uid="" tmp
+	local dir sock asock mode=${3:-0660} uids other_uid="" tmp
 	dir=$(_envlib_abs "$1") || return 1
 	sock=$2
 	case "$sock" in
 	/*) ;;
 	*) sock=$PWD/$sock ;;
 	esac
-	if [ "${#sock}" -gt 107 ]; then
-		envlib_err "socket path too long (over 107 bytes): $sock"
+	asock=$(dirname "$sock")/admin.sock
+	if [ "${#sock}" -gt 107 ] || [ "${#asock}" -gt 107 ]; then
+		envlib_err "socket path too long (over 107 bytes): $asock"
 		return 1
 	fi
 	case "$mode" in
@@ -608,6 +618,9 @@ write_config() {
 		echo "instance: demo-1"
 		echo "service_socket:"
 		echo "  path: $(_yq "$sock")"
+		echo "  mode: \"$mode\""
+		echo "admin_socket:"
+		echo "  path: $(_yq "$asock")"
 		echo "  mode: \"$mode\""
 		echo "pkcs11:"
 		echo "  module: $(_yq "$SEALD_P11_MODULE")"

@@ -73,7 +73,21 @@ sealctl_usage(void)
 	    "[--limit N]\n"
 	    "       sealctl ledger prove FILE --audit-key PEM "
 	    "[--document FILE]\n"
-	    "SOCKET defaults to $SEALD_SOCKET, else " DEFAULT_SOCKET "\n");
+	    "       sealctl [-a ADMIN_SOCKET] key list [--json]\n"
+	    "       sealctl [-a ADMIN_SOCKET] key show NAME [--json]\n"
+	    "       sealctl [-a ADMIN_SOCKET] key generate NAME --algorithm "
+	    "ALG [--json]\n"
+	    "               (ALG: ec-p256 ec-p384 rsa-2048 rsa-3072 "
+	    "rsa-4096)\n"
+	    "       sealctl [-a ADMIN_SOCKET] key csr NAME --subject "
+	    "/C=BE/O=Example/CN=Seal\n"
+	    "               [--usage seal|timestamp] [--version N] "
+	    "[--out FILE]\n"
+	    "       sealctl [-a ADMIN_SOCKET] key import-cert NAME FILE "
+	    "[--version N] [--json]\n"
+	    "SOCKET defaults to $SEALD_SOCKET, else " DEFAULT_SOCKET "\n"
+	    "ADMIN_SOCKET defaults to $SEALD_ADMIN_SOCKET, "
+	    "else " SEALCTL_ADMIN_SOCKET "\n");
 }
 
 int
@@ -564,6 +578,8 @@ main(int argc, char **argv)
 	else if (strcmp(argv[i], "policy") == 0 && i + 3 == argc &&
 	    strcmp(argv[i + 1], "check") == 0)
 		r = cmd_policy_check(argv[i + 2]);
+	else if (strcmp(argv[i], "key") == 0 || strcmp(argv[i], "-a") == 0)
+		r = cmd_key(argc - i, argv + i);
 	else {
 		sealctl_usage();
 		r = 2;

@@ -57,4 +57,11 @@ int cmd_verify(int argc, char **argv);
 /* ledger prove FILE --audit-key PEM [--document FILE]: exit status. */
 int cmd_ledger_prove(int argc, char **argv);
 
+/* The admin socket when neither -a nor $SEALD_ADMIN_SOCKET names one. */
+#define SEALCTL_ADMIN_SOCKET "/run/seald/admin.sock"
+
+/* [-a ADMIN_SOCKET] key SUBCOMMAND ... (argv[0] is "-a" or "key"): exit
+ * status (0, 1 seald refused, 2 usage, 3 unreachable). */
+int cmd_key(int argc, char **argv);
+
 #endif

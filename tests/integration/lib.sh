@@ -235,7 +235,7 @@ http_req() {
 	m=$1
 	p=$2
 	ct=${4:-application/json}
-	cmd=(curl -s --max-time "${IT_HTTP_TIMEOUT:-15}" --unix-socket "$IT_SOCK"
+	cmd=(curl -s --max-time "${IT_HTTP_TIMEOUT:-15}" --unix-socket "${IT_HTTP_SOCK:-$IT_SOCK}"
 		-X "$m" -o - -w '%{stderr}%{http_code}')
 	if [ $# -ge 3 ]; then
 		cmd+=(-H "Content-Type: $ct" --data-binary @-)
@@ -258,6 +258,11 @@ http_req() {
 	fi
 	HTTP_CODE=$(cat "$IT_CODE")
 	[ "$HTTP_CODE" != 000 ]
+}
+
+# admin_req [-u USER] METHOD PATH [BODY]: http_req on the admin socket.
+admin_req() {
+	IT_HTTP_SOCK=$IT_DIR/admin.sock http_req "$@"
 }
 
 # sign_json KEY DIGEST_B64 ALG REQID [FORMAT]: POST /v1/sign with evidence
@@ -284,6 +289,7 @@ it_instance() {
 	mkdir -p "$dir"
 	ln -sf "$IT_DIR/softhsm2.conf" "$dir/softhsm2.conf"
 	sed -e "s|$IT_SOCK|$dir/seald.sock|" -e "s|^instance: demo-1|instance: $name|" \
+	    -e "s|$(dirname "$IT_SOCK")/admin.sock|$dir/admin.sock|" \
 	    "$@" "$IT_CONFIG" >"$dir/seald.yaml"
 	printf '%s\n' "$dir/seald.sock" >"$dir/seald.sockpath"
 	it_at_exit "seald_stop '$dir' >/dev/null 2>&1"

@@ -88,6 +88,7 @@ test_minimal_defaults(void **state)
 	assert_string_equal(cfg->service.path, "/run/seald/seald.sock");
 	assert_int_equal(cfg->service.mode, 0660);
 	assert_int_equal(cfg->service.has_group, 0);
+	assert_int_equal(cfg->has_admin, 0);
 	assert_string_equal(cfg->module, "/usr/lib/softhsm/libsofthsm2.so");
 	assert_string_equal(cfg->token_label, "seald");
 	assert_string_equal(cfg->pin_file, "/etc/seald/pin");
@@ -123,6 +124,11 @@ test_full_values(void **state)
 	assert_int_equal(cfg->service.mode, 0600);
 	assert_int_equal(cfg->service.has_group, 1);
 	assert_int_equal(cfg->service.gid, 1); /* daemon */
+	assert_int_equal(cfg->has_admin, 1);
+	assert_string_equal(cfg->admin.path, "/run/seald/admin.sock");
+	assert_int_equal(cfg->admin.mode, 0640);
+	assert_int_equal(cfg->admin.has_group, 1);
+	assert_int_equal(cfg->admin.gid, 4);
 	assert_string_equal(
 	    cfg->module, "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so");
 	assert_string_equal(cfg->token_label, "seald token");

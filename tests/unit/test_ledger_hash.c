@@ -264,6 +264,59 @@ test_length_prefix_separates_fields(void **state)
 	assert_memory_not_equal(a, b, SD_HASH_LEN);
 }
 
+/* Entry 5 of the document: a key event. */
+static void
+test_key_entry_vector(void **state)
+{
+	static const uint8_t prev[SD_HASH_LEN] = { 0xdf, 0xec, 0x8f, 0xfa, 0x0d,
+		0x5a, 0x26, 0xf4, 0x4d, 0xf2, 0x0e, 0x65, 0x7b, 0x84, 0x25,
+		0x0b, 0x8b, 0x9b, 0x19, 0xfd, 0x6b, 0x2c, 0x7c, 0xa2, 0x7a,
+		0x3b, 0x1c, 0x8b, 0x2c, 0xcf, 0x07, 0xbf };
+	uint8_t h[SD_HASH_LEN], h2[SD_HASH_LEN];
+	struct ledger_entry e;
+	char hex[2 * SD_HASH_LEN + 1];
+	size_t i;
+
+	(void)state;
+	memset(&e, 0, sizeof(e));
+	e.kind = LEDGER_KEY;
+	memcpy(e.instance, "demo-1", 7);
+	e.seq = 5;
+	e.signed_at_us = 1795334400000004LL;
+	memcpy(e.client, "local-officer", 14);
+	e.client_uid = 1001;
+	e.client_pid = 4243;
+	memcpy(e.key_name, "qerds-seal", 11);
+	e.key_version = 1;
+	memcpy(e.algorithm, "ec-p256", 8);
+	memcpy(e.format, "generate", 9);
+	memcpy(e.digest_alg, "sha256", 7);
+	for (i = 0; i < 32; i++)
+		e.digest[i] = (uint8_t)(0x20 + i);
+	e.digest_len = 32;
+	snprintf(e.detail, sizeof(e.detail),
+	    "generated in the HSM: label seald-qerds-seal-v1");
+	memset(e.policy_hash, 0xbb, SD_HASH_LEN);
+	ledger_entry_hash(&e, prev, h);
+	to_hex(h, hex);
+	assert_string_equal(hex,
+	    "85722382d7041f18387256557fcd0b230eb4dd5401f9c8aa38b5ed17171a32c7");
+	/* who, what and about what count; request fields do not */
+	e.client_uid = 1002;
+	ledger_entry_hash(&e, prev, h2);
+	assert_memory_not_equal(h, h2, SD_HASH_LEN);
+	e.client_uid = 1001;
+	e.digest[0] ^= 1;
+	ledger_entry_hash(&e, prev, h2);
+	assert_memory_not_equal(h, h2, SD_HASH_LEN);
+	e.digest[0] ^= 1;
+	memcpy(e.request_id, "ignored", 8);
+	memset(e.sig, 1, 8);
+	e.sig_len = 8;
+	ledger_entry_hash(&e, prev, h2);
+	assert_memory_equal(h, h2, SD_HASH_LEN);
+}
+
 int
 main(void)
 {
@@ -271,6 +324,7 @@ main(void)
 		cmocka_unit_test(test_vectors),
 		cmocka_unit_test(test_policy_entry_vector),
 		cmocka_unit_test(test_timestamp_entry_vector),
+		cmocka_unit_test(test_key_entry_vector),
 		cmocka_unit_test(test_every_field_counts),
 		cmocka_unit_test(test_length_prefix_separates_fields),
 	};

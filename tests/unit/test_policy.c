@@ -375,6 +375,26 @@ test_minimal_defaults(void **state)
 	policy_free(p);
 }
 
+/* managed: true keys have no label; the others keep theirs */
+static void
+test_managed_key(void **state)
+{
+	const struct policy_key *k;
+	struct policy *p;
+
+	(void)state;
+	p = load_data("ok_managed.yaml");
+	assert_non_null(k = policy_key_find(p, "qerds-seal"));
+	assert_int_equal(k->managed, 1);
+	assert_string_equal(k->label, "");
+	assert_string_equal(k->certificate, "");
+	assert_int_equal(k->formats, POLICY_FMT_RAW | POLICY_FMT_CMS);
+	assert_non_null(k = policy_key_find(p, "by-label"));
+	assert_int_equal(k->managed, 0);
+	assert_string_equal(k->label, "seald-demo-ec");
+	policy_free(p);
+}
+
 static void
 test_full_values(void **state)
 {
@@ -769,6 +789,7 @@ main(void)
 		cmocka_unit_test(test_decide_foreign_client),
 		cmocka_unit_test(test_minimal_defaults),
 		cmocka_unit_test(test_full_values),
+		cmocka_unit_test(test_managed_key),
 		cmocka_unit_test(test_boundaries),
 		cmocka_unit_test(test_hash_matches_openssl),
 		cmocka_unit_test(test_hash_vector),

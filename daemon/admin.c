@@ -1,0 +1,265 @@
+/*
+ * admin: routes, identification and bodies of the admin socket; the
+ * operations themselves are keyops.c's.
+ *
+ *   GET  /v1/admin/keys                    officers, auditors
+ *   GET  /v1/admin/keys/NAME               officers, auditors
+ *   POST /v1/admin/keys                    officers: generate
+ *   POST /v1/admin/keys/NAME/csr           officers
+ *   POST /v1/admin/keys/NAME/certificate   officers
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "admin.h"
+#include "err.h"
+#include "http.h"
+#include "keyops.h"
+#include "log.h"
+#include "reply.h"
+
+#define PREFIX "/v1/admin/keys"
+#define ADMIN_CONNECTIONS 16
+/* a certificate chain as a JSON string (escaped newlines), with room */
+#define ADMIN_MAX_BODY (2 * SD_CERT_MAX_BYTES)
+
+struct admin {
+	struct MHD_Daemon *mhd;
+	const struct cfg *cfg;
+	struct keyops ko;
+	char path[SD_PATH_MAX];
+};
+
+struct areq {
+	int responded;
+	int officer; /* else an auditor */
+	char who[SD_NAME_MAX];
+	struct peer peer;
+	struct http_body body;
+};
+
+static enum MHD_Result
+respond(struct MHD_Connection *conn, struct areq *q, int r, char *json,
+    const char *message)
+{
+	q->responded = 1;
+	if (r != 0)
+		json = reply_error(r, message, NULL);
+	return http_json(conn, r == 0 ? 200 : sd_err_http_status(r), json,
+	    r == SD_ERR_METHOD ? "GET, POST" : NULL, 0);
+}
+
+/* Who may call: an officer, or an auditor (reads only); else 401. */
+static int
+identify(struct admin *a, struct MHD_Connection *conn, struct areq *q)
+{
+	const struct policy_principal *p;
+	struct policy_caller caller;
+	struct pstate *ps;
+
+	if (http_peer(conn, &q->peer) != 0)
+		return SD_ERR_UNAUTHENTICATED;
+	caller.uid = q->peer.uid;
+	caller.gid = q->peer.gid;
+	caller.groups = q->peer.groups;
+	caller.ngroups = q->peer.ngroups;
+	ps = pstate_get(a->ko.policy);
+	if ((p = policy_match_officer(ps->policy, &caller)) != NULL)
+		q->officer = 1;
+	else
+		p = policy_match_auditor(ps->policy, &caller);
+	if (p != NULL)
+		snprintf(q->who, sizeof(q->who), "%s", p->name);
+	pstate_unref(ps);
+	if (p == NULL)
+		log_info("admin: refused uid %u gid %u pid %d: neither officer "
+			 "nor auditor",
+		    (unsigned int)q->peer.uid, (unsigned int)q->peer.gid,
+		    (int)q->peer.pid);
+	return p != NULL ? 0 : SD_ERR_UNAUTHENTICATED;
+}
+
+/* PREFIX, PREFIX/NAME or PREFIX/NAME/ACTION: name and action (may be
+ * empty) into their buffers; -1 for any other path. */
+static int
+split_path(const char *url, char *name, size_t nlen, char *action, size_t alen)
+{
+	const char *p = url + strlen(PREFIX), *slash;
+
+	*name = *action = '\0';
+	if (strncmp(url, PREFIX, strlen(PREFIX)) != 0)
+		return -1;
+	if (*p == '\0')
+		return 0;
+	if (*p++ != '/' || *p == '\0')
+		return -1;
+	if ((slash = strchr(p, '/')) == NULL)
+		slash = p + strlen(p);
+	if ((size_t)(slash - p) >= nlen)
+		return -1;
+	memcpy(name, p, (size_t)(slash - p));
+	name[slash - p] = '\0';
+	if (*slash == '\0')
+		return 0;
+	if (strlen(slash + 1) >= alen || strchr(slash + 1, '/') != NULL)
+		return -1;
+	snprintf(action, alen, "%s", slash + 1);
+	return 0;
+}
+
+/* The whole request is in: run it. */
+static enum MHD_Result
+run(struct admin *a, struct MHD_Connection *conn, struct areq *q,
+    const char *url, const char *method)
+{
+	struct keyops_caller who = { q->who, &q->peer };
+	char name[SD_NAME_MAX], action[16], err[512] = "";
+	char *json = NULL;
+	int get = strcmp(method, "GET") == 0, r;
+
+	if (split_path(url, name, sizeof(name), action, sizeof(action)) != 0)
+		return respond(
+		    conn, q, SD_ERR_NOT_FOUND, NULL, "no such endpoint");
+	if (!get && strcmp(method, "POST") != 0)
+		return respond(conn, q, SD_ERR_METHOD, NULL, NULL);
+	if (!get && !q->officer)
+		return respond(conn, q, SD_ERR_POLICY_DENIED, NULL,
+		    "only officers change keys");
+	if (get && action[0] == '\0')
+		r = keyops_list(&a->ko, name[0] != '\0' ? name : NULL, &json,
+		    err, sizeof(err));
+	else if (!get && name[0] == '\0')
+		r = keyops_generate(&a->ko, &who, q->body.p, q->body.len, &json,
+		    err, sizeof(err));
+	else if (!get && strcmp(action, "csr") == 0)
+		r = keyops_csr(&a->ko, &who, name, q->body.p, q->body.len,
+		    &json, err, sizeof(err));
+	else if (!get && strcmp(action, "certificate") == 0)
+		r = keyops_import_cert(&a->ko, &who, name, q->body.p,
+		    q->body.len, &json, err, sizeof(err));
+	else
+		r = action[0] != '\0' && get ? SD_ERR_METHOD : SD_ERR_NOT_FOUND;
+	if (r != 0 && err[0] == '\0' && r == SD_ERR_NOT_FOUND)
+		snprintf(err, sizeof(err), "no such endpoint");
+	if (r != 0)
+		log_info("admin: %s %s by %s: %s", method, url, q->who,
+		    err[0] != '\0' ? err : sd_err(r));
+	return respond(conn, q, r, json, err[0] != '\0' ? err : NULL);
+}
+
+static enum MHD_Result
+handler(void *cls, struct MHD_Connection *conn, const char *url,
+    const char *method, const char *version, const char *upload,
+    size_t *upload_size, void **con_cls)
+{
+	struct admin *a = cls;
+	struct areq *q = *con_cls;
+	int r;
+
+	(void)version;
+	if (q == NULL) {
+		if ((q = calloc(1, sizeof(*q))) == NULL)
+			return MHD_NO;
+		*con_cls = q;
+		if ((r = identify(a, conn, q)) != 0)
+			return respond(conn, q, r, NULL,
+			    "this uid/gid is neither an officer nor an auditor "
+			    "of seald");
+		return MHD_YES;
+	}
+	if (q->responded) {
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (*upload_size > 0) {
+		switch (http_body_take(
+		    &q->body, ADMIN_MAX_BODY, upload, upload_size)) {
+		case 0:
+			return MHD_YES;
+		case 1:
+			return respond(
+			    conn, q, SD_ERR_TOO_LARGE, NULL, "body too large");
+		default:
+			return MHD_NO;
+		}
+	}
+	if (q->body.too_large)
+		return respond(
+		    conn, q, SD_ERR_TOO_LARGE, NULL, "body too large");
+	return run(a, conn, q, url, method);
+}
+
+static void
+completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	struct areq *q = *con_cls;
+
+	(void)cls;
+	(void)conn;
+	(void)toe;
+	if (q == NULL)
+		return;
+	free(q->body.p);
+	free(q);
+	*con_cls = NULL;
+}
+
+struct admin *
+admin_start(const struct server_deps *deps, char *errbuf, size_t errlen)
+{
+	const struct cfg *cfg = deps->cfg;
+	struct admin *a;
+	int fd;
+
+	if ((a = calloc(1, sizeof(*a))) == NULL ||
+	    (a->ko.rd = ledger_reader_new(cfg->conninfo)) == NULL) {
+		free(a);
+		snprintf(errbuf, errlen, "out of memory");
+		return NULL;
+	}
+	a->cfg = cfg;
+	a->ko.hsm = deps->hsm;
+	a->ko.ledger = deps->ledger;
+	a->ko.policy = deps->policy;
+	snprintf(a->path, sizeof(a->path), "%s", cfg->admin.path);
+	if ((fd = http_bind(&cfg->admin, errbuf, errlen)) < 0) {
+		ledger_reader_free(a->ko.rd);
+		free(a);
+		return NULL;
+	}
+	a->mhd =
+	    MHD_start_daemon(MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG,
+		0, NULL, NULL, handler, a, MHD_OPTION_EXTERNAL_LOGGER, http_log,
+		a, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
+		(unsigned int)ADMIN_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
+		(unsigned int)cfg->timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+		(size_t)cfg->max_header * 2, MHD_OPTION_NOTIFY_COMPLETED,
+		completed, a, MHD_OPTION_NOTIFY_CONNECTION,
+		http_connection_notify, a, MHD_OPTION_END);
+	if (a->mhd == NULL) {
+		snprintf(errbuf, errlen, "cannot start the admin HTTP server");
+		close(fd);
+		(void)unlink(a->path);
+		ledger_reader_free(a->ko.rd);
+		free(a);
+		return NULL;
+	}
+	log_info("admin socket on %s", a->path);
+	return a;
+}
+
+void
+admin_stop(struct admin *a)
+{
+	if (a == NULL)
+		return;
+	MHD_stop_daemon(a->mhd);
+	(void)unlink(a->path);
+	ledger_reader_free(a->ko.rd);
+	free(a);
+}

@@ -1,0 +1,25 @@
+/*
+ * admin: the HTTP front on the admin socket (admin_socket in seald.yaml),
+ * for security officers and auditors.  Callers are identified by their
+ * peer credentials and must be an officer of the policy (or an auditor,
+ * for reads only); the service socket never serves these paths.  Each
+ * request runs to the end on the admin thread: key generation may take
+ * seconds, and one operation at a time keeps officers from racing.
+ */
+#ifndef SD_ADMIN_H
+#define SD_ADMIN_H
+
+#include "server.h"
+
+struct admin;
+
+/* Bind the admin socket (deps->cfg->admin) and serve it.  NULL with a
+ * reason in errbuf. */
+struct admin *admin_start(const struct server_deps *deps, char *errbuf,
+    size_t errlen) __attribute__((warn_unused_result));
+
+/* Stop serving (waits for the operation that runs) and remove the socket.
+ * NULL accepted. */
+void admin_stop(struct admin *a);
+
+#endif
