@@ -2,14 +2,15 @@
  * limits: every cap on outside bytes and every fixed size in seald, in one
  * place, so that a reviewer can see all bounds at a glance.
  */
-#ifndef SD_SD_LIMITS_H
-#define SD_SD_LIMITS_H
+#ifndef SD_LIMITS_H
+#define SD_LIMITS_H
 
 /* config files */
 #define SD_CONFIG_MAX_BYTES (256 * 1024) /* a config file larger is refused */
 #define SD_CONFIG_MAX_DEPTH 8            /* YAML nesting */
 #define SD_NAME_MAX 64                   /* key, client, instance names */
 #define SD_LABEL_MAX 128                 /* PKCS#11 labels */
+#define SD_KEY_ID_MAX 256                /* PKCS#11 CKA_ID bytes kept */
 #define SD_PATH_MAX 4096
 #define SD_CONNINFO_MAX 1024
 #define SD_MAX_KEYS 64
@@ -81,10 +82,10 @@
 #define SD_CHECKPOINT_SECONDS_DEFAULT 60
 #define SD_DETAIL_MAX 256 /* ledger policy entries: what happened */
 #define SD_STR_(x) #x
-#define CSR_SUBJECT_MAX 512      /* bytes of a CSR subject, without the NUL */
-#define CSR_SUBJECT_ATTRS_MAX 16 /* TYPE=VALUE pairs in a subject */
-#define CSR_PEM_MAX (16 * 1024)  /* bytes of a CSR's PEM, NUL included */
-#define SD_XSTR(x) SD_STR_(x)    /* a limit as a string literal */
-#define SD_HASH_LEN 32           /* SHA-256 */
+#define SD_CSR_SUBJECT_MAX 512 /* bytes of a CSR subject, without the NUL */
+#define SD_CSR_SUBJECT_ATTRS_MAX 16 /* TYPE=VALUE pairs in a subject */
+#define SD_CSR_PEM_MAX (16 * 1024)  /* bytes of a CSR's PEM, NUL included */
+#define SD_XSTR(x) SD_STR_(x)       /* a limit as a string literal */
+#define SD_HASH_LEN 32              /* SHA-256 */
 
 #endif

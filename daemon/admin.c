@@ -5,8 +5,10 @@
  *   GET  /v1/admin/keys                    officers, auditors
  *   GET  /v1/admin/keys/NAME               officers, auditors
  *   POST /v1/admin/keys                    officers: generate
- *   POST /v1/admin/keys/NAME/csr           officers
- *   POST /v1/admin/keys/NAME/certificate   officers
+ *   POST /v1/admin/keys/NAME/ACTION        officers: csr, certificate,
+ *                                          rotate, retire, disable, destroy
+ *   GET  /v1/admin/proposals               officers, auditors
+ *   POST /v1/admin/proposals/ID/approve    officers (not the proposer)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,9 +22,10 @@
 #include "http.h"
 #include "keyops.h"
 #include "log.h"
+#include "name.h"
 #include "reply.h"
 
-#define PREFIX "/v1/admin/keys"
+#define PREFIX "/v1/admin/"
 #define ADMIN_CONNECTIONS 16
 /* a certificate chain as a JSON string (escaped newlines), with room */
 #define ADMIN_MAX_BODY (2 * SD_CERT_MAX_BYTES)
@@ -36,7 +39,8 @@ struct admin {
 
 struct areq {
 	int responded;
-	int officer; /* else an auditor */
+	char action[16]; /* the path's action, for Allow */
+	int officer;     /* else an auditor */
 	char who[SD_NAME_MAX];
 	struct peer peer;
 	struct http_body body;
@@ -46,11 +50,16 @@ static enum MHD_Result
 respond(struct MHD_Connection *conn, struct areq *q, int r, char *json,
     const char *message)
 {
+	const char *allow = q->action[0] != '\0' ? "POST" : "GET, POST";
+
 	q->responded = 1;
-	if (r != 0)
+	if (r < 0)
 		json = reply_error(r, message, NULL);
-	return http_json(conn, r == 0 ? 200 : sd_err_http_status(r), json,
-	    r == SD_ERR_METHOD ? "GET, POST" : NULL, 0);
+	return http_json(conn,
+	    r == KEYOPS_PROPOSED ? 202
+		: r == 0         ? 200
+				 : sd_err_http_status(r),
+	    json, r == SD_ERR_METHOD ? allow : NULL, 0);
 }
 
 /* Who may call: an officer, or an auditor (reads only); else 401. */
@@ -83,15 +92,26 @@ identify(struct admin *a, struct MHD_Connection *conn, struct areq *q)
 	return p != NULL ? 0 : SD_ERR_UNAUTHENTICATED;
 }
 
-/* PREFIX, PREFIX/NAME or PREFIX/NAME/ACTION: name and action (may be
- * empty) into their buffers; -1 for any other path. */
+/* PREFIX then "keys" or "proposals" (*proposals), maybe /NAME, maybe
+ * /ACTION: name and action (maybe empty) into their buffers; -1 for any
+ * other path. */
 static int
-split_path(const char *url, char *name, size_t nlen, char *action, size_t alen)
+split_path(const char *url, int *proposals, char *name, size_t nlen,
+    char *action, size_t alen)
 {
-	const char *p = url + strlen(PREFIX), *slash;
+	const char *p, *slash;
 
 	*name = *action = '\0';
 	if (strncmp(url, PREFIX, strlen(PREFIX)) != 0)
+		return -1;
+	p = url + strlen(PREFIX);
+	if (strncmp(p, "keys", 4) == 0) {
+		p += 4;
+		*proposals = 0;
+	} else if (strncmp(p, "proposals", 9) == 0) {
+		p += 9;
+		*proposals = 1;
+	} else
 		return -1;
 	if (*p == '\0')
 		return 0;
@@ -119,17 +139,29 @@ run(struct admin *a, struct MHD_Connection *conn, struct areq *q,
 	struct keyops_caller who = { q->who, &q->peer };
 	char name[SD_NAME_MAX], action[16], err[512] = "";
 	char *json = NULL;
-	int get = strcmp(method, "GET") == 0, r;
+	int get = strcmp(method, "GET") == 0, proposals = 0, r;
 
-	if (split_path(url, name, sizeof(name), action, sizeof(action)) != 0)
+	if (split_path(url, &proposals, name, sizeof(name), action,
+		sizeof(action)) != 0 ||
+	    !sd_name_valid(name[0] != '\0' ? name : "x",
+		strlen(name[0] != '\0' ? name : "x")))
 		return respond(
 		    conn, q, SD_ERR_NOT_FOUND, NULL, "no such endpoint");
+	snprintf(q->action, sizeof(q->action), "%s", action);
 	if (!get && strcmp(method, "POST") != 0)
 		return respond(conn, q, SD_ERR_METHOD, NULL, NULL);
 	if (!get && !q->officer)
 		return respond(conn, q, SD_ERR_POLICY_DENIED, NULL,
 		    "only officers change keys");
-	if (get && action[0] == '\0')
+	if (proposals)
+		r = get && name[0] == '\0' && action[0] == '\0'
+		    ? keyops_proposals(&a->ko, &json, err, sizeof(err))
+		    : !get && strcmp(action, "approve") == 0
+		    ? keyops_approve(
+			  &a->ko, &who, name, &json, err, sizeof(err))
+		    : get || name[0] == '\0' ? SD_ERR_METHOD
+					     : SD_ERR_NOT_FOUND;
+	else if (get && action[0] == '\0')
 		r = keyops_list(&a->ko, name[0] != '\0' ? name : NULL, &json,
 		    err, sizeof(err));
 	else if (!get && name[0] == '\0')
@@ -141,12 +173,22 @@ run(struct admin *a, struct MHD_Connection *conn, struct areq *q,
 	else if (!get && strcmp(action, "certificate") == 0)
 		r = keyops_import_cert(&a->ko, &who, name, q->body.p,
 		    q->body.len, &json, err, sizeof(err));
+	else if (!get && strcmp(action, "rotate") == 0)
+		r = keyops_rotate(&a->ko, &who, name, q->body.p, q->body.len,
+		    &json, err, sizeof(err));
+	else if (!get &&
+	    (strcmp(action, "retire") == 0 || strcmp(action, "disable") == 0 ||
+		strcmp(action, "destroy") == 0))
+		r = keyops_move(&a->ko, &who, name, action, q->body.p,
+		    q->body.len, &json, err, sizeof(err));
 	else
 		r = action[0] != '\0' && get ? SD_ERR_METHOD : SD_ERR_NOT_FOUND;
 	if (r != 0 && err[0] == '\0' && r == SD_ERR_NOT_FOUND)
 		snprintf(err, sizeof(err), "no such endpoint");
-	if (r != 0)
-		log_info("admin: %s %s by %s: %s", method, url, q->who,
+	if (r < 0)
+		log_info("admin: %s %s%s%s by %s: %s", method,
+		    proposals ? "proposals" : "keys",
+		    name[0] != '\0' ? "/" : "", name, q->who,
 		    err[0] != '\0' ? err : sd_err(r));
 	return respond(conn, q, r, json, err[0] != '\0' ? err : NULL);
 }

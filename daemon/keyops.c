@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 #include <openssl/bio.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/obj_mac.h>
 #include <openssl/pem.h>
@@ -22,93 +23,13 @@
 #include "clock.h"
 #include "csr.h"
 #include "err.h"
-#include "keyops.h"
+#include "keyops_int.h"
+#include "keys.h"
+#include "tsa.h"
 #include "ledger_json.h"
 #include "ledger_keys.h"
 #include "log.h"
 #include "name.h"
-
-/* ---------------------------------------------------------- JSON replies */
-
-static json_t *
-time_or_null(int64_t t)
-{
-	char buf[32];
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (t == 0 || gmtime_r(&tt, &tm) == NULL)
-		return json_null();
-	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	return json_string(buf);
-}
-
-static json_t *
-pem_of_der(const uint8_t *der, size_t len)
-{
-	const unsigned char *p = der;
-	EVP_PKEY *pk = d2i_PUBKEY(NULL, &p, (long)len);
-	BIO *b = BIO_new(BIO_s_mem());
-	json_t *s = NULL;
-	char *data;
-	long n;
-
-	if (pk != NULL && b != NULL && PEM_write_bio_PUBKEY(b, pk) == 1 &&
-	    (n = BIO_get_mem_data(b, &data)) > 0)
-		s = json_stringn(data, (size_t)n);
-	EVP_PKEY_free(pk);
-	BIO_free(b);
-	return s != NULL ? s : json_null();
-}
-
-static json_t *
-row_json(const struct key_row *k)
-{
-	char id[2 * KEY_ID_MAX + 1];
-
-	sd_hex(k->id, k->id_len, id);
-	return json_pack("{s:s,s:I,s:s,s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:o}",
-	    "name", k->name, "version", (json_int_t)k->version, "algorithm",
-	    k->algorithm, "state", k->state, "label", k->label, "id", id,
-	    "created_by", k->created_by, "created_at",
-	    time_or_null(k->created_at), "public_key",
-	    pem_of_der(k->pub, k->pub_len), "certificate",
-	    k->cert != NULL ? json_string(k->cert) : json_null(),
-	    "certificate_not_after", time_or_null(k->cert_not_after));
-}
-
-static json_t *
-ledger_ref(const struct ledger_entry *e)
-{
-	char hash[2 * SD_HASH_LEN + 1];
-
-	sd_hex(e->entry_hash, SD_HASH_LEN, hash);
-	return json_pack("{s:s,s:I,s:s}", "instance", e->instance, "seq",
-	    (json_int_t)e->seq, "hash", hash);
-}
-
-static char *
-dump(json_t *o)
-{
-	char *s = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
-
-	json_decref(o);
-	return s;
-}
-
-static int fail(int r, char *errbuf, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int
-fail(int r, char *errbuf, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(errbuf, errlen, fmt, ap);
-	va_end(ap);
-	return r;
-}
 
 int
 keyops_list(struct keyops *ko, const char *name, char **reply, char *errbuf,
@@ -120,164 +41,116 @@ keyops_list(struct keyops *ko, const char *name, char **reply, char *errbuf,
 	int r;
 
 	if (name != NULL && !sd_name_valid(name, strlen(name)))
-		return fail(SD_ERR_NOT_FOUND, errbuf, errlen, "no such key");
+		return ko_fail(SD_ERR_NOT_FOUND, errbuf, errlen, "no such key");
 	if ((r = ledger_keys_list(ko->rd, name, &rows, &n)) != 0)
-		return fail(r, errbuf, errlen, "cannot read the keys table");
+		return ko_fail(r, errbuf, errlen, "cannot read the keys table");
 	if (name != NULL && n == 0) {
 		ledger_keys_free(rows, n);
-		return fail(
+		return ko_fail(
 		    SD_ERR_NOT_FOUND, errbuf, errlen, "no key named %s", name);
 	}
 	arr = json_array();
 	for (i = 0; arr != NULL && i < n; i++)
-		if (json_array_append_new(arr, row_json(&rows[i])) != 0) {
+		if (json_array_append_new(arr, ko_row_json(&rows[i])) != 0) {
 			json_decref(arr);
 			arr = NULL;
 		}
 	ledger_keys_free(rows, n);
-	*reply = dump(json_pack("{s:o}", name != NULL ? "versions" : "keys",
-	    arr != NULL ? arr : json_null()));
+	if (arr == NULL)
+		return SD_ERR_NOMEM;
+	*reply = ko_dump(
+	    json_pack("{s:o}", name != NULL ? "versions" : "keys", arr));
 	return *reply != NULL ? 0 : SD_ERR_NOMEM;
 }
 
-/* ----------------------------------------------------- recording events */
+/* ------------------------------------------------------------ generate */
 
-/* A key entry: who did what (event) to which key version, about what
- * (the SHA-256 of a public key, CSR or certificate DER). */
+/* Destroy a pair that must not exist after all; say so if it stays. */
 static void
-event_entry(struct keyops *ko, const struct keyops_caller *who,
-    const struct key_row *k, const char *event, const uint8_t hash[32],
-    const char *detail, struct ledger_entry *e)
+unmake(struct keyops *ko, const struct key_row *k)
 {
-	struct pstate *ps = pstate_get(ko->policy);
-
-	memset(e, 0, sizeof(*e));
-	e->kind = LEDGER_KEY;
-	snprintf(e->client, sizeof(e->client), "%s", who->name);
-	e->client_uid = who->peer->uid;
-	e->client_pid = who->peer->pid;
-	snprintf(e->key_name, sizeof(e->key_name), "%s", k->name);
-	e->key_version = k->version;
-	snprintf(e->algorithm, sizeof(e->algorithm), "%s", k->algorithm);
-	snprintf(e->format, sizeof(e->format), "%s", event);
-	snprintf(e->digest_alg, sizeof(e->digest_alg), "sha256");
-	memcpy(e->digest, hash, 32);
-	e->digest_len = 32;
-	snprintf(e->detail, sizeof(e->detail), "%s", detail);
-	memcpy(e->policy_hash, policy_hash(ps->policy), SD_HASH_LEN);
-	e->signed_at_us = sd_now_us();
-	pstate_unref(ps);
+	if (hsm_key_destroy(ko->hsm, k->label) != 0)
+		log_error("key %s: the HSM objects labelled %s could not be "
+			  "destroyed: remove them by hand",
+		    k->name, k->label);
 }
 
-/* After a change: the keys in force found again.  The change is
- * committed either way; a key that cannot serve says why in the log. */
-static void
-rekey(struct keyops *ko)
-{
-	char err[512];
+/* The insert of a new version, and what else its transaction does. */
+struct make_apply {
+	struct key_row *k;
+	int (*also)(void *, void *);
+	void *also_arg;
+};
 
-	if (pstate_rekey(ko->policy, ko->hsm, ko->rd, err, sizeof(err)) != 0)
-		log_error("keys not reloaded after a key event: %s", err);
-}
-
-/* ------------------------------------------------------ request bodies */
-
-/* Parse a JSON object body; only the known members. */
-static json_t *
-parse_body(const char *body, size_t len, const char *const *known, char *errbuf,
-    size_t errlen)
-{
-	json_error_t je;
-	const char *k;
-	json_t *o, *v;
-	size_t i;
-
-	o = json_loadb(
-	    body != NULL ? body : "", len, JSON_REJECT_DUPLICATES, &je);
-	if (o == NULL || !json_is_object(o)) {
-		json_decref(o);
-		snprintf(errbuf, errlen, "body must be a JSON object");
-		return NULL;
-	}
-	json_object_foreach(o, k, v)
-	{
-		for (i = 0; known[i] != NULL && strcmp(known[i], k) != 0; i++)
-			;
-		if (known[i] == NULL) {
-			snprintf(errbuf, errlen, "unknown member \"%.40s\"", k);
-			json_decref(o);
-			return NULL;
-		}
-	}
-	return o;
-}
-
-/* A string member (required or not): its value, NULL when absent; sets
- * *bad when present but not a string within max bytes. */
-static const char *
-member_str(json_t *o, const char *name, size_t max, int *bad)
-{
-	json_t *v = json_object_get(o, name);
-
-	if (v == NULL)
-		return NULL;
-	if (!json_is_string(v) || json_string_length(v) == 0 ||
-	    json_string_length(v) > max ||
-	    strlen(json_string_value(v)) != json_string_length(v)) {
-		*bad = 1;
-		return NULL;
-	}
-	return json_string_value(v);
-}
-
-/* The version a request names (member "version"), else the name's active
- * version, else its newest; copied into *out.  SD_ERR_NOT_FOUND. */
 static int
-pick_version(struct keyops *ko, const char *name, json_t *o,
-    struct key_row *out, char *errbuf, size_t errlen)
+make_apply(void *conn, void *arg)
 {
-	struct key_row *rows = NULL, *pick = NULL;
-	json_t *v = json_object_get(o, "version");
-	size_t i, n = 0;
+	struct make_apply *m = arg;
 	int r;
 
-	if (v != NULL && (!json_is_integer(v) || json_integer_value(v) < 1))
-		return fail(SD_ERR_BAD_REQUEST, errbuf, errlen,
-		    "version must be a positive integer");
-	if (!sd_name_valid(name, strlen(name)))
-		return fail(SD_ERR_NOT_FOUND, errbuf, errlen, "no such key");
-	if ((r = ledger_keys_list(ko->rd, name, &rows, &n)) != 0)
-		return fail(r, errbuf, errlen, "cannot read the keys table");
-	for (i = 0; i < n; i++) {
-		if (v != NULL) {
-			if (rows[i].version == json_integer_value(v))
-				pick = &rows[i];
-		} else if (strcmp(rows[i].state, "active") == 0 ||
-		    (pick == NULL || strcmp(pick->state, "active") != 0))
-			pick = &rows[i];
+	if ((r = ledger_keys_insert(conn, m->k)) != 0 || m->also == NULL)
+		return r;
+	return m->also(conn, m->also_arg);
+}
+
+int
+ko_make_key(struct keyops *ko, const struct keyops_caller *who,
+    struct key_row *k, const char *why, int (*also)(void *, void *),
+    void *also_arg, struct ledger_entry *e, char *errbuf, size_t errlen)
+{
+	struct make_apply m = { k, also, also_arg };
+	uint8_t id[HSM_KEY_ID_LEN], hash[32];
+	unsigned char *der = NULL;
+	char detail[SD_DETAIL_MAX];
+	struct hsm_key *hk;
+	int code = 0, r, dlen;
+
+	snprintf(k->label, sizeof(k->label), "seald-%s-v%lld", k->name,
+	    (long long)k->version);
+	if (k->created_by[0] == '\0')
+		snprintf(k->created_by, sizeof(k->created_by), "%s", who->name);
+	if ((hk = hsm_generate(ko->hsm,
+		 (enum hsm_keyalg)hsm_keyalg_from(k->algorithm), k->label, id,
+		 &code, errbuf, errlen)) == NULL)
+		return code != 0 ? code : SD_ERR_HSM;
+	memcpy(k->id, id, sizeof(id));
+	k->id_len = sizeof(id);
+	if ((dlen = i2d_PUBKEY(hsm_key_public(hk), &der)) <= 0 ||
+	    (size_t)dlen > sizeof(k->pub)) {
+		OPENSSL_free(der);
+		unmake(ko, k);
+		return ko_fail(SD_ERR_INTERNAL, errbuf, errlen,
+		    "cannot encode the public key");
 	}
-	if (pick == NULL) {
-		ledger_keys_free(rows, n);
-		return fail(SD_ERR_NOT_FOUND, errbuf, errlen, "no key %s%s",
-		    name, v != NULL ? " of that version" : "");
+	memcpy(k->pub, der, (size_t)dlen);
+	k->pub_len = (size_t)dlen;
+	OPENSSL_free(der);
+	EVP_Digest(k->pub, k->pub_len, hash, NULL, EVP_sha256(), NULL);
+	snprintf(detail, sizeof(detail), "generated in the HSM: label %s%s%s",
+	    k->label, why[0] != '\0' ? "; " : "", why);
+	ko_event(ko, who, k, "generate", hash, detail, e);
+	k->created_at_us = e->signed_at_us; /* the row and its record agree */
+	k->created_at = k->created_at_us / 1000000;
+	e->apply = make_apply;
+	e->apply_arg = &m;
+	if ((r = ledger_record(ko->ledger, e, -1)) == LEDGER_IN_DOUBT)
+		return ko_fail(SD_ERR_LEDGER, errbuf, errlen,
+		    "the database connection broke during the commit: the key "
+		    "may be recorded; see sealctl key list when it is back");
+	if (r != 0) {
+		unmake(ko, k); /* not recorded, so it must not exist */
+		return ko_fail(r == SD_ERR_CONFLICT ? r : SD_ERR_LEDGER, errbuf,
+		    errlen, "%s",
+		    r == SD_ERR_CONFLICT
+			? "the key version was made meanwhile elsewhere"
+			: "the ledger did not record the key; it was "
+			  "destroyed in the HSM");
 	}
-	*out = *pick;
-	pick->cert = NULL; /* moved to out */
-	ledger_keys_free(rows, n);
+	log_info("key %s v%lld (%s) generated by %s", k->name,
+	    (long long)k->version, k->algorithm, who->name);
+	ko_rekey(ko);
 	return 0;
 }
-
-/* CSRs and certificates are for versions in use or about to be. */
-static int
-in_use(const struct key_row *k, char *errbuf, size_t errlen)
-{
-	if (strcmp(k->state, "active") == 0 || strcmp(k->state, "pending") == 0)
-		return 0;
-	return fail(SD_ERR_CONFLICT, errbuf, errlen, "key %s v%lld is %s",
-	    k->name, (long long)k->version, k->state);
-}
-
-/* ------------------------------------------------------------ generate */
 
 int
 keyops_generate(struct keyops *ko, const struct keyops_caller *who,
@@ -286,25 +159,21 @@ keyops_generate(struct keyops *ko, const struct keyops_caller *who,
 	static const char *const known[] = { "name", "algorithm", NULL };
 	struct key_row k, *rows = NULL;
 	struct ledger_entry e;
-	struct hsm_key *hk;
-	uint8_t id[HSM_KEY_ID_LEN], hash[32];
-	unsigned char *der = NULL;
 	const char *name, *alg;
 	size_t n = 0;
-	int bad = 0, code = 0, r, dlen;
-	char detail[SD_DETAIL_MAX];
+	int bad = 0, r;
 	json_t *o;
 
-	if ((o = parse_body(body, len, known, errbuf, errlen)) == NULL)
+	if ((o = ko_parse_body(body, len, known, errbuf, errlen)) == NULL)
 		return SD_ERR_BAD_REQUEST;
-	name = member_str(o, "name", SD_NAME_MAX - 1, &bad);
-	alg = member_str(o, "algorithm", 16, &bad);
+	name = ko_member_str(o, "name", SD_NAME_MAX - 1, &bad);
+	alg = ko_member_str(o, "algorithm", 16, &bad);
 	memset(&k, 0, sizeof(k));
 	/* a name is also a path segment: "." and ".." would not be one */
 	if (bad || name == NULL || alg == NULL || name[0] == '.' ||
 	    !sd_name_valid(name, strlen(name)) || hsm_keyalg_from(alg) < 0) {
 		json_decref(o);
-		return fail(SD_ERR_BAD_REQUEST, errbuf, errlen,
+		return ko_fail(SD_ERR_BAD_REQUEST, errbuf, errlen,
 		    "needs \"name\" ([A-Za-z0-9_-][A-Za-z0-9._-]{0,62}) and "
 		    "\"algorithm\" "
 		    "(ec-p256, ec-p384, rsa-2048, rsa-3072, rsa-4096)");
@@ -313,62 +182,24 @@ keyops_generate(struct keyops *ko, const struct keyops_caller *who,
 	snprintf(k.algorithm, sizeof(k.algorithm), "%s", alg);
 	json_decref(o);
 	if ((r = ledger_keys_list(ko->rd, k.name, &rows, &n)) != 0)
-		return fail(r, errbuf, errlen, "cannot read the keys table");
+		return ko_fail(r, errbuf, errlen, "cannot read the keys table");
 	ledger_keys_free(rows, n);
 	if (n > 0)
-		return fail(
-		    SD_ERR_CONFLICT, errbuf, errlen, "key %s exists", k.name);
+		return ko_fail(SD_ERR_CONFLICT, errbuf, errlen,
+		    "key %s exists (rotate it for a new version)", k.name);
+	if ((r = ko_algorithm_fits(ko, k.name, k.algorithm, errbuf, errlen)) !=
+	    0)
+		return r;
+	if (ko_needs_second(ko, "generate"))
+		return ko_propose(ko, who, "generate", k.name, 0, k.algorithm,
+		    reply, errbuf, errlen);
 	k.version = 1;
-	snprintf(k.label, sizeof(k.label), "seald-%s-v%lld", k.name,
-	    (long long)k.version);
 	snprintf(k.state, sizeof(k.state), "active");
-	snprintf(k.created_by, sizeof(k.created_by), "%s", who->name);
-	if ((hk = hsm_generate(ko->hsm,
-		 (enum hsm_keyalg)hsm_keyalg_from(k.algorithm), k.label, id,
-		 &code, errbuf, errlen)) == NULL)
-		return code != 0 ? code : SD_ERR_HSM;
-	memcpy(k.id, id, sizeof(id));
-	k.id_len = sizeof(id);
-	if ((dlen = i2d_PUBKEY(hsm_key_public(hk), &der)) <= 0 ||
-	    (size_t)dlen > sizeof(k.pub)) {
-		OPENSSL_free(der);
-		if (hsm_key_destroy(ko->hsm, k.label) != 0)
-			log_error("key %s: the HSM objects labelled %s could "
-				  "not be destroyed",
-			    k.name, k.label);
-		return fail(SD_ERR_INTERNAL, errbuf, errlen,
-		    "cannot encode the public key");
-	}
-	memcpy(k.pub, der, (size_t)dlen);
-	k.pub_len = (size_t)dlen;
-	OPENSSL_free(der);
-	EVP_Digest(k.pub, k.pub_len, hash, NULL, EVP_sha256(), NULL);
-	snprintf(
-	    detail, sizeof(detail), "generated in the HSM: label %s", k.label);
-	event_entry(ko, who, &k, "generate", hash, detail, &e);
-	k.created_at_us = e.signed_at_us; /* the row and its record agree */
-	e.apply = ledger_keys_insert;
-	e.apply_arg = &k;
-	if ((r = ledger_record(ko->ledger, &e, -1)) != 0) {
-		/* not recorded, so it must not exist */
-		if (hsm_key_destroy(ko->hsm, k.label) != 0)
-			log_error("key %s: generated but not recorded, and "
-				  "the new HSM objects labelled %s could "
-				  "not be destroyed",
-			    k.name, k.label);
-		return fail(r == SD_ERR_CONFLICT ? r : SD_ERR_LEDGER, errbuf,
-		    errlen, "%s",
-		    r == SD_ERR_CONFLICT
-			? "the key was created meanwhile elsewhere"
-			: "the ledger did not record the key; it was "
-			  "destroyed in the HSM");
-	}
-	log_info("key %s v%lld (%s) generated by %s", k.name,
-	    (long long)k.version, k.algorithm, who->name);
-	rekey(ko);
-	k.created_at = k.created_at_us / 1000000;
-	*reply = dump(json_pack(
-	    "{s:o,s:o}", "key", row_json(&k), "ledger", ledger_ref(&e)));
+	if ((r = ko_make_key(
+		 ko, who, &k, "", NULL, NULL, &e, errbuf, errlen)) != 0)
+		return r;
+	*reply = ko_dump(json_pack(
+	    "{s:o,s:o}", "key", ko_row_json(&k), "ledger", ko_ledger_ref(&e)));
 	return *reply != NULL ? 0 : SD_ERR_NOMEM;
 }
 
@@ -407,20 +238,20 @@ keyops_csr(struct keyops *ko, const struct keyops_caller *who, const char *name,
 	int bad = 0, r;
 	json_t *o;
 
-	if ((o = parse_body(body, len, known, errbuf, errlen)) == NULL)
+	if ((o = ko_parse_body(body, len, known, errbuf, errlen)) == NULL)
 		return SD_ERR_BAD_REQUEST;
-	subject = member_str(o, "subject", CSR_SUBJECT_MAX, &bad);
-	usage = member_str(o, "usage", 16, &bad);
+	subject = ko_member_str(o, "subject", SD_CSR_SUBJECT_MAX, &bad);
+	usage = ko_member_str(o, "usage", 16, &bad);
 	if (bad || subject == NULL ||
 	    (usage != NULL && strcmp(usage, "seal") != 0 &&
 		strcmp(usage, "timestamp") != 0)) {
 		json_decref(o);
-		return fail(SD_ERR_BAD_REQUEST, errbuf, errlen,
+		return ko_fail(SD_ERR_BAD_REQUEST, errbuf, errlen,
 		    "needs \"subject\" (\"/C=BE/O=Example/CN=Seal\") and "
 		    "optionally \"usage\" (seal or timestamp) and "
 		    "\"version\"");
 	}
-	if ((r = pick_version(ko, name, o, &k, errbuf, errlen)) != 0) {
+	if ((r = ko_pick_version(ko, name, o, &k, errbuf, errlen)) != 0) {
 		json_decref(o);
 		return r;
 	}
@@ -430,14 +261,16 @@ keyops_csr(struct keyops *ko, const struct keyops_caller *who, const char *name,
 	cr.usage = usage != NULL && strcmp(usage, "timestamp") == 0
 	    ? CSR_USAGE_TSA
 	    : CSR_USAGE_SEAL;
-	if ((r = in_use(&k, errbuf, errlen)) != 0) {
+	if ((r = ko_in_use(&k, errbuf, errlen)) != 0) {
 		json_decref(o);
 		return r;
 	}
 	hs.h = ko->hsm;
-	if ((hs.k = hsm_key_find(ko->hsm, k.label, errbuf, errlen)) == NULL) {
+	/* the CSR is for the key seald made and recorded, nothing else
+	 * under its label */
+	if ((r = keys_managed_ok(ko->hsm, &k, &hs.k, errbuf, errlen)) != 0) {
 		json_decref(o);
-		return SD_ERR_HSM;
+		return r == SD_ERR_HSM ? r : SD_ERR_CONFLICT;
 	}
 	/* the hash that matches the key's strength */
 	hs.alg = strcmp(k.algorithm, "ec-p384") == 0 ? HSM_SHA384 : HSM_SHA256;
@@ -452,14 +285,15 @@ keyops_csr(struct keyops *ko, const struct keyops_caller *who, const char *name,
 	json_decref(o);
 	if (r != 0)
 		return r;
-	event_entry(ko, who, &k, "csr", hash, detail, &e);
+	ko_event(ko, who, &k, "csr", hash, detail, &e);
 	if ((r = ledger_record(ko->ledger, &e, -1)) != 0) {
 		free(pem);
-		return fail(SD_ERR_LEDGER, errbuf, errlen,
+		return ko_fail(SD_ERR_LEDGER, errbuf, errlen,
 		    "the ledger did not record the CSR");
 	}
-	*reply = dump(json_pack("{s:s,s:I,s:s,s:o}", "key", k.name, "version",
-	    (json_int_t)k.version, "csr", pem, "ledger", ledger_ref(&e)));
+	*reply = ko_dump(json_pack("{s:s,s:I,s:s,s:o}", "key", k.name,
+	    "version", (json_int_t)k.version, "csr", pem, "ledger",
+	    ko_ledger_ref(&e)));
 	free(pem);
 	return *reply != NULL ? 0 : SD_ERR_NOMEM;
 }
@@ -487,14 +321,23 @@ static STACK_OF(X509) * read_chain(const char *pem)
 	return sk;
 }
 
+/* Valid now; a malformed time is not valid. */
+static int
+valid_now(const X509 *x)
+{
+	return X509_cmp_current_time(X509_get0_notBefore(x)) < 0 &&
+	    X509_cmp_current_time(X509_get0_notAfter(x)) > 0;
+}
+
 /* What a certificate for this key must be: its public key the key's,
- * valid now, allowed to sign, and chained leaf first. */
+ * valid now, allowed to sign; each further certificate a CA, valid now,
+ * whose key signed the one before (leaf first). */
 static int
 check_chain(
     STACK_OF(X509) * sk, const struct key_row *k, char *errbuf, size_t errlen)
 {
 	const unsigned char *p = k->pub;
-	X509 *leaf = sk_X509_value(sk, 0);
+	X509 *leaf = sk_X509_value(sk, 0), *child, *parent;
 	EVP_PKEY *pub = d2i_PUBKEY(NULL, &p, (long)k->pub_len);
 	uint32_t ku;
 	int i, same;
@@ -502,24 +345,60 @@ check_chain(
 	same = pub != NULL && EVP_PKEY_eq(pub, X509_get0_pubkey(leaf)) == 1;
 	EVP_PKEY_free(pub);
 	if (!same)
-		return fail(SD_ERR_BAD_REQUEST, errbuf, errlen,
+		return ko_fail(SD_ERR_BAD_REQUEST, errbuf, errlen,
 		    "the certificate's public key is not the key's");
-	if (X509_cmp_current_time(X509_get0_notBefore(leaf)) > 0 ||
-	    X509_cmp_current_time(X509_get0_notAfter(leaf)) <= 0)
-		return fail(SD_ERR_BAD_REQUEST, errbuf, errlen,
+	if (!valid_now(leaf))
+		return ko_fail(SD_ERR_BAD_REQUEST, errbuf, errlen,
 		    "the certificate is not valid now (notBefore/notAfter)");
 	ku = X509_get_key_usage(leaf);
 	if ((ku & (KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION)) == 0)
-		return fail(SD_ERR_BAD_REQUEST, errbuf, errlen,
+		return ko_fail(SD_ERR_BAD_REQUEST, errbuf, errlen,
 		    "the certificate's key usage allows no signatures");
-	for (i = 1; i < sk_X509_num(sk); i++)
-		if (X509_check_issued(sk_X509_value(sk, i),
-			sk_X509_value(sk, i - 1)) != X509_V_OK)
-			return fail(SD_ERR_BAD_REQUEST, errbuf, errlen,
-			    "certificate %d did not issue certificate %d: "
+	for (i = 1; i < sk_X509_num(sk); i++) {
+		child = sk_X509_value(sk, i - 1);
+		parent = sk_X509_value(sk, i);
+		if (X509_check_issued(parent, child) != X509_V_OK ||
+		    X509_verify(child, X509_get0_pubkey(parent)) != 1)
+			return ko_fail(SD_ERR_BAD_REQUEST, errbuf, errlen,
+			    "certificate %d did not sign certificate %d: "
 			    "give the chain leaf first",
 			    i + 1, i);
+		if (X509_check_ca(parent) < 1 || !valid_now(parent))
+			return ko_fail(SD_ERR_BAD_REQUEST, errbuf, errlen,
+			    "certificate %d is not a CA certificate valid "
+			    "now",
+			    i + 1);
+	}
+	ERR_clear_error();
 	return 0;
+}
+
+/* What the policy asks of the key of this name, so that an import does
+ * not take a served key out of service: a TSA certificate for a
+ * time-stamping key, certificates that fit in a seal. */
+static int
+check_policy_fit(struct keyops *ko, STACK_OF(X509) * sk, const char *name,
+    char *errbuf, size_t errlen)
+{
+	struct pstate *ps = pstate_get(ko->policy);
+	const struct policy_key *pk = policy_key_find(ps->policy, name);
+	char why[200];
+	int i, len, r = 0;
+	size_t der = 0;
+
+	for (i = 0; i < sk_X509_num(sk); i++)
+		if ((len = i2d_X509(sk_X509_value(sk, i), NULL)) > 0)
+			der += (size_t)len;
+	if (pk != NULL && (pk->usages & (1u << POLICY_OP_TIMESTAMP)) &&
+	    tsa_cert_ok(sk_X509_value(sk, 0), why, sizeof(why)) != 0)
+		r = ko_fail(SD_ERR_BAD_REQUEST, errbuf, errlen,
+		    "key %s time-stamps: %s", name, why);
+	else if (pk != NULL && der > SD_SEAL_CERTS_MAX)
+		r = ko_fail(SD_ERR_TOO_LARGE, errbuf, errlen,
+		    "the chain is %zu bytes of DER; a seal holds at most %d",
+		    der, SD_SEAL_CERTS_MAX);
+	pstate_unref(ps);
+	return r;
 }
 
 /* The chain as PEM again (only certificates, nothing else of the input),
@@ -560,34 +439,39 @@ keyops_import_cert(struct keyops *ko, const struct keyops_caller *who,
 	STACK_OF(X509) *sk = NULL;
 	struct ledger_entry e;
 	struct key_row k;
+	struct hsm_key *hk;
 	const char *pem;
 	char detail[SD_DETAIL_MAX], subj[200];
 	uint8_t hash[32];
 	int bad = 0, r;
 	json_t *o;
 
-	if ((o = parse_body(body, len, known, errbuf, errlen)) == NULL)
+	if ((o = ko_parse_body(body, len, known, errbuf, errlen)) == NULL)
 		return SD_ERR_BAD_REQUEST;
-	pem = member_str(o, "certificate", SD_CERT_MAX_BYTES, &bad);
+	pem = ko_member_str(o, "certificate", SD_CERT_MAX_BYTES, &bad);
 	if (bad || pem == NULL) {
 		json_decref(o);
-		return fail(SD_ERR_BAD_REQUEST, errbuf, errlen,
+		return ko_fail(SD_ERR_BAD_REQUEST, errbuf, errlen,
 		    "needs \"certificate\": the PEM chain, leaf first");
 	}
-	if ((r = pick_version(ko, name, o, &k, errbuf, errlen)) != 0) {
+	if ((r = ko_pick_version(ko, name, o, &k, errbuf, errlen)) != 0) {
 		json_decref(o);
 		return r;
 	}
 	free(k.cert);
 	k.cert = NULL;
 	if ((sk = read_chain(pem)) == NULL)
-		r = fail(SD_ERR_BAD_REQUEST, errbuf, errlen,
+		r = ko_fail(SD_ERR_BAD_REQUEST, errbuf, errlen,
 		    "no PEM certificate, or more than 8");
 	json_decref(o);
 	if (r == 0)
-		r = in_use(&k, errbuf, errlen);
+		r = ko_in_use(&k, errbuf, errlen);
 	if (r == 0)
 		r = check_chain(sk, &k, errbuf, errlen);
+	if (r == 0)
+		r = check_policy_fit(ko, sk, k.name, errbuf, errlen);
+	if (r == 0 && keys_managed_ok(ko->hsm, &k, &hk, errbuf, errlen) != 0)
+		r = SD_ERR_CONFLICT;
 	if (r == 0 && (r = store_chain(sk, &k, hash)) != 0)
 		snprintf(errbuf, errlen, "cannot encode the chain");
 	if (r == 0) {
@@ -595,20 +479,20 @@ keyops_import_cert(struct keyops *ko, const struct keyops_caller *who,
 		    subj, sizeof(subj));
 		snprintf(detail, sizeof(detail), "certificate %s, %d in chain",
 		    subj, sk_X509_num(sk));
-		event_entry(ko, who, &k, "certificate", hash, detail, &e);
+		ko_event(ko, who, &k, "certificate", hash, detail, &e);
 		e.apply = ledger_keys_set_cert;
 		e.apply_arg = &k;
 		if ((r = ledger_record(ko->ledger, &e, -1)) != 0)
-			r = fail(SD_ERR_LEDGER, errbuf, errlen,
+			r = ko_fail(SD_ERR_LEDGER, errbuf, errlen,
 			    "the ledger did not record the certificate");
 	}
 	sk_X509_pop_free(sk, X509_free);
 	if (r == 0) {
 		log_info("key %s v%lld: certificate imported by %s", k.name,
 		    (long long)k.version, who->name);
-		rekey(ko);
-		*reply = dump(json_pack("{s:o,s:o}", "key", row_json(&k),
-		    "ledger", ledger_ref(&e)));
+		ko_rekey(ko);
+		*reply = ko_dump(json_pack("{s:o,s:o}", "key", ko_row_json(&k),
+		    "ledger", ko_ledger_ref(&e)));
 		r = *reply != NULL ? 0 : SD_ERR_NOMEM;
 	}
 	free(k.cert);

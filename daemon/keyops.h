@@ -30,9 +30,11 @@ struct keyops_caller {
 };
 
 /*
- * Each returns 0 with *reply (malloc'd JSON) or an SD_ERR_* with *message
- * (a static or a buffer of errlen in errbuf) for the error reply.
+ * Each returns 0 with *reply (malloc'd JSON), KEYOPS_PROPOSED with *reply
+ * when the change became a proposal that another officer must approve
+ * (HTTP 202), or an SD_ERR_* with the message in errbuf (errlen bytes).
  */
+#define KEYOPS_PROPOSED 1
 int keyops_list(struct keyops *ko, const char *name, char **reply, char *errbuf,
     size_t errlen);
 int keyops_generate(struct keyops *ko, const struct keyops_caller *who,
@@ -43,5 +45,23 @@ int keyops_csr(struct keyops *ko, const struct keyops_caller *who,
 int keyops_import_cert(struct keyops *ko, const struct keyops_caller *who,
     const char *name, const char *body, size_t len, char **reply, char *errbuf,
     size_t errlen);
+
+/* A new pending version (body {"algorithm"?}); its certificate makes it
+ * active and retires the old one. */
+int keyops_rotate(struct keyops *ko, const struct keyops_caller *who,
+    const char *name, const char *body, size_t len, char **reply, char *errbuf,
+    size_t errlen);
+
+/* action "retire", "disable" or "destroy" (body {"version"?} ; destroy:
+ * {"version", "confirm": "NAME vN"} and always a second officer). */
+int keyops_move(struct keyops *ko, const struct keyops_caller *who,
+    const char *name, const char *action, const char *body, size_t len,
+    char **reply, char *errbuf, size_t errlen);
+
+/* The pending proposals; approve one (id as text) as another officer. */
+int keyops_proposals(
+    struct keyops *ko, char **reply, char *errbuf, size_t errlen);
+int keyops_approve(struct keyops *ko, const struct keyops_caller *who,
+    const char *id, char **reply, char *errbuf, size_t errlen);
 
 #endif

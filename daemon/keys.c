@@ -151,17 +151,60 @@ active_row(const struct key_row *rows, size_t n, const char *name)
 	return NULL;
 }
 
-/* The token's key is the one the keys table recorded: a label moved to
- * another key in the token must not make seald sign with it. */
-static int
-same_public(const struct sd_key *k, const struct key_row *row)
+int
+keys_managed_ok(struct hsm *h, const struct key_row *row, struct hsm_key **out,
+    char *errbuf, size_t errlen)
 {
+	char label[SD_LABEL_MAX], err[256];
 	const unsigned char *p = row->pub;
-	EVP_PKEY *pub = d2i_PUBKEY(NULL, &p, (long)row->pub_len);
-	int ok = pub != NULL && EVP_PKEY_eq(pub, hsm_key_public(k->hk)) == 1;
+	uint8_t id[SD_KEY_ID_MAX];
+	struct hsm_key *hk;
+	EVP_PKEY *pub;
+	int same;
 
+	/* the row names the key seald made for it, and the ledger says so:
+	 * whoever can write the table cannot point it at another key */
+	snprintf(label, sizeof(label), "seald-%s-v%lld", row->name,
+	    (long long)row->version);
+	if (strcmp(row->label, label) != 0 || !row->recorded) {
+		snprintf(errbuf, errlen,
+		    "key %s v%lld: the keys table row is not the one the "
+		    "ledger recorded",
+		    row->name, (long long)row->version);
+		return SD_ERR_CONFIG;
+	}
+	if ((hk = hsm_key_find(h, row->label, err, sizeof(err))) == NULL) {
+		snprintf(errbuf, errlen, "key %s v%lld: %s", row->name,
+		    (long long)row->version, err);
+		return SD_ERR_HSM;
+	}
+	pub = d2i_PUBKEY(NULL, &p, (long)row->pub_len);
+	same = pub != NULL && EVP_PKEY_eq(pub, hsm_key_public(hk)) == 1 &&
+	    hsm_key_id(hk, id, sizeof(id)) == row->id_len &&
+	    memcmp(id, row->id, row->id_len) == 0 && hsm_key_born_here(hk);
 	EVP_PKEY_free(pub);
-	return ok;
+	if (!same) {
+		snprintf(errbuf, errlen,
+		    "key %s v%lld: the token's key labelled \"%s\" is not the "
+		    "one seald generated and recorded",
+		    row->name, (long long)row->version, row->label);
+		return SD_ERR_CONFIG;
+	}
+	*out = hk;
+	return 0;
+}
+
+/* A managed key's certificate is the one its newest 'certificate'
+ * entry recorded. */
+static int
+cert_recorded(const struct sd_key *k, const struct key_row *row)
+{
+	uint8_t md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+
+	return row->cert_digest_len == 32 &&
+	    X509_digest(k->cert, EVP_sha256(), md, &n) == 1 && n == 32 &&
+	    memcmp(md, row->cert_digest, 32) == 0;
 }
 
 /* A key that offers CMS seals or time-stamp tokens must have certificates
@@ -217,7 +260,11 @@ load_key(struct sd_key *k, struct hsm *h, const struct key_row *row,
 	char err[512];
 	size_t der;
 
-	if ((k->hk = hsm_key_find(h, k->label, err, sizeof(err))) == NULL) {
+	if (row != NULL) {
+		if (keys_managed_ok(h, row, &k->hk, errbuf, errlen) != 0)
+			return -1;
+	} else if ((k->hk = hsm_key_find(h, k->label, err, sizeof(err))) ==
+	    NULL) {
 		snprintf(errbuf, errlen, "key %s: %s", k->pk->name, err);
 		return -1;
 	}
@@ -230,13 +277,6 @@ load_key(struct sd_key *k, struct hsm *h, const struct key_row *row,
 								: HSM_RSA_PKCS1;
 		snprintf(k->key_alg, sizeof(k->key_alg), "rsa-%u",
 		    hsm_key_bits(k->hk));
-	}
-	if (row != NULL && !same_public(k, row)) {
-		snprintf(errbuf, errlen,
-		    "key %s: the token's key labelled \"%s\" is not the one "
-		    "the keys table recorded",
-		    k->pk->name, k->label);
-		return -1;
 	}
 	if (k->pk->algorithm[0] != '\0' &&
 	    strcmp(k->pk->algorithm, k->key_alg) != 0) {
@@ -252,6 +292,13 @@ load_key(struct sd_key *k, struct hsm *h, const struct key_row *row,
 	}
 	if (key_cert(k, row, &der, err, sizeof(err)) != 0) {
 		snprintf(errbuf, errlen, "key %s: %s", k->pk->name, err);
+		return -1;
+	}
+	if (row != NULL && k->cert != NULL && !cert_recorded(k, row)) {
+		snprintf(errbuf, errlen,
+		    "key %s: its certificate is not the one the ledger "
+		    "recorded",
+		    k->pk->name);
 		return -1;
 	}
 	return check_cms(k, der, errbuf, errlen);

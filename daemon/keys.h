@@ -50,6 +50,18 @@ struct sd_keys *keys_load(const struct policy *p, struct hsm *h,
 
 void keys_free(struct sd_keys *ks);
 
+/*
+ * The HSM key of a managed key version, if it is the one seald generated
+ * and recorded: its label is seald-NAME-vVERSION, the ledger holds its
+ * 'generate' entry for this public key (row->recorded), and the token's
+ * key under that label has this public key and CKA_ID and was made in the
+ * token, never extractable.  0 with *out, or SD_ERR_CONFIG / SD_ERR_HSM
+ * with the reason.
+ */
+int keys_managed_ok(struct hsm *h, const struct key_row *row,
+    struct hsm_key **out, char *errbuf, size_t errlen)
+    __attribute__((warn_unused_result));
+
 /* Key by API name, or NULL. */
 const struct sd_key *keys_find(const struct sd_keys *ks, const char *name);
 

@@ -190,16 +190,6 @@ serve(struct cfg *cfg, const char *override)
 		ex = EX_HSM;
 		goto out;
 	}
-	if ((rd = ledger_reader_new(cfg->conninfo)) == NULL) {
-		log_error("out of memory");
-		goto out;
-	}
-	if ((ps = pstate_load(cfg->policy_file, hsm, rd, err, sizeof(err))) ==
-	    NULL) {
-		log_error("policy: %s", err);
-		ex = EX_CONFIG;
-		goto out;
-	}
 	if (audit_setup(cfg, hsm, &audit, &cpdef, &cp) != 0) {
 		ex = EX_HSM;
 		goto out;
@@ -208,6 +198,18 @@ serve(struct cfg *cfg, const char *override)
 		 override != NULL, err, sizeof(err))) == NULL) {
 		log_error("ledger: %s", err);
 		ex = EX_LEDGER;
+		goto out;
+	}
+	/* after the ledger: managed keys come from the keys table, which
+	 * ledger_open found at the right schema */
+	if ((rd = ledger_reader_new(cfg->conninfo)) == NULL) {
+		log_error("out of memory");
+		goto out;
+	}
+	if ((ps = pstate_load(cfg->policy_file, hsm, rd, err, sizeof(err))) ==
+	    NULL) {
+		log_error("policy: %s", err);
+		ex = EX_CONFIG;
 		goto out;
 	}
 	if (ledger_open_problem(ledger) != NULL) {

@@ -223,7 +223,7 @@ parse_value(const char *s, size_t len, size_t *off, char *val, size_t cap,
 int
 csr_subject_parse(const char *s, X509_NAME **out, char *errbuf, size_t errlen)
 {
-	char val[CSR_SUBJECT_MAX];
+	char val[SD_CSR_SUBJECT_MAX];
 	X509_NAME *name = NULL;
 	size_t len, off, vlen = 0, n;
 	int nid = NID_undef;
@@ -231,9 +231,9 @@ csr_subject_parse(const char *s, X509_NAME **out, char *errbuf, size_t errlen)
 	*out = NULL;
 	if (s == NULL || *s == '\0')
 		return seterr(errbuf, errlen, -1, "subject: empty");
-	if ((len = strnlen(s, CSR_SUBJECT_MAX + 1)) > CSR_SUBJECT_MAX)
+	if ((len = strnlen(s, SD_CSR_SUBJECT_MAX + 1)) > SD_CSR_SUBJECT_MAX)
 		return seterr(errbuf, errlen, -1,
-		    "subject: longer than %d bytes", CSR_SUBJECT_MAX);
+		    "subject: longer than %d bytes", SD_CSR_SUBJECT_MAX);
 	if (s[0] != '/')
 		return seterr(
 		    errbuf, errlen, -1, "subject: must start with '/'");
@@ -242,10 +242,10 @@ csr_subject_parse(const char *s, X509_NAME **out, char *errbuf, size_t errlen)
 	if ((name = X509_NAME_new()) == NULL)
 		return seterr(errbuf, errlen, -1, "subject: out of memory");
 	for (off = 1, n = 0; off <= len; off++, n++) {
-		if (n == CSR_SUBJECT_ATTRS_MAX) {
+		if (n == SD_CSR_SUBJECT_ATTRS_MAX) {
 			(void)seterr(errbuf, errlen, -1,
 			    "subject: more than %d attributes",
-			    CSR_SUBJECT_ATTRS_MAX);
+			    SD_CSR_SUBJECT_ATTRS_MAX);
 			goto fail;
 		}
 		if (parse_type(s, len, &off, &nid, errbuf, errlen) != 0 ||
@@ -461,7 +461,7 @@ finish(const struct csr_req *r, X509_REQ *req, char **pem, uint8_t der_hash[32],
 		(void)seterr(errbuf, errlen, rc, "csr: cannot write PEM");
 		goto out;
 	}
-	if (bm->length >= CSR_PEM_MAX) {
+	if (bm->length >= SD_CSR_PEM_MAX) {
 		(void)seterr(
 		    errbuf, errlen, rc, "csr: PEM of %zu bytes", bm->length);
 		goto out;

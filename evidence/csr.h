@@ -19,7 +19,7 @@
 #include "cms.h"
 #include "sd_limits.h"
 
-/* Bounds: CSR_SUBJECT_MAX, CSR_SUBJECT_ATTRS_MAX, CSR_PEM_MAX (sd_limits.h) */
+/* Bounds: SD_CSR_SUBJECT_MAX, SD_CSR_SUBJECT_ATTRS_MAX, SD_CSR_PEM_MAX (sd_limits.h) */
 
 enum csr_usage { CSR_USAGE_SEAL = 1, CSR_USAGE_TSA = 2 };
 
@@ -47,7 +47,7 @@ struct csr_req {
  * not dotted OIDs); VALUE non-empty UTF-8 without control characters
  * (C0, DEL, C1), ending at the next bare '/', in which '\' escapes '/',
  * '\', '=' and '+' and a bare '=' or '+' is refused (openssl reads a bare
- * '+' as a multi-valued RDN, which seald does not write).  At most CSR_SUBJECT_MAX bytes and CSR_SUBJECT_ATTRS_MAX
+ * '+' as a multi-valued RDN, which seald does not write).  At most SD_CSR_SUBJECT_MAX bytes and SD_CSR_SUBJECT_ATTRS_MAX
  * pairs; values must also fit their attribute (C is two printable letters,
  * CN at most 64 characters...).  Returns 0, or -1 with *out NULL and the
  * reason in errbuf (errlen bytes, may be NULL/0).
@@ -62,7 +62,7 @@ int csr_subject_parse(const char *s, X509_NAME **out, char *errbuf,
  * with md_nid and signed through r->sign (once), then the DER request is
  * read back and verified with r->pub.  On success writes the request as
  * NUL-terminated PEM ("-----BEGIN CERTIFICATE REQUEST-----", under
- * CSR_PEM_MAX bytes) to *pem (malloc'd, the caller frees it) and the
+ * SD_CSR_PEM_MAX bytes) to *pem (malloc'd, the caller frees it) and the
  * SHA-256 of its DER to der_hash, and returns 0.  Otherwise *pem is NULL
  * and it returns SD_ERR_BAD_REQUEST (the subject), the callback's error
  * unchanged, or SD_ERR_INTERNAL (a key, scheme or hash seald does not

@@ -224,6 +224,12 @@ hsm_key_find(struct hsm *h, const char *label, char *errbuf, size_t errlen)
 		    label);
 		goto fail;
 	}
+	/* made in this token and never anything but secret: what a key
+	 * seald generated must be (CKA_LOCAL, ALWAYS_SENSITIVE,
+	 * NEVER_EXTRACTABLE); an imported key is not */
+	k->born_here = get_bool(h, s, o, CKA_LOCAL) == 1 &&
+	    get_bool(h, s, o, CKA_ALWAYS_SENSITIVE) == 1 &&
+	    get_bool(h, s, o, CKA_NEVER_EXTRACTABLE) == 1;
 	k->is_ec = type == CKK_EC;
 	if ((k->pub = hsm_pubkey_load(
 		 h->f, s, o, type, label, errbuf, errlen)) == NULL)
@@ -255,6 +261,12 @@ EVP_PKEY *
 hsm_key_public(const struct hsm_key *k)
 {
 	return k->pub;
+}
+
+int
+hsm_key_born_here(const struct hsm_key *k)
+{
+	return k->born_here;
 }
 
 int

@@ -56,6 +56,11 @@ struct hsm_key *hsm_key_find(struct hsm *h, const char *label, char *errbuf,
 /* The key's public key (owned by the key; do not free). */
 EVP_PKEY *hsm_key_public(const struct hsm_key *k);
 
+/* 1 when the token made the key and it was never anything but secret
+ * (CKA_LOCAL, CKA_ALWAYS_SENSITIVE, CKA_NEVER_EXTRACTABLE): true of keys
+ * hsm_generate made, false of an imported key. */
+int hsm_key_born_here(const struct hsm_key *k);
+
 /* 1 for EC keys, 0 for RSA keys. */
 int hsm_key_is_ec(const struct hsm_key *k);
 
@@ -136,11 +141,11 @@ struct hsm_key *hsm_generate(struct hsm *h, enum hsm_keyalg alg,
 size_t hsm_key_id(const struct hsm_key *k, uint8_t *out, size_t cap);
 
 /*
- * Destroy every object labelled label in the token (of the key found by
- * that label before, only those with its CKA_ID) and forget the key:
- * hsm_key_find looks for it in the token again.  Handles to it stay
- * allocated until hsm_close and fail to sign.  Returns 0, SD_ERR_BAD_REQUEST
- * (label) or SD_ERR_HSM.
+ * Destroy the key found by label before (hsm_key_find, hsm_generate): the
+ * token's objects with its label and CKA_ID, nothing else; and forget it
+ * (hsm_key_find looks in the token again).  Handles to it stay allocated
+ * until hsm_close and fail to sign.  Returns 0, SD_ERR_BAD_REQUEST
+ * (label) or SD_ERR_HSM (not found before, or the token refused).
  */
 int hsm_key_destroy(struct hsm *h, const char *label)
     __attribute__((warn_unused_result));

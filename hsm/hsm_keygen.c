@@ -593,7 +593,9 @@ hsm_key_destroy(struct hsm *h, const char *label)
 		return SD_ERR_BAD_REQUEST;
 	pthread_mutex_lock(&gen_lock);
 	uncache(h, label, id, &have_id);
-	if (hsm_pool_acquire(h, NULL, &idx, NULL, 1) == 0) {
+	/* only the objects of the key seald found (label and id): never
+	 * whatever else carries the label */
+	if (have_id && hsm_pool_acquire(h, NULL, &idx, NULL, 1) == 0) {
 		if ((rv = open_rw(h, &s)) == CKR_OK) {
 			r = destroy_labelled(
 				h, s, label, have_id ? id : NULL) == 0

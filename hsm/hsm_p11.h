@@ -20,10 +20,11 @@ struct hsm_key {
 	CK_OBJECT_HANDLE handle; /* guarded by hsm.lock */
 	unsigned long gen;       /* hsm.gen when handle was found */
 	int is_ec;
+	int born_here; /* CKA_LOCAL, ALWAYS_SENSITIVE, NEVER_EXTRACTABLE */
 	unsigned int bits;
 	EVP_PKEY *pub;
-	uint8_t id[256]; /* CKA_ID of the private key (hsm_key_id) */
-	size_t id_len;   /* 0: none, or longer than id */
+	uint8_t id[SD_KEY_ID_MAX]; /* CKA_ID of the private key (hsm_key_id) */
+	size_t id_len;             /* 0: none, or longer than id */
 	struct hsm_key *next;
 };
 

@@ -55,8 +55,11 @@ struct ledger {
 	struct merkle_frontier tree;
 	uint8_t tree_head[SD_HASH_LEN];
 	int have_tree;
-	struct ledger_entry **inflight;
-	size_t ninflight;
+	struct doubt {
+		int64_t seq;
+		uint8_t hash[SD_HASH_LEN];
+	} doubt[SD_LEDGER_BATCH_MAX]; /* entries whose commit is in doubt */
+	size_t ndoubt;
 
 	int have_cp; /* checkpoints configured */
 	struct ledger_checkpointer cp;
@@ -309,12 +312,11 @@ check_head(struct ledger *l, char *errbuf, size_t errlen)
 		mine = seq == known + 1 + row &&
 		    ledger_pq_bytes(res, row, 1, h, sizeof(h), &hl, 0) == 0 &&
 		    hl == SD_HASH_LEN;
-		for (i = 0; mine && i < l->ninflight; i++)
-			if (l->inflight[i]->seq == seq &&
-			    memcmp(l->inflight[i]->entry_hash, h,
-				SD_HASH_LEN) == 0)
+		for (i = 0; mine && i < l->ndoubt; i++)
+			if (l->doubt[i].seq == seq &&
+			    memcmp(l->doubt[i].hash, h, SD_HASH_LEN) == 0)
 				break;
-		if (!mine || i == l->ninflight) {
+		if (!mine || i == l->ndoubt) {
 			snprintf(errbuf, errlen,
 			    "entry %lld was not written by seald (appended "
 			    "behind its back): refusing to chain onto it; run "
@@ -412,6 +414,8 @@ setup_conn(struct ledger *l, char *errbuf, size_t errlen)
 		}
 	}
 	r = l->have_tree ? check_head(l, errbuf, errlen) : 0;
+	if (r == 0)
+		l->ndoubt = 0; /* settled: the head says what was committed */
 out:
 	PQclear(res);
 	return r;
@@ -774,6 +778,20 @@ write_one_by_one(struct ledger *l, struct ledger_entry **b, size_t n)
 	}
 }
 
+/* Keep (seq, hash) of entries whose commit is in doubt, by value: the
+ * entries may be gone when a later reconnect finds them committed. */
+static void
+doubt_of(struct ledger *l, struct ledger_entry **b, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n && l->ndoubt < SD_LEDGER_BATCH_MAX; i++) {
+		l->doubt[l->ndoubt].seq = b[i]->seq;
+		memcpy(l->doubt[l->ndoubt].hash, b[i]->entry_hash, SD_HASH_LEN);
+		l->ndoubt++;
+	}
+}
+
 /*
  * Write b[0..n) and set each entry's result.  After a connection lost
  * mid-commit (and when may_retry), reconnect, settle the entries the
@@ -790,14 +808,13 @@ write_entries(
 	set_all(b, n, SD_ERR_LEDGER);
 	if (ensure_conn(l, 1) != 0)
 		return;
-	l->inflight = b;
-	l->ninflight = n;
 	r = insert_rows(l, b, n);
 	if (r == 0) {
 		set_all(b, n, 0);
 	} else if (r == SD_ERR_CONFLICT) {
 		write_one_by_one(l, b, n);
 	} else if (r == INSERT_LOST) {
+		doubt_of(l, b, n);
 		disconnect(l);
 		if (!may_retry || ensure_conn(l, 0) != 0)
 			return;
@@ -813,8 +830,6 @@ write_entries(
 	} else {
 		disconnect(l); /* start again from what the database holds */
 	}
-	l->inflight = NULL;
-	l->ninflight = 0;
 }
 
 static int
@@ -869,15 +884,12 @@ commit_applied(
 		return SD_ERR_LEDGER;
 	}
 	head_restore(l, before);
+	doubt_of(l, &e, 1);
 	disconnect(l);
-	l->inflight = &e;
-	l->ninflight = 1;
-	r = ensure_conn(l, 0) == 0 && committed_as_is(l, e) == 1
-	    ? 0
-	    : SD_ERR_LEDGER;
-	l->inflight = NULL;
-	l->ninflight = 0;
-	return r;
+	if (ensure_conn(l, 0) != 0)
+		return LEDGER_IN_DOUBT; /* the next connection settles it */
+	r = committed_as_is(l, e);
+	return r == 1 ? 0 : r == 0 ? SD_ERR_LEDGER : LEDGER_IN_DOUBT;
 }
 
 /*

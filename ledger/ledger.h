@@ -187,8 +187,12 @@ int ledger_ready(struct ledger *l);
  * most wait_ms; wait_ms < 0 waits for the writer's answer, which always
  * comes (a key entry's apply_arg must outlive its transaction).  On
  * success e gets its instance, seq and entry_hash.  Returns 0, the error
- * of e's apply(), or SD_ERR_LEDGER.
+ * of e's apply(), SD_ERR_LEDGER (not committed), or LEDGER_IN_DOUBT: the
+ * connection broke during the COMMIT of an entry with apply() and could
+ * not be brought back to ask (the writer settles it on its next
+ * connection).  An entry with apply() needs wait_ms < 0.
  */
+#define LEDGER_IN_DOUBT SD_ERR_TIMEOUT
 int ledger_record(struct ledger *l, struct ledger_entry *e, long wait_ms)
     __attribute__((warn_unused_result));
 

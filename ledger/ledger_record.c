@@ -52,6 +52,9 @@ ledger_record(struct ledger *l, struct ledger_entry *e, long wait_ms)
 	struct record *rec;
 	int r;
 
+	/* a waiter that gives up would leave apply_arg to a late commit */
+	if (e->apply != NULL && wait_ms >= 0)
+		return SD_ERR_INTERNAL;
 	if ((rec = calloc(1, sizeof(*rec))) == NULL)
 		return SD_ERR_LEDGER;
 	pthread_mutex_init(&rec->lock, NULL);

@@ -25,6 +25,18 @@ policy_hash(const struct policy *p)
 	return p->hash;
 }
 
+unsigned int
+policy_approvals_required(const struct policy *p)
+{
+	return p->approvals_required;
+}
+
+unsigned int
+policy_approval_minutes(const struct policy *p)
+{
+	return p->approval_minutes;
+}
+
 size_t
 policy_nkeys(const struct policy *p)
 {

@@ -124,6 +124,15 @@ void policy_free(struct policy *p);
 /* SHA-256 of the loaded bytes. */
 const uint8_t *policy_hash(const struct policy *p);
 
+#define POLICY_APPROVAL_MINUTES_DEFAULT 60
+#define POLICY_APPROVAL_MINUTES_MAX 10080 /* a week */
+
+/* Two-person control (approvals_required: 2): key changes by one officer
+ * are proposals another must approve within approval_minutes.  Destroying
+ * a key always takes two officers. */
+unsigned int policy_approvals_required(const struct policy *p);
+unsigned int policy_approval_minutes(const struct policy *p);
+
 size_t policy_nkeys(const struct policy *p);
 const struct policy_key *policy_key_at(const struct policy *p, size_t i);
 const struct policy_key *policy_key_find(

@@ -27,6 +27,8 @@ struct policy {
 	size_t nkeys;
 	struct policy_key *keys; /* nkeys entries */
 	struct policy_role clients, officers, auditors;
+	unsigned int approvals_required; /* officers per key change: 1 or 2 */
+	unsigned int approval_minutes;   /* a proposal's life */
 };
 
 /* Append to a bounded text; a text that does not fit ends in "...". */

@@ -722,18 +722,44 @@ out:
 static int
 load_root(struct cfg_yaml_doc *doc, struct policy *p)
 {
-	enum { K_KEYS, K_CLIENTS, K_OFFICERS, K_AUDITORS, K_N };
+	enum {
+		K_KEYS,
+		K_CLIENTS,
+		K_OFFICERS,
+		K_AUDITORS,
+		K_APPROVALS,
+		K_APPROVAL_MIN,
+		K_N
+	};
 	static const struct cfg_yaml_key keys[K_N] = {
 		[K_KEYS] = { "keys", 1 },
 		[K_CLIENTS] = { "clients", 1 },
 		[K_OFFICERS] = { "officers", 0 },
 		[K_AUDITORS] = { "auditors", 0 },
+		[K_APPROVALS] = { "approvals_required", 0 },
+		[K_APPROVAL_MIN] = { "approval_minutes", 0 },
 	};
 	const struct cfg_yaml_node *v[K_N];
+	unsigned long long n;
 	int r;
 
-	if ((r = cfg_yaml_map(doc, cfg_yaml_root(doc), keys, K_N, v)) != 0 ||
-	    (r = load_keys(doc, v[K_KEYS], p)) != 0 ||
+	p->approvals_required = 1;
+	p->approval_minutes = POLICY_APPROVAL_MINUTES_DEFAULT;
+	if ((r = cfg_yaml_map(doc, cfg_yaml_root(doc), keys, K_N, v)) != 0)
+		return r;
+	if (v[K_APPROVALS] != NULL) {
+		if ((r = cfg_yaml_uint(doc, v[K_APPROVALS], 1, 2, &n)) != 0)
+			return r;
+		p->approvals_required = (unsigned int)n;
+	}
+	if (v[K_APPROVAL_MIN] != NULL) {
+		if ((r = cfg_yaml_uint(doc, v[K_APPROVAL_MIN], 1,
+			 POLICY_APPROVAL_MINUTES_MAX, &n)) != 0)
+			return r;
+		p->approval_minutes = (unsigned int)n;
+	}
+
+	if ((r = load_keys(doc, v[K_KEYS], p)) != 0 ||
 	    (r = load_role(doc, p, v[K_CLIENTS], 1, SD_MAX_CLIENTS, 1,
 		 &p->clients)) != 0 ||
 	    (v[K_OFFICERS] != NULL &&

@@ -2,8 +2,11 @@
  * sealctl key: the security officers' commands on seald's admin socket
  * (daemon/admin.c, daemon/keyops.c): list and show the managed keys,
  * generate one in the HSM, get a CSR for it and import the certificate a
- * CA issued.  Request bodies are built with jansson; the replies are
- * printed as tables for people, or as they came with --json for scripts.
+ * CA issued, rotate, retire, disable and destroy versions (daemon/
+ * keylife.c); and, under two-person control, list the pending proposals
+ * and approve another officer's.  Request bodies are built with jansson;
+ * the replies are printed as tables for people, or as they came with
+ * --json for scripts.
  * Everything seald sends back is printed with control bytes masked, so a
  * reply cannot drive the officer's terminal.
  */
@@ -11,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 #include <openssl/bio.h>
@@ -28,16 +32,25 @@ enum key_opt {
 	KO_USAGE,
 	KO_VERSION,
 	KO_OUT,
+	KO_CONFIRM,
 	KO_COUNT
 };
 #define KO_BIT(o) (1u << (o))
 #define KO_JSON KO_BIT(KO_COUNT)
+/* Not an option: the command's argument is a proposal ID, not a NAME. */
+#define KO_ID KO_BIT(KO_COUNT + 1)
 
 static const char *const key_optname[KO_COUNT] = { "--algorithm", "--subject",
-	"--usage", "--version", "--out" };
+	"--usage", "--version", "--out", "--confirm" };
+
+/* A proposal ID has at most as many digits as the largest bigint. */
+#define KEY_ID_DIGITS 19
+#define KEY_ID_WRONG \
+	"a proposal ID is 1 to " SD_XSTR(KEY_ID_DIGITS) " digits, not "
 
 struct key_opts {
-	const char *arg[2]; /* NAME, and FILE for import-cert */
+	const char *cmd;    /* the subcommand: retire, disable, destroy... */
+	const char *arg[2]; /* NAME (or ID), and FILE for import-cert */
 	int nargs;
 	const char *val[KO_COUNT];
 	int json;
@@ -47,7 +60,7 @@ struct key_opts {
 struct key_cmd {
 	const char *name;
 	int nargs;         /* positional arguments, exactly */
-	unsigned int opts; /* KO_BIT()s and KO_JSON it accepts */
+	unsigned int opts; /* KO_BIT()s, KO_JSON it accepts; KO_ID */
 	unsigned int need; /* the options it cannot do without */
 	int (*run)(const char *sock, const struct key_opts *o);
 };
@@ -101,6 +114,45 @@ ledger_of(json_t *reply, char *buf, size_t len)
 	return buf;
 }
 
+/* "; ledger INSTANCE #SEQ" and the end of the line, on f. */
+static void
+put_ledger(FILE *f, json_t *reply)
+{
+	char lbuf[SD_NAME_MAX + 32];
+
+	fputs("; ledger ", f);
+	put_safe(f, ledger_of(reply, lbuf, sizeof(lbuf)), 0);
+	fputc('\n', f);
+}
+
+/* A member in unix seconds as RFC 3339 UTC into buf, else "?". */
+static const char *
+time_of(json_t *o, const char *key, char *buf, size_t len)
+{
+	json_t *v = json_object_get(o, key);
+	struct tm tm;
+	time_t t;
+
+	if (!json_is_integer(v))
+		return "?";
+	t = (time_t)json_integer_value(v);
+	if (gmtime_r(&t, &tm) == NULL ||
+	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		return "?";
+	return buf;
+}
+
+/* "NAME vN" of a key or proposal object; " vN" only when it has one. */
+static void
+put_name_version(json_t *o)
+{
+	char vbuf[24];
+
+	put_safe(stdout, str_of(o, "name", "?"), 0);
+	if (json_is_integer(json_object_get(o, "version")))
+		printf(" v%s", int_of(o, "version", vbuf, sizeof(vbuf)));
+}
+
 static int
 bad_reply(const char *what)
 {
@@ -126,13 +178,14 @@ print_error(long status, json_t *root)
  * method on path of the admin socket with body (may be NULL; not
  * consumed).  With json the reply body is printed as it came, error or
  * not.  Returns the exit status: 0 with the reply object in *reply
- * (json_decref it), 1 when seald refused (its code and message on
- * stderr) or answered something else than a JSON object, 2 when the body
- * cannot be built, 3 when seald could not be reached.
+ * (json_decref it) and the HTTP status, any 2xx, in *code (when not
+ * NULL: 202 is a proposal), 1 when seald refused (its code and message
+ * on stderr) or answered something else than a JSON object, 2 when the
+ * body cannot be built, 3 when seald could not be reached.
  */
 static int
 admin_call(const char *sock, const char *method, const char *path, json_t *body,
-    int json, json_t **reply)
+    int json, long *code, json_t **reply)
 {
 	struct sealctl_buf b = { NULL, 0, 0 };
 	char *txt = NULL;
@@ -140,6 +193,8 @@ admin_call(const char *sock, const char *method, const char *path, json_t *body,
 	long status = 0;
 
 	*reply = NULL;
+	if (code != NULL)
+		*code = 0;
 	if (body != NULL && (txt = json_dumps(body, JSON_COMPACT)) == NULL) {
 		fprintf(stderr, "sealctl: cannot build the request\n");
 		return 2;
@@ -167,34 +222,31 @@ admin_call(const char *sock, const char *method, const char *path, json_t *body,
 		return 1;
 	}
 	*reply = root;
+	if (code != NULL)
+		*code = status;
 	return 0;
 }
 
-/* ---------------------------------------------------------- list, show */
+/* -------------------------------------------------------------- tables */
 
-#define LIST_COLS 6
+/* The tables of `key list` and `key pending` both have six columns. */
+#define TABLE_COLS 6
 
-/* The cells of one row of `key list`; vbuf holds the version's text. */
-static void
-list_cells(json_t *row, const char *cell[LIST_COLS], char *vbuf, size_t len)
-{
-	cell[0] = str_of(row, "name", "?");
-	cell[1] = int_of(row, "version", vbuf, len);
-	cell[2] = str_of(row, "algorithm", "?");
-	cell[3] = str_of(row, "state", "?");
-	cell[4] = str_of(row, "certificate_not_after", "-");
-	cell[5] = str_of(row, "created_by", "?");
-}
+/* The cells of one row, and room for those that are made of numbers. */
+struct cells {
+	const char *cell[TABLE_COLS];
+	char num[24], time[32];
+};
 
 static void
-list_line(const char *const cell[LIST_COLS], const size_t width[LIST_COLS])
+table_line(const char *const cell[TABLE_COLS], const size_t width[TABLE_COLS])
 {
 	size_t i, n;
 
-	for (i = 0; i < LIST_COLS; i++) {
+	for (i = 0; i < TABLE_COLS; i++) {
 		put_safe(stdout, cell[i], 0);
-		for (n = strlen(cell[i]); i + 1 < LIST_COLS && n < width[i] + 2;
-		     n++)
+		for (n = strlen(cell[i]);
+		     i + 1 < TABLE_COLS && n < width[i] + 2; n++)
 			putchar(' ');
 	}
 	putchar('\n');
@@ -203,46 +255,59 @@ list_line(const char *const cell[LIST_COLS], const size_t width[LIST_COLS])
 /* Two passes: the widths first, so the columns line up whatever the
  * length of the names. */
 static void
-list_table(json_t *rows)
+table(json_t *rows, const char *const head[TABLE_COLS],
+    void (*fill)(json_t *row, struct cells *c))
 {
-	static const char *const head[LIST_COLS] = { "NAME", "VERSION",
-		"ALGORITHM", "STATE", "CERT-EXPIRES", "CREATED-BY" };
-	const char *cell[LIST_COLS];
-	size_t width[LIST_COLS], i, j;
-	char vbuf[24];
+	size_t width[TABLE_COLS], i, j;
+	struct cells c;
 	json_t *row;
 
-	for (j = 0; j < LIST_COLS; j++)
+	for (j = 0; j < TABLE_COLS; j++)
 		width[j] = strlen(head[j]);
 	json_array_foreach(rows, i, row)
 	{
-		list_cells(row, cell, vbuf, sizeof(vbuf));
-		for (j = 0; j < LIST_COLS; j++)
-			if (strlen(cell[j]) > width[j])
-				width[j] = strlen(cell[j]);
+		fill(row, &c);
+		for (j = 0; j < TABLE_COLS; j++)
+			if (strlen(c.cell[j]) > width[j])
+				width[j] = strlen(c.cell[j]);
 	}
-	list_line(head, width);
+	table_line(head, width);
 	json_array_foreach(rows, i, row)
 	{
-		list_cells(row, cell, vbuf, sizeof(vbuf));
-		list_line(cell, width);
+		fill(row, &c);
+		table_line(c.cell, width);
 	}
+}
+
+/* ---------------------------------------------------------- list, show */
+
+static void
+list_cells(json_t *row, struct cells *c)
+{
+	c->cell[0] = str_of(row, "name", "?");
+	c->cell[1] = int_of(row, "version", c->num, sizeof(c->num));
+	c->cell[2] = str_of(row, "algorithm", "?");
+	c->cell[3] = str_of(row, "state", "?");
+	c->cell[4] = str_of(row, "certificate_not_after", "-");
+	c->cell[5] = str_of(row, "created_by", "?");
 }
 
 static int
 key_list(const char *sock, const struct key_opts *o)
 {
+	static const char *const head[TABLE_COLS] = { "NAME", "VERSION",
+		"ALGORITHM", "STATE", "CERT-EXPIRES", "CREATED-BY" };
 	json_t *reply, *rows;
 	int r;
 
-	if ((r = admin_call(
-		 sock, "GET", "/v1/admin/keys", NULL, o->json, &reply)) != 0 ||
+	if ((r = admin_call(sock, "GET", "/v1/admin/keys", NULL, o->json, NULL,
+		 &reply)) != 0 ||
 	    o->json) {
 		json_decref(reply);
 		return r;
 	}
 	if (json_is_array(rows = json_object_get(reply, "keys")))
-		list_table(rows);
+		table(rows, head, list_cells);
 	else
 		r = bad_reply("\"keys\" array");
 	json_decref(reply);
@@ -302,7 +367,8 @@ key_show(const char *sock, const struct key_opts *o)
 	int r;
 
 	snprintf(path, sizeof(path), "/v1/admin/keys/%s", o->arg[0]);
-	if ((r = admin_call(sock, "GET", path, NULL, o->json, &reply)) != 0 ||
+	if ((r = admin_call(sock, "GET", path, NULL, o->json, NULL, &reply)) !=
+		0 ||
 	    o->json) {
 		json_decref(reply);
 		return r;
@@ -320,38 +386,87 @@ key_show(const char *sock, const struct key_opts *o)
 	return r;
 }
 
-/* ------------------------------------------------------------ generate */
+/* --------------------------------------------- changes and proposals */
 
+/* A 202 reply: the change waits for a second officer. */
 static int
-key_generate(const char *sock, const struct key_opts *o)
+print_proposal(json_t *reply)
 {
-	char vbuf[24], lbuf[SD_NAME_MAX + 32];
-	json_t *req, *reply, *k;
+	json_t *p = json_object_get(reply, "proposal");
+	const char *id = str_of(p, "id", NULL);
+	char tbuf[32];
+
+	if (!json_is_object(p) || id == NULL)
+		return bad_reply("\"proposal\"");
+	printf("proposal ");
+	put_safe(stdout, id, 0);
+	printf(": ");
+	put_safe(stdout, str_of(p, "action", "?"), 0);
+	putchar(' ');
+	put_name_version(p);
+	printf(" waits for another officer's approval until %s (sealctl key "
+	       "approve ",
+	    time_of(p, "expires_at", tbuf, sizeof(tbuf)));
+	put_safe(stdout, id, 0);
+	putchar(')');
+	put_ledger(stdout, reply);
+	return 0;
+}
+
+/*
+ * POST req (taken; NULL when it could not be built) to path: a change
+ * that the policy may make a proposal.  A 202 is printed as one, a 200
+ * by done() with the reply's "key".  Returns the exit status.
+ */
+static int
+change(const char *sock, const char *path, json_t *req,
+    const struct key_opts *o, void (*done)(json_t *reply, json_t *key))
+{
+	json_t *reply, *k;
+	long status;
 	int r;
 
-	req = json_pack(
-	    "{s:s,s:s}", "name", o->arg[0], "algorithm", o->val[KO_ALGORITHM]);
-	r = admin_call(sock, "POST", "/v1/admin/keys", req, o->json, &reply);
+	if (req == NULL) {
+		fprintf(stderr, "sealctl: cannot build the request\n");
+		return 2;
+	}
+	r = admin_call(sock, "POST", path, req, o->json, &status, &reply);
 	json_decref(req);
 	if (r != 0 || o->json) {
 		json_decref(reply);
 		return r;
 	}
-	if (!json_is_object(k = json_object_get(reply, "key"))) {
-		json_decref(reply);
-		return bad_reply("\"key\"");
-	}
+	if (status == 202)
+		r = print_proposal(reply);
+	else if (!json_is_object(k = json_object_get(reply, "key")))
+		r = bad_reply("\"key\"");
+	else
+		done(reply, k);
+	json_decref(reply);
+	return r;
+}
+
+/* ------------------------------------------------------------ generate */
+
+static void
+generated(json_t *reply, json_t *k)
+{
 	printf("generated ");
-	put_safe(stdout, str_of(k, "name", "?"), 0);
-	printf(" v%s (", int_of(k, "version", vbuf, sizeof(vbuf)));
+	put_name_version(k);
+	printf(" (");
 	put_safe(stdout, str_of(k, "algorithm", "?"), 0);
 	printf("), HSM label ");
 	put_safe(stdout, str_of(k, "label", "?"), 0);
-	printf("; ledger ");
-	put_safe(stdout, ledger_of(reply, lbuf, sizeof(lbuf)), 0);
-	putchar('\n');
-	json_decref(reply);
-	return 0;
+	put_ledger(stdout, reply);
+}
+
+static int
+key_generate(const char *sock, const struct key_opts *o)
+{
+	return change(sock, "/v1/admin/keys",
+	    json_pack("{s:s,s:s}", "name", o->arg[0], "algorithm",
+		o->val[KO_ALGORITHM]),
+	    o, generated);
 }
 
 /* ----------------------------------------------------------------- CSR */
@@ -389,7 +504,7 @@ with_version(json_t *req, const struct key_opts *o)
 static int
 key_csr(const char *sock, const struct key_opts *o)
 {
-	char path[128], lbuf[SD_NAME_MAX + 32];
+	char path[128];
 	json_t *req, *reply;
 	const char *pem;
 	int r;
@@ -406,7 +521,7 @@ key_csr(const char *sock, const struct key_opts *o)
 		return 2;
 	}
 	snprintf(path, sizeof(path), "/v1/admin/keys/%s/csr", o->arg[0]);
-	r = admin_call(sock, "POST", path, req, 0, &reply);
+	r = admin_call(sock, "POST", path, req, 0, NULL, &reply);
 	json_decref(req);
 	if (r != 0)
 		return r;
@@ -420,11 +535,10 @@ key_csr(const char *sock, const struct key_opts *o)
 		r = 1; /* recorded, though: ask again for a new one */
 	if (r == 0) {
 		/* stdout may be the CSR itself: the receipt goes apart */
-		fprintf(stderr, "CSR for %s%s%s; ledger ", o->arg[0],
+		fprintf(stderr, "CSR for %s%s%s", o->arg[0],
 		    o->val[KO_OUT] != NULL ? " written to " : "",
 		    o->val[KO_OUT] != NULL ? o->val[KO_OUT] : "");
-		put_safe(stderr, ledger_of(reply, lbuf, sizeof(lbuf)), 0);
-		fputc('\n', stderr);
+		put_ledger(stderr, reply);
 	}
 	json_decref(reply);
 	return r;
@@ -486,7 +600,7 @@ read_cert_file(const char *path, size_t *len)
 static int
 key_import_cert(const char *sock, const struct key_opts *o)
 {
-	char path[128], vbuf[24], lbuf[SD_NAME_MAX + 32];
+	char path[128];
 	json_t *req, *reply, *pem, *k;
 	size_t len = 0;
 	char *file;
@@ -507,7 +621,7 @@ key_import_cert(const char *sock, const struct key_opts *o)
 	}
 	snprintf(
 	    path, sizeof(path), "/v1/admin/keys/%s/certificate", o->arg[0]);
-	r = admin_call(sock, "POST", path, req, o->json, &reply);
+	r = admin_call(sock, "POST", path, req, o->json, NULL, &reply);
 	json_decref(req);
 	if (r != 0 || o->json) {
 		json_decref(reply);
@@ -518,12 +632,142 @@ key_import_cert(const char *sock, const struct key_opts *o)
 		return bad_reply("\"key\"");
 	}
 	printf("imported the certificate of ");
-	put_safe(stdout, str_of(k, "name", "?"), 0);
-	printf(" v%s, expires ", int_of(k, "version", vbuf, sizeof(vbuf)));
+	put_name_version(k);
+	printf(", expires ");
 	put_safe(stdout, str_of(k, "certificate_not_after", "?"), 0);
-	printf("; ledger ");
-	put_safe(stdout, ledger_of(reply, lbuf, sizeof(lbuf)), 0);
-	putchar('\n');
+	put_ledger(stdout, reply);
+	json_decref(reply);
+	return 0;
+}
+
+/* ------------------------------------------------- rotate, retire ... */
+
+static void
+rotated(json_t *reply, json_t *k)
+{
+	char vbuf[24];
+
+	printf("rotated ");
+	put_safe(stdout, str_of(k, "name", "?"), 0);
+	printf(": v%s (", int_of(k, "version", vbuf, sizeof(vbuf)));
+	put_safe(stdout, str_of(k, "algorithm", "?"), 0);
+	printf(") pending its certificate, HSM label ");
+	put_safe(stdout, str_of(k, "label", "?"), 0);
+	put_ledger(stdout, reply);
+}
+
+static int
+key_rotate(const char *sock, const struct key_opts *o)
+{
+	char path[128];
+	json_t *req = json_object();
+
+	if (req != NULL && o->val[KO_ALGORITHM] != NULL &&
+	    json_object_set_new(
+		req, "algorithm", json_string(o->val[KO_ALGORITHM])) != 0) {
+		json_decref(req);
+		req = NULL;
+	}
+	snprintf(path, sizeof(path), "/v1/admin/keys/%s/rotate", o->arg[0]);
+	return change(sock, path, req, o, rotated);
+}
+
+static void
+moved(json_t *reply, json_t *k)
+{
+	put_name_version(k);
+	printf(" is now ");
+	put_safe(stdout, str_of(k, "state", "?"), 0);
+	put_ledger(stdout, reply);
+}
+
+/* retire, disable, destroy (its --confirm is checked by check()). */
+static int
+key_move(const char *sock, const struct key_opts *o)
+{
+	char path[128];
+	json_t *req = with_version(json_object(), o);
+
+	if (req != NULL && o->val[KO_CONFIRM] != NULL &&
+	    json_object_set_new(
+		req, "confirm", json_string(o->val[KO_CONFIRM])) != 0) {
+		json_decref(req);
+		req = NULL;
+	}
+	snprintf(path, sizeof(path), "/v1/admin/keys/%s/%s", o->arg[0], o->cmd);
+	return change(sock, path, req, o, moved);
+}
+
+/* ----------------------------------------------------------- proposals */
+
+static void
+pending_cells(json_t *row, struct cells *c)
+{
+	c->cell[0] = str_of(row, "id", "?");
+	c->cell[1] = str_of(row, "action", "?");
+	c->cell[2] = str_of(row, "name", "?");
+	c->cell[3] = json_is_integer(json_object_get(row, "version"))
+	    ? int_of(row, "version", c->num, sizeof(c->num))
+	    : "-";
+	c->cell[4] = str_of(row, "proposed_by", "?");
+	c->cell[5] = time_of(row, "expires_at", c->time, sizeof(c->time));
+}
+
+static int
+key_pending(const char *sock, const struct key_opts *o)
+{
+	static const char *const head[TABLE_COLS] = { "ID", "ACTION", "NAME",
+		"VERSION", "PROPOSED-BY", "EXPIRES" };
+	json_t *reply, *rows;
+	int r;
+
+	if ((r = admin_call(sock, "GET", "/v1/admin/proposals", NULL, o->json,
+		 NULL, &reply)) != 0 ||
+	    o->json) {
+		json_decref(reply);
+		return r;
+	}
+	if (json_is_array(rows = json_object_get(reply, "proposals")))
+		table(rows, head, pending_cells);
+	else
+		r = bad_reply("\"proposals\" array");
+	json_decref(reply);
+	return r;
+}
+
+static int
+key_approve(const char *sock, const struct key_opts *o)
+{
+	char path[128];
+	json_t *req, *reply, *p, *k;
+	int r;
+
+	if ((req = json_object()) == NULL) {
+		fprintf(stderr, "sealctl: cannot build the request\n");
+		return 2;
+	}
+	snprintf(
+	    path, sizeof(path), "/v1/admin/proposals/%s/approve", o->arg[0]);
+	r = admin_call(sock, "POST", path, req, o->json, NULL, &reply);
+	json_decref(req);
+	if (r != 0 || o->json) {
+		json_decref(reply);
+		return r;
+	}
+	if (!json_is_object(p = json_object_get(reply, "proposal")) ||
+	    !json_is_object(k = json_object_get(reply, "key"))) {
+		json_decref(reply);
+		return bad_reply("\"proposal\" and \"key\"");
+	}
+	printf("approved proposal ");
+	put_safe(stdout, str_of(p, "id", "?"), 0);
+	printf(": ");
+	put_safe(stdout, str_of(p, "action", "?"), 0);
+	putchar(' ');
+	put_name_version(k);
+	printf(", now ");
+	put_safe(stdout, str_of(k, "state", "?"), 0);
+	put_ledger(stdout, reply);
 	json_decref(reply);
 	return 0;
 }
@@ -540,6 +784,13 @@ static const struct key_cmd key_cmds[] = {
 		KO_BIT(KO_OUT),
 	    KO_BIT(KO_SUBJECT), key_csr },
 	{ "import-cert", 2, KO_JSON | KO_BIT(KO_VERSION), 0, key_import_cert },
+	{ "rotate", 1, KO_JSON | KO_BIT(KO_ALGORITHM), 0, key_rotate },
+	{ "retire", 1, KO_JSON | KO_BIT(KO_VERSION), 0, key_move },
+	{ "disable", 1, KO_JSON | KO_BIT(KO_VERSION), 0, key_move },
+	{ "destroy", 1, KO_JSON | KO_BIT(KO_VERSION) | KO_BIT(KO_CONFIRM),
+	    KO_BIT(KO_VERSION) | KO_BIT(KO_CONFIRM), key_move },
+	{ "pending", 0, KO_JSON, 0, key_pending },
+	{ "approve", 1, KO_JSON | KO_ID, 0, key_approve },
 };
 
 static int
@@ -588,15 +839,32 @@ parse(const struct key_cmd *c, int argc, char **argv, struct key_opts *o)
 	return 0;
 }
 
-/* What seald would refuse anyway, refused before a request: the key name
- * goes into the URL path, so only a name (and not a dot segment). */
+/* 1 when s is a proposal ID: digits only, as many as a bigint has. */
 static int
-check(struct key_opts *o)
+is_id(const char *s)
+{
+	size_t n = strspn(s, "0123456789");
+
+	return n > 0 && n <= KEY_ID_DIGITS && s[n] == '\0';
+}
+
+/*
+ * What seald would refuse anyway, refused before a request: the key name
+ * (or proposal ID) goes into the URL path, so only a name (and not a dot
+ * segment), or digits.  destroy's --confirm must repeat "NAME vN"
+ * exactly: a typo is caught here, without a proposal in the ledger.
+ */
+static int
+check(const struct key_cmd *c, struct key_opts *o)
 {
 	const char *v = o->val[KO_VERSION], *u = o->val[KO_USAGE];
-	char *end = NULL;
+	const char *confirm = o->val[KO_CONFIRM];
+	char *end = NULL, want[SD_NAME_MAX + 32];
 
-	if (o->nargs > 0 &&
+	if (o->nargs > 0 && (c->opts & KO_ID)) {
+		if (!is_id(o->arg[0]))
+			return usage_error(KEY_ID_WRONG, o->arg[0]);
+	} else if (o->nargs > 0 &&
 	    (!sd_name_valid(o->arg[0], strlen(o->arg[0])) ||
 		strcmp(o->arg[0], ".") == 0 || strcmp(o->arg[0], "..") == 0))
 		return usage_error("not a key name: ", o->arg[0]);
@@ -609,6 +877,18 @@ check(struct key_opts *o)
 			return usage_error("--version is a positive number, "
 					   "not ",
 			    v);
+	}
+	if (confirm != NULL) {
+		/* v is the canonical text of the version, checked above */
+		snprintf(want, sizeof(want), "%s v%s", o->arg[0],
+		    v != NULL ? v : "?");
+		if (strcmp(confirm, want) != 0) {
+			fprintf(stderr,
+			    "sealctl: refused: --confirm must be exactly "
+			    "\"%s\" to destroy that version\n",
+			    want);
+			return 2;
+		}
 	}
 	return 0;
 }
@@ -636,7 +916,9 @@ cmd_key(int argc, char **argv)
 			c = &key_cmds[i];
 	if (c == NULL)
 		return usage_error("no such key command: ", argv[1]);
-	if ((r = parse(c, argc - 2, argv + 2, &o)) != 0 || (r = check(&o)) != 0)
+	if ((r = parse(c, argc - 2, argv + 2, &o)) != 0 ||
+	    (r = check(c, &o)) != 0)
 		return r;
+	o.cmd = c->name;
 	return c->run(sock, &o);
 }

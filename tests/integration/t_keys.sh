@@ -45,6 +45,14 @@ key_events() {
 	    key_name = '$1' and format = '$2'"
 }
 
+# the shared policy with a managed key of this test's (t-seal; the shared
+# qerds-seal stays ungenerated for the other tests), put back at the end
+cp "$IT_DIR/policy.yaml" "$W/original.yaml"
+printf '  t-seal:\n    managed: true\n    formats: [raw, cms]\n' >"$W/key.yaml"
+sed -e "/^keys:/r $W/key.yaml" -e 's/\(- keys: \[.*\)qerds-seal/\1qerds-seal, t-seal/' \
+    "$W/original.yaml" >"$W/policy.yaml"
+policy_reload "$W/policy.yaml"
+
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
     -keyout "$W/ca.key" -out "$W/ca.pem" -subj "/CN=seald test CA" -days 30 \
     -addext basicConstraints=critical,CA:TRUE \
@@ -52,9 +60,9 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 
 tid "a managed policy key is not served before an officer generates it"
 http_req GET /v1/keys
-expect_code 200 "keys" && ! grep -q qerds-seal "$IT_BODY" ||
-	fail "qerds-seal is listed before it exists"
-sign_json qerds-seal "$(digest_b64 sha256 before)" sha256 "t-keys-before"
+expect_code 200 "keys" && ! grep -q t-seal "$IT_BODY" ||
+	fail "t-seal is listed before it exists"
+sign_json t-seal "$(digest_b64 sha256 before)" sha256 "t-keys-before"
 expect_code 404 "sign with an ungenerated key"
 
 tid "officers generate keys in the HSM: EC P-256, P-384, RSA 2048, 3072, 4096"
@@ -150,41 +158,40 @@ import_cert t-p256 "$W/t-p256.chain"
 expect_code 200 "t-p256's own chain"
 
 tid "a managed key, once certified, signs raw and CMS with its chain"
-gen qerds-seal ec-p256
-expect_code 200 "generate qerds-seal"
-csr qerds-seal "/C=BE/O=Example QERDS/CN=QERDS evidence seal" && ca_sign qerds-seal
-import_cert qerds-seal "$W/qerds-seal.chain"
-expect_code 200 "import qerds-seal"
+gen t-seal ec-p256
+expect_code 200 "generate t-seal"
+csr t-seal "/C=BE/O=Example QERDS/CN=QERDS evidence seal" && ca_sign t-seal
+import_cert t-seal "$W/t-seal.chain"
+expect_code 200 "import t-seal"
 http_req GET /v1/keys
-jq -e '.keys[] | select(.name == "qerds-seal") | .certificate | test("BEGIN CERTIFICATE")' \
-    "$IT_BODY" >/dev/null || fail "GET /v1/keys: no certificate for qerds-seal"
+jq -e '.keys[] | select(.name == "t-seal") | .certificate | test("BEGIN CERTIFICATE")' \
+    "$IT_BODY" >/dev/null || fail "GET /v1/keys: no certificate for t-seal"
 doc=$W/evidence.txt
 printf 'delivery evidence %s\n' "$RANDOM" >"$doc"
-sign_json qerds-seal "$(openssl dgst -sha256 -binary "$doc" | base64 -w0)" sha256 t-keys-cms cms
-if expect_code 200 "cms with qerds-seal"; then
+sign_json t-seal "$(openssl dgst -sha256 -binary "$doc" | base64 -w0)" sha256 t-keys-cms cms
+if expect_code 200 "cms with t-seal"; then
 	jq -r .signature "$IT_BODY" | base64 -d >"$doc.p7s"
 	out=$(openssl cms -verify -binary -inform DER -in "$doc.p7s" -content "$doc" \
 	    -CAfile "$W/ca.pem" -out /dev/null 2>&1) || fail "openssl cms -verify: $out"
 fi
-sign_json qerds-seal "$(openssl dgst -sha256 -binary "$doc" | base64 -w0)" sha256 t-keys-raw raw
-if expect_code 200 "raw with qerds-seal"; then
+sign_json t-seal "$(openssl dgst -sha256 -binary "$doc" | base64 -w0)" sha256 t-keys-raw raw
+if expect_code 200 "raw with t-seal"; then
 	jq -r .signature "$IT_BODY" | base64 -d >"$doc.sig"
-	openssl dgst -sha256 -verify <(openssl x509 -in "$W/qerds-seal.pem" -pubkey -noout) \
+	openssl dgst -sha256 -verify <(openssl x509 -in "$W/t-seal.pem" -pubkey -noout) \
 	    -signature "$doc.sig" "$doc" >/dev/null 2>&1 || fail "raw signature does not verify"
 	[ "$(jq -r .key_version "$IT_BODY")" = 1 ] || fail "key_version $(jq -r .key_version "$IT_BODY")"
 fi
 
 tid "after a restart the managed key signs again, from the keys table"
 if it_restart_seald; then
-	sign_json qerds-seal "$(digest_b64 sha256 restart)" sha256 "t-keys-restart-$RANDOM"
-	expect_code 200 "qerds-seal after a restart"
+	sign_json t-seal "$(digest_b64 sha256 restart)" sha256 "t-keys-restart-$RANDOM"
+	expect_code 200 "t-seal after a restart"
 else
 	fail "seald did not come back"
 fi
 
 tid "who may: officers change, auditors read, others 401, clients never"
 admin_req -u "$IT_UNKNOWN_USER" GET /v1/admin/keys && expect_code 401 "unknown uid on the admin socket"
-cp "$IT_DIR/policy.yaml" "$W/policy.yaml"
 printf 'auditors:\n  t-auditor:\n    match: {uid: [%s]}\n' "$(id -u bin)" >>"$W/policy.yaml"
 policy_reload "$W/policy.yaml"
 if admin_req -u bin GET /v1/admin/keys; then
@@ -203,8 +210,8 @@ expect_code 404 "generate through the service socket"
 	fail "a refused caller made a key"
 
 tid "every key event is in the ledger and the chain verifies"
-[ "$(key_events qerds-seal generate)|$(key_events qerds-seal csr)|$(key_events qerds-seal certificate)" = "1|1|1" ] ||
-	fail "qerds-seal events: $(psql_q "select format from ledger_entries where key_name = 'qerds-seal' and kind = 'key'")"
+[ "$(key_events t-seal generate)|$(key_events t-seal csr)|$(key_events t-seal certificate)" = "1|1|1" ] ||
+	fail "t-seal events: $(psql_q "select format from ledger_entries where key_name = 't-seal' and kind = 'key'")"
 [ "$(psql_q "select count(*) from ledger_entries where kind = 'key' and client = 'local-officer'")" -ge 12 ] ||
 	fail "key events: $(psql_q "select count(*) from ledger_entries where kind = 'key'")"
 out=$("$IT_BUILD/sealctl" ledger verify --db "$(pg_conninfo "$IT_DIR" seald)" 2>&1) ||
@@ -230,3 +237,73 @@ grep -Eq '^t-cli +1 +ec-p384 +active +20[0-9-]+T.* +local-officer$' <<<"$out" ||
 [ $? = 1 ] || fail "show of an unknown key does not exit 1"
 "${SC[@]}" key generate t-cli --algorithm ec-p256 >/dev/null 2>&1
 [ $? = 1 ] || fail "a second generate does not exit 1"
+
+tid "a key swapped in the token under a generated key's label is never certified or used"
+gen t-swap ec-p256
+expect_code 200 "generate t-swap"
+id=$(jq -r .key.id "$IT_BODY")
+pin=$(cat "$IT_DIR/pin")
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$W/outside.pem" 2>/dev/null
+openssl pkey -in "$W/outside.pem" -outform DER -out "$W/outside.der"
+openssl pkey -in "$W/outside.pem" -pubout -outform DER -out "$W/outside.pub.der"
+for t in privkey pubkey; do
+	SEALD_USER_PIN=$pin _hsm_tool "$IT_DIR" --login --pin env:SEALD_USER_PIN \
+	    --delete-object --type "$t" --label seald-t-swap-v1 >/dev/null 2>&1
+done
+SEALD_USER_PIN=$pin _hsm_tool "$IT_DIR" --login --pin env:SEALD_USER_PIN \
+    --write-object "$W/outside.der" --type privkey --label seald-t-swap-v1 --id "$id" \
+    --usage-sign --sensitive >"$W/swap.log" 2>&1 &&
+	SEALD_USER_PIN=$pin _hsm_tool "$IT_DIR" --login --pin env:SEALD_USER_PIN \
+	    --write-object "$W/outside.pub.der" --type pubkey --label seald-t-swap-v1 \
+	    --id "$id" --usage-sign >>"$W/swap.log" 2>&1 ||
+	fail "cannot import the outside key: $(tail -n1 "$W/swap.log")"
+if it_restart_seald; then
+	admin_req POST /v1/admin/keys/t-swap/csr '{"subject":"/CN=swapped"}'
+	expect_code 409 "a CSR for the swapped key"
+	grep -q 'BEGIN CERTIFICATE REQUEST' "$IT_BODY" && fail "a CSR for a key from outside the HSM"
+else
+	fail "seald did not come back"
+fi
+
+tid "the daemon's database role cannot point a managed key at another key"
+# its identity cannot change, by update or delete
+psql_q "update keys set hsm_label = 'seald-demo-ec' where name = 't-seal'" >/dev/null 2>&1 &&
+	fail "the daemon role changed a key's label"
+psql_q "delete from keys where name = 't-seal'" >/dev/null 2>&1 && fail "the daemon role deleted a key"
+# a forged version that the ledger never recorded is not served
+pub=$(openssl pkey -pubin -in "$IT_DIR/certs/seald-demo-ec.pub.pem" -outform DER | od -An -v -tx1 | tr -d ' \n')
+psql_q "update keys set state = 'retired' where name = 't-seal' and state = 'active'" >/dev/null &&
+psql_q "insert into keys (name, version, algorithm, hsm_label, hsm_id, public_key, state, created_by)
+    values ('t-seal', 9, 'ec-p256', 'seald-t-seal-v9', '\\x01', '\\x$pub', 'active', 'mallory')" >/dev/null ||
+	fail "the forged row could not be written (the test needs it)"
+policy_reload "$W/policy.yaml"
+sign_json t-seal "$(digest_b64 sha256 forged)" sha256 "t-keys-forged-$RANDOM"
+expect_code 404 "sign with a forged key version"
+grep -q 'key t-seal v9: the keys table row is not the one the ledger recorded' "$IT_DIR/seald.log" ||
+	fail "the log does not say why t-seal is not served"
+psql_q "update keys set state = 'disabled' where name = 't-seal' and version = 9" >/dev/null
+psql_q "update keys set state = 'active' where name = 't-seal' and version = 1" >/dev/null
+
+tid "a chain whose issuer did not sign the certificate, or a seal certificate for a TSA key, is refused"
+gen t-chain ec-p256
+csr t-chain "/CN=t-chain" && ca_sign t-chain
+# a CA of the same name (and key identifier) with another key
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$W/fake.key" \
+    -out "$W/fake.pem" -subj "/CN=seald test CA" -days 30 \
+    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign \
+    -addext "subjectKeyIdentifier=$(openssl x509 -in "$W/ca.pem" -noout -ext subjectKeyIdentifier | tail -n1 | tr -d ' ')" 2>/dev/null
+cat "$W/t-chain.pem" "$W/fake.pem" >"$W/forged.chain"
+import_cert t-chain "$W/forged.chain"
+expect_code 400 "a chain with a look-alike CA"
+printf '  t-stamp:\n    managed: true\n    usage: [timestamp]\n    tsa_policy: 2.999.5\n' >"$W/tsa.yaml"
+sed -i "/^keys:/r $W/tsa.yaml" "$W/policy.yaml"
+policy_reload "$W/policy.yaml"
+gen t-stamp ec-p256
+csr t-stamp "/CN=t-stamp" seal && ca_sign t-stamp
+import_cert t-stamp "$W/t-stamp.chain"
+expect_code 400 "a seal certificate for a time-stamping key"
+csr t-stamp "/CN=t-stamp" timestamp && ca_sign t-stamp
+import_cert t-stamp "$W/t-stamp.chain"
+expect_code 200 "a TSA certificate for it"
+
+policy_reload "$W/original.yaml"

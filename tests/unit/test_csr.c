@@ -282,7 +282,7 @@ one_key(const char *type, const char *param, size_t bits,
 	assert_int_equal(s.calls, 1);
 	assert_non_null(pem);
 	plen = strlen(pem);
-	assert_true(plen < CSR_PEM_MAX);
+	assert_true(plen < SD_CSR_PEM_MAX);
 	assert_memory_equal(pem, PEM_BEGIN, strlen(PEM_BEGIN));
 	assert_string_equal(pem + plen - strlen(PEM_END), PEM_END);
 
@@ -393,8 +393,8 @@ openssl_subject(const char *keyfile, const char *s, unsigned char **der)
 	if (run_tool(argv, out, sizeof(out)) != 0)
 		fail_msg("openssl req -subj %s: %s", s, out);
 	assert_non_null(f = fopen(path, "rb"));
-	assert_non_null(buf = malloc(CSR_PEM_MAX));
-	assert_true((len = (long)fread(buf, 1, CSR_PEM_MAX, f)) > 0);
+	assert_non_null(buf = malloc(SD_CSR_PEM_MAX));
+	assert_true((len = (long)fread(buf, 1, SD_CSR_PEM_MAX, f)) > 0);
 	fclose(f);
 	assert_int_equal(unlink(path), 0);
 	p = buf;
@@ -498,7 +498,7 @@ refused(const char *s, const char *reason)
 static void
 test_subject_refused(void **state)
 {
-	char buf[CSR_SUBJECT_MAX + 64];
+	char buf[SD_CSR_SUBJECT_MAX + 64];
 	X509_NAME *name;
 	char errbuf[256];
 	size_t i, off;
@@ -537,21 +537,21 @@ test_subject_refused(void **state)
 	refused(buf, "value not allowed for CN");
 
 	/* 512 bytes and 16 attributes are fine, one more of either is not */
-	long_subject(buf, sizeof(buf), CSR_SUBJECT_MAX, 8);
+	long_subject(buf, sizeof(buf), SD_CSR_SUBJECT_MAX, 8);
 	assert_int_equal(
 	    csr_subject_parse(buf, &name, errbuf, sizeof(errbuf)), 0);
 	assert_int_equal(X509_NAME_entry_count(name), 8);
 	X509_NAME_free(name);
-	long_subject(buf, sizeof(buf), CSR_SUBJECT_MAX + 1, 9);
+	long_subject(buf, sizeof(buf), SD_CSR_SUBJECT_MAX + 1, 9);
 	refused(buf, "longer than 512 bytes");
-	for (i = 0, off = 0; i < CSR_SUBJECT_ATTRS_MAX + 1; i++)
+	for (i = 0, off = 0; i < SD_CSR_SUBJECT_ATTRS_MAX + 1; i++)
 		off += (size_t)snprintf(
 		    buf + off, sizeof(buf) - off, "/DC=d%zu", i);
 	refused(buf, "more than 16 attributes");
 	buf[off - strlen("/DC=d16")] = '\0';
 	assert_int_equal(
 	    csr_subject_parse(buf, &name, errbuf, sizeof(errbuf)), 0);
-	assert_int_equal(X509_NAME_entry_count(name), CSR_SUBJECT_ATTRS_MAX);
+	assert_int_equal(X509_NAME_entry_count(name), SD_CSR_SUBJECT_ATTRS_MAX);
 	X509_NAME_free(name);
 }
 

@@ -392,6 +392,14 @@ test_managed_key(void **state)
 	assert_non_null(k = policy_key_find(p, "by-label"));
 	assert_int_equal(k->managed, 0);
 	assert_string_equal(k->label, "seald-demo-ec");
+	assert_int_equal(policy_approvals_required(p), 2);
+	assert_int_equal(policy_approval_minutes(p), 30);
+	policy_free(p);
+	/* one officer suffices, for an hour, unless the policy says */
+	p = load_data("ok_minimal.yaml");
+	assert_int_equal(policy_approvals_required(p), 1);
+	assert_int_equal(
+	    policy_approval_minutes(p), POLICY_APPROVAL_MINUTES_DEFAULT);
 	policy_free(p);
 }
 
