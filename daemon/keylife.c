@@ -21,7 +21,7 @@
  * with also: the proposal's end, in the same transaction). */
 struct action {
 	const char *name;
-	int64_t version;      /* retire, disable, destroy */
+	int64_t version;       /* retire, disable, destroy */
 	const char *algorithm; /* generate, rotate ("" or NULL: the same) */
 	const char *why;       /* for the entry's detail */
 	const char *by;        /* who asked for it (the proposer) */
@@ -200,8 +200,8 @@ do_rotate(struct keyops *ko, const struct keyops_caller *who,
 	char why[SD_DETAIL_MAX];
 	int r;
 
-	if ((r = rotate_target(ko, a->name, a->algorithm, k, errbuf,
-		 errlen)) != 0)
+	if ((r = rotate_target(ko, a->name, a->algorithm, k, errbuf, errlen)) !=
+	    0)
 		return r;
 	snprintf(k->state, sizeof(k->state), "pending");
 	snprintf(k->created_by, sizeof(k->created_by), "%s", a->by);
@@ -250,7 +250,8 @@ movable(struct keyops *ko, const char *action, const char *name,
 	k->cert = NULL;
 	if (strcmp(k->state, "destroyed") == 0)
 		return ko_fail(SD_ERR_CONFLICT, errbuf, errlen,
-		    "key %s v%lld is destroyed", k->name, (long long)k->version);
+		    "key %s v%lld is destroyed", k->name,
+		    (long long)k->version);
 	if (move_of(action, k->state) < 0)
 		return ko_fail(SD_ERR_CONFLICT, errbuf, errlen,
 		    "key %s v%lld is %s: it cannot be %s", k->name,
@@ -264,9 +265,9 @@ movable(struct keyops *ko, const char *action, const char *name,
 /* retire, disable, destroy: the state change, recorded; destroy then
  * removes the pair from the token. */
 static int
-do_move(struct keyops *ko, const struct keyops_caller *who,
-    const char *action, const struct action *a, struct key_row *k,
-    struct ledger_entry *e, char *errbuf, size_t errlen)
+do_move(struct keyops *ko, const struct keyops_caller *who, const char *action,
+    const struct action *a, struct key_row *k, struct ledger_entry *e,
+    char *errbuf, size_t errlen)
 {
 	struct key_change c;
 	struct key_apply_pair both;
@@ -275,8 +276,8 @@ do_move(struct keyops *ko, const struct keyops_caller *who,
 	uint8_t hash[32];
 	int r, m;
 
-	if ((r = movable(ko, action, a->name, a->version, k, errbuf,
-		 errlen)) != 0)
+	if ((r = movable(ko, action, a->name, a->version, k, errbuf, errlen)) !=
+	    0)
 		return r;
 	/* the pair to destroy is the one seald made and recorded, found by
 	 * label and id: never another object that took its label */
@@ -298,13 +299,13 @@ do_move(struct keyops *ko, const struct keyops_caller *who,
 		e->apply_arg = &both;
 	}
 	if ((r = ledger_record(ko->ledger, e, -1)) != 0)
-		return ko_fail(r == SD_ERR_NOT_FOUND ? SD_ERR_CONFLICT
-						      : SD_ERR_LEDGER,
+		return ko_fail(
+		    r == SD_ERR_NOT_FOUND ? SD_ERR_CONFLICT : SD_ERR_LEDGER,
 		    errbuf, errlen, "%s",
 		    r == SD_ERR_NOT_FOUND ? "the key changed meanwhile"
 					  : "the ledger did not record it");
-	log_info("key %s v%lld: %s -> %s by %s", k->name,
-	    (long long)k->version, c.from, c.to, who->name);
+	log_info("key %s v%lld: %s -> %s by %s", k->name, (long long)k->version,
+	    c.from, c.to, who->name);
 	snprintf(k->state, sizeof(k->state), "%s", moves[m].to);
 	ko_rekey(ko);
 	if (strcmp(action, "destroy") == 0 &&
@@ -344,8 +345,8 @@ answer(const struct key_row *k, const struct ledger_entry *e, char **reply)
 
 int
 keyops_rotate(struct keyops *ko, const struct keyops_caller *who,
-    const char *name, const char *body, size_t len, char **reply,
-    char *errbuf, size_t errlen)
+    const char *name, const char *body, size_t len, char **reply, char *errbuf,
+    size_t errlen)
 {
 	static const char *const known[] = { "algorithm", NULL };
 	struct action a = { name, 0, NULL, "", who->name, NULL, NULL };
@@ -365,8 +366,8 @@ keyops_rotate(struct keyops *ko, const struct keyops_caller *who,
 	}
 	/* what the approval would find is checked now, too */
 	if (ko_needs_second(ko, "rotate"))
-		r = (r = rotate_target(ko, name, a.algorithm, &k, errbuf,
-			 errlen)) != 0
+		r = (r = rotate_target(
+			 ko, name, a.algorithm, &k, errbuf, errlen)) != 0
 		    ? r
 		    : ko_propose(ko, who, "rotate", name, 0, a.algorithm, reply,
 			  errbuf, errlen);
@@ -394,8 +395,8 @@ keyops_move(struct keyops *ko, const struct keyops_caller *who,
 		return SD_ERR_BAD_REQUEST;
 	v = json_object_get(o, "version");
 	confirm = ko_member_str(o, "confirm", sizeof(want), &bad);
-	if (bad || (v != NULL && (!json_is_integer(v) ||
-				     json_integer_value(v) < 1))) {
+	if (bad ||
+	    (v != NULL && (!json_is_integer(v) || json_integer_value(v) < 1))) {
 		json_decref(o);
 		return ko_fail(SD_ERR_BAD_REQUEST, errbuf, errlen,
 		    "\"version\" is a positive integer");
@@ -412,8 +413,7 @@ keyops_move(struct keyops *ko, const struct keyops_caller *who,
 		    a.version > 0 ? want : "NAME vN");
 	}
 	json_decref(o);
-	if ((r = movable(ko, action, name, a.version, &k, errbuf, errlen)) !=
-	    0)
+	if ((r = movable(ko, action, name, a.version, &k, errbuf, errlen)) != 0)
 		return r;
 	if (ko_needs_second(ko, action))
 		return ko_propose(ko, who, action, name, k.version, NULL, reply,
@@ -462,8 +462,8 @@ record_approval(struct keyops *ko, const struct keyops_caller *who,
 
 	snprintf(p->approved_by, sizeof(p->approved_by), "%s", who->name);
 	about(p, text, sizeof(text), hash);
-	snprintf(detail, sizeof(detail), "approval of %.160s, proposed by %.63s",
-	    text, p->proposed_by);
+	snprintf(detail, sizeof(detail),
+	    "approval of %.160s, proposed by %.63s", text, p->proposed_by);
 	row_of(&k, p->name, p->version, p->algorithm);
 	ko_event(ko, who, &k, "approve", hash, detail, &e);
 	e.apply = ledger_keys_approve;
@@ -515,14 +515,14 @@ keyops_approve(struct keyops *ko, const struct keyops_caller *who,
 
 	id = strtoll(id_text, &end, 10);
 	if (*id_text == '\0' || *end != '\0' || id < 1)
-		return ko_fail(SD_ERR_NOT_FOUND, errbuf, errlen,
-		    "no such proposal");
+		return ko_fail(
+		    SD_ERR_NOT_FOUND, errbuf, errlen, "no such proposal");
 	if ((r = ledger_keys_proposals(ko->rd, id, 0, &ps, &n)) != 0)
 		return ko_fail(r, errbuf, errlen, "cannot read the proposals");
 	if (n == 0) {
 		free(ps);
-		return ko_fail(SD_ERR_NOT_FOUND, errbuf, errlen,
-		    "no proposal %lld", id);
+		return ko_fail(
+		    SD_ERR_NOT_FOUND, errbuf, errlen, "no proposal %lld", id);
 	}
 	p = ps[0];
 	free(ps);
@@ -535,10 +535,10 @@ keyops_approve(struct keyops *ko, const struct keyops_caller *who,
 	if ((r = record_approval(ko, who, &p, errbuf, errlen)) != 0)
 		return r;
 	snprintf(p.state, sizeof(p.state), "done");
-	snprintf(why, sizeof(why), "; proposal %lld by %s, approved by %s",
-	    id, p.proposed_by, who->name);
-	a = (struct action){ p.name, p.version, p.algorithm, why,
-		p.proposed_by, ledger_keys_proposal_end, &p };
+	snprintf(why, sizeof(why), "; proposal %lld by %s, approved by %s", id,
+	    p.proposed_by, who->name);
+	a = (struct action){ p.name, p.version, p.algorithm, why, p.proposed_by,
+		ledger_keys_proposal_end, &p };
 	if ((r = run_action(ko, who, p.action, &a, &k, &e, errbuf, errlen)) !=
 	    0) {
 		record_failure(ko, who, &p, errbuf);
@@ -548,8 +548,8 @@ keyops_approve(struct keyops *ko, const struct keyops_caller *who,
 		    "%.200s",
 		    id, why);
 	}
-	*reply = ko_dump(json_pack("{s:o,s:o,s:o}", "proposal",
-	    proposal_json(&p), "key", ko_row_json(&k), "ledger",
-	    ko_ledger_ref(&e)));
+	*reply =
+	    ko_dump(json_pack("{s:o,s:o,s:o}", "proposal", proposal_json(&p),
+		"key", ko_row_json(&k), "ledger", ko_ledger_ref(&e)));
 	return *reply != NULL ? 0 : SD_ERR_NOMEM;
 }

@@ -144,8 +144,8 @@ ko_rekey(struct keyops *ko)
 
 /* Parse a JSON object body; only the known members. */
 json_t *
-ko_parse_body(const char *body, size_t len, const char *const *known, char *errbuf,
-    size_t errlen)
+ko_parse_body(const char *body, size_t len, const char *const *known,
+    char *errbuf, size_t errlen)
 {
 	json_error_t je;
 	const char *k;
@@ -236,7 +236,6 @@ ko_in_use(const struct key_row *k, char *errbuf, size_t errlen)
 	return ko_fail(SD_ERR_CONFLICT, errbuf, errlen, "key %s v%lld is %s",
 	    k->name, (long long)k->version, k->state);
 }
-
 
 int
 ko_algorithm_fits(struct keyops *ko, const char *name, const char *alg,
