@@ -24,7 +24,7 @@ CFLAGS := -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(HARDEN) -Icommon -Iconfig -Ihs
 LDFLAGS := -pie -Wl,-z,relro,-z,now,-z,noexecstack $(if $(SANITIZE),-fsanitize=$(SANITIZE))
 LIBS := $(PKG_LIBS) -lpthread -ldl
 
-COMMON_SRC := common/err.c common/log.c common/b64.c common/secret.c \
+COMMON_SRC := common/err.c common/log.c common/b64.c common/secret.c common/path.c \
 	common/clock.c common/queue.c common/canon.c
 CFG_SRC := config/cfg.c config/cfg_yaml.c common/name.c
 POLICY_SRC := policy/policy.c policy/policy_load.c policy/ratelimit.c
@@ -36,7 +36,7 @@ LEDGER_SRC := ledger/ledger.c ledger/ledger_hash.c ledger/ledger_verify.c \
 EVIDENCE_SRC := evidence/cms.c evidence/tsa.c evidence/csr.c
 DAEMON_SRC := daemon/main.c daemon/server.c daemon/sign_req.c daemon/signer.c daemon/keys.c \
 	daemon/pstate.c \
-	daemon/reply.c daemon/peer.c daemon/http.c daemon/admin.c daemon/keyops.c daemon/keyops_util.c daemon/keylife.c
+	daemon/reply.c daemon/peer.c daemon/http.c daemon/admin.c daemon/keyops.c daemon/keyops_util.c daemon/keylife.c daemon/privdrop.c
 SEALD_SRC := $(COMMON_SRC) $(CFG_SRC) $(POLICY_SRC) $(HSM_SRC) $(LEDGER_SRC) $(EVIDENCE_SRC) \
 	$(DAEMON_SRC)
 SEALCTL_SRC := tools/sealctl.c tools/sealctl_key.c tools/sealctl_prove.c tools/sealctl_tsa.c \
@@ -48,11 +48,13 @@ comma := ,
 obj = $(patsubst %.c,$(BUILD)/%.o,$(patsubst $(BUILD)/%,%,$(1)))
 
 UNIT_TESTS := test_err test_b64 test_cfg test_sign_req test_ledger_hash test_queue \
-	test_policy test_ratelimit test_merkle test_cms test_tsa test_csr
+	test_policy test_ratelimit test_merkle test_cms test_tsa test_secret test_path test_csr
 test_cms_SRC := tests/unit/test_cms.c tests/unit/softkey.c evidence/cms.c common/err.c
 test_tsa_SRC := tests/unit/test_tsa.c tests/unit/softkey.c evidence/tsa.c evidence/cms.c common/err.c
 test_csr_SRC := tests/unit/test_csr.c tests/unit/softkey.c evidence/csr.c evidence/cms.c common/err.c
 test_merkle_SRC := tests/unit/test_merkle.c ledger/merkle.c
+test_secret_SRC := tests/unit/test_secret.c common/secret.c common/log.c common/err.c
+test_path_SRC := tests/unit/test_path.c common/path.c common/err.c
 test_queue_SRC := tests/unit/test_queue.c common/queue.c common/clock.c common/err.c
 test_b64_SRC := tests/unit/test_b64.c common/b64.c common/err.c
 test_ledger_hash_SRC := tests/unit/test_ledger_hash.c ledger/ledger_hash.c common/canon.c

@@ -12,6 +12,7 @@
 #define SD_LABEL_MAX 128                 /* PKCS#11 labels */
 #define SD_KEY_ID_MAX 256                /* PKCS#11 CKA_ID bytes kept */
 #define SD_PATH_MAX 4096
+#define SD_MODULE_DIRS_MAX 8 /* pkcs11.module_dirs */
 #define SD_CONNINFO_MAX 1024
 #define SD_MAX_KEYS 64
 #define SD_MAX_CLIENTS 256

@@ -6,12 +6,15 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "err.h"
+#include "log.h"
 #include "secret.h"
 
 void
@@ -111,4 +114,45 @@ secret_harden_process(void)
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
 		return SD_ERR_SYSTEM;
 	return 0;
+}
+
+static size_t
+pages_of(size_t n)
+{
+	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+
+	return (n + pg - 1) / pg * pg;
+}
+
+void *
+secret_alloc(size_t n)
+{
+	static atomic_int warned;
+	size_t len = pages_of(n);
+	void *p;
+
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+	    -1, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	if (madvise(p, len, MADV_DONTDUMP) != 0 || mlock(p, len) != 0) {
+		if (atomic_exchange(&warned, 1) == 0)
+			log_warn(
+			    "secrets: cannot lock memory (%s): the PIN may "
+			    "be swapped out while it is read",
+			    strerror(errno));
+	}
+	return p;
+}
+
+void
+secret_free(void *p, size_t n)
+{
+	size_t len = pages_of(n);
+
+	if (p == NULL)
+		return;
+	explicit_bzero(p, len);
+	(void)munlock(p, len);
+	(void)munmap(p, len);
 }

@@ -26,4 +26,14 @@ void secret_wipe(void *p, size_t n);
  * same uid (PR_SET_DUMPABLE 0).  Returns 0 or SD_ERR_SYSTEM. */
 int secret_harden_process(void) __attribute__((warn_unused_result));
 
+/*
+ * Memory for a secret (a PIN while it is read and handed to C_Login):
+ * whole pages of their own, locked in RAM (mlock: never swapped) and left
+ * out of core dumps (MADV_DONTDUMP).  NULL when no memory; a lock the
+ * limits refuse (RLIMIT_MEMLOCK) is logged once and the memory still
+ * served.  secret_free wipes, unlocks and unmaps; NULL accepted.
+ */
+void *secret_alloc(size_t n);
+void secret_free(void *p, size_t n);
+
 #endif

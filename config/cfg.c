@@ -96,14 +96,16 @@ static int
 load_pkcs11(
     struct cfg_yaml_doc *doc, const struct cfg_yaml_node *node, struct cfg *cfg)
 {
-	enum { K_MODULE, K_TOKEN, K_PIN, K_SESSIONS, K_N };
+	enum { K_MODULE, K_TOKEN, K_PIN, K_SESSIONS, K_DIRS, K_N };
 	static const struct cfg_yaml_key keys[K_N] = {
 		[K_MODULE] = { "module", 1 },
 		[K_TOKEN] = { "token_label", 1 },
 		[K_PIN] = { "pin_file", 1 },
 		[K_SESSIONS] = { "sessions", 0 },
+		[K_DIRS] = { "module_dirs", 0 },
 	};
-	const struct cfg_yaml_node *v[K_N];
+	const struct cfg_yaml_node *v[K_N], *dirs[SD_MODULE_DIRS_MAX];
+	size_t i;
 	int r;
 
 	if ((r = cfg_yaml_map(doc, node, keys, K_N, v)) != 0 ||
@@ -116,6 +118,49 @@ load_pkcs11(
 	    (r = read_uint(doc, v[K_SESSIONS], 1, SD_HSM_SESSIONS_MAX,
 		 &cfg->sessions)) != 0)
 		return r;
+	if (v[K_DIRS] == NULL)
+		return 0;
+	if ((r = cfg_yaml_list(doc, v[K_DIRS], 1, SD_MODULE_DIRS_MAX, dirs,
+		 &cfg->nmodule_dirs)) != 0)
+		return r;
+	for (i = 0; i < cfg->nmodule_dirs; i++)
+		if ((r = cfg_yaml_path(doc, dirs[i], cfg->module_dirs[i])) != 0)
+			return r;
+	return 0;
+}
+
+/* run_as: {user, group}: whom seald becomes when started as root. */
+static int
+load_run_as(
+    struct cfg_yaml_doc *doc, const struct cfg_yaml_node *node, struct cfg *cfg)
+{
+	enum { K_USER, K_GROUP, K_N };
+	static const struct cfg_yaml_key keys[K_N] = {
+		[K_USER] = { "user", 1 },
+		[K_GROUP] = { "group", 0 },
+	};
+	const struct cfg_yaml_node *v[K_N];
+	uid_t uid;
+	int r;
+
+	if ((r = cfg_yaml_map(doc, node, keys, K_N, v)) != 0 ||
+	    (r = cfg_yaml_str(doc, v[K_USER], 1, cfg->run_user,
+		 sizeof(cfg->run_user))) != 0 ||
+	    (r = cfg_yaml_user(doc, v[K_USER], &uid)) != 0)
+		return r;
+	if (uid == 0)
+		return cfg_yaml_error(
+		    doc, v[K_USER], "run_as: a user other than root");
+	cfg->has_run_as = 1;
+	if (v[K_GROUP] != NULL) {
+		if ((r = read_group_or_gid(doc, v[K_GROUP], &cfg->run_gid)) !=
+		    0)
+			return r;
+		if (cfg->run_gid == 0)
+			return cfg_yaml_error(
+			    doc, v[K_GROUP], "run_as: a group other than root");
+		cfg->has_run_group = 1;
+	}
 	return 0;
 }
 
@@ -272,6 +317,7 @@ load_root(struct cfg_yaml_doc *doc, struct cfg *cfg)
 		K_POLICY,
 		K_LEDGER,
 		K_TSA,
+		K_RUN_AS,
 		K_N
 	};
 	static const struct cfg_yaml_key keys[K_N] = {
@@ -285,6 +331,7 @@ load_root(struct cfg_yaml_doc *doc, struct cfg *cfg)
 		[K_POLICY] = { "policy", 1 },
 		[K_LEDGER] = { "ledger", 0 },
 		[K_TSA] = { "tsa", 0 },
+		[K_RUN_AS] = { "run_as", 0 },
 	};
 	const struct cfg_yaml_node *v[K_N];
 	int r;
@@ -302,7 +349,9 @@ load_root(struct cfg_yaml_doc *doc, struct cfg *cfg)
 	    (r = cfg_yaml_path(doc, v[K_POLICY], cfg->policy_file)) != 0 ||
 	    (v[K_LEDGER] != NULL &&
 		(r = load_ledger(doc, v[K_LEDGER], cfg)) != 0) ||
-	    (v[K_TSA] != NULL && (r = load_tsa(doc, v[K_TSA], cfg)) != 0))
+	    (v[K_TSA] != NULL && (r = load_tsa(doc, v[K_TSA], cfg)) != 0) ||
+	    (v[K_RUN_AS] != NULL &&
+		(r = load_run_as(doc, v[K_RUN_AS], cfg)) != 0))
 		return r;
 	cfg->has_admin = v[K_ADMIN] != NULL;
 	if (cfg->has_admin && strcmp(cfg->admin.path, cfg->service.path) == 0) {
@@ -311,6 +360,9 @@ load_root(struct cfg_yaml_doc *doc, struct cfg *cfg)
 	}
 	return 0;
 }
+
+static const char default_module_dirs[][SD_PATH_MAX] = { "/usr/lib",
+	"/usr/lib64", "/usr/local/lib", "/opt" };
 
 static void
 set_defaults(struct cfg *cfg)
@@ -326,6 +378,10 @@ set_defaults(struct cfg *cfg)
 	cfg->checkpoint_every = SD_CHECKPOINT_EVERY_DEFAULT;
 	cfg->checkpoint_seconds = SD_CHECKPOINT_SECONDS_DEFAULT;
 	cfg->tsa_require_sync = 1;
+	cfg->nmodule_dirs =
+	    sizeof(default_module_dirs) / sizeof(default_module_dirs[0]);
+	memcpy(
+	    cfg->module_dirs, default_module_dirs, sizeof(default_module_dirs));
 }
 
 struct cfg *

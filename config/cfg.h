@@ -39,6 +39,10 @@ struct cfg {
 	char module[SD_PATH_MAX];       /* required, absolute path */
 	char token_label[SD_LABEL_MAX]; /* required */
 	char pin_file[SD_PATH_MAX];     /* required, absolute path */
+	/* folders the module must be in once resolved (realpath); default
+	 * /usr/lib /usr/lib64 /usr/local/lib /opt */
+	char module_dirs[SD_MODULE_DIRS_MAX][SD_PATH_MAX];
+	size_t nmodule_dirs;
 	unsigned int sessions; /* default SD_HSM_SESSIONS_DEFAULT, 1..MAX */
 
 	/* database: */
@@ -63,6 +67,13 @@ struct cfg {
 	/* tsa: RFC 3161 time-stamps are refused while the kernel says the
 	 * clock is not synchronized (adjtimex), unless this is 0 (tests) */
 	int tsa_require_sync;
+
+	/* run_as: started as root, seald binds its sockets and becomes this
+	 * user (and group: default the user's own) before anything else */
+	int has_run_as;
+	char run_user[SD_NAME_MAX];
+	int has_run_group;
+	gid_t run_gid;
 
 	/* policy: keys, clients and what they may do (policy/policy.h) */
 	char policy_file[SD_PATH_MAX]; /* required, absolute path */

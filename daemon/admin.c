@@ -262,6 +262,7 @@ admin_start(const struct server_deps *deps, char *errbuf, size_t errlen)
 	    (a->ko.rd = ledger_reader_new(cfg->conninfo)) == NULL) {
 		free(a);
 		snprintf(errbuf, errlen, "out of memory");
+		http_unbind(&cfg->admin, deps->admin_fd);
 		return NULL;
 	}
 	a->cfg = cfg;
@@ -269,11 +270,7 @@ admin_start(const struct server_deps *deps, char *errbuf, size_t errlen)
 	a->ko.ledger = deps->ledger;
 	a->ko.policy = deps->policy;
 	snprintf(a->path, sizeof(a->path), "%s", cfg->admin.path);
-	if ((fd = http_bind(&cfg->admin, errbuf, errlen)) < 0) {
-		ledger_reader_free(a->ko.rd);
-		free(a);
-		return NULL;
-	}
+	fd = deps->admin_fd;
 	a->mhd =
 	    MHD_start_daemon(MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG,
 		0, NULL, NULL, handler, a, MHD_OPTION_EXTERNAL_LOGGER, http_log,

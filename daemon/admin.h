@@ -13,8 +13,8 @@
 
 struct admin;
 
-/* Bind the admin socket (deps->cfg->admin) and serve it.  NULL with a
- * reason in errbuf. */
+/* Serve the bound admin socket deps->admin_fd (closed and removed on
+ * failure).  NULL with a reason in errbuf. */
 struct admin *admin_start(const struct server_deps *deps, char *errbuf,
     size_t errlen) __attribute__((warn_unused_result));
 

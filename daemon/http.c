@@ -19,6 +19,19 @@ struct conn_ctx {
 	struct peer peer;
 };
 
+/* 1 when a process accepts connections on the socket at sun. */
+static int
+answers(const struct sockaddr_un *sun)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), ok;
+
+	if (fd < 0)
+		return 0;
+	ok = connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == 0;
+	close(fd);
+	return ok;
+}
+
 int
 http_bind(const struct cfg_socket *cs, char *errbuf, size_t errlen)
 {
@@ -34,14 +47,20 @@ http_bind(const struct cfg_socket *cs, char *errbuf, size_t errlen)
 		return -1;
 	}
 	memcpy(sun.sun_path, cs->path, strlen(cs->path) + 1);
-	/* A stale socket from a previous run is replaced; anything else is
-	 * an error, never deleted. */
+	/* A stale socket from a previous run is replaced; one that answers
+	 * belongs to a running process, and anything else is an error:
+	 * neither is ever deleted. */
 	if (lstat(cs->path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode)) {
 			snprintf(errbuf, errlen,
 			    "%.200s exists and is not a "
 			    "socket",
 			    cs->path);
+			return -1;
+		}
+		if (answers(&sun)) {
+			snprintf(errbuf, errlen,
+			    "%.200s is served by another process", cs->path);
 			return -1;
 		}
 		(void)unlink(cs->path);
@@ -59,6 +78,18 @@ http_bind(const struct cfg_socket *cs, char *errbuf, size_t errlen)
 		return -1;
 	}
 	return fd;
+}
+
+void
+http_unbind(const struct cfg_socket *cs, int fd)
+{
+	struct stat st;
+
+	if (fd < 0)
+		return;
+	close(fd);
+	if (lstat(cs->path, &st) == 0 && S_ISSOCK(st.st_mode))
+		(void)unlink(cs->path);
 }
 
 void

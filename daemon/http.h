@@ -19,6 +19,10 @@
  * anything else at the path is an error).  The fd, or -1 with a reason. */
 int http_bind(const struct cfg_socket *cs, char *errbuf, size_t errlen);
 
+/* Close a bound socket that will not be served and remove its path (fd
+ * < 0: nothing). */
+void http_unbind(const struct cfg_socket *cs, int fd);
+
 /* MHD_OPTION_NOTIFY_CONNECTION: read the peer's credentials once. */
 void http_connection_notify(void *cls, struct MHD_Connection *conn,
     void **socket_ctx, enum MHD_ConnectionNotificationCode toe);

@@ -24,6 +24,9 @@
 #include "ratelimit.h"
 #include "secret.h"
 #include "admin.h"
+#include "http.h"
+#include "path.h"
+#include "privdrop.h"
 #include "server.h"
 #include "signer.h"
 
@@ -57,8 +60,17 @@ load_config(const char *path)
 	char err[512];
 	struct cfg *cfg;
 
-	if ((cfg = cfg_load(path, err, sizeof(err))) == NULL)
+	if ((cfg = cfg_load(path, err, sizeof(err))) == NULL) {
 		fprintf(stderr, "seald: %s\n", err);
+		return NULL;
+	}
+	/* files seald takes orders from: only their owner may change them */
+	if (sd_file_private(path, err, sizeof(err)) != 0 ||
+	    sd_file_private(cfg->policy_file, err, sizeof(err)) != 0) {
+		fprintf(stderr, "seald: %s\n", err);
+		cfg_free(cfg);
+		return NULL;
+	}
 	return cfg;
 }
 
@@ -70,8 +82,9 @@ reload_locked(const struct cfg *cfg, struct hsm *hsm, struct ledger *ledger,
 	char err[512], detail[SD_DETAIL_MAX];
 	struct pstate *ps;
 
-	if ((ps = pstate_load(cfg->policy_file, hsm, rd, err, sizeof(err))) ==
-	    NULL) {
+	if (sd_file_private(cfg->policy_file, err, sizeof(err)) != 0 ||
+	    (ps = pstate_load(cfg->policy_file, hsm, rd, err, sizeof(err))) ==
+		NULL) {
 		log_error(
 		    "policy reload refused, the old policy stays: %s", err);
 		pstate_hash_file(cfg->policy_file, hash);
@@ -173,8 +186,10 @@ serve(struct cfg *cfg, const char *override)
 	struct signer_tsa tsa;
 	const struct ledger_checkpointer *cp = NULL;
 	sigset_t set;
-	char err[512], detail[SD_DETAIL_MAX];
+	char err[512], detail[SD_DETAIL_MAX], module[SD_PATH_MAX];
 	int sig = 0, ex = EX_START;
+
+	deps.service_fd = deps.admin_fd = -1;
 
 	/* Signals go to this thread only, through sigwait. */
 	sigemptyset(&set);
@@ -184,7 +199,28 @@ serve(struct cfg *cfg, const char *override)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	if ((hsm = hsm_open(cfg->module, cfg->token_label, cfg->pin_file,
+	/* sockets first, as root may be needed for them; then root goes */
+	if ((deps.service_fd = http_bind(&cfg->service, err, sizeof(err))) <
+		0 ||
+	    (cfg->has_admin &&
+		(deps.admin_fd = http_bind(&cfg->admin, err, sizeof(err))) <
+		    0)) {
+		log_error("%s", err);
+		goto out;
+	}
+	if (privdrop(cfg, err, sizeof(err)) != 0) {
+		log_error("%s", err);
+		goto out;
+	}
+	/* the module is code seald runs: only from allowed folders, and the
+	 * very file checked is the one loaded */
+	if (sd_path_in_dirs(cfg->module, cfg->module_dirs, cfg->nmodule_dirs,
+		module, sizeof(module), err, sizeof(err)) != 0) {
+		log_error("pkcs11.module: %s", err);
+		ex = EX_CONFIG;
+		goto out;
+	}
+	if ((hsm = hsm_open(module, cfg->token_label, cfg->pin_file,
 		 cfg->sessions, err, sizeof(err))) == NULL) {
 		log_error("HSM: %s", err);
 		ex = EX_HSM;
@@ -253,9 +289,14 @@ serve(struct cfg *cfg, const char *override)
 	deps.hsm = hsm;
 	deps.ledger = ledger;
 	deps.signer = signer;
-	if ((server = server_start(&deps, err, sizeof(err))) == NULL ||
-	    (cfg->has_admin &&
-		(admin = admin_start(&deps, err, sizeof(err))) == NULL)) {
+	/* each start takes its socket over, served or closed */
+	server = server_start(&deps, err, sizeof(err));
+	deps.service_fd = -1;
+	if (server != NULL && cfg->has_admin) {
+		admin = admin_start(&deps, err, sizeof(err));
+		deps.admin_fd = -1;
+	}
+	if (server == NULL || (cfg->has_admin && admin == NULL)) {
 		log_error("%s", err);
 		goto out;
 	}
@@ -283,7 +324,9 @@ out:
 		_exit(ex == EX_OK_ ? EX_START : ex);
 	}
 	server_stop(server);
-	admin_stop(admin);    /* waits for a key operation that runs */
+	admin_stop(admin); /* waits for a key operation that runs */
+	http_unbind(&cfg->service, deps.service_fd); /* not taken over */
+	http_unbind(&cfg->admin, deps.admin_fd);
 	signer_free(signer);  /* every queued job reaches the ledger */
 	ledger_close(ledger); /* every queued entry is committed or failed */
 	pstate_slot_free(slot);

@@ -733,14 +733,12 @@ server_start(const struct server_deps *deps, char *errbuf, size_t errlen)
 
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		snprintf(errbuf, errlen, "out of memory");
+		http_unbind(&cfg->service, deps->service_fd);
 		return NULL;
 	}
 	s->d = *deps;
 	snprintf(s->path, sizeof(s->path), "%s", cfg->service.path);
-	if ((s->fd = http_bind(&cfg->service, errbuf, errlen)) < 0) {
-		free(s);
-		return NULL;
-	}
+	s->fd = deps->service_fd;
 	s->mhd = MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD |
 		MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
 	    0, NULL, NULL, handler, s,

@@ -24,10 +24,14 @@ struct server_deps {
 	struct hsm *hsm;
 	struct ledger *ledger;
 	struct signer *signer;
+	/* the sockets, bound (http_bind) before privileges were dropped;
+	 * server_start and admin_start take them over (-1: none) */
+	int service_fd;
+	int admin_fd;
 };
 
-/* Bind the socket (mode, group of the config), start serving.  Returns
- * NULL with a reason in errbuf. */
+/* Serve the bound service socket deps->service_fd (closed and removed on
+ * failure).  Returns NULL with a reason in errbuf. */
 struct server *server_start(const struct server_deps *deps, char *errbuf,
     size_t errlen) __attribute__((warn_unused_result));
 

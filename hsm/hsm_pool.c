@@ -152,7 +152,7 @@ login(
     struct hsm *h, CK_SESSION_HANDLE s, CK_RV *rvp, char *errbuf, size_t errlen)
 {
 	CK_SESSION_INFO si;
-	char pin[SD_PIN_MAX];
+	char *pin;
 	struct stat st;
 	size_t pinlen;
 	CK_RV rv;
@@ -175,11 +175,19 @@ login(
 		    h->pin_file);
 		return SD_ERR_CONFIG;
 	}
+	/* the PIN lives in locked pages kept out of core dumps, and only
+	 * until C_Login has it */
+	if ((pin = secret_alloc(SD_PIN_MAX)) == NULL) {
+		snprintf(errbuf, errlen, "no memory for the PIN");
+		return SD_ERR_NOMEM;
+	}
 	if ((r = secret_read_file(
-		 h->pin_file, pin, sizeof(pin), &pinlen, errbuf, errlen)) != 0)
+		 h->pin_file, pin, SD_PIN_MAX, &pinlen, errbuf, errlen)) != 0) {
+		secret_free(pin, SD_PIN_MAX);
 		return r;
+	}
 	rv = h->f->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR)pin, pinlen);
-	secret_wipe(pin, sizeof(pin));
+	secret_free(pin, SD_PIN_MAX);
 	if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN)
 		return 0;
 	*rvp = rv;

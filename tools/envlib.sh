@@ -573,7 +573,7 @@ write_policy() {
 		echo "    match:"
 		echo "      uid: [$uids]"
 	} >"$tmp" || return 1
-	mv "$tmp" "$dir/policy.yaml"
+	chmod 0644 "$tmp" && mv "$tmp" "$dir/policy.yaml"
 }
 
 # write_config DIR SOCKET_PATH [MODE]: DIR/seald.yaml and DIR/policy.yaml
@@ -646,7 +646,8 @@ write_config() {
 		echo "tsa:"
 		echo "  require_clock_sync: false"
 	} >"$tmp" || return 1
-	mv "$tmp" "$dir/seald.yaml" || return 1
+	# seald refuses files others may change, whatever the umask
+	chmod 0644 "$tmp" && mv "$tmp" "$dir/seald.yaml" || return 1
 	write_policy "$dir" "$uids" "$other_uid" || return 1
 	printf '%s\n' "$sock" >"$dir/seald.sockpath"
 }

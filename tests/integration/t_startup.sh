@@ -18,6 +18,7 @@ grep -q "bad.yaml:3:1: .*surprise" <<<"$out" || fail "message: $out"
 # alt_config FILE INSTANCE PIN: the test config on another socket
 alt_config() {
 	sed -e "s|$IT_SOCK|$W/alt.sock|" -e "s|^instance: demo-1|instance: $2|" \
+	    -e "s|$IT_DIR/admin.sock|$W/alt-admin.sock|" \
 	    -e "s|pin_file: .*|pin_file: $3|" "$IT_CONFIG" >"$1"
 }
 
@@ -62,3 +63,50 @@ out=$(timeout 20 "$SEALD" -c "$W/empty.yaml" 2>&1 </dev/null)
 rc=$?
 [ $rc = 4 ] || fail "exit $rc"
 grep -q 'run `seald migrate`' <<<"$out" || fail "message: $out"
+
+tid "a config or policy file that group or others may change stops seald (exit 1), naming the file"
+alt_config "$W/gw.yaml" t-alt "$IT_DIR/pin"
+chmod 0664 "$W/gw.yaml"
+out=$(timeout 20 "$SEALD" -c "$W/gw.yaml" 2>&1 </dev/null)
+rc=$?
+[ $rc = 1 ] || fail "group-writable config: exit $rc"
+grep -q "gw.yaml: mode 0664 lets group or others change it" <<<"$out" || fail "message: $out"
+cp "$IT_DIR/policy.yaml" "$W/gw-policy.yaml"
+chmod 0646 "$W/gw-policy.yaml"
+alt_config "$W/gwp.yaml" t-alt "$IT_DIR/pin"
+sed -i "s|^policy: .*|policy: $W/gw-policy.yaml|" "$W/gwp.yaml"
+chmod 0600 "$W/gwp.yaml"
+out=$(timeout 20 "$SEALD" -c "$W/gwp.yaml" 2>&1 </dev/null)
+rc=$?
+[ $rc = 1 ] || fail "world-writable policy: exit $rc"
+grep -q "gw-policy.yaml: mode 0646 lets group or others change it" <<<"$out" || fail "message: $out"
+
+tid "a PKCS#11 module outside the allowed folders is refused (exit 1), through a symbolic link too"
+mkdir -p "$W/modules"
+cp "$SEALD_P11_MODULE" "$W/libcopy.so"
+ln -sf "$W/libcopy.so" "$W/modules/libsofthsm2.so"
+alt_config "$W/mod.yaml" t-alt "$IT_DIR/pin"
+sed -i "s|^  module: .*|  module: $W/libcopy.so|" "$W/mod.yaml"
+out=$(timeout 20 "$SEALD" -c "$W/mod.yaml" 2>&1 </dev/null)
+rc=$?
+[ $rc = 1 ] || fail "module outside the default folders: exit $rc"
+grep -q "pkcs11.module: $W/libcopy.so is not in an allowed folder" <<<"$out" || fail "message: $out"
+sed -i -e "s|^  module: .*|  module: $W/modules/libsofthsm2.so\n  module_dirs: [$W/modules]|" "$W/mod.yaml"
+out=$(timeout 20 "$SEALD" -c "$W/mod.yaml" 2>&1 </dev/null)
+rc=$?
+[ $rc = 1 ] || fail "a link out of module_dirs: exit $rc"
+grep -q "$W/libcopy.so is not in an allowed folder" <<<"$out" || fail "message: $out"
+
+tid "run_as root is refused, and a socket another process serves is never taken over"
+alt_config "$W/root.yaml" t-alt "$IT_DIR/pin"
+printf 'run_as: {user: root}\n' >>"$W/root.yaml"
+out=$("$SEALD" --check-config -c "$W/root.yaml" 2>&1)
+grep -q "run_as: a user other than root" <<<"$out" || fail "run_as root: $out"
+if need_seald; then
+	sed -e "s|^instance: demo-1|instance: t-steal|" "$IT_CONFIG" >"$W/steal.yaml"
+	out=$(timeout 20 "$SEALD" -c "$W/steal.yaml" 2>&1 </dev/null)
+	rc=$?
+	[ $rc = 5 ] || fail "exit $rc: $(tail -n 2 <<<"$out")"
+	grep -q "seald.sock is served by another process" <<<"$out" || fail "message: $out"
+	http_req GET /healthz && expect_code 200 "the shared seald after the attempt"
+fi

@@ -89,6 +89,10 @@ test_minimal_defaults(void **state)
 	assert_int_equal(cfg->service.mode, 0660);
 	assert_int_equal(cfg->service.has_group, 0);
 	assert_int_equal(cfg->has_admin, 0);
+	assert_int_equal(cfg->has_run_as, 0);
+	assert_int_equal(cfg->nmodule_dirs, 4);
+	assert_string_equal(cfg->module_dirs[0], "/usr/lib");
+	assert_string_equal(cfg->module_dirs[3], "/opt");
 	assert_string_equal(cfg->module, "/usr/lib/softhsm/libsofthsm2.so");
 	assert_string_equal(cfg->token_label, "seald");
 	assert_string_equal(cfg->pin_file, "/etc/seald/pin");
@@ -134,6 +138,14 @@ test_full_values(void **state)
 	assert_string_equal(cfg->token_label, "seald token");
 	assert_string_equal(cfg->pin_file, "/etc/seald/token.pin");
 	assert_int_equal(cfg->sessions, 16);
+	assert_int_equal(cfg->nmodule_dirs, 2);
+	assert_string_equal(
+	    cfg->module_dirs[0], "/usr/lib/x86_64-linux-gnu/softhsm");
+	assert_string_equal(cfg->module_dirs[1], "/opt/hsm");
+	assert_int_equal(cfg->has_run_as, 1);
+	assert_string_equal(cfg->run_user, "daemon");
+	assert_int_equal(cfg->has_run_group, 1);
+	assert_int_equal(cfg->run_gid, 1);
 	assert_string_equal(cfg->conninfo,
 	    "host=/run/postgresql port=5433 "
 	    "dbname=ledger user=seald_writer");

@@ -1,0 +1,103 @@
+/*
+ * test_secret: secret memory is locked and left out of core dumps, as the
+ * kernel reports it in /proc/self/smaps; the PIN file rules.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "secret.h"
+
+/* The smaps block of the mapping that holds p: its Locked kB and
+ * whether VmFlags has dd (do not dump); -1 when there is none. */
+static long
+smaps_of(const void *p, int *dontdump)
+{
+	unsigned long lo, hi, at = (unsigned long)(uintptr_t)p;
+	char line[512];
+	long locked = -1;
+	int in = 0;
+	FILE *f = fopen("/proc/self/smaps", "r");
+
+	*dontdump = 0;
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2) {
+			in = lo <= at && at < hi;
+			continue;
+		}
+		if (in && strncmp(line, "Locked:", 7) == 0)
+			locked = strtol(line + 7, NULL, 10);
+		if (in && strncmp(line, "VmFlags:", 8) == 0)
+			*dontdump = strstr(line, " dd") != NULL;
+	}
+	fclose(f);
+	return locked;
+}
+
+static void
+test_alloc_locked_dontdump(void **state)
+{
+	char *p;
+	int dd;
+
+	(void)state;
+	assert_non_null(p = secret_alloc(100));
+	assert_int_equal((uintptr_t)p % (uintptr_t)sysconf(_SC_PAGESIZE), 0);
+	memcpy(p, "1234", 5);
+	assert_true(smaps_of(p, &dd) > 0); /* locked */
+	assert_int_equal(dd, 1);
+	secret_free(p, 100);
+	assert_int_equal(smaps_of(p, &dd), -1); /* unmapped */
+	secret_free(NULL, 100);
+}
+
+static void
+test_pin_file_rules(void **state)
+{
+	char dir[] = "/tmp/test_secret.XXXXXX", path[64], buf[32], err[256];
+	size_t len;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/pin", dir);
+	assert_non_null(f = fopen(path, "w"));
+	fputs("4242\n", f);
+	fclose(f);
+	assert_int_equal(chmod(path, 0600), 0);
+	assert_int_equal(
+	    secret_read_file(path, buf, sizeof(buf), &len, err, sizeof(err)),
+	    0);
+	assert_string_equal(buf, "4242");
+	assert_int_equal(len, 4);
+	assert_int_equal(chmod(path, 0640), 0);
+	assert_int_equal(
+	    secret_read_file(path, buf, sizeof(buf), &len, err, sizeof(err)),
+	    SD_ERR_CONFIG);
+	assert_non_null(strstr(err, "mode 0640 is too open"));
+	assert_int_equal(buf[0], '\0'); /* wiped */
+	unlink(path);
+	rmdir(dir);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_alloc_locked_dontdump),
+		cmocka_unit_test(test_pin_file_rules),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
