@@ -55,7 +55,11 @@ test_alloc_locked_dontdump(void **state)
 	assert_non_null(p = secret_alloc(100));
 	assert_int_equal((uintptr_t)p % (uintptr_t)sysconf(_SC_PAGESIZE), 0);
 	memcpy(p, "1234", 5);
+#ifdef __SANITIZE_ADDRESS__
+	(void)smaps_of(p, &dd); /* ASan makes mlock a no-op: not locked */
+#else
 	assert_true(smaps_of(p, &dd) > 0); /* locked */
+#endif
 	assert_int_equal(dd, 1);
 	secret_free(p, 100);
 	assert_int_equal(smaps_of(p, &dd), -1); /* unmapped */
