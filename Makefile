@@ -24,7 +24,7 @@ CFLAGS := -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) $(HARDEN) -Icommon -Iconfig -Ihs
 LDFLAGS := -pie -Wl,-z,relro,-z,now,-z,noexecstack $(if $(SANITIZE),-fsanitize=$(SANITIZE))
 LIBS := $(PKG_LIBS) -lpthread -ldl
 
-COMMON_SRC := common/err.c common/log.c common/b64.c common/secret.c common/path.c \
+COMMON_SRC := common/err.c common/log.c common/b64.c common/secret.c common/path.c common/metrics.c \
 	common/clock.c common/queue.c common/canon.c
 CFG_SRC := config/cfg.c config/cfg_yaml.c common/name.c
 POLICY_SRC := policy/policy.c policy/policy_load.c policy/ratelimit.c
@@ -36,12 +36,12 @@ LEDGER_SRC := ledger/ledger.c ledger/ledger_hash.c ledger/ledger_verify.c \
 EVIDENCE_SRC := evidence/cms.c evidence/tsa.c evidence/csr.c
 DAEMON_SRC := daemon/main.c daemon/server.c daemon/sign_req.c daemon/signer.c daemon/keys.c \
 	daemon/pstate.c \
-	daemon/reply.c daemon/peer.c daemon/http.c daemon/admin.c daemon/keyops.c daemon/keyops_util.c daemon/keylife.c daemon/privdrop.c
+	daemon/reply.c daemon/peer.c daemon/http.c daemon/admin.c daemon/keyops.c daemon/keyops_util.c daemon/keylife.c daemon/privdrop.c daemon/gauges.c daemon/notify.c
 SEALD_SRC := $(COMMON_SRC) $(CFG_SRC) $(POLICY_SRC) $(HSM_SRC) $(LEDGER_SRC) $(EVIDENCE_SRC) \
 	$(DAEMON_SRC)
 SEALCTL_SRC := tools/sealctl.c tools/sealctl_key.c tools/sealctl_prove.c tools/sealctl_tsa.c \
 	tools/sealctl_verify.c $(EVIDENCE_SRC) common/err.c common/b64.c common/log.c \
-	common/clock.c common/queue.c common/secret.c common/canon.c $(POLICY_SRC) \
+	common/clock.c common/queue.c common/secret.c common/canon.c common/metrics.c $(POLICY_SRC) \
 	config/cfg_yaml.c common/name.c $(LEDGER_SRC)
 
 comma := ,

@@ -15,8 +15,8 @@
  * checked is the file used) and returns 0; else SD_ERR_CONFIG with the
  * reason in errbuf.
  */
-int sd_path_in_dirs(const char *path, const char (*dirs)[SD_PATH_MAX],
-    size_t n, char *out, size_t outlen, char *errbuf, size_t errlen)
+int sd_path_in_dirs(const char *path, const char (*dirs)[SD_PATH_MAX], size_t n,
+    char *out, size_t outlen, char *errbuf, size_t errlen)
     __attribute__((warn_unused_result));
 
 /*

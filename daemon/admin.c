@@ -13,12 +13,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
 
 #include "admin.h"
 #include "err.h"
+#include "gauges.h"
 #include "http.h"
 #include "keyops.h"
 #include "log.h"
@@ -39,6 +41,8 @@ struct admin {
 
 struct areq {
 	int responded;
+	unsigned int status;
+	struct timespec start;
 	char action[16]; /* the path's action, for Allow */
 	int officer;     /* else an auditor */
 	char who[SD_NAME_MAX];
@@ -55,11 +59,11 @@ respond(struct MHD_Connection *conn, struct areq *q, int r, char *json,
 	q->responded = 1;
 	if (r < 0)
 		json = reply_error(r, message, NULL);
-	return http_json(conn,
-	    r == KEYOPS_PROPOSED ? 202
-		: r == 0         ? 200
-				 : sd_err_http_status(r),
-	    json, r == SD_ERR_METHOD ? allow : NULL, 0);
+	q->status = r == KEYOPS_PROPOSED ? 202
+	    : r == 0                     ? 200
+					 : sd_err_http_status(r);
+	return http_json(
+	    conn, q->status, json, r == SD_ERR_METHOD ? allow : NULL, 0);
 }
 
 /* Who may call: an officer, or an auditor (reads only); else 401. */
@@ -131,6 +135,27 @@ split_path(const char *url, int *proposals, char *name, size_t nlen,
 	return 0;
 }
 
+static void
+admin_gauges(struct metrics_text *t, void *arg)
+{
+	struct admin *a = arg;
+	struct pstate *ps = pstate_get(a->ko.policy);
+
+	gauges(t, a->ko.hsm, a->ko.ledger, ps->keys);
+	pstate_unref(ps);
+}
+
+static enum MHD_Result
+admin_metrics(struct admin *a, struct MHD_Connection *conn, struct areq *q)
+{
+	char *text = metrics_render(admin_gauges, a);
+
+	q->responded = 1;
+	q->status = 200;
+	return http_respond(conn, 200, text, text != NULL ? strlen(text) : 0,
+	    HTTP_METRICS_TYPE, NULL, 0);
+}
+
 /* The whole request is in: run it. */
 static enum MHD_Result
 run(struct admin *a, struct MHD_Connection *conn, struct areq *q,
@@ -141,6 +166,9 @@ run(struct admin *a, struct MHD_Connection *conn, struct areq *q,
 	char *json = NULL;
 	int get = strcmp(method, "GET") == 0, proposals = 0, r;
 
+	if (strcmp(url, "/metrics") == 0)
+		return get ? admin_metrics(a, conn, q)
+			   : respond(conn, q, SD_ERR_METHOD, NULL, NULL);
 	if (split_path(url, &proposals, name, sizeof(name), action,
 		sizeof(action)) != 0 ||
 	    !sd_name_valid(name[0] != '\0' ? name : "x",
@@ -206,6 +234,7 @@ handler(void *cls, struct MHD_Connection *conn, const char *url,
 	if (q == NULL) {
 		if ((q = calloc(1, sizeof(*q))) == NULL)
 			return MHD_NO;
+		clock_gettime(CLOCK_MONOTONIC, &q->start);
 		*con_cls = q;
 		if ((r = identify(a, conn, q)) != 0)
 			return respond(conn, q, r, NULL,
@@ -246,6 +275,9 @@ completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	(void)toe;
 	if (q == NULL)
 		return;
+	if (q->responded)
+		metrics_request(
+		    MR_ADMIN, q->status, metrics_us_since(&q->start));
 	free(q->body.p);
 	free(q);
 	*con_cls = NULL;

@@ -174,21 +174,21 @@ http_body_take(struct http_body *b, size_t max, const char *data, size_t *size)
 }
 
 enum MHD_Result
-http_json(struct MHD_Connection *conn, unsigned int status, char *json,
-    const char *allow, int close)
+http_respond(struct MHD_Connection *conn, unsigned int status, void *body,
+    size_t len, const char *ctype, const char *allow, int close)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
 
-	if (json == NULL) /* out of memory: close the connection */
+	if (body == NULL) /* out of memory: close the connection */
 		return MHD_NO;
-	resp = MHD_create_response_from_buffer(
-	    strlen(json), json, MHD_RESPMEM_MUST_FREE);
+	resp =
+	    MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
 	if (resp == NULL) {
-		free(json);
+		free(body);
 		return MHD_NO;
 	}
-	(void)MHD_add_response_header(resp, "Content-Type", "application/json");
+	(void)MHD_add_response_header(resp, "Content-Type", ctype);
 	(void)MHD_add_response_header(resp, "Cache-Control", "no-store");
 	if (close)
 		(void)MHD_add_response_header(resp, "Connection", "close");
@@ -197,4 +197,12 @@ http_json(struct MHD_Connection *conn, unsigned int status, char *json,
 	ret = MHD_queue_response(conn, status, resp);
 	MHD_destroy_response(resp);
 	return ret;
+}
+
+enum MHD_Result
+http_json(struct MHD_Connection *conn, unsigned int status, char *json,
+    const char *allow, int close)
+{
+	return http_respond(conn, status, json, json != NULL ? strlen(json) : 0,
+	    "application/json", allow, close);
 }

@@ -7,6 +7,8 @@
 #ifndef SD_HTTP_H
 #define SD_HTTP_H
 
+#define HTTP_METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
 #include <stdarg.h>
 #include <stddef.h>
 
@@ -49,6 +51,12 @@ struct http_body {
  */
 int http_body_take(
     struct http_body *b, size_t max, const char *data, size_t *size);
+
+/* Queue a reply of len bytes of body (malloc'd, taken over; NULL closes
+ * the connection) of Content-Type ctype; allow: an Allow header or NULL;
+ * close: ask the client to close the connection. */
+enum MHD_Result http_respond(struct MHD_Connection *conn, unsigned int status,
+    void *body, size_t len, const char *ctype, const char *allow, int close);
 
 /* Queue a JSON reply (json malloc'd, taken over; NULL closes the
  * connection).  close: ask the client to close the connection. */

@@ -20,11 +20,13 @@
 #include "hsm.h"
 #include "ledger.h"
 #include "log.h"
+#include "metrics.h"
 #include "pstate.h"
 #include "ratelimit.h"
 #include "secret.h"
 #include "admin.h"
 #include "http.h"
+#include "notify.h"
 #include "path.h"
 #include "privdrop.h"
 #include "server.h"
@@ -87,6 +89,7 @@ reload_locked(const struct cfg *cfg, struct hsm *hsm, struct ledger *ledger,
 		NULL) {
 		log_error(
 		    "policy reload refused, the old policy stays: %s", err);
+		metrics_reload(0);
 		pstate_hash_file(cfg->policy_file, hash);
 		snprintf(detail, sizeof(detail), "reload refused: %.200s", err);
 		if (pstate_record(ledger, LEDGER_POLICY, hash, detail) != 0)
@@ -101,6 +104,7 @@ reload_locked(const struct cfg *cfg, struct hsm *hsm, struct ledger *ledger,
 		return;
 	}
 	pstate_set(slot, ps);
+	metrics_reload(1);
 	log_info("policy reloaded from %s", cfg->policy_file);
 }
 
@@ -117,6 +121,27 @@ reload_policy(const struct cfg *cfg, struct hsm *hsm, struct ledger *ledger,
 	pstate_change_begin(slot);
 	reload_locked(cfg, hsm, ledger, rd, slot);
 	pstate_change_end(slot);
+}
+
+/* The next signal; meanwhile, with a watchdog, tell systemd every
+ * watchdog_ms that the main loop lives. */
+static int
+wait_signal(const sigset_t *set, long watchdog_ms)
+{
+	struct timespec ts = { watchdog_ms / 1000,
+		(watchdog_ms % 1000) * 1000000L };
+	int sig;
+
+	for (;;) {
+		if (watchdog_ms <= 0) {
+			if (sigwait(set, &sig) == 0)
+				return sig;
+			continue;
+		}
+		if ((sig = sigtimedwait(set, NULL, &ts)) > 0)
+			return sig;
+		(void)notify("WATCHDOG=1");
+	}
 }
 
 /* The ledger's checkpoint signer: the audit key in the HSM. */
@@ -188,8 +213,10 @@ serve(struct cfg *cfg, const char *override)
 	sigset_t set;
 	char err[512], detail[SD_DETAIL_MAX], module[SD_PATH_MAX];
 	int sig = 0, ex = EX_START;
+	long watchdog_ms;
 
 	deps.service_fd = deps.admin_fd = -1;
+	watchdog_ms = notify_watchdog_ms();
 
 	/* Signals go to this thread only, through sigwait. */
 	sigemptyset(&set);
@@ -303,15 +330,13 @@ serve(struct cfg *cfg, const char *override)
 	log_info("seald %s ready: instance %s, policy %s, %u HSM session%s",
 	    SEALD_VERSION, cfg->instance, cfg->policy_file, cfg->sessions,
 	    cfg->sessions == 1 ? "" : "s");
-	for (;;) {
-		if (sigwait(&set, &sig) != 0)
-			continue;
-		if (sig == SIGHUP) {
-			reload_policy(cfg, hsm, ledger, rd, slot);
-			continue;
-		}
-		break;
+	(void)notify("READY=1");
+	while ((sig = wait_signal(&set, watchdog_ms)) == SIGHUP) {
+		(void)notify("RELOADING=1");
+		reload_policy(cfg, hsm, ledger, rd, slot);
+		(void)notify("READY=1");
 	}
+	(void)notify("STOPPING=1");
 	log_info("signal %d: stopping", sig);
 	ex = EX_OK_;
 out:

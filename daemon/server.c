@@ -21,8 +21,10 @@
 #include <microhttpd.h>
 
 #include "err.h"
+#include "gauges.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "name.h"
 #include "peer.h"
 #include "reply.h"
@@ -38,8 +40,20 @@ enum route {
 	R_KEYS,
 	R_LEDGER,
 	R_TSA,
-	R_STAMP
+	R_STAMP,
+	R_METRICS
 };
+
+/* the metrics' name of each route */
+static const enum metrics_route metric_route[] = { [R_NONE] = MR_OTHER,
+	[R_HEALTHZ] = MR_HEALTH,
+	[R_READYZ] = MR_HEALTH,
+	[R_SIGN] = MR_SIGN,
+	[R_KEYS] = MR_KEYS,
+	[R_LEDGER] = MR_LEDGER,
+	[R_TSA] = MR_TSA,
+	[R_STAMP] = MR_TIMESTAMP,
+	[R_METRICS] = MR_METRICS };
 
 #define LEDGER_PREFIX "/v1/ledger/"
 enum job_state { JOB_NONE, JOB_RUNNING, JOB_DONE };
@@ -62,6 +76,8 @@ struct req {
 	const struct policy_principal *auditor;
 	struct peer peer;
 	int responded;
+	unsigned int status;   /* of the answer, once responded */
+	struct timespec start; /* the request's first call */
 	struct http_body body;
 	atomic_int job_state;
 	struct sign_job job;
@@ -77,6 +93,7 @@ static const struct {
 	{ "/v1/sign", "POST", R_SIGN, 0 }, { "/v1/keys", "GET", R_KEYS, 0 },
 	{ "/v1/tsa", "POST", R_TSA, 0 },
 	{ "/v1/timestamp", "POST", R_STAMP, 0 },
+	{ "/metrics", "GET", R_METRICS, 0 },
 	{ LEDGER_PREFIX, "GET", R_LEDGER, 0 }, /* a prefix */
 };
 
@@ -84,6 +101,7 @@ static enum MHD_Result
 respond_json(struct req *q, unsigned int status, char *json)
 {
 	q->responded = 1;
+	q->status = status;
 	return http_json(q->conn, status, json,
 	    status != 405 ? NULL
 		: q->route == R_SIGN || q->route == R_TSA || q->route == R_STAMP
@@ -97,25 +115,11 @@ respond_json(struct req *q, unsigned int status, char *json)
 static enum MHD_Result
 respond_tsa(struct req *q, unsigned int status, uint8_t *der, size_t len)
 {
-	struct MHD_Response *resp;
-	enum MHD_Result ret;
-
 	q->responded = 1;
-	if (der == NULL)
-		return MHD_NO;
-	resp = MHD_create_response_from_buffer(len, der, MHD_RESPMEM_MUST_FREE);
-	if (resp == NULL) {
-		free(der);
-		return MHD_NO;
-	}
-	(void)MHD_add_response_header(
-	    resp, "Content-Type", "application/timestamp-reply");
-	(void)MHD_add_response_header(resp, "Cache-Control", "no-store");
-	if (atomic_load(&q->srv->stopping))
-		(void)MHD_add_response_header(resp, "Connection", "close");
-	ret = MHD_queue_response(q->conn, status, resp);
-	MHD_destroy_response(resp);
-	return ret;
+	q->status = status;
+	return http_respond(q->conn, status, der, len,
+	    "application/timestamp-reply", NULL,
+	    atomic_load(&q->srv->stopping));
 }
 
 /* A refused time-stamp: on /v1/tsa a rejection (status 2) with its
@@ -545,6 +549,25 @@ key_visible(const struct sd_key *k, void *arg)
 	return policy_client_may_use(q->ps->policy, q->client, k->pk);
 }
 
+static void
+server_gauges(struct metrics_text *t, void *arg)
+{
+	struct req *q = arg;
+
+	gauges(t, q->srv->d.hsm, q->srv->d.ledger, q->ps->keys);
+}
+
+static enum MHD_Result
+respond_metrics(struct req *q)
+{
+	char *text = metrics_render(server_gauges, q);
+
+	q->responded = 1;
+	q->status = 200;
+	return http_respond(q->conn, 200, text, text != NULL ? strlen(text) : 0,
+	    HTTP_METRICS_TYPE, NULL, atomic_load(&q->srv->stopping));
+}
+
 static enum MHD_Result
 answer_get(struct req *q)
 {
@@ -562,6 +585,8 @@ answer_get(struct req *q)
 	case R_KEYS:
 		return respond_json(
 		    q, 200, reply_keys(q->ps->keys, key_visible, q));
+	case R_METRICS:
+		return respond_metrics(q);
 	default:
 		return respond_err(q, SD_ERR_INTERNAL, NULL);
 	}
@@ -612,8 +637,8 @@ begin(struct req *q, const char *url, const char *method)
 	caller.groups = q->peer.groups;
 	caller.ngroups = q->peer.ngroups;
 	q->client = policy_match_client(q->ps->policy, &caller);
-	/* auditors read the ledger, and nothing else */
-	if (q->route == R_LEDGER)
+	/* auditors read the ledger and the metrics, and nothing else */
+	if (q->route == R_LEDGER || q->route == R_METRICS)
 		q->auditor = policy_match_auditor(q->ps->policy, &caller);
 	if (q->client == NULL && q->auditor == NULL && !is_public) {
 		log_info("refused uid %u gid %u pid %d: not a known client",
@@ -680,6 +705,7 @@ handler(void *cls, struct MHD_Connection *conn, const char *url,
 			return MHD_NO;
 		q->srv = cls;
 		q->conn = conn;
+		clock_gettime(CLOCK_MONOTONIC, &q->start);
 		*con_cls = q;
 		return begin(q, url, method);
 	}
@@ -705,6 +731,29 @@ handler(void *cls, struct MHD_Connection *conn, const char *url,
 	}
 }
 
+/* One line per request, and its metrics: never a digest, a PIN or a
+ * connection string; names and ids are checked characters only. */
+static void
+account(struct req *q)
+{
+	long us = metrics_us_since(&q->start);
+	const char *rid = q->route == R_SIGN ? q->job.req.request_id : "";
+	const char *key = q->job.key != NULL ? q->job.key->pk->name : "";
+
+	metrics_request(metric_route[q->route], q->status, us);
+	if (q->route == R_HEALTHZ || q->route == R_READYZ ||
+	    q->route == R_METRICS)
+		return; /* probes would drown the rest */
+	log_info("request endpoint=%s status=%u client=%s uid=%u "
+		 "request_id=%s key=%s ms=%.1f",
+	    metrics_route_name(metric_route[q->route]), q->status,
+	    q->client != NULL        ? q->client->name
+		: q->auditor != NULL ? q->auditor->name
+				     : "-",
+	    (unsigned int)q->peer.uid, rid[0] != '\0' ? rid : "-",
+	    key[0] != '\0' ? key : "-", (double)us / 1000.0);
+}
+
 static void
 completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     enum MHD_RequestTerminationCode toe)
@@ -716,6 +765,8 @@ completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	(void)toe;
 	if (q == NULL)
 		return;
+	if (q->responded)
+		account(q);
 	free(q->body.p);
 	free(q->job.lk.proof);
 	free(q->job.lk.rows);

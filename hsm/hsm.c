@@ -20,6 +20,7 @@
 #include "err.h"
 #include "hsm_p11.h"
 #include "log.h"
+#include "metrics.h"
 #include "secret.h"
 
 #define PROBE_HUNG_MS 2000 /* a readiness probe this long: not ready */
@@ -355,6 +356,7 @@ hsm_sign(struct hsm *h, struct hsm_key *k, enum hsm_scheme scheme,
 	const uint8_t *prefix = NULL;
 	size_t inlen = 0, plen = 0;
 	CK_OBJECT_HANDLE kh = CK_INVALID_HANDLE;
+	struct timespec t0;
 	CK_SESSION_HANDLE s;
 	CK_ULONG outlen = cap;
 	unsigned int idx;
@@ -400,9 +402,11 @@ hsm_sign(struct hsm *h, struct hsm_key *k, enum hsm_scheme scheme,
 			return r;
 		s = h->sess[idx].handle;
 		outlen = cap;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
 		rv = h->f->C_SignInit(s, &mech, kh);
 		if (rv == CKR_OK)
 			rv = h->f->C_Sign(s, in, inlen, sig, &outlen);
+		metrics_hsm(metrics_us_since(&t0), rv == CKR_OK);
 		hsm_pool_release(h, k, idx, rv);
 		if (hsm_rv_kind(rv) != RV_SESSION && hsm_rv_kind(rv) != RV_KEY)
 			break;

@@ -28,6 +28,7 @@
 #include "ledger_pq.h"
 #include "log.h"
 #include "merkle.h"
+#include "metrics.h"
 #include "secret.h"
 
 #define NCOLS 24                  /* parameters per row */
@@ -802,13 +803,16 @@ write_entries(
     struct ledger *l, struct ledger_entry **b, size_t n, int may_retry)
 {
 	struct ledger_entry *again[SD_LEDGER_BATCH_MAX];
+	struct timespec t0;
 	size_t i, m = 0;
 	int r;
 
 	set_all(b, n, SD_ERR_LEDGER);
 	if (ensure_conn(l, 1) != 0)
 		return;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	r = insert_rows(l, b, n);
+	metrics_ledger_commit(n, metrics_us_since(&t0), r == 0);
 	if (r == 0) {
 		set_all(b, n, 0);
 	} else if (r == SD_ERR_CONFLICT) {
@@ -1015,6 +1019,7 @@ writer_main(void *arg)
 			b[i] = SD_CONTAINER_OF(
 			    nodes[i], struct ledger_entry, qnode);
 		write_all(l, b, n);
+		metrics_ledger_waiting(-(long)n);
 		for (i = 0; i < n; i++)
 			b[i]->done(b[i], b[i]->result, b[i]->done_arg);
 		maybe_checkpoint(l, 0);
@@ -1140,10 +1145,14 @@ int
 ledger_submit(struct ledger *l, struct ledger_entry *e,
     void (*done)(struct ledger_entry *, int, void *), void *arg)
 {
+	int r;
+
 	e->done = done;
 	e->done_arg = arg;
 	e->replayed = 0;
-	return sd_queue_push(&l->queue, &e->qnode);
+	if ((r = sd_queue_push(&l->queue, &e->qnode)) == 0)
+		metrics_ledger_waiting(1);
+	return r;
 }
 
 int

@@ -50,32 +50,31 @@ test_in_dirs(void **state)
 	touch("evil.so", 0644);
 
 	snprintf(p, sizeof(p), "%s/opt/../lib/./mod.so", root);
-	assert_int_equal(sd_path_in_dirs(p, dirs, 2, out, sizeof(out), err,
-			     sizeof(err)),
-	    0);
+	assert_int_equal(
+	    sd_path_in_dirs(p, dirs, 2, out, sizeof(out), err, sizeof(err)), 0);
 	snprintf(p, sizeof(p), "%s/lib/mod.so", root);
 	assert_string_equal(out, p);
 	/* a prefix of the folder's name is not the folder */
 	snprintf(p, sizeof(p), "%s/libx/mod.so", root);
-	assert_int_equal(sd_path_in_dirs(p, dirs, 2, out, sizeof(out), err,
-			     sizeof(err)),
+	assert_int_equal(
+	    sd_path_in_dirs(p, dirs, 2, out, sizeof(out), err, sizeof(err)),
 	    SD_ERR_CONFIG);
 	assert_non_null(strstr(err, "is not in an allowed folder"));
 	/* a link inside to a file outside is the file outside */
 	snprintf(l, sizeof(l), "%s/opt/link.so", root);
 	snprintf(p, sizeof(p), "%s/evil.so", root);
 	assert_int_equal(symlink(p, l), 0);
-	assert_int_equal(sd_path_in_dirs(l, dirs, 2, out, sizeof(out), err,
-			     sizeof(err)),
+	assert_int_equal(
+	    sd_path_in_dirs(l, dirs, 2, out, sizeof(out), err, sizeof(err)),
 	    SD_ERR_CONFIG);
 	/* a folder is not a module, nor is a missing file */
 	snprintf(p, sizeof(p), "%s/lib", root);
-	assert_int_equal(sd_path_in_dirs(p, dirs, 2, out, sizeof(out), err,
-			     sizeof(err)),
+	assert_int_equal(
+	    sd_path_in_dirs(p, dirs, 2, out, sizeof(out), err, sizeof(err)),
 	    SD_ERR_CONFIG);
 	snprintf(p, sizeof(p), "%s/lib/none.so", root);
-	assert_int_equal(sd_path_in_dirs(p, dirs, 2, out, sizeof(out), err,
-			     sizeof(err)),
+	assert_int_equal(
+	    sd_path_in_dirs(p, dirs, 2, out, sizeof(out), err, sizeof(err)),
 	    SD_ERR_CONFIG);
 }
 

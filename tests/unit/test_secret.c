@@ -17,6 +17,20 @@
 #include "err.h"
 #include "secret.h"
 
+/* "LO-HI perms ..." of a mapping's first line; 0 for other lines. */
+static int
+range_of(const char *line, unsigned long *lo, unsigned long *hi)
+{
+	char *end;
+
+	*lo = strtoul(line, &end, 16);
+	if (end == line || *end != '-')
+		return 0;
+	line = end + 1;
+	*hi = strtoul(line, &end, 16);
+	return end != line && *end == ' ';
+}
+
 /* The smaps block of the mapping that holds p: its Locked kB and
  * whether VmFlags has dd (do not dump); -1 when there is none. */
 static long
@@ -32,7 +46,7 @@ smaps_of(const void *p, int *dontdump)
 	if (f == NULL)
 		return -1;
 	while (fgets(line, sizeof(line), f) != NULL) {
-		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2) {
+		if (range_of(line, &lo, &hi)) {
 			in = lo <= at && at < hi;
 			continue;
 		}
