@@ -18,8 +18,8 @@ static const double bounds[NB - 1] = { 0.0005, 0.001, 0.0025, 0.005, 0.01,
 	0.025, 0.05, 0.1, 0.25, 0.5, 1, 5 };
 static const char *const route_names[MR_N] = { "sign", "tsa", "timestamp",
 	"keys", "ledger", "health", "metrics", "admin", "other" };
-static const unsigned int statuses[] = { 200, 202, 400, 401, 403, 404, 405,
-	409, 413, 429, 500, 503 };
+static const unsigned int statuses[] = { 200, 202, 400, 401, 403, 404, 405, 409,
+	413, 429, 500, 503 };
 #define NS (sizeof(statuses) / sizeof(statuses[0]))
 
 struct histogram {
@@ -55,8 +55,8 @@ observe(struct histogram *h, long us)
 		;
 	atomic_fetch_add_explicit(&h->bucket[i], 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&h->count, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&h->sum_us, (unsigned long)(us > 0 ? us : 0),
-	    memory_order_relaxed);
+	atomic_fetch_add_explicit(
+	    &h->sum_us, (unsigned long)(us > 0 ? us : 0), memory_order_relaxed);
 }
 
 void
@@ -77,7 +77,8 @@ metrics_hsm(long us, int ok)
 {
 	observe(&m.hsm, us);
 	if (!ok)
-		atomic_fetch_add_explicit(&m.hsm_errors, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(
+		    &m.hsm_errors, 1, memory_order_relaxed);
 }
 
 void
@@ -162,9 +163,9 @@ histogram(struct metrics_text *t, const char *name, const char *labels,
 	for (i = 0; i < NB; i++) {
 		cum += get(&h->bucket[i]);
 		if (i < NB - 1)
-			metrics_printf(t, "%s_bucket{%s%sle=\"%g\"} %lu\n", name,
-			    labels, labels[0] != '\0' ? "," : "", bounds[i],
-			    cum);
+			metrics_printf(t, "%s_bucket{%s%sle=\"%g\"} %lu\n",
+			    name, labels, labels[0] != '\0' ? "," : "",
+			    bounds[i], cum);
 		else
 			metrics_printf(t, "%s_bucket{%s%sle=\"+Inf\"} %lu\n",
 			    name, labels, labels[0] != '\0' ? "," : "", cum);
@@ -198,10 +199,10 @@ render_requests(struct metrics_text *t)
 	    "first byte to its answer.\n"
 	    "# TYPE seald_request_duration_seconds histogram\n");
 	for (r = 0; r < MR_N; r++) {
-		snprintf(labels, sizeof(labels), "endpoint=\"%s\"",
-		    route_names[r]);
-		histogram(t, "seald_request_duration_seconds", labels,
-		    &m.latency[r]);
+		snprintf(
+		    labels, sizeof(labels), "endpoint=\"%s\"", route_names[r]);
+		histogram(
+		    t, "seald_request_duration_seconds", labels, &m.latency[r]);
 	}
 }
 

@@ -33,4 +33,3 @@ gauges(struct metrics_text *t, struct hsm *h, struct ledger *l,
 			    ks->k[i].pk->name, (long long)ks->k[i].version,
 			    days + secs / 86400.0);
 }
-

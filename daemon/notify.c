@@ -30,8 +30,8 @@ notify(const char *state)
 	memcpy(sun.sun_path, path, strlen(path));
 	if (path[0] == '@')
 		sun.sun_path[0] = '\0'; /* an abstract socket */
-	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
-	    strlen(path));
+	len =
+	    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path));
 	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
 		return -1;
 	n = sendto(fd, state, strlen(state), MSG_NOSIGNAL,
@@ -43,7 +43,8 @@ notify(const char *state)
 long
 notify_watchdog_ms(void)
 {
-	const char *usec = getenv("WATCHDOG_USEC"), *pid = getenv("WATCHDOG_PID");
+	const char *usec = getenv("WATCHDOG_USEC"),
+		   *pid = getenv("WATCHDOG_PID");
 	char *end;
 	long long v;
 
