@@ -65,7 +65,8 @@ test_policy_SRC := tests/unit/test_policy.c tests/unit/expect.c policy/policy.c 
 test_ratelimit_SRC := tests/unit/test_ratelimit.c policy/ratelimit.c common/err.c
 test_sign_req_SRC := tests/unit/test_sign_req.c daemon/sign_req.c common/name.c common/err.c common/b64.c common/canon.c
 
-.PHONY: all deps run check check-build unit integration lint format clean fuzz fuzz-deps bench
+.PHONY: all deps run check check-build unit integration lint format clean fuzz fuzz-deps bench \
+	install deb
 all: $(BUILD)/seald $(BUILD)/sealctl
 
 $(BUILD)/seald: $(call obj,$(SEALD_SRC))
@@ -137,6 +138,30 @@ integration: all $(BUILD)/tests/libp11fault.so
 lint:
 	@sh tools/lint.sh
 
+# install: what the Debian package holds, under DESTDIR (packaging/debian)
+PREFIX ?= /usr
+install: all
+	install -D -m 0755 $(BUILD)/seald $(DESTDIR)$(PREFIX)/sbin/seald
+	install -D -m 0755 $(BUILD)/sealctl $(DESTDIR)$(PREFIX)/bin/sealctl
+	install -D -m 0644 man/seald.8 $(DESTDIR)$(PREFIX)/share/man/man8/seald.8
+	install -D -m 0644 man/sealctl.1 $(DESTDIR)$(PREFIX)/share/man/man1/sealctl.1
+	install -D -m 0644 man/seald.yaml.5 $(DESTDIR)$(PREFIX)/share/man/man5/seald.yaml.5
+	install -D -m 0644 man/seald-policy.5 $(DESTDIR)$(PREFIX)/share/man/man5/seald-policy.5
+	install -D -m 0644 packaging/seald.service $(DESTDIR)/lib/systemd/system/seald.service
+	install -D -m 0644 packaging/seald.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/seald.conf
+	install -D -m 0644 packaging/seald.tmpfiles $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/seald.conf
+	install -d $(DESTDIR)$(PREFIX)/share/doc/seald/examples $(DESTDIR)$(PREFIX)/share/seald/migrations
+	install -m 0644 config/seald.yaml config/policy.yaml packaging/seald-network.conf \
+		packaging/seald-device.conf $(DESTDIR)$(PREFIX)/share/doc/seald/examples/
+	install -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/seald/
+	install -m 0644 docs/*.md $(DESTDIR)$(PREFIX)/share/doc/seald/
+	install -m 0644 migrations/*.sql $(DESTDIR)$(PREFIX)/share/seald/migrations/
+
+# deb: the Debian package, built with dpkg-buildpackage (debhelper) from a
+# copy of the tree with packaging/debian as debian/; into build/deb/
+deb: deps
+	@sh packaging/build-deb.sh
+
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
 
@@ -180,4 +205,4 @@ fuzz: fuzz-deps
 clean:
 	rm -rf build build-san build-fuzz
 
--include $(shell find build build-san -name '*.d' 2>/dev/null)
+-include $(shell find build build-san -path build/deb -prune -o -type f -name '*.d' -print 2>/dev/null)

@@ -123,6 +123,22 @@ reload_policy(const struct cfg *cfg, struct hsm *hsm, struct ledger *ledger,
 	pstate_change_end(slot);
 }
 
+/* SIGHUP also takes the log level from the config file again (the rest
+ * of it needs a restart). */
+static void
+reload_log_level(const char *path)
+{
+	char err[512];
+	struct cfg *c;
+
+	if ((c = cfg_load(path, err, sizeof(err))) == NULL) {
+		log_warn("config not reread for the log level: %s", err);
+		return;
+	}
+	log_set_level((enum log_level)c->log_level);
+	cfg_free(c);
+}
+
 /* The next signal; meanwhile, with a watchdog, tell systemd every
  * watchdog_ms that the main loop lives. */
 static int
@@ -194,7 +210,7 @@ audit_setup(const struct cfg *cfg, struct hsm *hsm, struct audit *a,
 }
 
 static int
-serve(struct cfg *cfg, const char *override)
+serve(struct cfg *cfg, const char *path, const char *override)
 {
 	struct hsm *hsm = NULL;
 	struct pstate *ps = NULL;
@@ -333,6 +349,7 @@ serve(struct cfg *cfg, const char *override)
 	(void)notify("READY=1");
 	while ((sig = wait_signal(&set, watchdog_ms)) == SIGHUP) {
 		(void)notify("RELOADING=1");
+		reload_log_level(path);
 		reload_policy(cfg, hsm, ledger, rd, slot);
 		(void)notify("READY=1");
 	}
@@ -408,7 +425,7 @@ main(int argc, char **argv)
 		cfg_free(cfg);
 		return r == 0 ? 0 : EX_LEDGER;
 	}
-	r = serve(cfg, override);
+	r = serve(cfg, path, override);
 	cfg_free(cfg);
 	return r;
 }

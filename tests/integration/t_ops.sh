@@ -55,7 +55,7 @@ sign_json no-such-key "$dg" sha256 "t-ops-404-$RANDOM"
 sleep 0.2
 grep -q "request endpoint=sign status=404 client=local" "$IT_DIR/seald.log" || fail "no line for a refused request"
 
-tid "systemd notifications: READY after start, RELOADING and READY on SIGHUP, WATCHDOG, STOPPING"
+tid "systemd notifications: READY, RELOADING and READY on SIGHUP (which rereads the log level), WATCHDOG, STOPPING"
 N=$W/n
 it_instance "$N" ops-1
 python3 - "$W/notify.sock" "$W/notify.log" <<'PY' &
@@ -81,6 +81,18 @@ if NOTIFY_SOCKET=$W/notify.sock WATCHDOG_USEC=400000 seald_start "$IT_BUILD" "$N
 	grep -qx 'RELOADING=1' "$W/notify.log" || fail "no RELOADING=1"
 	[ "$(grep -cx 'READY=1' "$W/notify.log")" -ge 2 ] || fail "no READY=1 after the reload"
 	[ "$(grep -cx 'WATCHDOG=1' "$W/notify.log")" -ge 2 ] || fail "watchdog pings: $(grep -cx 'WATCHDOG=1' "$W/notify.log")"
+	# SIGHUP also rereads the log level
+	sed -i 's/^  level: .*/  level: warn/' "$N/seald.yaml"
+	kill -HUP "$(cat "$N/seald.pid")"
+	sleep 0.6
+	IT_HTTP_SOCK=$N/seald.sock sign_json demo-ec "$dg" sha256 "t-ops-quiet-$RANDOM"
+	sed -i 's/^  level: .*/  level: info/' "$N/seald.yaml"
+	kill -HUP "$(cat "$N/seald.pid")"
+	sleep 0.6
+	IT_HTTP_SOCK=$N/seald.sock sign_json demo-ec "$dg" sha256 "t-ops-loud-$RANDOM"
+	sleep 0.2
+	grep -q 'request_id=t-ops-quiet-' "$N/seald.log" && fail "logged at level warn"
+	grep -q 'request_id=t-ops-loud-' "$N/seald.log" || fail "not logged at level info again"
 	seald_stop "$N" >/dev/null 2>&1
 	sleep 0.2
 	grep -qx 'STOPPING=1' "$W/notify.log" || fail "no STOPPING=1"
