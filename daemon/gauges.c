@@ -18,11 +18,21 @@ gauges(struct metrics_text *t, struct hsm *h, struct ledger *l,
 	    "# TYPE seald_ready gauge\nseald_ready{part=\"hsm\"} %d\n"
 	    "seald_ready{part=\"ledger\"} %d\n"
 	    "# HELP seald_keys_served Keys that sign now.\n"
-	    "# TYPE seald_keys_served gauge\nseald_keys_served %zu\n"
+	    "# TYPE seald_keys_served gauge\nseald_keys_served %zu\n",
+	    hsm_ready(h), ledger_ready(l), ks->n);
+	if (ks->have_states) {
+		metrics_printf(t,
+		    "# HELP seald_managed_keys Versions of managed keys by "
+		    "state.\n# TYPE seald_managed_keys gauge\n");
+		for (i = 0; i < KEYS_NSTATES; i++)
+			metrics_printf(t,
+			    "seald_managed_keys{state=\"%s\"} %zu\n",
+			    keys_state_names[i], ks->states[i]);
+	}
+	metrics_printf(t,
 	    "# HELP seald_key_certificate_days_left Days until a served "
 	    "key's certificate expires.\n"
-	    "# TYPE seald_key_certificate_days_left gauge\n",
-	    hsm_ready(h), ledger_ready(l), ks->n);
+	    "# TYPE seald_key_certificate_days_left gauge\n");
 	for (i = 0; i < ks->n; i++)
 		if (ks->k[i].cert != NULL &&
 		    ASN1_TIME_diff(&days, &secs, NULL,

@@ -304,6 +304,21 @@ load_key(struct sd_key *k, struct hsm *h, const struct key_row *row,
 	return check_cms(k, der, errbuf, errlen);
 }
 
+const char *const keys_state_names[KEYS_NSTATES] = { "pending", "active",
+	"retired", "disabled", "destroyed" };
+
+static void
+count_states(struct sd_keys *ks, const struct key_row *rows, size_t n)
+{
+	size_t i, s;
+
+	ks->have_states = rows != NULL;
+	for (i = 0; i < n; i++)
+		for (s = 0; s < KEYS_NSTATES; s++)
+			if (strcmp(rows[i].state, keys_state_names[s]) == 0)
+				ks->states[s]++;
+}
+
 struct sd_keys *
 keys_load(const struct policy *p, struct hsm *h, const struct key_row *rows,
     size_t nrows, char *errbuf, size_t errlen)
@@ -320,6 +335,7 @@ keys_load(const struct policy *p, struct hsm *h, const struct key_row *rows,
 		snprintf(errbuf, errlen, "out of memory");
 		return NULL;
 	}
+	count_states(ks, rows, nrows);
 	for (i = 0; i < n; i++) {
 		pk = policy_key_at(p, i);
 		row = pk->managed ? active_row(rows, nrows, pk->name) : NULL;

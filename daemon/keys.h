@@ -27,10 +27,27 @@ struct sd_key {
 	STACK_OF(X509) * chain; /* the rest of cert_pem (maybe empty) */
 };
 
+/* the states of the keys table, for the metrics */
+enum {
+	KEYS_PENDING,
+	KEYS_ACTIVE,
+	KEYS_RETIRED,
+	KEYS_DISABLED,
+	KEYS_DESTROYED,
+	KEYS_NSTATES
+};
+
 struct sd_keys {
 	size_t n;
 	struct sd_key *k;
+	/* versions per state in the keys table when it was read (with the
+	 * policy's managed keys); have_states 0 when it was not */
+	int have_states;
+	size_t states[KEYS_NSTATES];
 };
+
+/* "pending", "active", ... of a KEYS_* state. */
+extern const char *const keys_state_names[KEYS_NSTATES];
 
 /*
  * Find every key of the policy in the HSM, check its algorithm against the

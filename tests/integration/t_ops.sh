@@ -26,6 +26,12 @@ grep -qi '^text/plain; version=0.0.4' <(curl -s -o /dev/null -w '%{content_type}
     --unix-socket "$IT_SOCK" http://localhost/metrics) || fail "content type"
 bad=$(grep -v '^#' "$IT_BODY" | grep -Ev '^[a-z_]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? -?[0-9.e+]+$' | head -n 3)
 [ -z "$bad" ] || fail "lines not in the text format: $bad"
+# each sample follows its own metric's TYPE line, as the format wants
+order=$(awk '/^# TYPE / { cur = $3; next } /^#/ { next }
+	{ n = $1; sub(/\{.*/, "", n); b = n; sub(/_(bucket|sum|count)$/, "", b)
+	  if (n != cur && b != cur) { print n " after TYPE " cur; exit } }' "$IT_BODY")
+[ -z "$order" ] || fail "metric out of place: $order"
+grep -q '^seald_managed_keys{state="active"} [0-9]' "$IT_BODY" || fail "no managed keys by state"
 [ "$(value 'seald_requests_total{endpoint="sign",code="200"}')" -ge 1 ] || fail "no signing request counted"
 [ "$(value 'seald_hsm_sign_duration_seconds_count')" -ge 1 ] || fail "no HSM signature timed"
 [ "$(value 'seald_ledger_commit_duration_seconds_count')" -ge 1 ] || fail "no ledger commit timed"
