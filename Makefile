@@ -66,7 +66,7 @@ test_ratelimit_SRC := tests/unit/test_ratelimit.c policy/ratelimit.c common/err.
 test_sign_req_SRC := tests/unit/test_sign_req.c daemon/sign_req.c common/name.c common/err.c common/b64.c common/canon.c
 
 .PHONY: all deps run check check-build unit integration lint format clean fuzz fuzz-deps bench \
-	install deb
+	install deb stress
 all: $(BUILD)/seald $(BUILD)/sealctl
 
 $(BUILD)/seald: $(call obj,$(SEALD_SRC))
@@ -156,6 +156,10 @@ install: all
 	install -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/seald/
 	install -m 0644 docs/*.md $(DESTDIR)$(PREFIX)/share/doc/seald/
 	install -m 0644 migrations/*.sql $(DESTDIR)$(PREFIX)/share/seald/migrations/
+
+# stress: the database killed under load, 10 times (tests/stress/)
+stress: deps all
+	@bash tests/stress/db_crash.sh $(BUILD)
 
 # deb: the Debian package, built with dpkg-buildpackage (debhelper) from a
 # copy of the tree with packaging/debian as debian/; into build/deb/
