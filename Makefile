@@ -177,10 +177,13 @@ FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	-Icommon -Iconfig -Ipolicy -Ievidence
-FUZZ_LIBS := -lyaml -lcrypto
-FUZZ_TARGETS := fuzz_policy fuzz_config fuzz_tsa_req
+	-Icommon -Iconfig -Ipolicy -Ievidence -Idaemon -Ihsm -Iledger \
+	$(shell pkg-config --cflags p11-kit-1 libpq 2>/dev/null)
+FUZZ_LIBS := -lyaml -lcrypto -ljansson
+FUZZ_TARGETS := fuzz_policy fuzz_config fuzz_tsa_req fuzz_sign_req
 fuzz_tsa_req_SRC := tests/fuzz/fuzz_tsa_req.c $(EVIDENCE_SRC) common/err.c
+fuzz_sign_req_SRC := tests/fuzz/fuzz_sign_req.c daemon/sign_req.c common/name.c common/err.c \
+	common/b64.c common/canon.c
 fuzz_policy_SRC := tests/fuzz/fuzz_policy.c $(POLICY_SRC) config/cfg_yaml.c common/name.c common/err.c
 fuzz_config_SRC := tests/fuzz/fuzz_config.c $(CFG_SRC) common/err.c common/log.c
 

@@ -23,3 +23,20 @@ sd_name_valid(const char *s, size_t n)
 			return 0;
 	return 1;
 }
+
+int
+sd_quotable(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if (*s < 0x20 || *s > 0x7e || *s == '"' || *s == '\\')
+			return 0;
+	return 1;
+}
+
+void
+sd_printable(char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}

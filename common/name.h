@@ -14,4 +14,12 @@ int sd_name_char(int c);
 /* 1 when s[0..n) is a whole valid name. */
 int sd_name_valid(const char *s, size_t n);
 
+/* 1 when s is printable ASCII without quotes or backslashes: safe to
+ * quote back in an error message. */
+int sd_quotable(const char *s);
+
+/* Replace control characters in s by '?': client bytes quoted in a
+ * message (a parser's error text) stay on one line. */
+void sd_printable(char *s);
+
 #endif

@@ -164,7 +164,8 @@ ko_parse_body(const char *body, size_t len, const char *const *known,
 		for (i = 0; known[i] != NULL && strcmp(known[i], k) != 0; i++)
 			;
 		if (known[i] == NULL) {
-			snprintf(errbuf, errlen, "unknown member \"%.40s\"", k);
+			snprintf(errbuf, errlen, "unknown member \"%.40s\"",
+			    sd_quotable(k) ? k : "(not printable)");
 			json_decref(o);
 			return NULL;
 		}

@@ -119,8 +119,9 @@ only_fields(json_t *obj, const char *const *allowed, const char *where,
 			if (strcmp(k, allowed[i]) == 0)
 				break;
 		if (allowed[i] == NULL) {
-			snprintf(errbuf, errlen, "unknown field \"%.40s\"%s", k,
-			    where);
+			/* a name is quoted back only when it is plain text */
+			snprintf(errbuf, errlen, "unknown field \"%.40s\"%s",
+			    sd_quotable(k) ? k : "(not printable)", where);
 			return SD_ERR_BAD_REQUEST;
 		}
 	}
@@ -227,6 +228,7 @@ sign_req_decode(const char *body, size_t len, struct sign_req *out,
 		    "invalid JSON at line %d column %d: "
 		    "%.80s",
 		    jerr.line, jerr.column, jerr.text);
+		sd_printable(errbuf); /* jansson quotes the input */
 		return SD_ERR_BAD_REQUEST;
 	}
 	if (!json_is_object(root)) {

@@ -6,8 +6,13 @@
 # OUT/seeds-fuzz_config; the growing corpora live next to them.
 set -eu
 out=${1:?usage: seeds.sh OUT}
-for t in fuzz_policy fuzz_config fuzz_tsa_req; do
+for t in fuzz_policy fuzz_config fuzz_tsa_req fuzz_sign_req; do
 	mkdir -p "$out/seeds-$t" "$out/corpus-$t"
+	# the kept corpus: inputs worth keeping (each a past finding or a
+	# shape the decoder must handle)
+	if [ -d "tests/fuzz/corpus/$t" ]; then
+		cp tests/fuzz/corpus/"$t"/* "$out/seeds-$t/"
+	fi
 done
 # time-stamp requests as openssl makes them, with and without options
 printf 'seed document\n' >"$out/seed.txt"

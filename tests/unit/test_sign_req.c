@@ -284,11 +284,48 @@ test_stamp(void **state)
 	assert_string_equal(sr.policy, "");
 }
 
+/* Client bytes quoted back in an error stay on one line (found by
+ * fuzz_sign_req: a field name and a parser's error text with newlines). */
+static void
+test_messages_one_line(void **state)
+{
+	static const char *const bodies[] = {
+		"{\"n\\nce\":1}",    /* an escaped newline in a name */
+		"{\"\\\n\0\0\0s\"}", /* a raw newline in bad JSON */
+		"{\"k\\u0007y\":1}", /* a bell */
+		"{\"q\\\"x\":1}",    /* a quote in the name */
+	};
+	struct sign_req r;
+	struct stamp_req t;
+	char err[256];
+	size_t i;
+
+	(void)state;
+	size_t len;
+
+	for (i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+		len = i == 1 ? 10 : strlen(bodies[i]); /* 1 holds NULs */
+		assert_int_equal(
+		    sign_req_decode(bodies[i], len, &r, err, sizeof(err)),
+		    SD_ERR_BAD_REQUEST);
+		assert_null(strpbrk(err, "\n\r\a"));
+		assert_int_equal(
+		    sign_req_stamp_decode(bodies[i], len, &t, err, sizeof(err)),
+		    SD_ERR_BAD_REQUEST);
+		assert_null(strpbrk(err, "\n\r\a"));
+	}
+	assert_int_equal(sign_req_stamp_decode(bodies[0], strlen(bodies[0]), &t,
+			     err, sizeof(err)),
+	    SD_ERR_BAD_REQUEST);
+	assert_string_equal(err, "unknown field \"(not printable)\"");
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table),
+		cmocka_unit_test(test_messages_one_line),
 		cmocka_unit_test(test_fields_decoded),
 		cmocka_unit_test(test_request_id_kept_on_error),
 		cmocka_unit_test(test_limits),
