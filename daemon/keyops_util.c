@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <jansson.h>
 #include <openssl/bio.h>
@@ -18,21 +17,21 @@
 #include "clock.h"
 #include "err.h"
 #include "keyops_int.h"
+#include "ledger_json.h"
 #include "log.h"
 #include "name.h"
 
 /* ---------------------------------------------------------- JSON replies */
 
+/* unix seconds as the ledger writes times, or null for 0 */
 static json_t *
 time_or_null(int64_t t)
 {
-	char buf[32];
-	time_t tt = (time_t)t;
-	struct tm tm;
+	char buf[64];
 
-	if (t == 0 || gmtime_r(&tt, &tm) == NULL)
+	if (t == 0)
 		return json_null();
-	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	ledger_json_rfc3339(t * 1000000, buf, sizeof(buf));
 	return json_string(buf);
 }
 
