@@ -67,7 +67,10 @@ struct ledger {
 	int64_t cp_seq;          /* writer thread only: last checkpoint */
 	struct timespec cp_time; /* when it was made (or last tried) */
 	int down_logged;         /* writer thread only: "down" said once */
-	char problem[256];       /* the failed start check, when overridden */
+	/* writer thread only: the session holding the instance lock, as the
+	 * server knows it (pid, start), to end it if it outlives a cut */
+	char lock_pid[16], lock_start[64];
+	char problem[256]; /* the failed start check, when overridden */
 };
 
 void
@@ -338,6 +341,65 @@ out:
 	return r;
 }
 
+/* The instance's advisory lock; on success, which session holds it. */
+static int
+take_lock(struct ledger *l)
+{
+	const char *params[1] = { l->instance };
+	PGresult *res;
+	int ok;
+
+	res = PQexecParams(l->conn,
+	    "SELECT pg_try_advisory_lock("
+	    "hashtextextended('seald-instance:' || $1, 0)), "
+	    "pg_backend_pid(), (SELECT backend_start::text FROM "
+	    "pg_stat_activity WHERE pid = pg_backend_pid())",
+	    1, NULL, params, NULL, NULL, 0);
+	ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+	    strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	if (ok) {
+		snprintf(l->lock_pid, sizeof(l->lock_pid), "%s",
+		    PQgetvalue(res, 0, 1));
+		snprintf(l->lock_start, sizeof(l->lock_start), "%s",
+		    PQgetvalue(res, 0, 2));
+	}
+	PQclear(res);
+	return ok;
+}
+
+/*
+ * After a cut (a network partition, say), the server may keep seald's
+ * previous session, and with it the instance lock, until its keepalive
+ * gives up: hours over TCP.  That session is ended here, and only that
+ * one: the same pid, started at the same moment, of the same role.  A
+ * second instance's session never matches.  1 if it was ended.
+ */
+static int
+end_stale_session(struct ledger *l)
+{
+	const char *params[2] = { l->lock_pid, l->lock_start };
+	PGresult *res;
+	int ended;
+
+	if (l->lock_pid[0] == '\0')
+		return 0;
+	res = PQexecParams(l->conn,
+	    "SELECT pg_terminate_backend(pid, 2000) FROM pg_stat_activity "
+	    "WHERE pid = $1::int AND backend_start::text = $2 "
+	    "AND usename = current_user",
+	    2, NULL, params, NULL, NULL, 0);
+	ended = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+	    strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	if (ended)
+		log_warn("ledger: ended seald's previous database session "
+			 "(pid %s), which held the instance lock after its "
+			 "connection was cut",
+		    l->lock_pid);
+	l->lock_pid[0] = '\0';
+	return ended;
+}
+
 /* Schema version, instance lock and chain head on a new connection. */
 static int
 setup_conn(struct ledger *l, char *errbuf, size_t errlen)
@@ -379,19 +441,14 @@ setup_conn(struct ledger *l, char *errbuf, size_t errlen)
 		goto out;
 	}
 	PQclear(res);
-	res = PQexecParams(l->conn,
-	    "SELECT pg_try_advisory_lock("
-	    "hashtextextended('seald-instance:' || $1, 0))",
-	    1, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK ||
-	    strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
+	res = NULL;
+	if (!take_lock(l) && !(end_stale_session(l) && take_lock(l))) {
 		snprintf(errbuf, errlen,
 		    "instance \"%s\" is already running "
 		    "against this database",
 		    l->instance);
 		goto out;
 	}
-	PQclear(res);
 	res = PQexecParams(l->conn,
 	    "SELECT seq, entry_hash FROM ledger_entries "
 	    "WHERE instance = $1 ORDER BY seq DESC LIMIT 1",
@@ -754,6 +811,20 @@ set_all(struct ledger_entry **b, size_t n, int r)
 		b[i]->result = r;
 }
 
+/* Keep (seq, hash) of entries whose commit is in doubt, by value: the
+ * entries may be gone when a later reconnect finds them committed. */
+static void
+doubt_of(struct ledger *l, struct ledger_entry **b, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n && l->ndoubt < SD_LEDGER_BATCH_MAX; i++) {
+		l->doubt[l->ndoubt].seq = b[i]->seq;
+		memcpy(l->doubt[l->ndoubt].hash, b[i]->entry_hash, SD_HASH_LEN);
+		l->ndoubt++;
+	}
+}
+
 /* After a (client, request_id) conflict: one entry at a time. */
 static void
 write_one_by_one(struct ledger *l, struct ledger_entry **b, size_t n)
@@ -769,6 +840,11 @@ write_one_by_one(struct ledger *l, struct ledger_entry **b, size_t n)
 			if (r == SD_ERR_NOT_FOUND)
 				r = SD_ERR_LEDGER;
 		}
+		/* its commit is in doubt: the next connection settles it
+		 * (without this, check_head would take the entry for one
+		 * written behind seald's back and never reconnect) */
+		if (r == INSERT_LOST)
+			doubt_of(l, &b[i], 1);
 		if (r == INSERT_LOST ||
 		    (r != 0 && l->conn != NULL &&
 			PQstatus(l->conn) != CONNECTION_OK)) {
@@ -776,20 +852,6 @@ write_one_by_one(struct ledger *l, struct ledger_entry **b, size_t n)
 			r = SD_ERR_LEDGER;
 		}
 		b[i]->result = r;
-	}
-}
-
-/* Keep (seq, hash) of entries whose commit is in doubt, by value: the
- * entries may be gone when a later reconnect finds them committed. */
-static void
-doubt_of(struct ledger *l, struct ledger_entry **b, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n && l->ndoubt < SD_LEDGER_BATCH_MAX; i++) {
-		l->doubt[l->ndoubt].seq = b[i]->seq;
-		memcpy(l->doubt[l->ndoubt].hash, b[i]->entry_hash, SD_HASH_LEN);
-		l->ndoubt++;
 	}
 }
 
