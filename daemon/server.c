@@ -653,10 +653,10 @@ begin(struct req *q, const char *url, const char *method)
 	}
 	if (i == sizeof(routes) / sizeof(routes[0]))
 		return respond_err(q, SD_ERR_METHOD, NULL);
-	if (q->route == R_LEDGER)
-		return start_lookup(q, url);
+	/* A GET is answered on the next call, once MHD has the whole
+	 * request: an answer queued now would close the connection. */
 	if (q->route != R_SIGN && q->route != R_TSA && q->route != R_STAMP)
-		return answer_get(q);
+		return MHD_YES;
 	if (q->route == R_TSA &&
 	    !is_tsa_query(MHD_lookup_connection_value(
 		q->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE)))
@@ -719,9 +719,11 @@ handler(void *cls, struct MHD_Connection *conn, const char *url,
 		return respond_err(q, SD_ERR_TOO_LARGE, "body too large");
 	switch (atomic_load(&q->job_state)) {
 	case JOB_NONE:
-		return q->route == R_TSA  ? start_tsa(q)
-		    : q->route == R_STAMP ? start_stamp(q)
-					  : start_sign(q);
+		return q->route == R_TSA   ? start_tsa(q)
+		    : q->route == R_STAMP  ? start_stamp(q)
+		    : q->route == R_SIGN   ? start_sign(q)
+		    : q->route == R_LEDGER ? start_lookup(q, url)
+					   : answer_get(q);
 	case JOB_DONE:
 		return q->job.is_lookup ? finish_lookup(q)
 		    : q->job.is_tsa     ? finish_tsa(q)

@@ -107,3 +107,10 @@ for sql in "update ledger_entries set client = 'x'" "delete from ledger_entries"
 		fail "'$sql' succeeded for the superuser"
 	fi
 done
+
+tid "GET answers keep the connection alive (a client reuses it)"
+out=$(curl -sv --max-time 15 --unix-socket "$IT_SOCK" -o /dev/null -o /dev/null -o /dev/null \
+	http://localhost/v1/keys http://localhost/healthz http://localhost/v1/keys 2>&1)
+[ "$(grep -c 'Re-using existing connection' <<<"$out")" = 2 ] ||
+	fail "the connection was not reused: $(grep -i -m2 'connection' <<<"$out")"
+grep -qi '^< Connection: close' <<<"$out" && fail "seald said Connection: close"
