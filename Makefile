@@ -36,7 +36,7 @@ LEDGER_SRC := ledger/ledger.c ledger/ledger_hash.c ledger/ledger_verify.c \
 EVIDENCE_SRC := evidence/cms.c evidence/tsa.c evidence/csr.c
 DAEMON_SRC := daemon/main.c daemon/server.c daemon/sign_req.c daemon/signer.c daemon/keys.c \
 	daemon/pstate.c \
-	daemon/reply.c daemon/peer.c daemon/http.c daemon/admin.c daemon/keyops.c daemon/keyops_util.c daemon/keylife.c daemon/privdrop.c daemon/gauges.c daemon/notify.c
+	daemon/reply.c daemon/peer.c daemon/http.c daemon/admin.c daemon/keyops.c daemon/keyops_util.c daemon/keylife.c daemon/privdrop.c daemon/rlimits.c daemon/gauges.c daemon/notify.c
 SEALD_SRC := $(COMMON_SRC) $(CFG_SRC) $(POLICY_SRC) $(HSM_SRC) $(LEDGER_SRC) $(EVIDENCE_SRC) \
 	$(DAEMON_SRC)
 SEALCTL_SRC := tools/sealctl.c tools/sealctl_key.c tools/sealctl_prove.c tools/sealctl_tsa.c \

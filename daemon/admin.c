@@ -28,7 +28,6 @@
 #include "reply.h"
 
 #define PREFIX "/v1/admin/"
-#define ADMIN_CONNECTIONS 16
 /* a certificate chain as a JSON string (escaped newlines), with room */
 #define ADMIN_MAX_BODY (2 * SD_CERT_MAX_BYTES)
 

@@ -29,6 +29,7 @@
 #include "notify.h"
 #include "path.h"
 #include "privdrop.h"
+#include "rlimits.h"
 #include "server.h"
 #include "signer.h"
 
@@ -251,6 +252,7 @@ serve(struct cfg *cfg, const char *path, const char *override)
 		log_error("%s", err);
 		goto out;
 	}
+	rlimit_files(cfg);
 	if (privdrop(cfg, err, sizeof(err)) != 0) {
 		log_error("%s", err);
 		goto out;

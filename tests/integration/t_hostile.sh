@@ -1,0 +1,76 @@
+# shellcheck shell=bash
+# t_hostile.sh — hostile clients under load (hostile.py): 1,000 idle
+# half-sent requests (slowloris), 100 clients that never read their answer
+# and one that pipelines without reading, 10,000 connects per second.  A
+# well-behaved client keeps signing meanwhile; its p99 must stay within 3x
+# of its unloaded p99, every hostile connection is dropped by seald, and
+# seald's memory and open files come back.  On a second instance started
+# with a soft open-file limit of 256, which seald raises for its
+# connection limit.
+
+need_seald || return 0
+W=$IT_DIR/t_hostile
+mkdir -p "$W"
+it_instance "$W" hostile-1
+
+tid "seald raises a low open-file limit to what max_connections needs"
+# shellcheck disable=SC2030,SC2031 # the limit is for that seald only
+if ! (ulimit -Sn 256 && seald_start "$IT_BUILD" "$W"); then
+	fail "the instance did not start: $(tail -n 3 "$W/seald.log")"
+	return 0
+fi
+pid=$(cat "$W/seald.pid")
+soft=$(awk '/^Max open files/ { print $4 }' "/proc/$pid/limits")
+hard=$(awk '/^Max open files/ { print $5 }' "/proc/$pid/limits")
+# max_connections 1024 (default) + 64 in reserve + 16 admin connections
+want=1104
+[ "$hard" != unlimited ] && [ "$hard" -lt "$want" ] && want=$hard
+[ "$soft" -ge "$want" ] || fail "soft limit $soft, want $want (hard $hard)"
+note "open files: soft limit 256 raised to $soft"
+
+tid "hostile clients: the well-behaved client's p99 stays within 3x"
+if ! python3 "$IT_ROOT/tests/integration/hostile.py" "$W/seald.sock" "$pid" 3 \
+	>"$W/hostile.json" 2>"$W/hostile.err"; then
+	fail "hostile.py: $(tail -n 3 "$W/hostile.err")"
+	return 0
+fi
+jq -c . "$W/hostile.json" | sed 's/^/    /'
+base=$(jq '.unloaded.p99_ms' "$W/hostile.json")
+for phase in idle noread flood; do
+	p99=$(jq ".$phase.p99_ms" "$W/hostile.json")
+	awk -v a="$p99" -v b="$base" 'BEGIN { exit !(a <= 3 * b) }' ||
+		fail "$phase: p99 $p99 ms, unloaded $base ms"
+	note "$phase: p99 $p99 ms (unloaded $base ms)"
+done
+[ "$(jq .good_errors "$W/hostile.json")" = 0 ] ||
+	fail "the well-behaved client got $(jq .good_errors "$W/hostile.json") errors"
+
+tid "1,000 idle connections are held, then dropped by seald's timeout"
+[ "$(jq .idle.opened "$W/hostile.json")" = 1000 ] ||
+	fail "idle connections opened: $(jq .idle.opened "$W/hostile.json")"
+[ "$(jq .idle.dropped_by_seald "$W/hostile.json")" = 1000 ] ||
+	fail "dropped by seald: $(jq .idle.dropped_by_seald "$W/hostile.json")"
+
+tid "clients that never read are dropped; seald does not buffer for them"
+[ "$(jq .noread.dropped_by_seald "$W/hostile.json")" = 101 ] ||
+	fail "dropped by seald: $(jq .noread.dropped_by_seald "$W/hostile.json") of 101"
+note "the last one $(jq .noread.last_dropped_after_s "$W/hostile.json") s after the load stopped"
+
+tid "10,000 connects per second for 3 s: each accepted or refused, none hangs"
+rate=$(jq .flood.per_second "$W/hostile.json")
+[ "$rate" -ge 5000 ] || fail "the flood reached only $rate connects/s"
+note "$(jq .flood.connects "$W/hostile.json") connects, $(jq .flood.refused "$W/hostile.json") refused, $rate per second"
+
+tid "memory and open files come back; seald still serves"
+before=$(jq .before.rss_kb "$W/hostile.json")
+after=$(jq .after.rss_kb "$W/hostile.json")
+meanwhile=$(jq .noread.seald_rss_kb_meanwhile "$W/hostile.json")
+[ "$meanwhile" -le $((before + 32768)) ] ||
+	fail "RSS $before kB before, $meanwhile kB under the non-readers"
+[ "$after" -le $((before + 32768)) ] || fail "RSS $before kB before, $after kB after"
+[ "$(jq .after.open_files "$W/hostile.json")" -le "$(jq .before.open_files "$W/hostile.json")" ] ||
+	fail "open files $(jq .before.open_files "$W/hostile.json") before, $(jq .after.open_files "$W/hostile.json") after"
+note "RSS $before kB before, $after kB after $(jq .good_requests "$W/hostile.json") signatures and the loads"
+IT_HTTP_SOCK=$W/seald.sock http_req GET /healthz
+expect_code 200 "healthz after the loads"
+seald_stop "$W" >/dev/null 2>&1 || fail "the instance needed SIGKILL to stop"
