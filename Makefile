@@ -65,7 +65,7 @@ test_policy_SRC := tests/unit/test_policy.c tests/unit/expect.c policy/policy.c 
 test_ratelimit_SRC := tests/unit/test_ratelimit.c policy/ratelimit.c common/err.c
 test_sign_req_SRC := tests/unit/test_sign_req.c daemon/sign_req.c common/name.c common/err.c common/b64.c common/canon.c
 
-.PHONY: all deps run check check-build unit integration lint format clean fuzz fuzz-deps bench \
+.PHONY: all deps run check check-build unit integration lint format clean fuzz fuzz-deps bench valgrind \
 	install deb stress
 all: $(BUILD)/seald $(BUILD)/sealctl
 
@@ -111,13 +111,22 @@ bench: deps all $(BUILD)/seald-bench
 
 # check: install what is needed, then every unit and integration test,
 # on the plain build and again on the sanitizer build (CI runs both),
-# printing a cmocka summary per runner and one "N passed, N failed" line
-# at the end.  CHECK_SANITIZE= (empty) skips the sanitizer pass.
+# CHECK_VALGRIND_TESTS with seald under valgrind, and a fuzz smoke (each
+# libFuzzer harness CHECK_FUZZ_SECONDS), printing a cmocka summary per
+# runner and one "N passed, N failed" line at the end.  Setting
+# CHECK_SANITIZE, CHECK_VALGRIND_TESTS or CHECK_FUZZ_SECONDS empty skips
+# that pass.
 CHECK_SANITIZE ?= address,undefined
-check: deps
+CHECK_VALGRIND_TESTS ?= sign tsa cms bad_input idempotent auth policy sealctl \
+	key_life ledger_down hsm_fault
+CHECK_FUZZ_SECONDS ?= 60
+check: $(if $(CHECK_FUZZ_SECONDS),fuzz-deps,deps)
 	@$(MAKE) --no-print-directory check-build
 	@$(if $(CHECK_SANITIZE),$(MAKE) --no-print-directory SANITIZE=$(CHECK_SANITIZE) check-build)
-	@sh tests/run-all.sh $(BUILD)$(if $(and $(CHECK_SANITIZE),$(if $(SANITIZE),,x)),$(comma)build-san) $(UNIT_TESTS)
+	@$(if $(CHECK_FUZZ_SECONDS),$(MAKE) --no-print-directory $(addprefix build-fuzz/,$(FUZZ_TARGETS)))
+	@CHECK_FUZZ_SECONDS="$(CHECK_FUZZ_SECONDS)" CHECK_FUZZ_TARGETS="$(FUZZ_TARGETS)" \
+		CHECK_VALGRIND_TESTS="$(if $(SANITIZE),,$(CHECK_VALGRIND_TESTS))" \
+		sh tests/run-all.sh $(BUILD)$(if $(and $(CHECK_SANITIZE),$(if $(SANITIZE),,x)),$(comma)build-san) $(UNIT_TESTS)
 
 # A PKCS#11 module that forwards to SoftHSM and injects faults on command
 # (tests/fault/p11fault.c); used by the HSM recovery tests only.
@@ -157,6 +166,13 @@ install: all
 	install -m 0644 docs/*.md $(DESTDIR)$(PREFIX)/share/doc/seald/
 	install -m 0644 migrations/*.sql $(DESTDIR)$(PREFIX)/share/seald/migrations/
 
+# valgrind: every integration test but the package and load ones (a
+# load test measures speed), with each seald
+# run under valgrind (tests/integration/valgrind.sh)
+VALGRIND_TESTS ?= $(filter-out deb hostile,$(patsubst tests/integration/t_%.sh,%,$(wildcard tests/integration/t_*.sh)))
+valgrind: deps all $(BUILD)/tests/libp11fault.so
+	@bash tests/integration/valgrind.sh $(BUILD) $(VALGRIND_TESTS)
+
 # stress: the database killed under load, 10 times (tests/stress/)
 stress: deps all
 	@bash tests/stress/db_crash.sh $(BUILD)
@@ -169,10 +185,10 @@ deb: deps
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
 
-# fuzz: libFuzzer harnesses for the two YAML loaders and the RFC 3161
-# request decoder, built with clang
-# into build-fuzz/ and run FUZZ_SECONDS each on a corpus seeded from
-# tests/data (and hostile inputs made by tests/fuzz/seeds.sh).
+# fuzz: libFuzzer harnesses for the two YAML loaders, the RFC 3161
+# request decoder and the JSON request decoders, built with clang into
+# build-fuzz/ and run FUZZ_SECONDS each (tests/fuzz/run.sh) on a corpus
+# seeded from tests/data, tests/fuzz/corpus and tests/fuzz/seeds.sh.
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
@@ -200,14 +216,7 @@ fuzz-deps:
 
 fuzz: fuzz-deps
 	@$(MAKE) --no-print-directory $(addprefix build-fuzz/,$(FUZZ_TARGETS))
-	@sh tests/fuzz/seeds.sh build-fuzz
-	@for t in $(FUZZ_TARGETS); do \
-		echo "fuzz: $$t for $(FUZZ_SECONDS)s"; \
-		./build-fuzz/$$t -max_total_time=$(FUZZ_SECONDS) \
-			-max_len=300000 -rss_limit_mb=2048 -timeout=10 \
-			-print_final_stats=1 build-fuzz/corpus-$$t \
-			build-fuzz/seeds-$$t || exit 1; \
-	done
+	@bash tests/fuzz/run.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 clean:
 	rm -rf build build-san build-fuzz

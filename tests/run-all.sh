@@ -5,7 +5,10 @@
 # For each build folder in turn (make check passes the plain build and the
 # sanitizer build), runs each cmocka runner BUILD/tests/TEST (its own "[  PASSED  ]" /
 # "[  FAILED  ]" lines show as they come), then, unless --unit-only, the
-# integration suite (tests/integration/run.sh BUILD).  Ends with one line
+# integration suite (tests/integration/run.sh BUILD); after all builds,
+# when set, CHECK_VALGRIND_TESTS under valgrind on the first build
+# (tests/integration/valgrind.sh) and the fuzz smoke for CHECK_FUZZ_SECONDS
+# (tests/fuzz/run.sh).  Ends with one line
 # that sums the cmocka counts and the integration counts:
 #
 #   N passed, N failed[, N skipped]
@@ -48,6 +51,37 @@ cmocka_count() {
 unset CMOCKA_XML_FILE
 export CMOCKA_MESSAGE_OUTPUT=STDOUT
 
+# suite NAME WHERE CMD...: run a suite that ends with a line
+# "NAME: N passed, N failed[, N skipped]" and add its counts.
+suite() {
+	local name=$1 where=$2 line rc p f s
+	shift 2
+	"$@" 2>&1 | tee "$out"
+	rc=${PIPESTATUS[0]}
+	line=$(grep -E "^$name: [0-9]+ passed, [0-9]+ failed" "$out" |
+		tail -n 1) || true
+	if [ -z "$line" ]; then
+		echo "run-all: the $name suite printed no summary (exit status $rc)"
+		nfail=$((nfail + 1))
+		crashed="$crashed $where/$name"
+		return
+	fi
+	p=$(sed -E "s/^$name: ([0-9]+) passed.*/\\1/" <<<"$line")
+	f=$(sed -E "s/^$name: [0-9]+ passed, ([0-9]+) failed.*/\\1/" <<<"$line")
+	s=0
+	if [[ "$line" =~ ,\ ([0-9]+)\ skipped ]]; then
+		s=${BASH_REMATCH[1]}
+	fi
+	npass=$((npass + p))
+	nfail=$((nfail + f))
+	nskip=$((nskip + s))
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		echo "run-all: the $name suite exited with status $rc"
+		nfail=$((nfail + 1))
+		crashed="$crashed $where/$name"
+	fi
+}
+
 for build in "${builds[@]}"; do
 	echo "== $build"
 	for t in "$@"; do
@@ -78,32 +112,27 @@ for build in "${builds[@]}"; do
 	done
 
 	if [ "$unit_only" -eq 0 ]; then
-		bash "$root/tests/integration/run.sh" "$build" 2>&1 | tee "$out"
-		rc=${PIPESTATUS[0]}
-		line=$(grep -E '^integration: [0-9]+ passed, [0-9]+ failed' "$out" |
-			tail -n 1) || true
-		if [ -z "$line" ]; then
-			echo "run-all: the integration suite printed no summary (exit status $rc)"
-			nfail=$((nfail + 1))
-			crashed="$crashed $build/integration"
-		else
-			p=$(sed -E 's/^integration: ([0-9]+) passed.*/\1/' <<<"$line")
-			f=$(sed -E 's/^integration: [0-9]+ passed, ([0-9]+) failed.*/\1/' <<<"$line")
-			s=0
-			if [[ "$line" =~ ,\ ([0-9]+)\ skipped ]]; then
-				s=${BASH_REMATCH[1]}
-			fi
-			npass=$((npass + p))
-			nfail=$((nfail + f))
-			nskip=$((nskip + s))
-			if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
-				echo "run-all: the integration suite exited with status $rc"
-				nfail=$((nfail + 1))
-				crashed="$crashed $build/integration"
-			fi
-		fi
+		suite integration "$build" bash "$root/tests/integration/run.sh" "$build"
 	fi
 done
+
+# The valgrind pass (make check sets CHECK_VALGRIND_TESTS): those
+# integration tests again, every seald under valgrind, on the first build.
+if [ "$unit_only" -eq 0 ] && [ -n "${CHECK_VALGRIND_TESTS:-}" ]; then
+	echo "== valgrind ${builds[0]}"
+	# shellcheck disable=SC2086 # a list of test names
+	suite integration valgrind bash "$root/tests/integration/valgrind.sh" \
+		"${builds[0]}" $CHECK_VALGRIND_TESTS
+fi
+
+# The fuzz smoke (make check sets CHECK_FUZZ_SECONDS and the harnesses,
+# built in build-fuzz by clang): each harness a short bounded run.
+if [ "$unit_only" -eq 0 ] && [ -n "${CHECK_FUZZ_SECONDS:-}" ]; then
+	echo "== build-fuzz"
+	# shellcheck disable=SC2086 # a list of harness names
+	suite fuzz build-fuzz bash "$root/tests/fuzz/run.sh" build-fuzz \
+		"$CHECK_FUZZ_SECONDS" $CHECK_FUZZ_TARGETS
+fi
 
 if [ -n "$crashed" ]; then
 	echo "run-all: crashed or incomplete:$crashed"

@@ -682,10 +682,13 @@ seald_start() {
 	fi
 	rm -f "$sock"
 	export SOFTHSM2_CONF=$dir/softhsm2.conf
+	# SEALD_WRAP: a command seald runs under (valgrind, for make valgrind)
+	# shellcheck disable=SC2086 # the wrapper is a command line
 	if [ "${3:-}" = "--console" ]; then
-		"$build/seald" -c "$dir/seald.yaml" </dev/null &
+		${SEALD_WRAP:-} "$build/seald" -c "$dir/seald.yaml" </dev/null &
 	else
-		"$build/seald" -c "$dir/seald.yaml" </dev/null >>"$dir/seald.log" 2>&1 &
+		${SEALD_WRAP:-} "$build/seald" -c "$dir/seald.yaml" </dev/null \
+			>>"$dir/seald.log" 2>&1 &
 	fi
 	pid=$!
 	printf '%s\n' "$pid" >"$dir/seald.pid"

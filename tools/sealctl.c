@@ -95,7 +95,30 @@ sealctl_usage(void)
 	    "       sealctl [-a ADMIN_SOCKET] key approve ID [--json]\n"
 	    "SOCKET defaults to $SEALD_SOCKET, else " DEFAULT_SOCKET "\n"
 	    "ADMIN_SOCKET defaults to $SEALD_ADMIN_SOCKET, "
-	    "else " SEALCTL_ADMIN_SOCKET "\n");
+	    "else " SEALCTL_ADMIN_SOCKET "\n"
+	    "SEALCTL_TIMEOUT: seconds a call may take (default 30)\n");
+}
+
+/* Seconds a call may take: $SEALCTL_TIMEOUT (1..3600), else 30.  A slow
+ * HSM may need longer to generate an RSA-4096 key. */
+static long
+call_timeout(void)
+{
+	const char *v = getenv("SEALCTL_TIMEOUT");
+	char *end;
+	long t;
+
+	if (v == NULL || *v == '\0')
+		return 30L;
+	errno = 0;
+	t = strtol(v, &end, 10);
+	if (errno != 0 || *end != '\0' || t < 1 || t > 3600) {
+		fprintf(stderr,
+		    "sealctl: SEALCTL_TIMEOUT must be 1 to 3600 seconds; "
+		    "using 30\n");
+		return 30L;
+	}
+	return t;
 }
 
 int
@@ -115,7 +138,7 @@ sealctl_call(const char *sock, const char *method, const char *path,
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, call_timeout());
 	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	if (body != NULL) {
 		snprintf(url, sizeof(url), "Content-Type: %s", ctype);

@@ -60,8 +60,15 @@ if ! it_setup "$1"; then
 fi
 
 timeout_s=${IT_TEST_TIMEOUT:-300}
-# IT_ONLY=name runs just tests/integration/t_name.sh (for debugging).
-for t in "$here"/t_${IT_ONLY:-*}.sh; do
+# IT_ONLY="name ..." runs just tests/integration/t_name.sh ... (for
+# debugging, and make valgrind)
+files=("$here"/t_*.sh)
+if [ -n "${IT_ONLY:-}" ]; then
+	read -r -a names <<<"$IT_ONLY"
+	files=("${names[@]/#/$here/t_}")
+	files=("${files[@]/%/.sh}")
+fi
+for t in "${files[@]}"; do
 	[ -e "$t" ] || continue
 	name=$(basename "$t" .sh)
 	echo "== $name"
@@ -121,6 +128,27 @@ if [ -f "$IT_DIR/seald.log" ] &&
 	fail "sanitizer report in seald.log:"
 	grep -E -A 20 'ERROR: (Address|Leak|Thread|Memory)Sanitizer|runtime error:' \
 		"$IT_DIR/seald.log" | head -n 60
+fi
+_it_close
+# make valgrind: each seald run wrote IT_DIR/valgrind.PID.log; one that
+# was killed (SIGKILL tests) has no closing summary, but would still show
+# the errors met until then
+if [ -n "${SEALD_WRAP:-}" ]; then
+	tid "valgrind"
+	vlogs=$(find "$IT_DIR" -maxdepth 1 -name 'valgrind.*.log')
+	[ -n "$vlogs" ] || fail "no valgrind log in $IT_DIR"
+	vbad='^==[0-9]+== (Invalid|Conditional|Use of|Syscall param|Mismatched|Source and|Argument|[0-9,]+ bytes in [0-9,]+ blocks are definitely)'
+	nkilled=0
+	for v in $vlogs; do
+		if grep -Eq "$vbad" "$v" ||
+			{ grep -q 'ERROR SUMMARY' "$v" && ! grep -q 'ERROR SUMMARY: 0 errors' "$v"; }; then
+			fail "valgrind found errors ($v):"
+			grep -E -A 25 "$vbad" "$v" | head -n 80
+		elif ! grep -q 'ERROR SUMMARY' "$v"; then
+			nkilled=$((nkilled + 1))
+		fi
+	done
+	note "$(echo "$vlogs" | wc -l) seald run(s) under valgrind ($nkilled killed before their summary)"
 fi
 _it_close
 
