@@ -6,9 +6,16 @@
 # of its unloaded p99, every hostile connection is dropped by seald, and
 # seald's memory and open files come back.  On a second instance started
 # with a soft open-file limit of 256, which seald raises for its
-# connection limit.
+# connection limit.  Latency and memory are judged on the plain build only:
+# under ASan seald is slower and its quarantine holds up to 256 MB of
+# freed memory; the sanitizer pass still runs every load and checks the
+# rest.
 
 need_seald || return 0
+judge=1
+case "$IT_BUILD" in
+*-san) judge=0 ;;
+esac
 W=$IT_DIR/t_hostile
 mkdir -p "$W"
 it_instance "$W" hostile-1
@@ -35,10 +42,11 @@ if ! python3 "$IT_ROOT/tests/integration/hostile.py" "$W/seald.sock" "$pid" 3 \
 	return 0
 fi
 jq -c . "$W/hostile.json" | sed 's/^/    /'
+[ "$judge" = 1 ] || note "sanitizer build: latency and memory are shown, not judged"
 base=$(jq '.unloaded.p99_ms' "$W/hostile.json")
 for phase in idle noread flood; do
 	p99=$(jq ".$phase.p99_ms" "$W/hostile.json")
-	awk -v a="$p99" -v b="$base" 'BEGIN { exit !(a <= 3 * b) }' ||
+	[ "$judge" = 0 ] || awk -v a="$p99" -v b="$base" 'BEGIN { exit !(a <= 3 * b) }' ||
 		fail "$phase: p99 $p99 ms, unloaded $base ms"
 	note "$phase: p99 $p99 ms (unloaded $base ms)"
 done
@@ -65,9 +73,11 @@ tid "memory and open files come back; seald still serves"
 before=$(jq .before.rss_kb "$W/hostile.json")
 after=$(jq .after.rss_kb "$W/hostile.json")
 meanwhile=$(jq .noread.seald_rss_kb_meanwhile "$W/hostile.json")
-[ "$meanwhile" -le $((before + 32768)) ] ||
-	fail "RSS $before kB before, $meanwhile kB under the non-readers"
-[ "$after" -le $((before + 32768)) ] || fail "RSS $before kB before, $after kB after"
+if [ "$judge" = 1 ]; then
+	[ "$meanwhile" -le $((before + 32768)) ] ||
+		fail "RSS $before kB before, $meanwhile kB under the non-readers"
+	[ "$after" -le $((before + 32768)) ] || fail "RSS $before kB before, $after kB after"
+fi
 [ "$(jq .after.open_files "$W/hostile.json")" -le "$(jq .before.open_files "$W/hostile.json")" ] ||
 	fail "open files $(jq .before.open_files "$W/hostile.json") before, $(jq .after.open_files "$W/hostile.json") after"
 note "RSS $before kB before, $after kB after $(jq .good_requests "$W/hostile.json") signatures and the loads"
