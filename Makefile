@@ -47,7 +47,7 @@ SEALCTL_SRC := tools/sealctl.c tools/sealctl_key.c tools/sealctl_prove.c tools/s
 comma := ,
 obj = $(patsubst %.c,$(BUILD)/%.o,$(patsubst $(BUILD)/%,%,$(1)))
 
-UNIT_TESTS := test_err test_b64 test_cfg test_sign_req test_ledger_hash test_queue \
+UNIT_TESTS := test_err test_wire test_b64 test_cfg test_sign_req test_ledger_hash test_queue \
 	test_policy test_ratelimit test_merkle test_cms test_tsa test_secret test_path test_csr
 test_cms_SRC := tests/unit/test_cms.c tests/unit/softkey.c evidence/cms.c common/err.c
 test_tsa_SRC := tests/unit/test_tsa.c tests/unit/softkey.c evidence/tsa.c evidence/cms.c common/err.c
@@ -56,6 +56,8 @@ test_merkle_SRC := tests/unit/test_merkle.c ledger/merkle.c
 test_secret_SRC := tests/unit/test_secret.c common/secret.c common/log.c common/err.c
 test_path_SRC := tests/unit/test_path.c common/path.c common/err.c
 test_queue_SRC := tests/unit/test_queue.c common/queue.c common/clock.c common/err.c
+test_wire_SRC := tests/unit/test_wire.c common/wire.c daemon/fcmsg.c daemon/sign_req.c common/name.c \
+	common/err.c common/b64.c common/canon.c
 test_b64_SRC := tests/unit/test_b64.c common/b64.c common/err.c
 test_ledger_hash_SRC := tests/unit/test_ledger_hash.c ledger/ledger_hash.c common/canon.c
 test_err_SRC := tests/unit/test_err.c common/err.c
@@ -186,7 +188,8 @@ format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
 
 # fuzz: libFuzzer harnesses for the two YAML loaders, the RFC 3161
-# request decoder and the JSON request decoders, built with clang into
+# request decoder, the JSON request decoders and the front/core message
+# decoder, built with clang into
 # build-fuzz/ and run FUZZ_SECONDS each (tests/fuzz/run.sh) on a corpus
 # seeded from tests/data, tests/fuzz/corpus and tests/fuzz/seeds.sh.
 FUZZ_CC ?= clang
@@ -196,10 +199,12 @@ FUZZ_FLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
 	-Icommon -Iconfig -Ipolicy -Ievidence -Idaemon -Ihsm -Iledger \
 	$(shell pkg-config --cflags p11-kit-1 libpq 2>/dev/null)
 FUZZ_LIBS := -lyaml -lcrypto -ljansson
-FUZZ_TARGETS := fuzz_policy fuzz_config fuzz_tsa_req fuzz_sign_req
+FUZZ_TARGETS := fuzz_policy fuzz_config fuzz_tsa_req fuzz_sign_req fuzz_wire
 fuzz_tsa_req_SRC := tests/fuzz/fuzz_tsa_req.c $(EVIDENCE_SRC) common/err.c
 fuzz_sign_req_SRC := tests/fuzz/fuzz_sign_req.c daemon/sign_req.c common/name.c common/err.c \
 	common/b64.c common/canon.c
+fuzz_wire_SRC := tests/fuzz/fuzz_wire.c daemon/fcmsg.c common/wire.c daemon/sign_req.c common/name.c \
+	common/err.c common/b64.c common/canon.c
 fuzz_policy_SRC := tests/fuzz/fuzz_policy.c $(POLICY_SRC) config/cfg_yaml.c common/name.c common/err.c
 fuzz_config_SRC := tests/fuzz/fuzz_config.c $(CFG_SRC) common/err.c common/log.c
 

@@ -62,10 +62,28 @@ sign_digest_name(enum sign_digest d)
 	return "unknown";
 }
 
+/* The characters a string field of kind may hold: 0 any text without
+ * control characters, 1 a name, 2 printable ASCII without spaces. */
+static int
+text_ok(const char *s, size_t n, int kind)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if ((kind == 1 && !sd_name_char(c)) ||
+		    (kind == 2 && (c <= 0x20 || c >= 0x7f)) ||
+		    (kind == 0 && (c < 0x20 || c == 0x7f)))
+			return 0;
+	}
+	return 1;
+}
+
 /*
- * Copy string field `name` of obj into dst (cap bytes incl. NUL).
- * kind: 0 any text without control characters, 1 a name, 2 printable
- * ASCII without spaces.  Returns 0, 1 when absent, or SD_ERR_BAD_REQUEST.
+ * Copy string field `name` of obj into dst (cap bytes incl. NUL), its
+ * characters of kind (text_ok).  Returns 0, 1 when absent, or
+ * SD_ERR_BAD_REQUEST.
  */
 static int
 get_str(json_t *obj, const char *name, char *dst, size_t cap, int kind,
@@ -73,7 +91,7 @@ get_str(json_t *obj, const char *name, char *dst, size_t cap, int kind,
 {
 	json_t *v = json_object_get(obj, name);
 	const char *s;
-	size_t n, i;
+	size_t n;
 
 	if (v == NULL)
 		return 1;
@@ -88,17 +106,10 @@ get_str(json_t *obj, const char *name, char *dst, size_t cap, int kind,
 		    name, cap - 1);
 		return SD_ERR_BAD_REQUEST;
 	}
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if ((kind == 1 && !sd_name_char(c)) ||
-		    (kind == 2 && (c <= 0x20 || c >= 0x7f)) ||
-		    (kind == 0 && (c < 0x20 || c == 0x7f))) {
-			snprintf(errbuf, errlen,
-			    "field \"%s\" has a character that is not allowed",
-			    name);
-			return SD_ERR_BAD_REQUEST;
-		}
+	if (!text_ok(s, n, kind)) {
+		snprintf(errbuf, errlen,
+		    "field \"%s\" has a character that is not allowed", name);
+		return SD_ERR_BAD_REQUEST;
 	}
 	memcpy(dst, s, n);
 	dst[n] = '\0';
@@ -332,6 +343,36 @@ sign_req_stamp_decode(const char *body, size_t len, struct stamp_req *out,
 out:
 	json_decref(root);
 	return r;
+}
+
+/* A field of a decoded request: 1..cap-1 bytes (or empty when it may
+ * be), terminated, of its kind. */
+static int
+field_ok(const char *s, size_t cap, int kind, int may_be_empty)
+{
+	size_t n = strnlen(s, cap);
+
+	return n < cap && (n > 0 || may_be_empty) && text_ok(s, n, kind);
+}
+
+int
+sign_req_check(const struct sign_req *r)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(digests) / sizeof(digests[0]); i++)
+		if (digests[i].alg == r->digest_alg)
+			break;
+	if (i == sizeof(digests) / sizeof(digests[0]) ||
+	    r->digest_len != digests[i].len ||
+	    !field_ok(r->key, sizeof(r->key), 1, 0) ||
+	    !field_ok(r->request_id, sizeof(r->request_id), 2, 0) ||
+	    !field_ok(r->evidence_type, sizeof(r->evidence_type), 1, 1) ||
+	    !field_ok(r->evidence_ref, sizeof(r->evidence_ref), 0, 1) ||
+	    (r->evidence_type[0] == '\0' && r->evidence_ref[0] != '\0') ||
+	    (strcmp(r->format, "raw") != 0 && strcmp(r->format, "cms") != 0))
+		return SD_ERR_BAD_REQUEST;
+	return 0;
 }
 
 void

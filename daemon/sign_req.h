@@ -32,6 +32,13 @@ struct sign_req {
 int sign_req_decode(const char *body, size_t len, struct sign_req *out,
     char *errbuf, size_t errlen) __attribute__((warn_unused_result));
 
+/*
+ * The rules sign_req_decode applies, checked on a request decoded
+ * elsewhere (the core, of what the front sends): 0 or SD_ERR_BAD_REQUEST.
+ */
+int sign_req_check(const struct sign_req *r)
+    __attribute__((warn_unused_result));
+
 /* A POST /v1/timestamp body: the JSON face of a TimeStampReq. */
 struct stamp_req {
 	enum sign_digest digest_alg;

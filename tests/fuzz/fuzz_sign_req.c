@@ -2,7 +2,8 @@
  * fuzz_sign_req: libFuzzer harness for the JSON request decoders, the
  * first code that reads a /v1/sign or /v1/timestamp body.  Any input must
  * decode into a request whose fields hold their rules (a digest of its
- * algorithm's length, a terminated key and request id, raw or cms), or
+ * algorithm's length, a terminated key and request id, raw or cms; and
+ * sign_req_check, which the core applies to what the front sends), or
  * fail with a terminated one-line message; a decoded request hashes.
  */
 #include <stddef.h>
@@ -41,7 +42,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    memchr(r.key, '\0', sizeof(r.key)) == NULL ||
 		    memchr(r.request_id, '\0', sizeof(r.request_id)) == NULL ||
 		    (strcmp(r.format, "raw") != 0 &&
-			strcmp(r.format, "cms") != 0))
+			strcmp(r.format, "cms") != 0) ||
+		    sign_req_check(&r) != 0) /* the core's rules: the same */
 			__builtin_trap();
 		sign_req_hash(&r, h);
 	} else

@@ -6,7 +6,7 @@
 # OUT/seeds-fuzz_config; the growing corpora live next to them.
 set -eu
 out=${1:?usage: seeds.sh OUT}
-for t in fuzz_policy fuzz_config fuzz_tsa_req fuzz_sign_req; do
+for t in fuzz_policy fuzz_config fuzz_tsa_req fuzz_sign_req fuzz_wire; do
 	mkdir -p "$out/seeds-$t" "$out/corpus-$t"
 	# the kept corpus: inputs worth keeping (each a past finding or a
 	# shape the decoder must handle)

@@ -132,7 +132,56 @@ test_table(void **state)
 			fail_msg("case %zu: got %d \"%s\", want %d \"%s\"", i,
 			    r, msg, cases[i].result,
 			    cases[i].msg ? cases[i].msg : "");
+		/* what the decoder accepts, the core's check accepts */
+		if (r == 0 && sign_req_check(&rq) != 0)
+			fail_msg(
+			    "case %zu: decoded, but sign_req_check refuses", i);
 	}
+}
+
+/* sign_req_check refuses what the decoder would: each field broken */
+static void
+test_check(void **state)
+{
+	const char *b =
+	    "{\"key\":\"demo-ec\",\"digest\":"
+	    "\"47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\","
+	    "\"digest_alg\":\"sha256\",\"request_id\":\"r1\","
+	    "\"evidence\":{\"type\":\"submission\",\"ref\":\"x y\"}}";
+	struct sign_req ok, rq;
+	char msg[200];
+
+	(void)state;
+	assert_int_equal(
+	    sign_req_decode(b, strlen(b), &ok, msg, sizeof(msg)), 0);
+	assert_int_equal(sign_req_check(&ok), 0);
+	rq = ok;
+	rq.digest_len = 48;
+	assert_int_equal(sign_req_check(&rq), SD_ERR_BAD_REQUEST);
+	rq = ok;
+	rq.digest_alg = (enum sign_digest)4;
+	assert_int_equal(sign_req_check(&rq), SD_ERR_BAD_REQUEST);
+	rq = ok;
+	rq.key[0] = '\0';
+	assert_int_equal(sign_req_check(&rq), SD_ERR_BAD_REQUEST);
+	rq = ok;
+	memset(rq.key, 'a', sizeof(rq.key)); /* not terminated */
+	assert_int_equal(sign_req_check(&rq), SD_ERR_BAD_REQUEST);
+	rq = ok;
+	rq.key[1] = '/';
+	assert_int_equal(sign_req_check(&rq), SD_ERR_BAD_REQUEST);
+	rq = ok;
+	rq.request_id[1] = ' ';
+	assert_int_equal(sign_req_check(&rq), SD_ERR_BAD_REQUEST);
+	rq = ok;
+	rq.evidence_ref[0] = '\n';
+	assert_int_equal(sign_req_check(&rq), SD_ERR_BAD_REQUEST);
+	rq = ok;
+	rq.evidence_type[0] = '\0';
+	assert_int_equal(sign_req_check(&rq), SD_ERR_BAD_REQUEST);
+	rq = ok;
+	memcpy(rq.format, "pem", 4);
+	assert_int_equal(sign_req_check(&rq), SD_ERR_BAD_REQUEST);
 }
 
 static void
@@ -325,6 +374,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table),
+		cmocka_unit_test(test_check),
 		cmocka_unit_test(test_messages_one_line),
 		cmocka_unit_test(test_fields_decoded),
 		cmocka_unit_test(test_request_id_kept_on_error),

@@ -1,0 +1,89 @@
+/*
+ * wire: typed, length-prefixed messages, for the socketpair between
+ * seald's front (the process that parses client bytes) and its core.
+ *
+ * A message is an 8-byte header, then its type's fields in a fixed order:
+ *
+ *   u32 length of the whole message, header included (<= WIRE_MSG_MAX)
+ *   u16 type (1..ntypes-1)    u16 zero
+ *   fields: integers big-endian; a byte string as a u32 length and its
+ *   bytes; a text string the same, without its NUL
+ *
+ * The reader is strict, as the core must be with a front that may be
+ * compromised: a field past the end, a string longer than its
+ * destination or holding a NUL, a reserved half-word that is not zero, an
+ * unknown type, a length that is not the message's and trailing bytes
+ * all fail the message, and the caller ends the stream.  A reader or
+ * writer error sticks: check once, at wire_close or wire_end.
+ */
+#ifndef SD_WIRE_H
+#define SD_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define WIRE_HDR 8
+#define WIRE_MSG_MAX (8u * 1024 * 1024)
+
+struct wire_w {
+	uint8_t *buf;
+	size_t len, cap;
+	int err;
+};
+
+struct wire_r {
+	const uint8_t *buf;
+	size_t len, off;
+	int err;
+};
+
+/* Start a message of `type` in buf (cap bytes). */
+void wire_begin(struct wire_w *w, uint8_t *buf, size_t cap, uint16_t type);
+void wire_u8(struct wire_w *w, uint8_t v);
+void wire_u16(struct wire_w *w, uint16_t v);
+void wire_u32(struct wire_w *w, uint32_t v);
+void wire_u64(struct wire_w *w, uint64_t v);
+void wire_bytes(struct wire_w *w, const void *p, size_t n);
+void wire_str(struct wire_w *w, const char *s);
+/* Write the length into the header: 0 and the length in *len, or
+ * SD_ERR_TOO_LARGE when the fields did not fit (or exceed WIRE_MSG_MAX). */
+int wire_end(struct wire_w *w, size_t *len)
+    __attribute__((warn_unused_result));
+
+/*
+ * The length a header announces (0 when it is out of bounds: shorter than
+ * a header or over WIRE_MSG_MAX), for a stream reader: read WIRE_HDR
+ * bytes, then the rest.
+ */
+size_t wire_length(const uint8_t hdr[WIRE_HDR]);
+
+/* Open the message buf[0..len): 0 and its type, or SD_ERR_BAD_REQUEST. */
+int wire_open(struct wire_r *r, const uint8_t *buf, size_t len,
+    uint16_t ntypes, uint16_t *type) __attribute__((warn_unused_result));
+uint8_t wire_get_u8(struct wire_r *r);
+uint16_t wire_get_u16(struct wire_r *r);
+uint32_t wire_get_u32(struct wire_r *r);
+uint64_t wire_get_u64(struct wire_r *r);
+/* A byte string of at most cap bytes into dst; its length. */
+size_t wire_get_bytes(struct wire_r *r, void *dst, size_t cap);
+/* A text string of at most cap-1 bytes, without NUL, into dst. */
+void wire_get_str(struct wire_r *r, char *dst, size_t cap);
+/* A byte string in place (no copy): its bytes, or NULL on error. */
+const uint8_t *wire_get_view(struct wire_r *r, size_t max, size_t *n);
+/* 0 when every field read and nothing is left, else SD_ERR_BAD_REQUEST. */
+int wire_close(struct wire_r *r) __attribute__((warn_unused_result));
+
+/*
+ * Over a stream socket: send one message with `fd` (or -1) passed by
+ * SCM_RIGHTS; receive one into buf (cap bytes) with the fd passed with
+ * it in *fd (-1 when none).  0, SD_ERR_SYSTEM (errno) on an I/O error,
+ * SD_ERR_NOT_FOUND on a clean end of the stream before a message, or
+ * SD_ERR_BAD_REQUEST for a bad length, a short message or more than one
+ * fd (every fd received is closed then).
+ */
+int wire_send(int sock, const uint8_t *msg, size_t len, int fd)
+    __attribute__((warn_unused_result));
+int wire_recv(int sock, uint8_t *buf, size_t cap, size_t *len, int *fd)
+    __attribute__((warn_unused_result));
+
+#endif
