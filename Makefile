@@ -56,8 +56,10 @@ test_merkle_SRC := tests/unit/test_merkle.c ledger/merkle.c
 test_secret_SRC := tests/unit/test_secret.c common/secret.c common/log.c common/err.c
 test_path_SRC := tests/unit/test_path.c common/path.c common/err.c
 test_queue_SRC := tests/unit/test_queue.c common/queue.c common/clock.c common/err.c
-test_wire_SRC := tests/unit/test_wire.c common/wire.c daemon/fcmsg.c daemon/sign_req.c common/name.c \
-	common/err.c common/b64.c common/canon.c
+# the front/core messages and what they need
+FCMSG_SRC := common/wire.c daemon/fcmsg.c daemon/sign_req.c common/name.c common/err.c \
+	common/b64.c common/canon.c
+test_wire_SRC := tests/unit/test_wire.c $(FCMSG_SRC)
 test_b64_SRC := tests/unit/test_b64.c common/b64.c common/err.c
 test_ledger_hash_SRC := tests/unit/test_ledger_hash.c ledger/ledger_hash.c common/canon.c
 test_err_SRC := tests/unit/test_err.c common/err.c
@@ -203,8 +205,7 @@ FUZZ_TARGETS := fuzz_policy fuzz_config fuzz_tsa_req fuzz_sign_req fuzz_wire
 fuzz_tsa_req_SRC := tests/fuzz/fuzz_tsa_req.c $(EVIDENCE_SRC) common/err.c
 fuzz_sign_req_SRC := tests/fuzz/fuzz_sign_req.c daemon/sign_req.c common/name.c common/err.c \
 	common/b64.c common/canon.c
-fuzz_wire_SRC := tests/fuzz/fuzz_wire.c daemon/fcmsg.c common/wire.c daemon/sign_req.c common/name.c \
-	common/err.c common/b64.c common/canon.c
+fuzz_wire_SRC := tests/fuzz/fuzz_wire.c $(FCMSG_SRC)
 fuzz_policy_SRC := tests/fuzz/fuzz_policy.c $(POLICY_SRC) config/cfg_yaml.c common/name.c common/err.c
 fuzz_config_SRC := tests/fuzz/fuzz_config.c $(CFG_SRC) common/err.c common/log.c
 

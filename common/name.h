@@ -18,6 +18,10 @@ int sd_name_valid(const char *s, size_t n);
  * quote back in an error message. */
 int sd_quotable(const char *s);
 
+/* 1 when s[0..n) is well-formed UTF-8 (RFC 3629: no overlong forms, no
+ * surrogates, nothing past U+10FFFF), as JSON text must be. */
+int sd_utf8_valid(const char *s, size_t n);
+
 /* Replace control characters in s by '?': client bytes quoted in a
  * message (a parser's error text) stay on one line. */
 void sd_printable(char *s);

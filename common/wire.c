@@ -191,13 +191,15 @@ wire_get_view(struct wire_r *r, size_t max, size_t *n)
 {
 	uint32_t len = wire_get_u32(r);
 
+	const uint8_t *p;
+
 	*n = 0;
 	if (r->err == 0 && len > max)
 		r->err = SD_ERR_BAD_REQUEST;
-	if (r->err != 0)
+	if (r->err != 0 || (p = take(r, len)) == NULL)
 		return NULL;
 	*n = len;
-	return take(r, len);
+	return p;
 }
 
 size_t
@@ -250,6 +252,8 @@ wire_send(int sock, const uint8_t *msg, size_t len, int fd)
 	struct msghdr mh;
 	ssize_t n;
 
+	if (len < WIRE_HDR || wire_length(msg) != len)
+		return SD_ERR_BAD_REQUEST; /* not a message wire_end made */
 	memset(&mh, 0, sizeof(mh));
 	mh.msg_iov = &iov;
 	mh.msg_iovlen = 1;

@@ -14,7 +14,8 @@
  * destination or holding a NUL, a reserved half-word that is not zero, an
  * unknown type, a length that is not the message's and trailing bytes
  * all fail the message, and the caller ends the stream.  A reader or
- * writer error sticks: check once, at wire_close or wire_end.
+ * writer error sticks: check once, at wire_close or wire_end.  After any
+ * error of wire_send or wire_recv the stream is out of step: close it.
  */
 #ifndef SD_WIRE_H
 #define SD_WIRE_H
@@ -47,8 +48,7 @@ void wire_bytes(struct wire_w *w, const void *p, size_t n);
 void wire_str(struct wire_w *w, const char *s);
 /* Write the length into the header: 0 and the length in *len, or
  * SD_ERR_TOO_LARGE when the fields did not fit (or exceed WIRE_MSG_MAX). */
-int wire_end(struct wire_w *w, size_t *len)
-    __attribute__((warn_unused_result));
+int wire_end(struct wire_w *w, size_t *len) __attribute__((warn_unused_result));
 
 /*
  * The length a header announces (0 when it is out of bounds: shorter than
@@ -58,8 +58,8 @@ int wire_end(struct wire_w *w, size_t *len)
 size_t wire_length(const uint8_t hdr[WIRE_HDR]);
 
 /* Open the message buf[0..len): 0 and its type, or SD_ERR_BAD_REQUEST. */
-int wire_open(struct wire_r *r, const uint8_t *buf, size_t len,
-    uint16_t ntypes, uint16_t *type) __attribute__((warn_unused_result));
+int wire_open(struct wire_r *r, const uint8_t *buf, size_t len, uint16_t ntypes,
+    uint16_t *type) __attribute__((warn_unused_result));
 uint8_t wire_get_u8(struct wire_r *r);
 uint16_t wire_get_u16(struct wire_r *r);
 uint32_t wire_get_u32(struct wire_r *r);
@@ -74,9 +74,10 @@ const uint8_t *wire_get_view(struct wire_r *r, size_t max, size_t *n);
 int wire_close(struct wire_r *r) __attribute__((warn_unused_result));
 
 /*
- * Over a stream socket: send one message with `fd` (or -1) passed by
- * SCM_RIGHTS; receive one into buf (cap bytes) with the fd passed with
- * it in *fd (-1 when none).  0, SD_ERR_SYSTEM (errno) on an I/O error,
+ * Over a stream socket: send one message (as wire_end made it) with `fd`
+ * (or -1) passed by SCM_RIGHTS; receive one into buf (cap bytes) with the
+ * fd passed with it in *fd (-1 when none).  Both block: the socket's own
+ * timeouts (SO_RCVTIMEO) bound them.  0, SD_ERR_SYSTEM (errno) on an I/O error,
  * SD_ERR_NOT_FOUND on a clean end of the stream before a message, or
  * SD_ERR_BAD_REQUEST for a bad length, a short message or more than one
  * fd (every fd received is closed then).

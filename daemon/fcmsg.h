@@ -11,7 +11,13 @@
  *
  * The core trusts nothing in them: a decoded request must pass the same
  * rules as the front's JSON decoder (sign_req_check), and who asks is
- * known only from the credentials of the socket passed in FC_CONN.
+ * known only from the credentials of the socket passed in FC_CONN.  What
+ * the core that uses them must check besides (a compromised front could
+ * pass any socket, and name any connection): that the fd passed is a
+ * stream socket accepted on seald's own service socket (getsockname
+ * names its path) before it reads SO_PEERCRED; that an fd comes with
+ * FC_CONN only; that a conn id is new in FC_CONN and known in FC_SIGN and
+ * FC_CLOSE.
  */
 #ifndef SD_FCMSG_H
 #define SD_FCMSG_H
@@ -30,10 +36,10 @@ enum fc_type { FC_CONN = 1, FC_SIGN, FC_CLOSE, FC_REPLY, FC_NTYPES };
 struct fc_msg {
 	enum fc_type type;
 	uint64_t conn, req;
-	struct sign_req sign;       /* FC_SIGN */
-	unsigned int status;        /* FC_REPLY: 100..599 */
-	char ctype[FC_CTYPE_MAX];   /* FC_REPLY: printable, no spaces */
-	const uint8_t *body;        /* FC_REPLY: in the decoded buffer */
+	struct sign_req sign;     /* FC_SIGN */
+	unsigned int status;      /* FC_REPLY: 100..599 */
+	char ctype[FC_CTYPE_MAX]; /* FC_REPLY: printable, no spaces */
+	const uint8_t *body;      /* FC_REPLY: in the decoded buffer */
 	size_t body_len;
 };
 

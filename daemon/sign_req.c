@@ -62,13 +62,16 @@ sign_digest_name(enum sign_digest d)
 	return "unknown";
 }
 
-/* The characters a string field of kind may hold: 0 any text without
- * control characters, 1 a name, 2 printable ASCII without spaces. */
+/* The characters a string field of kind may hold: 0 any UTF-8 text
+ * without control characters, 1 a name, 2 printable ASCII without
+ * spaces. */
 static int
 text_ok(const char *s, size_t n, int kind)
 {
 	size_t i;
 
+	if (kind == 0 && !sd_utf8_valid(s, n))
+		return 0;
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 

@@ -176,6 +176,19 @@ test_check(void **state)
 	rq = ok;
 	rq.evidence_ref[0] = '\n';
 	assert_int_equal(sign_req_check(&rq), SD_ERR_BAD_REQUEST);
+	/* text that is not UTF-8, as jansson refuses it: a stray
+	 * continuation byte, an overlong '/', a surrogate, past U+10FFFF */
+	rq = ok;
+	memcpy(rq.evidence_ref, "a\x80", 3);
+	assert_int_equal(sign_req_check(&rq), SD_ERR_BAD_REQUEST);
+	memcpy(rq.evidence_ref, "\xc0\xaf", 3);
+	assert_int_equal(sign_req_check(&rq), SD_ERR_BAD_REQUEST);
+	memcpy(rq.evidence_ref, "\xed\xa0\x80", 4);
+	assert_int_equal(sign_req_check(&rq), SD_ERR_BAD_REQUEST);
+	memcpy(rq.evidence_ref, "\xf4\x90\x80\x80", 5);
+	assert_int_equal(sign_req_check(&rq), SD_ERR_BAD_REQUEST);
+	memcpy(rq.evidence_ref, "\xc3\xa9t\xc3\xa9 \xf0\x9f\x93\x9c", 11);
+	assert_int_equal(sign_req_check(&rq), 0); /* "été 📜" */
 	rq = ok;
 	rq.evidence_type[0] = '\0';
 	assert_int_equal(sign_req_check(&rq), SD_ERR_BAD_REQUEST);

@@ -9,9 +9,11 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -22,6 +24,18 @@
 
 static uint8_t buf[1 << 16];
 
+/* open file descriptors of this process */
+static int
+open_fds(void)
+{
+	int n = 0, fd;
+
+	for (fd = 0; fd < 1024; fd++)
+		if (fcntl(fd, F_GETFD) != -1)
+			n++;
+	return n;
+}
+
 static struct fc_msg
 sign_msg(void)
 {
@@ -31,14 +45,16 @@ sign_msg(void)
 	m.type = FC_SIGN;
 	m.conn = 7;
 	m.req = 0x0102030405060708ULL;
-	strcpy(m.sign.key, "demo-ec");
+	snprintf(m.sign.key, sizeof(m.sign.key), "%s", "demo-ec");
 	m.sign.digest_alg = SIGN_SHA256;
 	memset(m.sign.digest, 0xab, 32);
 	m.sign.digest_len = 32;
-	strcpy(m.sign.format, "cms");
-	strcpy(m.sign.request_id, "req-1");
-	strcpy(m.sign.evidence_type, "submission");
-	strcpy(m.sign.evidence_ref, "msg 42");
+	snprintf(m.sign.format, sizeof(m.sign.format), "%s", "cms");
+	snprintf(m.sign.request_id, sizeof(m.sign.request_id), "%s", "req-1");
+	snprintf(m.sign.evidence_type, sizeof(m.sign.evidence_type), "%s",
+	    "submission");
+	snprintf(
+	    m.sign.evidence_ref, sizeof(m.sign.evidence_ref), "%s", "msg 42");
 	return m;
 }
 
@@ -80,7 +96,7 @@ test_reply_round_trip(void **state)
 	m.type = FC_REPLY;
 	m.req = 9;
 	m.status = 200;
-	strcpy(m.ctype, "application/json");
+	snprintf(m.ctype, sizeof(m.ctype), "%s", "application/json");
 	m.body = (const uint8_t *)body;
 	m.body_len = sizeof(body) - 1;
 	len = encode(&m);
@@ -94,7 +110,7 @@ test_reply_round_trip(void **state)
 	len = encode(&m);
 	assert_int_equal(fc_decode(buf, len, &d), SD_ERR_BAD_REQUEST);
 	m.status = 200;
-	strcpy(m.ctype, "text/plain; x");
+	snprintf(m.ctype, sizeof(m.ctype), "%s", "text/plain; x");
 	len = encode(&m);
 	assert_int_equal(fc_decode(buf, len, &d), SD_ERR_BAD_REQUEST);
 }
@@ -159,24 +175,54 @@ test_strings_and_rules(void **state)
 	assert_int_equal(fc_decode(buf, len, &d), SD_ERR_BAD_REQUEST);
 	/* what the JSON decoder refuses: a space in request_id, a format */
 	m = sign_msg();
-	strcpy(m.sign.request_id, "req 1");
+	snprintf(m.sign.request_id, sizeof(m.sign.request_id), "%s", "req 1");
 	len = encode(&m);
 	assert_int_equal(fc_decode(buf, len, &d), SD_ERR_BAD_REQUEST);
 	m = sign_msg();
-	strcpy(m.sign.format, "pem");
+	snprintf(m.sign.format, sizeof(m.sign.format), "%s", "pem");
 	len = encode(&m);
 	assert_int_equal(fc_decode(buf, len, &d), SD_ERR_BAD_REQUEST);
 	m = sign_msg();
 	m.sign.evidence_type[0] = '\0'; /* a ref without a type */
 	len = encode(&m);
 	assert_int_equal(fc_decode(buf, len, &d), SD_ERR_BAD_REQUEST);
-	/* a key name longer than the core's field: the length is checked
-	 * before anything is copied */
-	m = sign_msg();
-	len = encode(&m);
-	p = memmem(buf, len, "demo-ec", 7);
-	p[-1] = 200; /* its u32 length, low byte */
-	assert_int_equal(fc_decode(buf, len, &d), SD_ERR_BAD_REQUEST);
+	/* a key of 64 bytes, one more than the core's field holds, in an
+	 * otherwise valid message */
+	{
+		char longkey[65];
+		struct wire_w w;
+
+		memset(longkey, 'k', 64);
+		longkey[64] = '\0';
+		m = sign_msg();
+		wire_begin(&w, buf, sizeof(buf), FC_SIGN);
+		wire_u64(&w, m.conn);
+		wire_u64(&w, m.req);
+		wire_str(&w, longkey);
+		wire_u8(&w, (uint8_t)m.sign.digest_alg);
+		wire_bytes(&w, m.sign.digest, m.sign.digest_len);
+		wire_str(&w, m.sign.format);
+		wire_str(&w, m.sign.request_id);
+		wire_str(&w, m.sign.evidence_type);
+		wire_str(&w, m.sign.evidence_ref);
+		assert_int_equal(wire_end(&w, &len), 0);
+		assert_int_equal(fc_decode(buf, len, &d), SD_ERR_BAD_REQUEST);
+		/* the same with 63 bytes decodes */
+		longkey[63] = '\0';
+		wire_begin(&w, buf, sizeof(buf), FC_SIGN);
+		wire_u64(&w, m.conn);
+		wire_u64(&w, m.req);
+		wire_str(&w, longkey);
+		wire_u8(&w, (uint8_t)m.sign.digest_alg);
+		wire_bytes(&w, m.sign.digest, m.sign.digest_len);
+		wire_str(&w, m.sign.format);
+		wire_str(&w, m.sign.request_id);
+		wire_str(&w, m.sign.evidence_type);
+		wire_str(&w, m.sign.evidence_ref);
+		assert_int_equal(wire_end(&w, &len), 0);
+		assert_int_equal(fc_decode(buf, len, &d), 0);
+		assert_string_equal(d.sign.key, longkey);
+	}
 }
 
 static void
@@ -189,6 +235,33 @@ test_writer_overflow(void **state)
 	assert_int_equal(fc_encode(&m, buf, 20, &len), SD_ERR_TOO_LARGE);
 }
 
+/* bytes with nfd copies of stdin, as a front could send them */
+static void
+send_fds(int sock, const uint8_t *p, size_t n, int nfd)
+{
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(int) * 8)];
+	} cm;
+	struct iovec iov = { (void *)p, n };
+	struct msghdr mh;
+	int i, fd = STDIN_FILENO;
+
+	memset(&mh, 0, sizeof(mh));
+	memset(&cm, 0, sizeof(cm));
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = cm.b;
+	mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfd);
+	cm.h.cmsg_level = SOL_SOCKET;
+	cm.h.cmsg_type = SCM_RIGHTS;
+	cm.h.cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfd);
+	for (i = 0; i < nfd; i++)
+		memcpy(CMSG_DATA(&cm.h) + (size_t)i * sizeof(int), &fd,
+		    sizeof(int));
+	assert_int_equal(sendmsg(sock, &mh, 0), (ssize_t)n);
+}
+
 static void
 test_socketpair_with_fd(void **state)
 {
@@ -196,7 +269,7 @@ test_socketpair_with_fd(void **state)
 	uint8_t in[sizeof(buf)];
 	struct stat a, b;
 	size_t len = encode(&m), got;
-	int sv[2], fd;
+	int sv[2], fd, before;
 
 	(void)state;
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
@@ -213,6 +286,9 @@ test_socketpair_with_fd(void **state)
 	assert_int_equal(fc_decode(in, got, &d), 0);
 	assert_int_equal(wire_recv(sv[1], in, sizeof(in), &got, &fd), 0);
 	assert_int_equal(fd, -1);
+	/* wire_send sends only whole messages */
+	assert_int_equal(
+	    wire_send(sv[0], buf, 3, STDIN_FILENO), SD_ERR_BAD_REQUEST);
 	/* a message larger than the reader's buffer */
 	assert_int_equal(wire_send(sv[0], buf, len, -1), 0);
 	assert_int_equal(
@@ -220,19 +296,33 @@ test_socketpair_with_fd(void **state)
 	close(sv[0]);
 	close(sv[1]);
 
-	/* two fds in one message: refused, and neither is left open */
+	/* two fds in one message (the second with its later part):
+	 * refused, and neither is left open */
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	assert_int_equal(wire_send(sv[0], buf, 1, STDIN_FILENO), 0);
-	assert_int_equal(wire_send(sv[0], buf + 1, len - 1, STDOUT_FILENO), 0);
+	before = open_fds();
+	send_fds(sv[0], buf, 1, 1);
+	send_fds(sv[0], buf + 1, len - 1, 1);
 	assert_int_equal(
 	    wire_recv(sv[1], in, sizeof(in), &got, &fd), SD_ERR_BAD_REQUEST);
 	assert_int_equal(fd, -1);
+	assert_int_equal(open_fds(), before);
+	close(sv[0]);
+	close(sv[1]);
+
+	/* more fds than the reader takes (MSG_CTRUNC): refused, none open */
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	before = open_fds();
+	send_fds(sv[0], buf, len, 8);
+	assert_int_equal(
+	    wire_recv(sv[1], in, sizeof(in), &got, &fd), SD_ERR_BAD_REQUEST);
+	assert_int_equal(fd, -1);
+	assert_int_equal(open_fds(), before);
 	close(sv[0]);
 	close(sv[1]);
 
 	/* a clean end of the stream; an end inside a message */
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	assert_int_equal(wire_send(sv[0], buf, len - 1, -1), 0);
+	assert_int_equal(send(sv[0], buf, len - 1, 0), (ssize_t)(len - 1));
 	close(sv[0]);
 	assert_int_equal(
 	    wire_recv(sv[1], in, sizeof(in), &got, &fd), SD_ERR_BAD_REQUEST);
