@@ -22,6 +22,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/rand.h>
+
 #include "clock.h"
 #include "err.h"
 #include "ledger.h"
@@ -70,6 +72,7 @@ struct ledger {
 	/* writer thread only: the session holding the instance lock, as the
 	 * server knows it (pid, start), to end it if it outlives a cut */
 	char lock_pid[16], lock_start[64];
+	char lock_tag[64], lock_held_tag[64]; /* its application_name */
 	char problem[256]; /* the failed start check, when overridden */
 };
 
@@ -341,20 +344,33 @@ out:
 	return r;
 }
 
-/* The instance's advisory lock; on success, which session holds it. */
+/* The instance's advisory lock.  On success, which session holds it,
+ * tagged with a random application_name so that a reused server process
+ * (behind a session pooler) never passes for it. */
 static int
 take_lock(struct ledger *l)
 {
-	const char *params[1] = { l->instance };
+	const char *params[2] = { l->instance, l->lock_tag };
+	uint8_t rnd[8];
 	PGresult *res;
+	size_t i, n;
 	int ok;
 
+	/* at most 63 bytes: the server truncates a longer name */
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1)
+		return 0;
+	n = (size_t)snprintf(
+	    l->lock_tag, sizeof(l->lock_tag), "seald-w %.32s ", l->instance);
+	for (i = 0; i < sizeof(rnd); i++, n += 2)
+		snprintf(
+		    l->lock_tag + n, sizeof(l->lock_tag) - n, "%02x", rnd[i]);
 	res = PQexecParams(l->conn,
 	    "SELECT pg_try_advisory_lock("
 	    "hashtextextended('seald-instance:' || $1, 0)), "
-	    "pg_backend_pid(), (SELECT backend_start::text FROM "
-	    "pg_stat_activity WHERE pid = pg_backend_pid())",
-	    1, NULL, params, NULL, NULL, 0);
+	    "pg_backend_pid(), (SELECT extract(epoch FROM backend_start)::text "
+	    "FROM pg_stat_activity WHERE pid = pg_backend_pid()), "
+	    "set_config('application_name', $2, false)",
+	    2, NULL, params, NULL, NULL, 0);
 	ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
 	    strcmp(PQgetvalue(res, 0, 0), "t") == 0;
 	if (ok) {
@@ -362,6 +378,8 @@ take_lock(struct ledger *l)
 		    PQgetvalue(res, 0, 1));
 		snprintf(l->lock_start, sizeof(l->lock_start), "%s",
 		    PQgetvalue(res, 0, 2));
+		snprintf(l->lock_held_tag, sizeof(l->lock_held_tag), "%s",
+		    l->lock_tag);
 	}
 	PQclear(res);
 	return ok;
@@ -371,32 +389,44 @@ take_lock(struct ledger *l)
  * After a cut (a network partition, say), the server may keep seald's
  * previous session, and with it the instance lock, until its keepalive
  * gives up: hours over TCP.  That session is ended here, and only that
- * one: the same pid, started at the same moment, of the same role.  A
- * second instance's session never matches.  1 if it was ended.
+ * one: the same server process, started at the same moment, of the same
+ * role, with the random tag seald gave it.  A second instance's session
+ * never matches.  1 if it was ended; the session is forgotten once the
+ * server says it is gone, not on an error (the next reconnect tries
+ * again).
  */
 static int
 end_stale_session(struct ledger *l)
 {
-	const char *params[2] = { l->lock_pid, l->lock_start };
+	const char *params[3] = { l->lock_pid, l->lock_start,
+		l->lock_held_tag };
 	PGresult *res;
-	int ended;
+	int ended = 0;
 
 	if (l->lock_pid[0] == '\0')
 		return 0;
 	res = PQexecParams(l->conn,
 	    "SELECT pg_terminate_backend(pid, 2000) FROM pg_stat_activity "
-	    "WHERE pid = $1::int AND backend_start::text = $2 "
-	    "AND usename = current_user",
-	    2, NULL, params, NULL, NULL, 0);
-	ended = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
-	    strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	    "WHERE pid = $1::int "
+	    "AND extract(epoch FROM backend_start)::text = $2 "
+	    "AND application_name = $3 AND usename = current_user",
+	    3, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		log_warn("ledger: cannot end seald's previous database session "
+			 "(pid %s): %.200s",
+		    l->lock_pid, PQresultErrorMessage(res));
+	} else {
+		ended = PQntuples(res) == 1 &&
+		    strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+		if (ended)
+			log_warn("ledger: ended seald's previous database "
+				 "session (pid %s), which held the instance "
+				 "lock after its connection was cut",
+			    l->lock_pid);
+		if (ended || PQntuples(res) == 0)
+			l->lock_pid[0] = '\0';
+	}
 	PQclear(res);
-	if (ended)
-		log_warn("ledger: ended seald's previous database session "
-			 "(pid %s), which held the instance lock after its "
-			 "connection was cut",
-		    l->lock_pid);
-	l->lock_pid[0] = '\0';
 	return ended;
 }
 

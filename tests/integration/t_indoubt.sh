@@ -41,6 +41,19 @@ done
 it_instance "$S2" "$INST" \
     -e "s|^  conninfo: .*|  conninfo: \"host=$P port=$PORT dbname=seald user=seald_daemon\"|"
 
+# recorded REQID: "seq signature" of this instance's entry for REQID
+recorded() {
+	psql_q "select seq || ' ' || encode(signature, 'base64') from ledger_entries where instance = '$INST' and request_id = '$1'" | tr -d '\n'
+}
+within() { # within MS CMD...: CMD every 0.05 s until it is true, for at most MS ms
+	local t0 ms=$1
+	t0=$(date +%s%N)
+	shift
+	until "$@"; do
+		[ "$(ms_since "$t0")" -lt "$ms" ] || return 1
+		sleep 0.05
+	done
+}
 # rows REQID: ledger rows of this instance for REQID
 rows() { psql_q "select count(*) from ledger_entries where instance = '$INST' and request_id = '$1'"; }
 fired() { cat "$P/fired" 2>/dev/null || echo 0; }
@@ -53,10 +66,13 @@ loglines() { wc -l <"$S2/seald.log"; }
 ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
 # sign2 REQID: sign with demo-ec on the instance behind the proxy; the
 # answer as for http_req, and the request's time in SIGN_MS (curl's count)
+sign_body() {
+	printf '{"key":"demo-ec","digest":"%s","digest_alg":"sha256","request_id":"%s"}' \
+	    "$(digest_b64 sha256 "in doubt $1")" "$1"
+}
 sign2() {
 	local out
-	out=$(printf '{"key":"demo-ec","digest":"%s","digest_alg":"sha256","request_id":"%s"}' \
-	    "$(digest_b64 sha256 "in doubt $1")" "$1" |
+	out=$(sign_body "$1" |
 	    curl -s --max-time 15 --unix-socket "$S2/seald.sock" -H 'Content-Type: application/json' \
 	    --data-binary @- -o "$IT_BODY" -w '%{http_code} %{time_total}' http://localhost/v1/sign)
 	HTTP_CODE=${out% *}
@@ -66,8 +82,7 @@ sign2() {
 # sign_bg REQID FILE: sign2 in the background; FILE gets the status on
 # its first line, then the body
 sign_bg() {
-	printf '{"key":"demo-ec","digest":"%s","digest_alg":"sha256","request_id":"%s"}' \
-	    "$(digest_b64 sha256 "in doubt $1")" "$1" |
+	sign_body "$1" |
 	    curl -s --max-time 30 --unix-socket "$S2/seald.sock" -H 'Content-Type: application/json' \
 	    --data-binary @- -o "$2.body" -w '%{http_code}\n' http://localhost/v1/sign >"$2" &&
 	    cat "$2.body" >>"$2" &
@@ -188,18 +203,9 @@ locker=$!
 exec 7>"$W/lock.fifo"
 it_at_exit "exec 7>&-; kill $locker 2>/dev/null"
 echo "BEGIN; LOCK TABLE ledger_entries IN EXCLUSIVE MODE;" >&7
-within() { # within MS CMD...: CMD every 0.05 s until it is true, for at most MS ms
-	local t0 ms=$1
-	t0=$(date +%s%N)
-	shift
-	until "$@"; do
-		[ "$(ms_since "$t0")" -lt "$ms" ] || return 1
-		sleep 0.05
-	done
-}
 locked() { [ "$(psql_super "select count(*) from pg_locks l join pg_class c on c.oid = l.relation
     where c.relname = 'ledger_entries' and l.mode = 'ExclusiveLock' and l.granted")" = 1 ]; }
-writer_waits() { [ "$(psql_super "select count(*) from pg_stat_activity where application_name = 'seald'
+writer_waits() { [ "$(psql_super "select count(*) from pg_stat_activity where application_name like 'seald-w $INST %'
     and wait_event_type = 'Lock' and query like '%INSERT INTO ledger_entries%'")" -ge 1 ]; }
 lag() { curl -s --max-time 5 --unix-socket "$S2/seald.sock" http://localhost/metrics |
     sed -n 's/^seald_ledger_lag_entries //p'; }
@@ -224,7 +230,7 @@ wait "$p1" "$p2" "$p3" "$locker"
 	fail "seald did not see the connection lost during the commit"
 [ "$(logged_since "$l0" 'in-doubt entries were committed')" = 0 ] ||
 	fail "the cut hit a batch, not the one-at-a-time rewrite (the duplicates were not in one batch)"
-rec=$(psql_q "select seq || ' ' || encode(signature, 'base64') from ledger_entries where instance = '$INST' and request_id = '$rid'" | tr -d '\n')
+rec=$(recorded "$rid")
 [ "$(rows "$rid")" = 1 ] || fail "$(rows "$rid") rows for $rid"
 for f in "$W/dup1.out" "$W/dup2.out"; do
 	case "$(head -c 3 "$f")" in
@@ -268,7 +274,7 @@ code_hold=$HTTP_CODE
 grep -q "cut $((n0 + 1)) hold P .*server session held" "$W/pgcut.log" || fail "the proxy does not hold the session"
 case "$HTTP_CODE" in
 200) [ "$(jq -r '"\(.ledger.seq) \(.signature)"' "$IT_BODY")" = \
-	"$(psql_q "select seq || ' ' || encode(signature, 'base64') from ledger_entries where instance = '$INST' and request_id = '$rid'" | tr -d '\n')" ] ||
+	"$(recorded "$rid")" ] ||
 	fail "the client's signature is not the recorded one" ;;
 503) [ "$(json_str code)" = ledger_unavailable ] || fail "503 with $(head -c 200 "$IT_BODY")" ;;
 *) fail "HTTP $HTTP_CODE: $(head -c 200 "$IT_BODY")" ;;
@@ -290,25 +296,53 @@ fi
 sign2 "$rid"
 expect_code 200 "the retry (answered from the ledger)"
 [ "$(jq -r '"\(.ledger.seq) \(.signature)"' "$IT_BODY")" = \
-	"$(psql_q "select seq || ' ' || encode(signature, 'base64') from ledger_entries where instance = '$INST' and request_id = '$rid'" | tr -d '\n')" ] ||
+	"$(recorded "$rid")" ] ||
 	fail "the retry's signature is not the recorded one"
 kill -USR1 "$PROXY"
 [ "$(rows "$rid")" = 1 ] || fail "$(rows "$rid") rows at the end"
 [ "$(logged_since "$l0" 'not written by seald')" = 0 ] || fail "seald took its own in-doubt entry for a foreign one"
 
-tid "a second instance under the same name is still refused (its session is not seald's own)"
-S3=$W/c
-it_instance "$S3" "$INST" \
-    -e "s|^  conninfo: .*|  conninfo: \"host=$P port=$PORT dbname=seald user=seald_daemon\"|"
-if seald_start "$IT_BUILD" "$S3" 2>/dev/null; then
-	fail "a second $INST started beside the first"
-	seald_stop "$S3" >/dev/null 2>&1
+tid "a foreign session that takes the instance lock after a cut is never ended: seald waits for it"
+# P, a session of seald's own role, queues for the instance lock while
+# the instance holds it; the cut ends the instance's session, P gets the
+# lock, and the instance, reconnecting, must not end P (a role-only match
+# would): it stays refused until P lets go, then signs again.
+rid=t-indoubt-foreign-$RANDOM$RANDOM
+n0=$(fired)
+l0=$(loglines)
+psql "$IT_CONNINFO" -v ON_ERROR_STOP=1 -qAt \
+    -c "select pg_advisory_lock(hashtextextended('seald-instance:$INST', 0))" \
+    -c "select pg_sleep(4)" >"$W/foreign.out" 2>&1 &
+foreign=$!
+waiting() { [ "$(psql_q "select count(*) from pg_stat_activity where wait_event_type = 'Lock' and query like '%seald-instance:$INST%'")" = 1 ]; }
+within 5000 waiting || fail "the foreign session does not queue for the lock"
+arm after P 'INSERT INTO ledger_entries'
+sign2 "$rid"
+[ "$(fired)" = $((n0 + 1)) ] || fail "the proxy did not cut (fired $(fired))"
+case "$HTTP_CODE" in
+200) [ "$(jq -r '"\(.ledger.seq) \(.signature)"' "$IT_BODY")" = "$(recorded "$rid")" ] ||
+	fail "the client's signature is not the recorded one" ;;
+503) [ "$(json_str code)" = ledger_unavailable ] || fail "503 with $(head -c 200 "$IT_BODY")" ;;
+*) fail "HTTP $HTTP_CODE: $(head -c 200 "$IT_BODY")" ;;
+esac
+within 3000 eval '[ "$(logged_since "$l0" "is already running")" -ge 1 ]' ||
+	fail "the instance was not refused the lock: $(tail -n +"$((l0 + 1))" "$S2/seald.log" | grep -m1 -o 'ensure_conn: .*')"
+if wait "$foreign"; then
+	note "the foreign session kept the lock to its end; the cut request got $HTTP_CODE"
+else
+	fail "the foreign session was ended: $(cat "$W/foreign.out")"
 fi
-grep -q "instance \"$INST\" is already running" "$S3/seald.log" ||
-	fail "not refused as already running: $(tail -n 2 "$S3/seald.log")"
-[ "$(grep -c "ended seald's previous database session" "$S3/seald.log")" = 0 ] ||
-	fail "the second instance ended the first one's session"
-sign_ok "t-indoubt-after-second-$RANDOM" || fail "the first instance no longer signs"
+[ "$(logged_since "$l0" "ended seald's previous database session")" = 0 ] ||
+	fail "seald ended a session that was not its own"
+t0=$(date +%s%N)
+within 5000 sign_ok "t-indoubt-foreign-next-$RANDOM" ||
+	fail "the instance does not sign again within 5 s of the foreign session's end"
+note "signing again $(ms_since "$t0") ms after it ended"
+sign2 "$rid"
+expect_code 200 "the retry"
+[ "$(jq -r '"\(.ledger.seq) \(.signature)"' "$IT_BODY")" = "$(recorded "$rid")" ] ||
+	fail "the retry's signature is not the recorded one"
+[ "$(rows "$rid")" = 1 ] || fail "$(rows "$rid") rows for $rid"
 
 tid "a key generation whose COMMIT answer is lost: the key is kept, once; signing goes on"
 k=t-indoubt-$RANDOM
@@ -350,7 +384,7 @@ for i in 1 2 3; do
 done
 
 tid "the proxy cut exactly once per arming; the instance's chain verifies"
-[ "$(fired)" = 5 ] || fail "cuts: $(fired)"
+[ "$(fired)" = 6 ] || fail "cuts: $(fired)"
 [ -e "$P/arm" ] && fail "an arming is left"
 grep -q 'no checkpoint' "$S2/seald.log" && fail "the Merkle tree lost the head: $(grep -m1 'no checkpoint' "$S2/seald.log")"
 seald_stop "$S2" >/dev/null 2>&1 || fail "the instance did not stop cleanly"
