@@ -654,9 +654,18 @@ begin(struct req *q, const char *url, const char *method)
 	if (i == sizeof(routes) / sizeof(routes[0]))
 		return respond_err(q, SD_ERR_METHOD, NULL);
 	/* A GET is answered on the next call, once MHD has the whole
-	 * request: an answer queued now would close the connection. */
-	if (q->route != R_SIGN && q->route != R_TSA && q->route != R_STAMP)
+	 * request: an answer queued now would close the connection.  It has
+	 * no body: one would be read and kept for nothing. */
+	if (q->route != R_SIGN && q->route != R_TSA && q->route != R_STAMP) {
+		cl = MHD_lookup_connection_value(
+		    q->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if ((cl != NULL && strcmp(cl, "0") != 0) ||
+		    MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND,
+			MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL)
+			return respond_err(
+			    q, SD_ERR_BAD_REQUEST, "a GET request has no body");
 		return MHD_YES;
+	}
 	if (q->route == R_TSA &&
 	    !is_tsa_query(MHD_lookup_connection_value(
 		q->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE)))
@@ -797,11 +806,11 @@ server_start(const struct server_deps *deps, char *errbuf, size_t errlen)
 	    0, NULL, NULL, handler, s,
 	    /* the logger first, so that MHD logs nothing past it */
 	    MHD_OPTION_EXTERNAL_LOGGER, http_log, s, MHD_OPTION_LISTEN_SOCKET,
-	    s->fd, MHD_OPTION_CONNECTION_LIMIT,
-	    (unsigned int)cfg->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-	    (unsigned int)cfg->timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-	    (size_t)cfg->max_header * 2, MHD_OPTION_NOTIFY_COMPLETED, completed,
-	    s, MHD_OPTION_NOTIFY_CONNECTION, http_connection_notify, s,
+	    s->fd, MHD_OPTION_CONNECTION_LIMIT, deps->max_connections,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->timeout,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->max_header * 2,
+	    MHD_OPTION_NOTIFY_COMPLETED, completed, s,
+	    MHD_OPTION_NOTIFY_CONNECTION, http_connection_notify, s,
 	    MHD_OPTION_END);
 	if (s->mhd == NULL) {
 		snprintf(errbuf, errlen, "cannot start the HTTP server");

@@ -57,6 +57,17 @@ out=$(curl -s --max-time 10 --unix-socket "$IT_SOCK" -H "X-Big: $big" \
     -o /dev/null -w '%{http_code}' http://localhost/v1/keys)
 [ "$out" = 431 ] || fail "20 kB header: $out, expected 431"
 
+tid "a GET with a body gets 400, whatever its length or framing"
+for hdr in "Content-Type: application/json" "Transfer-Encoding: chunked"; do
+	code=$(printf '{"x":1}' | curl -s --max-time 10 --unix-socket "$IT_SOCK" -X GET \
+	    -H "$hdr" --data-binary @- -o "$IT_BODY" -w '%{http_code}' http://localhost/healthz)
+	[ "$code" = 400 ] || fail "GET /healthz with a body ($hdr): $code, expected 400"
+	grep -q 'a GET request has no body' "$IT_BODY" || fail "message: $(head -c 200 "$IT_BODY")"
+done
+code=$(curl -s --max-time 10 --unix-socket "$IT_SOCK" -H 'Content-Length: 0' \
+    -o /dev/null -w '%{http_code}' http://localhost/healthz)
+[ "$code" = 200 ] || fail "GET with Content-Length: 0: $code, expected 200"
+
 tid "unknown paths get 404, wrong methods 405"
 http_req GET /v1/nothing
 expect_code 404 "unknown path"
