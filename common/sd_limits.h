@@ -36,6 +36,10 @@
 #define SD_HTTP_MAX_HEADER_DEFAULT (8 * 1024)
 #define SD_HTTP_TIMEOUT_DEFAULT 10 /* seconds idle per connection */
 #define SD_HTTP_MAX_CONN_DEFAULT 1024
+#define SD_ADMIN_CONNECTIONS 16 /* connections the admin socket serves */
+/* files seald keeps open besides clients and per-session database
+ * connections: HSM, writer and reader connections, sockets, logs */
+#define SD_FILES_RESERVE 64
 #define SD_HTTP_MAX_BODY_LIMIT (16 * 1024 * 1024) /* config may not exceed */
 #define SD_STOP_WAIT_MS 10000 /* shutdown: wait for replies in flight */
 #define SD_HTTP_DISCARD_MAX (4 * 1024 * 1024) /* read and drop past the limit */

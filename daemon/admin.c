@@ -302,15 +302,15 @@ admin_start(const struct server_deps *deps, char *errbuf, size_t errlen)
 	a->ko.policy = deps->policy;
 	snprintf(a->path, sizeof(a->path), "%s", cfg->admin.path);
 	fd = deps->admin_fd;
-	a->mhd =
-	    MHD_start_daemon(MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG,
-		0, NULL, NULL, handler, a, MHD_OPTION_EXTERNAL_LOGGER, http_log,
-		a, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
-		(unsigned int)ADMIN_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
-		(unsigned int)cfg->timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-		(size_t)cfg->max_header * 2, MHD_OPTION_NOTIFY_COMPLETED,
-		completed, a, MHD_OPTION_NOTIFY_CONNECTION,
-		http_connection_notify, a, MHD_OPTION_END);
+	a->mhd = MHD_start_daemon(
+	    MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+	    handler, a, MHD_OPTION_EXTERNAL_LOGGER, http_log, a,
+	    MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
+	    (unsigned int)SD_ADMIN_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned int)cfg->timeout, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+	    (size_t)cfg->max_header * 2, MHD_OPTION_NOTIFY_COMPLETED, completed,
+	    a, MHD_OPTION_NOTIFY_CONNECTION, http_connection_notify, a,
+	    MHD_OPTION_END);
 	if (a->mhd == NULL) {
 		snprintf(errbuf, errlen, "cannot start the admin HTTP server");
 		close(fd);

@@ -13,9 +13,6 @@
 
 struct admin;
 
-/* connections the admin socket serves at once */
-#define ADMIN_CONNECTIONS 16
-
 /* Serve the bound admin socket deps->admin_fd (closed and removed on
  * failure).  NULL with a reason in errbuf. */
 struct admin *admin_start(const struct server_deps *deps, char *errbuf,

@@ -252,7 +252,7 @@ serve(struct cfg *cfg, const char *path, const char *override)
 		log_error("%s", err);
 		goto out;
 	}
-	rlimit_files(cfg);
+	deps.max_connections = rlimit_files(cfg);
 	if (privdrop(cfg, err, sizeof(err)) != 0) {
 		log_error("%s", err);
 		goto out;

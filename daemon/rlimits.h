@@ -6,16 +6,16 @@
 
 #include "cfg.h"
 
-/* Files seald keeps open besides client connections: HSM, database
- * connections, listening sockets, logs, with room to spare. */
-#define SD_FILES_RESERVE 64
-
 /*
- * Raise the soft RLIMIT_NOFILE to what max_connections (and the admin
- * socket's connections) need, at most to the hard limit.  Below that a
- * flood of clients would meet EMFILE before seald's own limit; it is
- * logged, with the limit to raise (LimitNOFILE= in the unit).
+ * Raise the soft RLIMIT_NOFILE to what seald needs: its own files (a
+ * database connection per HSM session and the writer's, the HSM, the
+ * sockets, logs: SD_FILES_RESERVE and two per session), the admin
+ * socket's connections, and max_connections clients; at most to the hard
+ * limit.  Returns how many client connections fit: max_connections, or
+ * fewer when the hard limit is lower (logged, with the limit to raise:
+ * LimitNOFILE= in the unit), so that a flood of clients meets seald's
+ * connection limit, never EMFILE on seald's own files.
  */
-void rlimit_files(const struct cfg *cfg);
+unsigned int rlimit_files(const struct cfg *cfg);
 
 #endif

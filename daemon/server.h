@@ -28,6 +28,7 @@ struct server_deps {
 	 * server_start and admin_start take them over (-1: none) */
 	int service_fd;
 	int admin_fd;
+	unsigned int max_connections; /* what the open-file limit allows */
 };
 
 /* Serve the bound service socket deps->service_fd (closed and removed on

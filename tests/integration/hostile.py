@@ -109,7 +109,14 @@ class Good:
             self.errors += 1
         return ms
 
+    def fresh(self):
+        """A new connection, as a client does after being idle."""
+        self.s.close()
+        self.s = connect()
+        self.buf = b""
+
     def run(self, seconds):
+        self.fresh()
         lat = []
         end = time.monotonic() + seconds
         while time.monotonic() < end and len(lat) < 100000:
@@ -212,6 +219,7 @@ def flood_worker(rate, seconds, out):
             time.sleep(t_next - now)
         t_next += 1.0 / rate
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(2)  # a full backlog blocks a Unix connect
         try:
             s.connect(SOCK)
             ok += 1
@@ -224,7 +232,8 @@ def flood_worker(rate, seconds, out):
 def phase_flood(good):
     out = multiprocessing.Queue()
     procs = [multiprocessing.Process(target=flood_worker,
-                                     args=(FLOOD_RATE / FLOOD_PROCS, PHASE_S, out))
+                                     args=(FLOOD_RATE / FLOOD_PROCS, PHASE_S, out),
+                                     daemon=True)
              for _ in range(FLOOD_PROCS)]
     t0 = time.monotonic()
     for p in procs:
@@ -246,7 +255,11 @@ def phase_flood(good):
 def main():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     want = IDLE_CONNS + NOREAD + 64
-    if soft < want and (hard == resource.RLIM_INFINITY or hard >= want):
+    if hard != resource.RLIM_INFINITY and hard < want:
+        print(f"hostile.py: needs {want} open files, the hard limit is {hard}",
+              file=sys.stderr)
+        sys.exit(77)
+    if soft < want:
         resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
     good = Good()
     good.run(0.5)  # warm up
