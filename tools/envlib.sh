@@ -742,12 +742,12 @@ seald_stop() {
 		return 0
 	fi
 	kill -TERM "$pid" 2>/dev/null || true
-	end=$((SECONDS + 10))
+	end=$((SECONDS + ${SEALD_STOP_TIMEOUT:-10}))
 	while _envlib_alive "$pid" && [ "$SECONDS" -le "$end" ]; do
 		sleep 0.1
 	done
 	if _envlib_alive "$pid"; then
-		envlib_err "seald (pid $pid) ignored SIGTERM for 10 s; sending SIGKILL"
+		envlib_err "seald (pid $pid) ignored SIGTERM for ${SEALD_STOP_TIMEOUT:-10} s; sending SIGKILL"
 		kill -KILL "$pid" 2>/dev/null || true
 		end=$((SECONDS + 2))
 		while _envlib_alive "$pid" && [ "$SECONDS" -le "$end" ]; do

@@ -69,7 +69,13 @@ if [ -n "${IT_ONLY:-}" ]; then
 	files=("${files[@]/%/.sh}")
 fi
 for t in "${files[@]}"; do
-	[ -e "$t" ] || continue
+	if [ ! -e "$t" ]; then
+		IT_TEST_NAME=$(basename "$t" .sh)
+		tid "runner"
+		fail "no such test file: $t"
+		_it_close
+		continue
+	fi
 	name=$(basename "$t" .sh)
 	echo "== $name"
 	had_seald=0
