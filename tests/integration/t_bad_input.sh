@@ -41,6 +41,10 @@ pad=$((65536 - ${#base}))
 { printf '%s' "$base"; head -c "$pad" /dev/zero | tr '\0' ' '; } >"$IT_DIR/max.json"
 http_req POST /v1/sign "@$IT_DIR/max.json"
 expect_code 200 "body of exactly max_body_bytes"
+base="{\"key\":\"demo-ec\",\"digest\":\"$d\",\"digest_alg\":\"sha256\",\"request_id\":\"t-bad-max1-$RANDOM\"}"
+{ printf '%s' "$base"; head -c "$((65536 - ${#base} - 1))" /dev/zero | tr '\0' ' '; } >"$IT_DIR/max-1.json"
+http_req POST /v1/sign "@$IT_DIR/max-1.json"
+expect_code 200 "body of max_body_bytes - 1"
 { printf '%s' "$base"; head -c "$((pad + 1))" /dev/zero | tr '\0' ' '; } >"$IT_DIR/max1.json"
 bad "@$IT_DIR/max1.json" 413 payload_too_large "max+1"
 head -c 1000000 /dev/zero | tr '\0' 'a' >"$IT_DIR/huge.json"
@@ -56,6 +60,44 @@ big=$(head -c 20000 /dev/zero | tr '\0' 'h')
 out=$(curl -s --max-time 10 --unix-socket "$IT_SOCK" -H "X-Big: $big" \
     -o /dev/null -w '%{http_code}' http://localhost/v1/keys)
 [ "$out" = 431 ] || fail "20 kB header: $out, expected 431"
+
+tid "malformed HTTP gets a 4xx/505 (or the connection closed), and seald serves on"
+python3 - "$IT_SOCK" >"$IT_DIR/malformed.out" 2>&1 <<'PY'
+import socket, sys
+cases = [
+    b"GARBAGE\r\n\r\n",
+    b"POST /v1/sign HTTP/9.9\r\nHost: x\r\n\r\n",
+    b"GET /healthz HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n",
+    b"GET /heal\x00thz HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"POST /v1/sign HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n",
+    b"POST /v1/sign HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 7\r\n\r\n",
+    b"POST /v1/sign HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+    b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 64,
+]
+for i, c in enumerate(cases):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(15)
+    s.connect(sys.argv[1])
+    s.sendall(c)
+    try:
+        s.shutdown(socket.SHUT_WR)
+        r = s.recv(200)
+    except OSError as e:
+        r = b""
+    line = r.split(b"\r\n")[0].decode("latin-1")
+    print(i, line if line else "closed")
+    s.close()
+PY
+while read -r i st; do
+	case "$st" in
+	"HTTP/1.1 400"* | "HTTP/1.1 404"* | "HTTP/1.1 505"* | "HTTP/1.1 413"* | "HTTP/1.1 411"* | closed) ;;
+	*) fail "malformed case $i: $st" ;;
+	esac
+done <"$IT_DIR/malformed.out"
+[ "$(wc -l <"$IT_DIR/malformed.out")" = 8 ] || fail "malformed: $(cat "$IT_DIR/malformed.out")"
+note "$(tr '\n' ';' <"$IT_DIR/malformed.out")"
+http_req GET /healthz
+expect_code 200 "healthz after malformed HTTP"
 
 tid "a GET with a body gets 400, whatever its length or framing"
 for hdr in "Content-Type: application/json" "Transfer-Encoding: chunked"; do
@@ -79,8 +121,8 @@ expect_code 405 "DELETE /v1/keys"
 
 tid "errors never reach the ledger, and the daemon still serves"
 rows_after=$(psql_q "select count(*) from ledger_entries")
-[ "$rows_after" = "$((rows_before + 1))" ] ||
-	fail "ledger rows went from $rows_before to $rows_after (only the max-size request should add one)"
+[ "$rows_after" = "$((rows_before + 2))" ] ||
+	fail "ledger rows went from $rows_before to $rows_after (only the two requests at and under the size limit should add one each)"
 sign_json demo-ec "$d" sha256 "t-bad-after-$RANDOM"
 expect_code 200 "sign after bad input"
 
