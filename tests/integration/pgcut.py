@@ -43,6 +43,20 @@ GSS_REQUEST = 80877104
 CANCEL_REQUEST = 80877102
 
 
+
+def split_typed(buf):
+    """The first typed message of buf (type byte, int32 length counting
+    itself, payload): (message, rest), or (None, buf) while it is not
+    whole yet.  ValueError on a length out of bounds."""
+    if len(buf) < 5:
+        return None, buf
+    n = struct.unpack("!I", buf[1:5])[0]
+    if n < 4 or n > MSG_MAX:
+        raise ValueError("bad message length %d" % n)
+    if len(buf) < 1 + n:
+        return None, buf
+    return buf[: 1 + n], buf[1 + n :]
+
 class Proxy:
     def __init__(self, ctl_dir, logfile):
         self.dir = ctl_dir
@@ -191,16 +205,14 @@ class Conn:
                         self.close("server gone")
                         return
                     continue
-                if len(buf) < 5:
-                    break
-                mtype = buf[:1]
-                n = struct.unpack("!I", buf[1:5])[0]
-                if n < 4 or n > MSG_MAX:
-                    self.close("bad message length %d" % n)
+                try:
+                    msg, buf = split_typed(buf)
+                except ValueError as e:
+                    self.close("client: %s" % e)
                     return
-                if len(buf) < 1 + n:
+                if msg is None:
                     break
-                msg, buf = buf[: 1 + n], buf[1 + n :]
+                mtype = msg[:1]
                 if not self.handle_frontend(mtype, msg):
                     return
 
@@ -274,16 +286,14 @@ class Conn:
                         self.close("client gone")
                         return
                     continue
-                if len(buf) < 5:
-                    break
-                mtype = buf[:1]
-                n = struct.unpack("!I", buf[1:5])[0]
-                if n < 4 or n > MSG_MAX:
-                    self.close("bad server message length %d" % n)
+                try:
+                    msg, buf = split_typed(buf)
+                except ValueError as e:
+                    self.close("server: %s" % e)
                     return
-                if len(buf) < 1 + n:
+                if msg is None:
                     break
-                msg, buf = buf[: 1 + n], buf[1 + n :]
+                mtype = msg[:1]
                 if cut is None:
                     if not self.send(self.c, msg):
                         self.close("client gone")
