@@ -11,7 +11,8 @@
  * written once more.  An in-doubt commit is thus resolved by what the
  * database holds, never guessed.  A batch that hits the (client,
  * request_id) constraint is written again one entry at a time so that
- * only the duplicates are affected.  While idle the writer checks its
+ * only the duplicates are affected (a lost commit there is settled the
+ * same way).  While idle the writer checks its
  * connection every second, so readiness is true to within a second and
  * the ledger reconnects by itself.
  */
@@ -855,34 +856,44 @@ doubt_of(struct ledger *l, struct ledger_entry **b, size_t n)
 	}
 }
 
+/* One entry of write_one_by_one: its result.  A lost commit is settled
+ * on a new connection, as write_entries does, and the entry written once
+ * more when the database does not hold it (once: may_retry). */
+static int
+write_one(struct ledger *l, struct ledger_entry *e, int may_retry)
+{
+	int r = insert_rows(l, &e, 1);
+
+	if (r == SD_ERR_CONFLICT) {
+		r = settle_recorded(l, e);
+		return r == SD_ERR_NOT_FOUND ? SD_ERR_LEDGER : r;
+	}
+	if (r == INSERT_LOST) {
+		/* kept as in doubt, so that check_head takes it for seald's
+		 * own when the reconnect finds it */
+		doubt_of(l, &e, 1);
+		disconnect(l);
+		if (!may_retry || ensure_conn(l, 0) != 0)
+			return SD_ERR_LEDGER;
+		r = settle_recorded(l, e);
+		return r == SD_ERR_NOT_FOUND ? write_one(l, e, 0) : r;
+	}
+	if (r != 0 && l->conn != NULL && PQstatus(l->conn) != CONNECTION_OK) {
+		disconnect(l);
+		r = SD_ERR_LEDGER;
+	}
+	return r;
+}
+
 /* After a (client, request_id) conflict: one entry at a time. */
 static void
 write_one_by_one(struct ledger *l, struct ledger_entry **b, size_t n)
 {
 	size_t i;
-	int r;
 
 	set_all(b, n, SD_ERR_LEDGER);
-	for (i = 0; i < n && l->conn != NULL; i++) {
-		r = insert_rows(l, &b[i], 1);
-		if (r == SD_ERR_CONFLICT) {
-			r = settle_recorded(l, b[i]);
-			if (r == SD_ERR_NOT_FOUND)
-				r = SD_ERR_LEDGER;
-		}
-		/* its commit is in doubt: the next connection settles it
-		 * (without this, check_head would take the entry for one
-		 * written behind seald's back and never reconnect) */
-		if (r == INSERT_LOST)
-			doubt_of(l, &b[i], 1);
-		if (r == INSERT_LOST ||
-		    (r != 0 && l->conn != NULL &&
-			PQstatus(l->conn) != CONNECTION_OK)) {
-			disconnect(l);
-			r = SD_ERR_LEDGER;
-		}
-		b[i]->result = r;
-	}
+	for (i = 0; i < n && l->conn != NULL; i++)
+		b[i]->result = write_one(l, b[i], 1);
 }
 
 /*
