@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
 """hostile.py SOCK PID [SECONDS] — hostile clients against a running seald.
+hostile.py SOCK PID crowd N — a client connects, N idle ones after it, then
+the first signs: prints "HTTP STATUS N_OPENED".
 
 A well-behaved client signs over one keep-alive connection, one request at
 a time, first alone (its unloaded latency), then while each hostile load
@@ -28,7 +30,8 @@ import threading
 import time
 
 SOCK, PID = sys.argv[1], int(sys.argv[2])
-PHASE_S = float(sys.argv[3]) if len(sys.argv) > 3 else 3.0
+CROWD = int(sys.argv[4]) if len(sys.argv) > 4 and sys.argv[3] == "crowd" else 0
+PHASE_S = float(sys.argv[3]) if len(sys.argv) > 3 and not CROWD else 3.0
 IDLE_CONNS = 1000
 FLOOD_RATE = 10000
 NOREAD = 100
@@ -105,6 +108,7 @@ class Good:
             self.s = connect()
             self.buf = b""
         ms = (time.perf_counter() - t0) * 1000
+        self.status = status
         if status != 200:
             self.errors += 1
         return ms
@@ -126,16 +130,31 @@ class Good:
         return {"requests": len(lat), "p50_ms": q(0.50), "p99_ms": q(0.99)}
 
 
-def phase_idle(good):
-    """Slowloris: IDLE_CONNS half-sent requests; then wait for seald to drop them."""
+def half_sent(n):
+    """Up to n connections, each with half a request header sent."""
     conns = []
-    for _ in range(IDLE_CONNS):
+    for _ in range(n):
         try:
             s = connect()
             s.sendall(b"POST /v1/sign HTTP/1.1\r\nHost: localhost\r\nX-Slow: ")
             conns.append(s)
         except OSError:
             break
+    return conns
+
+
+def crowd(n):
+    """A client connected before n idle ones still signs."""
+    good = Good()
+    conns = half_sent(n)
+    time.sleep(1)
+    good.sign()
+    print("HTTP", good.status, len(conns))
+
+
+def phase_idle(good):
+    """Slowloris: IDLE_CONNS half-sent requests; then wait for seald to drop them."""
+    conns = half_sent(IDLE_CONNS)
     held = len(conns)
     files = open_files()
     lat = good.run(PHASE_S)
@@ -253,6 +272,9 @@ def phase_flood(good):
 
 
 def main():
+    if CROWD:
+        crowd(CROWD)
+        return
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     want = IDLE_CONNS + NOREAD + 64
     if hard != resource.RLIM_INFINITY and hard < want:

@@ -105,31 +105,9 @@ if ! (ulimit -n 300 && seald_start "$IT_BUILD" "$W"); then
 fi
 grep -q 'open files: limit 300, .*serving at most' "$W/seald.log" ||
 	fail "no warning about the limit: $(grep -m1 'open files' "$W/seald.log")"
-python3 - "$W/seald.sock" >"$W/hard.out" 2>&1 <<'PY'
-import json, socket, sys, time
-path = sys.argv[1]
-def conn():
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(5)
-    s.connect(path)
-    return s
-good = conn()
-idle = []
-for _ in range(400):
-    try:
-        s = conn()
-        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
-        idle.append(s)
-    except OSError:
-        break
-time.sleep(1)
-body = json.dumps({"key": "demo-ec", "digest": "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=",
-                   "digest_alg": "sha256", "request_id": "t-hostile-hard-%d" % time.time_ns()}).encode()
-good.sendall(b"POST /v1/sign HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-             b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
-print(good.recv(100).split(b"\r\n")[0].decode(), len(idle))
-PY
-grep -q '^HTTP/1.1 200 ' "$W/hard.out" || fail "the client connected first: $(head -c 300 "$W/hard.out")"
+python3 "$IT_ROOT/tests/integration/hostile.py" "$W/seald.sock" "$(cat "$W/seald.pid")" crowd 400 \
+	>"$W/hard.out" 2>&1
+grep -q '^HTTP 200 ' "$W/hard.out" || fail "the client connected first: $(head -c 300 "$W/hard.out")"
 grep -Eq 'EMFILE|Too many open files' "$W/seald.log" && fail "seald ran out of files: $(grep -m1 -E 'EMFILE|Too many' "$W/seald.log")"
 note "$(grep -m1 -o 'serving at most [0-9]* clients' "$W/seald.log"); the client connected first signed: $(cat "$W/hard.out")"
 seald_stop "$W" >/dev/null 2>&1 || fail "the instance needed SIGKILL to stop"

@@ -262,6 +262,29 @@ send_fds(int sock, const uint8_t *p, size_t n, int nfd)
 	assert_int_equal(sendmsg(sock, &mh, 0), (ssize_t)n);
 }
 
+/* A message of len bytes sent as its first `split` bytes with one fd
+ * and the rest with another (or all of it with nfd fds): wire_recv
+ * refuses it and leaves no fd open. */
+static void
+refuse_fds(size_t len, size_t split, int nfd)
+{
+	uint8_t in[sizeof(buf)];
+	size_t got;
+	int sv[2], fd, before;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	before = open_fds();
+	send_fds(sv[0], buf, split, nfd);
+	if (split < len)
+		send_fds(sv[0], buf + split, len - split, 1);
+	assert_int_equal(
+	    wire_recv(sv[1], in, sizeof(in), &got, &fd), SD_ERR_BAD_REQUEST);
+	assert_int_equal(fd, -1);
+	assert_int_equal(open_fds(), before);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 static void
 test_socketpair_with_fd(void **state)
 {
@@ -269,7 +292,7 @@ test_socketpair_with_fd(void **state)
 	uint8_t in[sizeof(buf)];
 	struct stat a, b;
 	size_t len = encode(&m), got;
-	int sv[2], fd, before;
+	int sv[2], fd;
 
 	(void)state;
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
@@ -296,29 +319,10 @@ test_socketpair_with_fd(void **state)
 	close(sv[0]);
 	close(sv[1]);
 
-	/* two fds in one message (the second with its later part):
-	 * refused, and neither is left open */
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	before = open_fds();
-	send_fds(sv[0], buf, 1, 1);
-	send_fds(sv[0], buf + 1, len - 1, 1);
-	assert_int_equal(
-	    wire_recv(sv[1], in, sizeof(in), &got, &fd), SD_ERR_BAD_REQUEST);
-	assert_int_equal(fd, -1);
-	assert_int_equal(open_fds(), before);
-	close(sv[0]);
-	close(sv[1]);
-
-	/* more fds than the reader takes (MSG_CTRUNC): refused, none open */
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	before = open_fds();
-	send_fds(sv[0], buf, len, 8);
-	assert_int_equal(
-	    wire_recv(sv[1], in, sizeof(in), &got, &fd), SD_ERR_BAD_REQUEST);
-	assert_int_equal(fd, -1);
-	assert_int_equal(open_fds(), before);
-	close(sv[0]);
-	close(sv[1]);
+	/* two fds in one message (the second with its later part), and
+	 * more fds than the reader takes (MSG_CTRUNC): refused, none open */
+	refuse_fds(len, 1, 1);
+	refuse_fds(len, len, 8);
 
 	/* a clean end of the stream; an end inside a message */
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
