@@ -48,3 +48,14 @@ sd_now_us(void)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
+
+int
+sd_wait_zero(atomic_int *count, long max_ms)
+{
+	struct timespec ts = { 0, 10 * 1000000L }, start;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	while (atomic_load(count) > 0 && sd_ms_since(&start) < max_ms)
+		nanosleep(&ts, NULL);
+	return atomic_load(count) > 0 ? -1 : 0;
+}

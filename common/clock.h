@@ -8,6 +8,7 @@
 #define SD_CLOCK_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -24,5 +25,9 @@ int64_t sd_now_us(void);
 
 /* Initialize a condition variable that times out on CLOCK_MONOTONIC. */
 void sd_cond_init(pthread_cond_t *c);
+
+/* Poll (every 10 ms) until *count is 0, at most max_ms: 0, or -1 when
+ * it is not.  For a shutdown waiting on the requests in flight. */
+int sd_wait_zero(atomic_int *count, long max_ms);
 
 #endif

@@ -8,6 +8,9 @@
 
 #include <stddef.h>
 
+/* the Content-Type of the exposition text */
+#define METRICS_CTYPE "text/plain; version=0.0.4; charset=utf-8"
+
 enum metrics_route {
 	MR_SIGN,
 	MR_TSA,

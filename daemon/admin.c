@@ -152,7 +152,7 @@ admin_metrics(struct admin *a, struct MHD_Connection *conn, struct areq *q)
 	q->responded = 1;
 	q->status = 200;
 	return http_respond(conn, 200, text, text != NULL ? strlen(text) : 0,
-	    HTTP_METRICS_TYPE, NULL, 0);
+	    METRICS_CTYPE, NULL, 0);
 }
 
 /* The whole request is in: run it. */
@@ -283,7 +283,7 @@ completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 }
 
 struct admin *
-admin_start(const struct server_deps *deps, char *errbuf, size_t errlen)
+admin_start(const struct daemon_deps *deps, char *errbuf, size_t errlen)
 {
 	const struct cfg *cfg = deps->cfg;
 	struct admin *a;

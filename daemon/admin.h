@@ -9,13 +9,13 @@
 #ifndef SD_ADMIN_H
 #define SD_ADMIN_H
 
-#include "server.h"
+#include "deps.h"
 
 struct admin;
 
 /* Serve the bound admin socket deps->admin_fd (closed and removed on
  * failure).  NULL with a reason in errbuf. */
-struct admin *admin_start(const struct server_deps *deps, char *errbuf,
+struct admin *admin_start(const struct daemon_deps *deps, char *errbuf,
     size_t errlen) __attribute__((warn_unused_result));
 
 /* Stop serving (waits for the operation that runs) and remove the socket.

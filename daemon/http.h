@@ -7,8 +7,6 @@
 #ifndef SD_HTTP_H
 #define SD_HTTP_H
 
-#define HTTP_METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
-
 #include <stdarg.h>
 #include <stddef.h>
 

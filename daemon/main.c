@@ -30,7 +30,8 @@
 #include "path.h"
 #include "privdrop.h"
 #include "rlimits.h"
-#include "server.h"
+#include "core.h"
+#include "front.h"
 #include "signer.h"
 
 #define DEFAULT_CONFIG "/etc/seald/seald.yaml"
@@ -219,10 +220,11 @@ serve(struct cfg *cfg, const char *path, const char *override)
 	struct ratelimit *rl = NULL;
 	struct ledger *ledger = NULL;
 	struct signer *signer = NULL;
-	struct server *server = NULL;
+	struct core *core = NULL;
+	struct front *front = NULL;
 	struct admin *admin = NULL;
 	struct ledger_reader *rd = NULL;
-	struct server_deps deps;
+	struct daemon_deps deps;
 	struct audit audit;
 	struct ledger_checkpointer cpdef;
 	struct signer_tsa tsa;
@@ -334,14 +336,19 @@ serve(struct cfg *cfg, const char *path, const char *override)
 	deps.hsm = hsm;
 	deps.ledger = ledger;
 	deps.signer = signer;
+	if ((core = core_new(&deps)) == NULL) {
+		log_error("out of memory");
+		goto out;
+	}
 	/* each start takes its socket over, served or closed */
-	server = server_start(&deps, err, sizeof(err));
+	front = front_start(
+	    cfg, core, deps.service_fd, deps.max_connections, err, sizeof(err));
 	deps.service_fd = -1;
-	if (server != NULL && cfg->has_admin) {
+	if (front != NULL && cfg->has_admin) {
 		admin = admin_start(&deps, err, sizeof(err));
 		deps.admin_fd = -1;
 	}
-	if (server == NULL || (cfg->has_admin && admin == NULL)) {
+	if (front == NULL || (cfg->has_admin && admin == NULL)) {
 		log_error("%s", err);
 		goto out;
 	}
@@ -361,18 +368,19 @@ serve(struct cfg *cfg, const char *path, const char *override)
 out:
 	/* Stop new work and answer what runs, then stop the parts in the
 	 * order that data flows: no handler may use a freed signer. */
-	if (server_drain(server) != 0) {
+	if (front_drain(front) != 0 || core_drain(core) != 0) {
 		/* a hung HSM holds requests: leave without waiting for it;
 		 * their clients retry with the same request_id */
 		log_error("stopping without waiting for them");
 		_exit(ex == EX_OK_ ? EX_START : ex);
 	}
-	server_stop(server);
+	front_stop(front);
 	admin_stop(admin); /* waits for a key operation that runs */
 	http_unbind(&cfg->service, deps.service_fd); /* not taken over */
 	http_unbind(&cfg->admin, deps.admin_fd);
 	signer_free(signer);  /* every queued job reaches the ledger */
 	ledger_close(ledger); /* every queued entry is committed or failed */
+	core_free(core);
 	pstate_slot_free(slot);
 	pstate_unref(ps);
 	ledger_reader_free(rd);

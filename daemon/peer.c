@@ -6,7 +6,9 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <stddef.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 
 #include "err.h"
 #include "peer.h"
@@ -34,4 +36,29 @@ peer_from_fd(int fd, struct peer *p)
 		p->ngroups = 0;
 	}
 	return 0;
+}
+
+int
+peer_accepted_on(int fd, const char *path)
+{
+	struct sockaddr_un sun;
+	socklen_t len = sizeof(sun), vlen;
+	size_t n = strlen(path), base = offsetof(struct sockaddr_un, sun_path);
+	int v = 0;
+
+	vlen = sizeof(v);
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &v, &vlen) != 0 ||
+	    v != SOCK_STREAM)
+		return 0;
+	vlen = sizeof(v);
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &vlen) != 0 || v != 0)
+		return 0;
+	memset(&sun, 0, sizeof(sun));
+	if (n == 0 || n >= sizeof(sun.sun_path) ||
+	    getsockname(fd, (struct sockaddr *)&sun, &len) != 0 ||
+	    sun.sun_family != AF_UNIX || len < base + n ||
+	    memcmp(sun.sun_path, path, n) != 0)
+		return 0;
+	/* the name is the path, NUL-terminated or not */
+	return len == base + n || sun.sun_path[n] == '\0';
 }

@@ -21,4 +21,13 @@ struct peer {
 /* Fill p from the connected socket fd.  Returns 0 or SD_ERR_SYSTEM. */
 int peer_from_fd(int fd, struct peer *p) __attribute__((warn_unused_result));
 
+/*
+ * 1 when fd is a stream connection accepted on the Unix socket bound at
+ * path: not that listening socket itself (whose "peer" is the process
+ * that listens), not the connecting end, not a socket of another
+ * address.  For a socket handed over by a less trusted process, before
+ * its credentials are believed.
+ */
+int peer_accepted_on(int fd, const char *path);
+
 #endif

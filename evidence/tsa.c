@@ -123,6 +123,64 @@ tsa_req_decode(const uint8_t *der, size_t len, struct tsa_req *out,
 	return r;
 }
 
+/* 1 when der[0..len) is one DER MessageImprint, read whole, of t's
+ * algorithm and digest. */
+static int
+one_imprint(const uint8_t *der, size_t len, const struct tsa_req *t)
+{
+	const unsigned char *p = der;
+	TS_MSG_IMPRINT *mi;
+	X509_ALGOR *alg;
+	ASN1_OCTET_STRING *h;
+	const ASN1_OBJECT *obj;
+	const void *pval;
+	int ptype, ok;
+
+	if (len == 0 || len > SD_TSA_IMPRINT_MAX ||
+	    (mi = d2i_TS_MSG_IMPRINT(NULL, &p, (long)len)) == NULL)
+		return 0;
+	alg = TS_MSG_IMPRINT_get_algo(mi);
+	h = TS_MSG_IMPRINT_get_msg(mi);
+	X509_ALGOR_get0(&obj, &ptype, &pval, alg);
+	ok = p == der + len && OBJ_obj2nid(obj) == t->md_nid &&
+	    (ptype == V_ASN1_UNDEF || ptype == V_ASN1_NULL) &&
+	    (size_t)ASN1_STRING_length(h) == t->digest_len &&
+	    memcmp(ASN1_STRING_get0_data(h), t->digest, t->digest_len) == 0;
+	TS_MSG_IMPRINT_free(mi);
+	return ok;
+}
+
+int
+tsa_req_check(const struct tsa_req *t)
+{
+	const EVP_MD *md = EVP_get_digestbynid(t->md_nid);
+	const unsigned char *p = t->nonce;
+	ASN1_INTEGER *n = NULL;
+	ASN1_OBJECT *pol = NULL;
+	size_t plen = strnlen(t->policy, sizeof(t->policy)), i;
+	int ok;
+
+	if ((t->md_nid != NID_sha256 && t->md_nid != NID_sha384 &&
+		t->md_nid != NID_sha512) ||
+	    md == NULL || t->digest_len != (size_t)EVP_MD_get_size(md) ||
+	    (t->cert_req != 0 && t->cert_req != 1) ||
+	    plen == sizeof(t->policy) || t->nonce_len > sizeof(t->nonce) ||
+	    !one_imprint(t->imprint, t->imprint_len, t))
+		return SD_ERR_BAD_REQUEST;
+	for (i = 0; i < plen; i++)
+		if ((t->policy[i] < '0' || t->policy[i] > '9') &&
+		    t->policy[i] != '.')
+			return SD_ERR_BAD_REQUEST;
+	ok = plen == 0 || (pol = OBJ_txt2obj(t->policy, 1)) != NULL;
+	if (ok && t->nonce_len > 0)
+		ok = (n = d2i_ASN1_INTEGER(NULL, &p, (long)t->nonce_len)) !=
+			NULL &&
+		    p == t->nonce + t->nonce_len;
+	ASN1_INTEGER_free(n);
+	ASN1_OBJECT_free(pol);
+	return ok ? 0 : SD_ERR_BAD_REQUEST;
+}
+
 int
 tsa_req_build(int md_nid, const uint8_t *digest, size_t len, const char *policy,
     uint64_t nonce, int cert_req, uint8_t **der, size_t *derlen)

@@ -50,6 +50,15 @@ int tsa_req_decode(const uint8_t *der, size_t len, struct tsa_req *out,
     __attribute__((warn_unused_result));
 
 /*
+ * The rules tsa_req_decode applies, checked on a request decoded
+ * elsewhere (the core, of what the front sends): a SHA-2 algorithm and a
+ * digest of its length, the imprint one DER MessageImprint of both, the
+ * nonce one DER INTEGER, the policy a dotted OID or "".  0 or
+ * SD_ERR_BAD_REQUEST.  The hash is taken as given.
+ */
+int tsa_req_check(const struct tsa_req *t) __attribute__((warn_unused_result));
+
+/*
  * A DER TimeStampReq (version 1) for a digest of md_nid, asking for
  * policy (NULL: any), with nonce (0: none) and certReq, into *der
  * (OPENSSL_free it).  Returns 0 or SD_ERR_INTERNAL.

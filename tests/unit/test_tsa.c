@@ -4,7 +4,8 @@
  * of bad request to the right failure bit; tokens made through a software
  * key pass OpenSSL's TS verifier for the request (imprint, nonce, policy,
  * ESS signing certificate, the TSA certificate's purpose); genTime has no
- * trailing zeros; rejections parse with their status, failure bit and
+ * trailing zeros; a decoded request checked again (as the core does)
+ * passes, and one with any field made inconsistent fails; rejections parse with their status, failure bit and
  * text; and only a certificate whose one EKU is a critical timeStamping
  * may sign time-stamps.
  */
@@ -92,6 +93,67 @@ test_decode(void **state)
 	assert_int_equal(r.nonce_len, 0);
 	assert_int_equal(r.cert_req, 0);
 	OPENSSL_free(der);
+}
+
+/* A decoded request passes tsa_req_check; each field made inconsistent
+ * (as a compromised front could send it) fails it. */
+static void
+test_check(void **state)
+{
+	struct tsa_req good, r;
+	enum tsa_fail fail;
+	char msg[200];
+	unsigned char *der;
+	int len;
+
+	(void)state;
+	der = make_req(EVP_sha384(), 48, "1.2.3.4", 0x1234567, 1, 1, &len);
+	assert_int_equal(
+	    tsa_req_decode(der, (size_t)len, &good, &fail, msg, sizeof(msg)),
+	    0);
+	OPENSSL_free(der);
+	assert_int_equal(tsa_req_check(&good), 0);
+	r = good; /* the digest no longer the imprint's */
+	r.digest[0] ^= 1;
+	assert_int_equal(tsa_req_check(&r), SD_ERR_BAD_REQUEST);
+	r = good; /* an algorithm and a digest that do not match */
+	r.md_nid = NID_sha256;
+	assert_int_equal(tsa_req_check(&r), SD_ERR_BAD_REQUEST);
+	r = good; /* not a SHA-2 */
+	r.md_nid = NID_sha1;
+	r.digest_len = 20;
+	assert_int_equal(tsa_req_check(&r), SD_ERR_BAD_REQUEST);
+	r = good; /* the imprint cut, or with bytes after it */
+	r.imprint_len--;
+	assert_int_equal(tsa_req_check(&r), SD_ERR_BAD_REQUEST);
+	r = good;
+	r.imprint_len++;
+	assert_int_equal(tsa_req_check(&r), SD_ERR_BAD_REQUEST);
+	r = good;
+	r.imprint_len = sizeof(r.imprint) + 1;
+	assert_int_equal(tsa_req_check(&r), SD_ERR_BAD_REQUEST);
+	r = good; /* the nonce not one INTEGER */
+	r.nonce_len--;
+	assert_int_equal(tsa_req_check(&r), SD_ERR_BAD_REQUEST);
+	r = good;
+	r.nonce[0] = 0x04;
+	assert_int_equal(tsa_req_check(&r), SD_ERR_BAD_REQUEST);
+	r = good;
+	r.nonce_len = sizeof(r.nonce) + 1;
+	assert_int_equal(tsa_req_check(&r), SD_ERR_BAD_REQUEST);
+	r = good; /* a policy that is no dotted OID, or unterminated */
+	snprintf(r.policy, sizeof(r.policy), "%s", "1.2.x");
+	assert_int_equal(tsa_req_check(&r), SD_ERR_BAD_REQUEST);
+	r = good;
+	memset(r.policy, '1', sizeof(r.policy));
+	assert_int_equal(tsa_req_check(&r), SD_ERR_BAD_REQUEST);
+	r = good;
+	r.cert_req = 2;
+	assert_int_equal(tsa_req_check(&r), SD_ERR_BAD_REQUEST);
+	r = good; /* no policy, no nonce: fine */
+	r.policy[0] = '\0';
+	r.nonce_len = 0;
+	assert_int_equal(tsa_req_check(&r), 0);
 }
 
 /* der must fail with want. */
@@ -408,6 +470,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_decode),
+		cmocka_unit_test(test_check),
 		cmocka_unit_test(test_build),
 		cmocka_unit_test(test_decode_refusals),
 		cmocka_unit_test(test_decode_extension),

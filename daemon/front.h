@@ -1,0 +1,41 @@
+/*
+ * front: the HTTP/1.1 server on the service Unix socket (libmicrohttpd),
+ * the only code of the service socket that reads a client's bytes.  It
+ * enforces the header, body and time limits, routes, decodes JSON and
+ * DER into a struct core_req and hands it to the core (core.h) with the
+ * connection suspended, so that no thread waits on the HSM or the
+ * ledger; the core's reply goes back to the client as it is.  Each
+ * client connection's socket goes to the core once, as it opens, for the
+ * core to read the caller's credentials itself.
+ */
+#ifndef SD_FRONT_H
+#define SD_FRONT_H
+
+#include <stddef.h>
+
+#include "cfg.h"
+#include "core.h"
+
+struct front;
+
+/* Serve the bound service socket fd (taken over: closed and removed on
+ * failure) for at most max_connections clients at once, handing
+ * requests to core.  NULL with a reason in errbuf. */
+struct front *front_start(const struct cfg *cfg, struct core *core, int fd,
+    unsigned int max_connections, char *errbuf, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/*
+ * Stop taking work: no new connections (the socket is removed), and any
+ * request that arrives on an open connection gets 503 "unavailable" and
+ * the connection is closed.  Then wait (at most SD_STOP_WAIT_MS) until
+ * every request handed to the core has its reply queued.  0 when none is
+ * left; SD_ERR_TIMEOUT when some still wait (a hung HSM).  NULL accepted.
+ */
+int front_drain(struct front *f);
+
+/* Stop the HTTP server and free it: no request reaches the core after
+ * this.  Call after front_drain returned 0.  NULL accepted. */
+void front_stop(struct front *f);
+
+#endif
