@@ -34,11 +34,17 @@ LEDGER_SRC := ledger/ledger.c ledger/ledger_hash.c ledger/ledger_verify.c \
 	ledger/ledger_read.c ledger/ledger_json.c \
 	ledger/ledger_keys.c ledger/ledger_record.c ledger/migrate.c $(BUILD)/migrations.c
 EVIDENCE_SRC := evidence/cms.c evidence/tsa.c evidence/csr.c
-DAEMON_SRC := daemon/main.c daemon/front.c daemon/core.c daemon/core_jobs.c daemon/sign_req.c daemon/signer.c daemon/keys.c \
+DAEMON_SRC := daemon/main.c daemon/core.c daemon/core_jobs.c daemon/core_chan.c daemon/keeper.c \
+	daemon/fcmsg.c common/wire.c daemon/sign_req.c daemon/signer.c daemon/keys.c \
 	daemon/pstate.c \
 	daemon/reply.c daemon/peer.c daemon/http.c daemon/admin.c daemon/keyops.c daemon/keyops_util.c daemon/keylife.c daemon/privdrop.c daemon/rlimits.c daemon/gauges.c daemon/notify.c
 SEALD_SRC := $(COMMON_SRC) $(CFG_SRC) $(POLICY_SRC) $(HSM_SRC) $(LEDGER_SRC) $(EVIDENCE_SRC) \
 	$(DAEMON_SRC)
+# seald-front: the process that parses client bytes (no HSM, no libpq)
+FRONT_SRC := daemon/front_main.c daemon/front.c daemon/core_client.c daemon/fcmsg.c common/wire.c \
+	daemon/http.c daemon/peer.c daemon/sign_req.c evidence/tsa.c evidence/cms.c common/name.c \
+	common/err.c common/log.c common/b64.c common/canon.c common/secret.c common/clock.c
+FRONT_LIBS := $(shell pkg-config --libs libmicrohttpd jansson openssl 2>/dev/null) -lpthread
 SEALCTL_SRC := tools/sealctl.c tools/sealctl_key.c tools/sealctl_prove.c tools/sealctl_tsa.c \
 	tools/sealctl_verify.c $(EVIDENCE_SRC) common/err.c common/b64.c common/log.c \
 	common/clock.c common/queue.c common/secret.c common/canon.c common/metrics.c $(POLICY_SRC) \
@@ -58,7 +64,7 @@ test_secret_SRC := tests/unit/test_secret.c common/secret.c common/log.c common/
 test_path_SRC := tests/unit/test_path.c common/path.c common/err.c
 test_queue_SRC := tests/unit/test_queue.c common/queue.c common/clock.c common/err.c
 # the front/core messages and what they need
-FCMSG_SRC := common/wire.c daemon/fcmsg.c daemon/sign_req.c common/name.c common/err.c \
+FCMSG_SRC := common/wire.c daemon/fcmsg.c daemon/sign_req.c evidence/tsa.c evidence/cms.c common/name.c common/err.c \
 	common/b64.c common/canon.c
 test_wire_SRC := tests/unit/test_wire.c $(FCMSG_SRC)
 test_peer_SRC := tests/unit/test_peer.c daemon/peer.c
@@ -73,10 +79,13 @@ test_sign_req_SRC := tests/unit/test_sign_req.c daemon/sign_req.c common/name.c 
 
 .PHONY: all deps run check check-build unit integration lint format clean fuzz fuzz-deps bench valgrind \
 	install deb stress
-all: $(BUILD)/seald $(BUILD)/sealctl
+all: $(BUILD)/seald $(BUILD)/seald-front $(BUILD)/sealctl
 
 $(BUILD)/seald: $(call obj,$(SEALD_SRC))
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/seald-front: $(call obj,$(FRONT_SRC))
+	$(CC) $(LDFLAGS) -o $@ $^ $(FRONT_LIBS)
 
 $(BUILD)/sealctl: $(call obj,$(SEALCTL_SRC))
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(shell pkg-config --libs libcurl 2>/dev/null)
@@ -157,6 +166,7 @@ lint:
 PREFIX ?= /usr
 install: all
 	install -D -m 0755 $(BUILD)/seald $(DESTDIR)$(PREFIX)/sbin/seald
+	install -D -m 0755 $(BUILD)/seald-front $(DESTDIR)$(PREFIX)/lib/seald/seald-front
 	install -D -m 0755 $(BUILD)/sealctl $(DESTDIR)$(PREFIX)/bin/sealctl
 	install -D -m 0644 man/seald.8 $(DESTDIR)$(PREFIX)/share/man/man8/seald.8
 	install -D -m 0644 man/sealctl.1 $(DESTDIR)$(PREFIX)/share/man/man1/sealctl.1

@@ -129,39 +129,65 @@ load_pkcs11(
 	return 0;
 }
 
-/* run_as: {user, group}: whom seald becomes when started as root. */
+/* A user (not root) into user, and its group (not root) when given. */
+static int
+read_user(struct cfg_yaml_doc *doc, const struct cfg_yaml_node *un,
+    const struct cfg_yaml_node *gn, char *user, size_t len, int *has_group,
+    gid_t *gid)
+{
+	uid_t uid;
+	int r;
+
+	if ((r = cfg_yaml_str(doc, un, 1, user, len)) != 0 ||
+	    (r = cfg_yaml_user(doc, un, &uid)) != 0)
+		return r;
+	if (uid == 0)
+		return cfg_yaml_error(
+		    doc, un, "run_as: a user other than root");
+	if (gn == NULL)
+		return 0;
+	if ((r = read_group_or_gid(doc, gn, gid)) != 0)
+		return r;
+	if (*gid == 0)
+		return cfg_yaml_error(
+		    doc, gn, "run_as: a group other than root");
+	*has_group = 1;
+	return 0;
+}
+
+/* run_as: {user, group, front_user, front_group}: whom seald's core and
+ * its front become when started as root. */
 static int
 load_run_as(
     struct cfg_yaml_doc *doc, const struct cfg_yaml_node *node, struct cfg *cfg)
 {
-	enum { K_USER, K_GROUP, K_N };
+	enum { K_USER, K_GROUP, K_FUSER, K_FGROUP, K_N };
 	static const struct cfg_yaml_key keys[K_N] = {
 		[K_USER] = { "user", 1 },
 		[K_GROUP] = { "group", 0 },
+		[K_FUSER] = { "front_user", 0 },
+		[K_FGROUP] = { "front_group", 0 },
 	};
 	const struct cfg_yaml_node *v[K_N];
-	uid_t uid;
 	int r;
 
 	if ((r = cfg_yaml_map(doc, node, keys, K_N, v)) != 0 ||
-	    (r = cfg_yaml_str(doc, v[K_USER], 1, cfg->run_user,
-		 sizeof(cfg->run_user))) != 0 ||
-	    (r = cfg_yaml_user(doc, v[K_USER], &uid)) != 0)
+	    (r = read_user(doc, v[K_USER], v[K_GROUP], cfg->run_user,
+		 sizeof(cfg->run_user), &cfg->has_run_group, &cfg->run_gid)) !=
+		0)
 		return r;
-	if (uid == 0)
-		return cfg_yaml_error(
-		    doc, v[K_USER], "run_as: a user other than root");
 	cfg->has_run_as = 1;
-	if (v[K_GROUP] != NULL) {
-		if ((r = read_group_or_gid(doc, v[K_GROUP], &cfg->run_gid)) !=
-		    0)
-			return r;
-		if (cfg->run_gid == 0)
-			return cfg_yaml_error(
-			    doc, v[K_GROUP], "run_as: a group other than root");
-		cfg->has_run_group = 1;
+	if (v[K_FUSER] == NULL) {
+		if (v[K_FGROUP] != NULL)
+			return cfg_yaml_error(doc, v[K_FGROUP],
+			    "run_as: front_group needs front_user");
+		memcpy(cfg->front_user, cfg->run_user, sizeof(cfg->run_user));
+		cfg->has_front_group = cfg->has_run_group;
+		cfg->front_gid = cfg->run_gid;
+		return 0;
 	}
-	return 0;
+	return read_user(doc, v[K_FUSER], v[K_FGROUP], cfg->front_user,
+	    sizeof(cfg->front_user), &cfg->has_front_group, &cfg->front_gid);
 }
 
 static int

@@ -74,6 +74,11 @@ struct cfg {
 	char run_user[SD_NAME_MAX];
 	int has_run_group;
 	gid_t run_gid;
+	/* ... and the user the front (the process that parses client bytes)
+	 * becomes: run_as.front_user/front_group, default the same */
+	char front_user[SD_NAME_MAX];
+	int has_front_group;
+	gid_t front_gid;
 
 	/* policy: keys, clients and what they may do (policy/policy.h) */
 	char policy_file[SD_PATH_MAX]; /* required, absolute path */

@@ -16,8 +16,6 @@
 #include "reply.h"
 #include "secret.h"
 
-#define JSON_CTYPE "application/json"
-
 /* the metrics' name of each route */
 static const enum metrics_route metric_route[CORE_NROUTES] = {
 	[CORE_NONE] = MR_OTHER,
@@ -115,7 +113,7 @@ void
 creq_json(struct creq *q, unsigned int status, char *json)
 {
 	creq_answer(
-	    q, status, JSON_CTYPE, json, json != NULL ? strlen(json) : 0);
+	    q, status, CORE_CT_JSON, json, json != NULL ? strlen(json) : 0);
 }
 
 void
@@ -139,7 +137,7 @@ creq_refuse_tsa(struct creq *q, unsigned int status, enum tsa_fail fail,
 		return;
 	}
 	der = tsa_resp_rejection(fail, why, &len);
-	creq_answer(q, status, "application/timestamp-reply", der, len);
+	creq_answer(q, status, CORE_CT_TSR, der, len);
 }
 
 /* GET /v1/keys shows a caller only the keys its policy lets it use. */
@@ -247,7 +245,7 @@ static struct creq *
 creq_new(
     struct core_conn *cc, enum core_route route, core_done_fn *done, void *arg)
 {
-	struct core_reply oom = { 500, JSON_CTYPE, NULL, 0 };
+	struct core_reply oom = { 500, CORE_CT_JSON, NULL, 0 };
 	struct creq *q;
 
 	if ((q = calloc(1, sizeof(*q))) == NULL) {

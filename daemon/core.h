@@ -21,12 +21,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "deps.h"
 #include "sign_req.h"
 #include "tsa.h"
 
 struct core;
 struct core_conn;
+struct daemon_deps;
 
 /* The service socket's endpoints. */
 enum core_route {
@@ -74,9 +74,14 @@ struct core_req {
 	} u;
 };
 
+/* the content types of the core's replies */
+#define CORE_CT_JSON "application/json"
+#define CORE_CT_TSR "application/timestamp-reply"
+/* and METRICS_CTYPE (metrics.h) */
+
 struct core_reply {
 	unsigned int status; /* HTTP */
-	const char *ctype;   /* Content-Type: a static string */
+	const char *ctype;   /* Content-Type: one of the above */
 	/* malloc'd, taken over by whoever receives the reply; NULL when
 	 * out of memory (the front then closes the connection) */
 	void *body;

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "core.h"
+#include "deps.h"
 #include "peer.h"
 #include "policy.h"
 #include "pstate.h"

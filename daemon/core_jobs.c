@@ -88,7 +88,7 @@ finish_tsa(struct creq *q)
 		return;
 	}
 	der = tsa_resp_granted(j->entry.sig, j->entry.sig_len, &len);
-	creq_answer(q, 200, "application/timestamp-reply", der, len);
+	creq_answer(q, 200, CORE_CT_TSR, der, len);
 }
 
 /* The signer's completion, from a worker or the ledger writer. */

@@ -33,11 +33,10 @@
 enum { F_IDLE, F_SUBMITTED, F_SUSPENDED, F_DONE };
 
 struct front {
-	const struct cfg *cfg;
+	struct front_limits lim;
 	struct core *core;
 	struct MHD_Daemon *mhd;
 	int fd;
-	char path[SD_PATH_MAX];
 	atomic_int pending;  /* handed to the core, reply not queued yet */
 	atomic_int stopping; /* draining: no new work */
 };
@@ -47,6 +46,9 @@ struct freq {
 	struct MHD_Connection *conn;
 	struct core_conn *cc;
 	int responded;
+	/* suspended in the first call (for core_begin): MHD makes that
+	 * call again on resuming, which is not the final call */
+	int again;
 	struct http_body body;
 	atomic_int state;
 	struct core_reply reply; /* once F_DONE */
@@ -345,20 +347,23 @@ begin(struct freq *q, const char *url, const char *method)
 			return refuse(q, SD_ERR_TOO_LARGE, "body too large");
 		/* Over the limit but small enough to drain: read and drop
 		 * it, so that the client reads the 413 rather than a reset. */
-		if (n > q->f->cfg->max_body)
+		if (n > q->f->lim.max_body)
 			q->body.too_large = 1;
 	}
 	/* and the body is read only for a caller the core knows */
 	atomic_fetch_add(&q->f->pending, 1);
 	atomic_store(&q->state, F_SUBMITTED);
 	core_begin(q->cc, q->rq.route, begin_done, q);
+	if (atomic_load(&q->state) == F_IDLE)
+		return MHD_YES; /* go on, at once */
+	q->again = 1;
 	return await_core(q);
 }
 
 static enum MHD_Result
 take_body(struct freq *q, const char *data, size_t *size)
 {
-	switch (http_body_take(&q->body, q->f->cfg->max_body, data, size)) {
+	switch (http_body_take(&q->body, q->f->lim.max_body, data, size)) {
 	case 0:
 		return MHD_YES;
 	case 1:
@@ -397,15 +402,18 @@ handler(void *cls, struct MHD_Connection *conn, const char *url,
 		return begin(q, url, method);
 	}
 	if (q->responded || atomic_load(&q->state) != F_IDLE) {
+		/* answered: the rest of a body is dropped */
+		*upload_size = 0;
 		if (!q->responded && atomic_load(&q->state) == F_DONE)
 			return respond(q);
-		/* answered (the rest of a body is dropped), or a spurious
-		 * call while suspended */
-		*upload_size = 0;
-		return MHD_YES;
+		return MHD_YES; /* or a spurious call while suspended */
 	}
 	if (*upload_size > 0)
 		return take_body(q, upload, upload_size);
+	if (q->again) {
+		q->again = 0; /* the first call, made again */
+		return MHD_YES;
+	}
 	if (q->body.too_large)
 		return refuse(q, SD_ERR_TOO_LARGE, "body too large");
 	return decode(q, url);
@@ -447,37 +455,35 @@ connection_notify(void *cls, struct MHD_Connection *conn, void **socket_ctx,
 }
 
 struct front *
-front_start(const struct cfg *cfg, struct core *core, int fd,
-    unsigned int max_connections, char *errbuf, size_t errlen)
+front_start(const struct front_limits *lim, struct core *core, int fd,
+    char *errbuf, size_t errlen)
 {
 	struct front *f;
 
 	if ((f = calloc(1, sizeof(*f))) == NULL) {
 		snprintf(errbuf, errlen, "out of memory");
-		http_unbind(&cfg->service, fd);
+		close(fd);
 		return NULL;
 	}
-	f->cfg = cfg;
+	f->lim = *lim;
 	f->core = core;
 	f->fd = fd;
-	snprintf(f->path, sizeof(f->path), "%s", cfg->service.path);
 	f->mhd = MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD |
 		MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
 	    0, NULL, NULL, handler, f,
 	    /* the logger first, so that MHD logs nothing past it */
 	    MHD_OPTION_EXTERNAL_LOGGER, http_log, f, MHD_OPTION_LISTEN_SOCKET,
-	    fd, MHD_OPTION_CONNECTION_LIMIT, max_connections,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->timeout,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)cfg->max_header * 2,
+	    fd, MHD_OPTION_CONNECTION_LIMIT, lim->max_connections,
+	    MHD_OPTION_CONNECTION_TIMEOUT, lim->timeout,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, lim->max_header * 2,
 	    MHD_OPTION_NOTIFY_COMPLETED, completed, f,
 	    MHD_OPTION_NOTIFY_CONNECTION, connection_notify, f, MHD_OPTION_END);
 	if (f->mhd == NULL) {
 		snprintf(errbuf, errlen, "cannot start the HTTP server");
-		http_unbind(&cfg->service, fd);
+		close(fd);
 		free(f);
 		return NULL;
 	}
-	log_info("serving on %s", f->path);
 	return f;
 }
 
@@ -495,7 +501,6 @@ front_drain(struct front *f)
 		if (fd != MHD_INVALID_SOCKET)
 			close(fd);
 		f->fd = -1;
-		(void)unlink(f->path);
 	}
 	if (sd_wait_zero(&f->pending, SD_STOP_WAIT_MS) != 0) {
 		log_error("%d request(s) still running after %d ms",

@@ -13,20 +13,26 @@
 
 #include <stddef.h>
 
-#include "cfg.h"
 #include "core.h"
 
 struct front;
 
-/* Serve the bound service socket fd (taken over: closed and removed on
- * failure) for at most max_connections clients at once, handing
- * requests to core.  NULL with a reason in errbuf. */
-struct front *front_start(const struct cfg *cfg, struct core *core, int fd,
-    unsigned int max_connections, char *errbuf, size_t errlen)
-    __attribute__((warn_unused_result));
+/* The limits a front enforces (from seald.yaml's service section). */
+struct front_limits {
+	size_t max_body;
+	size_t max_header;
+	unsigned int timeout;         /* seconds of silence */
+	unsigned int max_connections; /* at once */
+};
+
+/* Serve the bound service socket fd (taken over: closed on failure),
+ * handing requests to core.  NULL with a reason in errbuf. */
+struct front *front_start(const struct front_limits *lim, struct core *core,
+    int fd, char *errbuf, size_t errlen) __attribute__((warn_unused_result));
 
 /*
- * Stop taking work: no new connections (the socket is removed), and any
+ * Stop taking work: no new connections (the socket is closed; its path is
+ * the caller's to remove), and any
  * request that arrives on an open connection gets 503 "unavailable" and
  * the connection is closed.  Then wait (at most SD_STOP_WAIT_MS) until
  * every request handed to the core has its reply queued.  0 when none is

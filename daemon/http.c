@@ -81,15 +81,21 @@ http_bind(const struct cfg_socket *cs, char *errbuf, size_t errlen)
 }
 
 void
-http_unbind(const struct cfg_socket *cs, int fd)
+http_remove(const struct cfg_socket *cs)
 {
 	struct stat st;
 
+	if (lstat(cs->path, &st) == 0 && S_ISSOCK(st.st_mode))
+		(void)unlink(cs->path);
+}
+
+void
+http_unbind(const struct cfg_socket *cs, int fd)
+{
 	if (fd < 0)
 		return;
 	close(fd);
-	if (lstat(cs->path, &st) == 0 && S_ISSOCK(st.st_mode))
-		(void)unlink(cs->path);
+	http_remove(cs);
 }
 
 void

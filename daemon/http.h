@@ -19,6 +19,9 @@
  * anything else at the path is an error).  The fd, or -1 with a reason. */
 int http_bind(const struct cfg_socket *cs, char *errbuf, size_t errlen);
 
+/* Remove the socket at cs's path (a socket only). */
+void http_remove(const struct cfg_socket *cs);
+
 /* Close a bound socket that will not be served and remove its path (fd
  * < 0: nothing). */
 void http_unbind(const struct cfg_socket *cs, int fd);

@@ -31,7 +31,9 @@
 #include "privdrop.h"
 #include "rlimits.h"
 #include "core.h"
+#include "deps.h"
 #include "front.h"
+#include "keeper.h"
 #include "signer.h"
 
 #define DEFAULT_CONFIG "/etc/seald/seald.yaml"
@@ -221,10 +223,11 @@ serve(struct cfg *cfg, const char *path, const char *override)
 	struct ledger *ledger = NULL;
 	struct signer *signer = NULL;
 	struct core *core = NULL;
-	struct front *front = NULL;
+	struct keeper *keeper = NULL;
 	struct admin *admin = NULL;
 	struct ledger_reader *rd = NULL;
 	struct daemon_deps deps;
+	struct front_limits lim;
 	struct audit audit;
 	struct ledger_checkpointer cpdef;
 	struct signer_tsa tsa;
@@ -255,6 +258,18 @@ serve(struct cfg *cfg, const char *path, const char *override)
 		goto out;
 	}
 	deps.max_connections = rlimit_files(cfg);
+	lim.max_body = cfg->max_body;
+	lim.max_header = cfg->max_header;
+	lim.timeout = cfg->timeout;
+	lim.max_connections = deps.max_connections;
+	/* the front's keeper, before anything secret is loaded; it takes
+	 * the service socket over */
+	keeper = keeper_fork(cfg, deps.service_fd, &lim, err, sizeof(err));
+	deps.service_fd = -1;
+	if (keeper == NULL) {
+		log_error("%s", err);
+		goto out;
+	}
 	if (privdrop(cfg, err, sizeof(err)) != 0) {
 		log_error("%s", err);
 		goto out;
@@ -340,17 +355,19 @@ serve(struct cfg *cfg, const char *path, const char *override)
 		log_error("out of memory");
 		goto out;
 	}
-	/* each start takes its socket over, served or closed */
-	front = front_start(
-	    cfg, core, deps.service_fd, deps.max_connections, err, sizeof(err));
-	deps.service_fd = -1;
-	if (front != NULL && cfg->has_admin) {
+	if (keeper_serve(keeper, core) != 0) {
+		log_error("cannot start the front");
+		goto out;
+	}
+	log_info("serving on %s", cfg->service.path);
+	if (cfg->has_admin) {
+		/* takes its socket over, served or closed */
 		admin = admin_start(&deps, err, sizeof(err));
 		deps.admin_fd = -1;
-	}
-	if (front == NULL || (cfg->has_admin && admin == NULL)) {
-		log_error("%s", err);
-		goto out;
+		if (admin == NULL) {
+			log_error("%s", err);
+			goto out;
+		}
 	}
 	log_info("seald %s ready: instance %s, policy %s, %u HSM session%s",
 	    SEALD_VERSION, cfg->instance, cfg->policy_file, cfg->sessions,
@@ -368,14 +385,17 @@ serve(struct cfg *cfg, const char *path, const char *override)
 out:
 	/* Stop new work and answer what runs, then stop the parts in the
 	 * order that data flows: no handler may use a freed signer. */
-	if (front_drain(front) != 0 || core_drain(core) != 0) {
+	if (keeper != NULL)
+		http_remove(&cfg->service); /* no new client finds it */
+	keeper_stop(keeper);                /* the front takes no new work */
+	if (core_drain(core) != 0) {
 		/* a hung HSM holds requests: leave without waiting for it;
 		 * their clients retry with the same request_id */
 		log_error("stopping without waiting for them");
 		_exit(ex == EX_OK_ ? EX_START : ex);
 	}
-	front_stop(front);
-	admin_stop(admin); /* waits for a key operation that runs */
+	keeper_free(keeper); /* the front, its replies sent, exits */
+	admin_stop(admin);   /* waits for a key operation that runs */
 	http_unbind(&cfg->service, deps.service_fd); /* not taken over */
 	http_unbind(&cfg->admin, deps.admin_fd);
 	signer_free(signer);  /* every queued job reaches the ledger */

@@ -62,7 +62,8 @@ took(uid_t uid, gid_t gid)
 }
 
 int
-privdrop(const struct cfg *cfg, char *errbuf, size_t errlen)
+privdrop_to(
+    const char *user, int has_group, gid_t group, char *errbuf, size_t errlen)
 {
 	struct passwd pw, *pwp = NULL;
 	char buf[4096];
@@ -70,18 +71,10 @@ privdrop(const struct cfg *cfg, char *errbuf, size_t errlen)
 	int cap;
 
 	errno = 0;
-	if (geteuid() != 0)
-		return 0; /* run as the user who started it */
-	if (!cfg->has_run_as) {
-		log_warn("running as root: set run_as in the config so that "
-			 "seald drops root after binding its sockets");
-		return 0;
-	}
-	if (getpwnam_r(cfg->run_user, &pw, buf, sizeof(buf), &pwp) != 0 ||
-	    pwp == NULL)
+	if (getpwnam_r(user, &pw, buf, sizeof(buf), &pwp) != 0 || pwp == NULL)
 		return fail(errbuf, errlen, "no such user");
-	gid = cfg->has_run_group ? cfg->run_gid : pw.pw_gid;
-	if (initgroups(cfg->run_user, gid) != 0)
+	gid = has_group ? group : pw.pw_gid;
+	if (initgroups(user, gid) != 0)
 		return fail(errbuf, errlen, "initgroups");
 	/* empty the bounding set while we still may (CAP_SETPCAP) */
 	for (cap = 0; cap <= CAP_LAST_CAP; cap++)
@@ -101,7 +94,21 @@ privdrop(const struct cfg *cfg, char *errbuf, size_t errlen)
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0 ||
 	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
 		return fail(errbuf, errlen, "prctl");
-	log_info("running as %s (uid %u, gid %u), no capabilities",
-	    cfg->run_user, (unsigned int)pw.pw_uid, (unsigned int)gid);
+	log_info("running as %s (uid %u, gid %u), no capabilities", user,
+	    (unsigned int)pw.pw_uid, (unsigned int)gid);
 	return 0;
+}
+
+int
+privdrop(const struct cfg *cfg, char *errbuf, size_t errlen)
+{
+	if (geteuid() != 0)
+		return 0; /* run as the user who started it */
+	if (!cfg->has_run_as) {
+		log_warn("running as root: set run_as in the config so that "
+			 "seald drops root after binding its sockets");
+		return 0;
+	}
+	return privdrop_to(
+	    cfg->run_user, cfg->has_run_group, cfg->run_gid, errbuf, errlen);
 }

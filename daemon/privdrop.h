@@ -9,6 +9,7 @@
 #define SD_PRIVDROP_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "cfg.h"
 
@@ -16,5 +17,10 @@
  * a drop that did not take leaves root). */
 int privdrop(const struct cfg *cfg, char *errbuf, size_t errlen)
     __attribute__((warn_unused_result));
+
+/* Become user (and group, when has_group, else the user's own) for good,
+ * as privdrop does; as root only.  0 or SD_ERR_SYSTEM with the reason. */
+int privdrop_to(const char *user, int has_group, gid_t group, char *errbuf,
+    size_t errlen) __attribute__((warn_unused_result));
 
 #endif

@@ -57,14 +57,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fc_msg m;
 	size_t len;
+	int sign;
 
 	if (fc_decode(data, size, &m) != 0)
 		return 0;
-	if ((m.type == FC_SIGN && sign_req_check(&m.sign) != 0) ||
+	sign = m.type == FC_REQ && m.rq.route == CORE_SIGN && m.rq.refused == 0;
+
+	if ((sign && sign_req_check(&m.rq.u.sign) != 0) ||
 	    fc_encode(&m, again, sizeof(again), &len) != 0 || len != size ||
 	    memcmp(again, data, size) != 0)
 		__builtin_trap();
-	if (m.type == FC_SIGN)
-		same_as_json(&m.sign);
+	if (sign)
+		same_as_json(&m.rq.u.sign);
 	return 0;
 }

@@ -27,7 +27,7 @@ if ! deb=$(sh "$ROOT/packaging/build-deb.sh" "$W/deb" 2>"$W/build.err"); then
 	return 0
 fi
 files=$(dpkg-deb -c "$deb" | awk '{ print $6 }')
-for f in ./usr/sbin/seald ./usr/bin/sealctl ./usr/share/man/man8/seald.8.gz \
+for f in ./usr/sbin/seald ./usr/lib/seald/seald-front ./usr/bin/sealctl ./usr/share/man/man8/seald.8.gz \
     ./usr/share/man/man1/sealctl.1.gz ./usr/share/man/man5/seald.yaml.5.gz \
     ./usr/share/man/man5/seald-policy.5.gz ./lib/systemd/system/seald.service \
     ./usr/lib/sysusers.d/seald.conf ./usr/lib/tmpfiles.d/seald.conf \

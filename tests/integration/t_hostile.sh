@@ -3,7 +3,9 @@
 # half-sent requests (slowloris), 100 clients that never read their answer
 # and one that pipelines without reading, 10,000 connects per second.  A
 # well-behaved client keeps signing meanwhile; its p99 must stay within 3x
-# of its unloaded p99, every hostile connection is dropped by seald, and
+# of its unloaded p99 or under 10 ms (seald's p99 target: a 3x bound on
+# an unloaded p99 of 2 ms is within a shared machine's noise), every
+# hostile connection is dropped by seald, and
 # seald's memory and open files come back.  On a second instance started
 # with a soft open-file limit of 256, which seald raises for its
 # connection limit.  Latency and memory are judged on the plain build only:
@@ -36,7 +38,7 @@ want=1104
 [ "$soft" -ge "$want" ] || fail "soft limit $soft, want $want (hard $hard)"
 note "open files: soft limit 256 raised to $soft"
 
-tid "hostile clients: the well-behaved client's p99 stays within 3x"
+tid "hostile clients: the well-behaved client's p99 stays within 3x (or 10 ms)"
 python3 "$IT_ROOT/tests/integration/hostile.py" "$W/seald.sock" "$pid" 3 \
 	>"$W/hostile.json" 2>"$W/hostile.err"
 case $? in
@@ -56,7 +58,7 @@ jq -c . "$W/hostile.json" | sed 's/^/    /'
 base=$(jq '.unloaded.p99_ms' "$W/hostile.json")
 for phase in idle noread flood; do
 	p99=$(jq ".$phase.p99_ms" "$W/hostile.json")
-	[ "$judge" = 0 ] || awk -v a="$p99" -v b="$base" 'BEGIN { exit !(a <= 3 * b) }' ||
+	[ "$judge" = 0 ] || awk -v a="$p99" -v b="$base" 'BEGIN { exit !(a <= 3 * b || a < 10) }' ||
 		fail "$phase: p99 $p99 ms, unloaded $base ms"
 	note "$phase: p99 $p99 ms (unloaded $base ms)"
 done

@@ -3,7 +3,8 @@
 # then runs as that user: every uid and gid is the user's, no capability
 # in any set (the bounding set too), no new privileges, not dumpable (its
 # /proc files are root's, and a ptrace attach by the same user fails); it
-# signs on its copy of the token and its own PIN file.
+# signs on its copy of the token and its own PIN file.  Its front (and
+# the front's keeper) runs as run_as.front_user, the same way.
 
 need_seald || return 0
 if [ "$(id -u)" != 0 ]; then
@@ -15,7 +16,9 @@ U=daemon
 P=$IT_DIR/t_privdrop
 uid=$(id -u "$U")
 it_instance "$P" priv-1 -e "s|^  pin_file: .*|  pin_file: $P/pin|"
-printf 'run_as: {user: %s}\n' "$U" >>"$P/seald.yaml"
+F=www-data
+fuid=$(id -u "$F")
+printf 'run_as: {user: %s, front_user: %s}\n' "$U" "$F" >>"$P/seald.yaml"
 # the user's own token copy and PIN file
 rm -f "$P/softhsm2.conf"
 cp -a "$IT_DIR/tokens" "$P/tokens"
@@ -43,6 +46,23 @@ for c in CapInh CapPrm CapEff CapBnd CapAmb; do
 	grep -q "^$c:	0000000000000000$" "$st" || fail "$(grep "^$c" "$st")"
 done
 grep -q "^NoNewPrivs:	1$" "$st" || fail "$(grep '^NoNewPrivs' "$st")"
+
+tid "the front and its keeper run as $F, with no capabilities, not dumpable"
+keeper=$(pgrep -P "$pid" | head -n 1)
+front=$(pgrep -P "${keeper:-0}" | head -n 1)
+if [ -z "$front" ]; then
+	fail "no front process"
+else
+	for p in "$keeper" "$front"; do
+		fs=/proc/$p/status
+		grep -q "^Uid:	$fuid	$fuid	$fuid	$fuid$" "$fs" || fail "$p: $(grep '^Uid' "$fs")"
+		grep -q "^CapEff:	0000000000000000$" "$fs" || fail "$p: $(grep '^CapEff' "$fs")"
+		grep -q "^CapBnd:	0000000000000000$" "$fs" || fail "$p: $(grep '^CapBnd' "$fs")"
+		grep -q "^NoNewPrivs:	1$" "$fs" || fail "$p: $(grep '^NoNewPrivs' "$fs")"
+		[ "$(stat -c %U "$fs")" = root ] || fail "$p: dumpable (/proc/$p is $(stat -c %U "$fs")'s)"
+	done
+	[ "$fuid" != "$uid" ] || fail "the front's uid is the core's"
+fi
 
 tid "not dumpable: its /proc files are root's, and $U cannot ptrace it"
 [ "$(stat -c %U "$st")" = root ] || fail "/proc/$pid/status belongs to $(stat -c %U "$st")"

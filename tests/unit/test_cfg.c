@@ -146,6 +146,9 @@ test_full_values(void **state)
 	assert_string_equal(cfg->run_user, "daemon");
 	assert_int_equal(cfg->has_run_group, 1);
 	assert_int_equal(cfg->run_gid, 1);
+	assert_string_equal(cfg->front_user, "nobody");
+	assert_int_equal(cfg->has_front_group, 1);
+	assert_int_equal(cfg->front_gid, 65534);
 	assert_string_equal(cfg->conninfo,
 	    "host=/run/postgresql port=5433 "
 	    "dbname=ledger user=seald_writer");

@@ -1,8 +1,10 @@
 /*
- * test_wire: the front/core messages round-trip byte for byte; every kind
- * of malformed message (short, long, trailing bytes, unknown type,
- * reserved bits, over-long or NUL-holding strings, a request the JSON
- * decoder would refuse) fails; and messages cross a socketpair whole,
+ * test_wire: the front/core messages (each call of core.h: every route,
+ * refusals, the go-on, the reply, the stop) round-trip byte for byte;
+ * every kind of malformed message (short, long, trailing bytes, unknown
+ * type, reserved bits, over-long or NUL-holding strings, a request the
+ * front's decoders would refuse, a refusal no front makes from bytes,
+ * a lookup out of bounds) fails; and messages cross a socketpair whole,
  * with one passed fd, while a second fd fails the message.
  */
 #include <stdarg.h>
@@ -10,6 +12,7 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -18,8 +21,12 @@
 
 #include <cmocka.h>
 
+#include <openssl/crypto.h>
+#include <openssl/obj_mac.h>
+
 #include "err.h"
 #include "fcmsg.h"
+#include "metrics.h"
 #include "wire.h"
 
 static uint8_t buf[1 << 16];
@@ -41,20 +48,22 @@ sign_msg(void)
 {
 	struct fc_msg m;
 
+	struct sign_req *r = &m.rq.u.sign;
+
 	memset(&m, 0, sizeof(m));
-	m.type = FC_SIGN;
+	m.type = FC_REQ;
 	m.conn = 7;
 	m.req = 0x0102030405060708ULL;
-	snprintf(m.sign.key, sizeof(m.sign.key), "%s", "demo-ec");
-	m.sign.digest_alg = SIGN_SHA256;
-	memset(m.sign.digest, 0xab, 32);
-	m.sign.digest_len = 32;
-	snprintf(m.sign.format, sizeof(m.sign.format), "%s", "cms");
-	snprintf(m.sign.request_id, sizeof(m.sign.request_id), "%s", "req-1");
-	snprintf(m.sign.evidence_type, sizeof(m.sign.evidence_type), "%s",
-	    "submission");
+	m.rq.route = CORE_SIGN;
+	snprintf(r->key, sizeof(r->key), "%s", "demo-ec");
+	r->digest_alg = SIGN_SHA256;
+	memset(r->digest, 0xab, 32);
+	r->digest_len = 32;
+	snprintf(r->format, sizeof(r->format), "%s", "cms");
+	snprintf(r->request_id, sizeof(r->request_id), "%s", "req-1");
 	snprintf(
-	    m.sign.evidence_ref, sizeof(m.sign.evidence_ref), "%s", "msg 42");
+	    r->evidence_type, sizeof(r->evidence_type), "%s", "submission");
+	snprintf(r->evidence_ref, sizeof(r->evidence_ref), "%s", "msg 42");
 	return m;
 }
 
@@ -67,19 +76,35 @@ encode(const struct fc_msg *m)
 	return len;
 }
 
+/* Keep the message as a fuzzing seed: in $WIRE_SEEDS, when set (how
+ * tests/fuzz/corpus/fuzz_wire was made). */
 static void
-test_sign_round_trip(void **state)
+keep_seed(const uint8_t *p, size_t len)
 {
-	struct fc_msg m = sign_msg(), d;
-	uint8_t again[sizeof(buf)];
-	size_t len = encode(&m), len2;
+	static int n;
+	const char *dir = getenv("WIRE_SEEDS");
+	char path[512];
+	FILE *f;
 
-	(void)state;
-	assert_int_equal(fc_decode(buf, len, &d), 0);
-	assert_int_equal(d.type, FC_SIGN);
-	assert_true(d.conn == 7 && d.req == m.req);
-	assert_memory_equal(&d.sign, &m.sign, sizeof(m.sign));
-	assert_int_equal(fc_encode(&d, again, sizeof(again), &len2), 0);
+	if (dir == NULL)
+		return;
+	snprintf(path, sizeof(path), "%s/msg-%02d", dir, n++);
+	assert_non_null(f = fopen(path, "wb"));
+	assert_int_equal(fwrite(p, 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* m decodes, and encodes back to the very same bytes. */
+static void
+round_trip(const struct fc_msg *m, struct fc_msg *d)
+{
+	uint8_t again[sizeof(buf)];
+	size_t len = encode(m), len2;
+
+	keep_seed(buf, len);
+	assert_int_equal(fc_decode(buf, len, d), 0);
+	assert_int_equal(d->type, m->type);
+	assert_int_equal(fc_encode(d, again, sizeof(again), &len2), 0);
 	assert_int_equal(len2, len);
 	assert_memory_equal(again, buf, len);
 }
@@ -96,23 +121,189 @@ test_reply_round_trip(void **state)
 	m.type = FC_REPLY;
 	m.req = 9;
 	m.status = 200;
-	snprintf(m.ctype, sizeof(m.ctype), "%s", "application/json");
+	m.ctype = FC_CT_JSON;
 	m.body = (const uint8_t *)body;
 	m.body_len = sizeof(body) - 1;
-	len = encode(&m);
-	assert_int_equal(fc_decode(buf, len, &d), 0);
+	round_trip(&m, &d);
 	assert_int_equal(d.status, 200);
-	assert_string_equal(d.ctype, "application/json");
+	assert_int_equal(d.ctype, FC_CT_JSON);
+	assert_string_equal(fc_ctype_name(d.ctype), "application/json");
+	assert_int_equal(fc_ctype_of(METRICS_CTYPE), FC_CT_METRICS);
+	assert_int_equal(fc_ctype_of("text/html"), -1);
 	assert_int_equal(d.body_len, m.body_len);
 	assert_memory_equal(d.body, body, m.body_len);
-	/* a status out of HTTP's range, a content type with a space */
+	/* a status out of HTTP's range, an unknown content type */
 	m.status = 600;
 	len = encode(&m);
 	assert_int_equal(fc_decode(buf, len, &d), SD_ERR_BAD_REQUEST);
 	m.status = 200;
-	snprintf(m.ctype, sizeof(m.ctype), "%s", "text/plain; x");
+	m.ctype = FC_NCTYPES;
 	len = encode(&m);
 	assert_int_equal(fc_decode(buf, len, &d), SD_ERR_BAD_REQUEST);
+}
+
+/* A time-stamp request as the front decodes it. */
+static struct fc_msg
+tsa_msg(void)
+{
+	struct fc_msg m;
+	enum tsa_fail fail;
+	uint8_t dg[32], *der = NULL;
+	size_t len = 0;
+	char msg[200];
+
+	memset(&m, 0, sizeof(m));
+	memset(dg, 0x11, sizeof(dg));
+	m.type = FC_REQ;
+	m.conn = 3;
+	m.req = 4;
+	m.rq.route = CORE_TSA;
+	assert_int_equal(tsa_req_build(NID_sha256, dg, sizeof(dg), "1.2.3",
+			     0x42, 1, &der, &len),
+	    0);
+	assert_int_equal(
+	    tsa_req_decode(der, len, &m.rq.u.tsa, &fail, msg, sizeof(msg)), 0);
+	OPENSSL_free(der);
+	return m;
+}
+
+/* Every call of core.h as a message: each route, refusals, the rest. */
+static void
+test_every_message_round_trips(void **state)
+{
+	struct fc_msg m, d;
+
+	(void)state;
+	m = sign_msg();
+	round_trip(&m, &d);
+	assert_true(d.conn == 7 && d.req == m.req);
+	assert_memory_equal(&d.rq.u.sign, &m.rq.u.sign, sizeof(m.rq.u.sign));
+	m = tsa_msg();
+	round_trip(&m, &d);
+	assert_memory_equal(&d.rq.u.tsa, &m.rq.u.tsa, sizeof(m.rq.u.tsa));
+	m.rq.route = CORE_STAMP;
+	round_trip(&m, &d);
+
+	memset(&m, 0, sizeof(m));
+	m.type = FC_REQ;
+	m.rq.route = CORE_LEDGER; /* one entry, then a page */
+	snprintf(m.rq.u.lookup.instance, SD_NAME_MAX, "%s", "inst-1");
+	m.rq.u.lookup.seq = 12;
+	round_trip(&m, &d);
+	assert_int_equal(d.rq.u.lookup.seq, 12);
+	m.rq.u.lookup.seq = 0;
+	m.rq.u.lookup.after = 7;
+	m.rq.u.lookup.limit = 100;
+	round_trip(&m, &d);
+	assert_int_equal(d.rq.u.lookup.limit, 100);
+
+	memset(&m, 0, sizeof(m));
+	m.type = FC_REQ;
+	for (m.rq.route = CORE_NONE; m.rq.route < CORE_NROUTES; m.rq.route++)
+		if (m.rq.route == CORE_HEALTHZ || m.rq.route == CORE_KEYS ||
+		    m.rq.route == CORE_READYZ || m.rq.route == CORE_METRICS)
+			round_trip(&m, &d);
+
+	m = sign_msg(); /* refused: the request_id only */
+	m.rq.refused = SD_ERR_BAD_REQUEST;
+	snprintf(m.rq.why, sizeof(m.rq.why), "%s", "field \"digest\": bad");
+	round_trip(&m, &d);
+	assert_string_equal(d.rq.u.sign.request_id, "req-1");
+	assert_string_equal(d.rq.u.sign.key, "");
+	assert_string_equal(d.rq.why, m.rq.why);
+
+	memset(&m, 0, sizeof(m)); /* a DER the front could not decode */
+	m.type = FC_REQ;
+	m.rq.route = CORE_TSA;
+	m.rq.refused = SD_ERR_BAD_REQUEST;
+	m.rq.tsa_reject = 1;
+	m.rq.tsa_fail = TSA_BAD_DATA_FORMAT;
+	round_trip(&m, &d);
+	assert_int_equal(d.rq.tsa_fail, TSA_BAD_DATA_FORMAT);
+
+	memset(&m, 0, sizeof(m));
+	m.type = FC_BEGIN;
+	m.conn = 5;
+	m.req = 6;
+	m.rq.route = CORE_SIGN;
+	round_trip(&m, &d);
+	assert_true(d.conn == 5 && d.req == 6 && d.rq.route == CORE_SIGN);
+	m.type = FC_GO;
+	round_trip(&m, &d);
+	assert_true(d.req == 6);
+	memset(&m, 0, sizeof(m));
+	m.type = FC_STOP;
+	round_trip(&m, &d);
+}
+
+/* m must encode and fail to decode. */
+static void
+refused_msg(const struct fc_msg *m)
+{
+	struct fc_msg d;
+	size_t len;
+
+	assert_int_equal(fc_encode(m, buf, sizeof(buf), &len), 0);
+	assert_int_equal(fc_decode(buf, len, &d), SD_ERR_BAD_REQUEST);
+}
+
+/* What a compromised front could send, and the core must not take. */
+static void
+test_request_rules(void **state)
+{
+	struct fc_msg m;
+
+	(void)state;
+	m = sign_msg(); /* a refusal no front can make from bytes */
+	m.rq.refused = SD_ERR_LEDGER;
+	refused_msg(&m);
+	m = sign_msg(); /* a message without a refusal */
+	snprintf(m.rq.why, sizeof(m.rq.why), "%s", "x");
+	refused_msg(&m);
+	m = sign_msg(); /* a message that is not UTF-8 */
+	m.rq.refused = SD_ERR_BAD_REQUEST;
+	snprintf(m.rq.why, sizeof(m.rq.why), "%s", "\xc3(");
+	refused_msg(&m);
+	m = sign_msg(); /* a TSA rejection on another route */
+	m.rq.refused = SD_ERR_BAD_REQUEST;
+	m.rq.tsa_reject = 1;
+	refused_msg(&m);
+	m = tsa_msg(); /* a failure bit without a rejection */
+	m.rq.tsa_fail = TSA_BAD_ALG + 1;
+	refused_msg(&m);
+	m = tsa_msg(); /* an unknown failure bit */
+	m.rq.refused = SD_ERR_BAD_REQUEST;
+	m.rq.tsa_reject = 1;
+	m.rq.tsa_fail = 3;
+	refused_msg(&m);
+	m = tsa_msg(); /* a digest that is not the imprint's */
+	m.rq.u.tsa.digest[0] ^= 1;
+	refused_msg(&m);
+	m = sign_msg(); /* no such route */
+	m.rq.route = CORE_NROUTES;
+	refused_msg(&m);
+	memset(&m, 0, sizeof(m));
+	m.type = FC_BEGIN;
+	m.rq.route = CORE_NROUTES;
+	refused_msg(&m);
+
+	memset(&m, 0, sizeof(m)); /* lookups out of bounds */
+	m.type = FC_REQ;
+	m.rq.route = CORE_LEDGER;
+	snprintf(m.rq.u.lookup.instance, SD_NAME_MAX, "%s", "inst-1");
+	m.rq.u.lookup.limit = 0; /* a page of nothing */
+	refused_msg(&m);
+	m.rq.u.lookup.limit = SD_LEDGER_PAGE_MAX + 1;
+	refused_msg(&m);
+	m.rq.u.lookup.limit = 1;
+	m.rq.u.lookup.after = -1;
+	refused_msg(&m);
+	m.rq.u.lookup.after = 0;
+	m.rq.u.lookup.seq = 3; /* one entry, with a page's limit */
+	refused_msg(&m);
+	m.rq.u.lookup.limit = 0;
+	snprintf(m.rq.u.lookup.instance, SD_NAME_MAX, "%s", "../x");
+	refused_msg(&m);
 }
 
 static void
@@ -162,16 +353,23 @@ encode_with_key(const char *key)
 	struct wire_w w;
 	size_t len;
 
-	wire_begin(&w, buf, sizeof(buf), FC_SIGN);
+	const struct sign_req *r = &m.rq.u.sign;
+
+	wire_begin(&w, buf, sizeof(buf), FC_REQ);
 	wire_u64(&w, m.conn);
 	wire_u64(&w, m.req);
+	wire_u16(&w, CORE_SIGN);
+	wire_u16(&w, 0); /* not refused */
+	wire_str(&w, "");
+	wire_u8(&w, 0);
+	wire_u8(&w, 0);
 	wire_str(&w, key);
-	wire_u8(&w, (uint8_t)m.sign.digest_alg);
-	wire_bytes(&w, m.sign.digest, m.sign.digest_len);
-	wire_str(&w, m.sign.format);
-	wire_str(&w, m.sign.request_id);
-	wire_str(&w, m.sign.evidence_type);
-	wire_str(&w, m.sign.evidence_ref);
+	wire_u8(&w, (uint8_t)r->digest_alg);
+	wire_bytes(&w, r->digest, r->digest_len);
+	wire_str(&w, r->format);
+	wire_str(&w, r->request_id);
+	wire_str(&w, r->evidence_type);
+	wire_str(&w, r->evidence_ref);
 	assert_int_equal(wire_end(&w, &len), 0);
 	return len;
 }
@@ -193,20 +391,21 @@ test_strings_and_rules(void **state)
 	assert_int_equal(fc_decode(buf, len, &d), SD_ERR_BAD_REQUEST);
 	/* a digest of the wrong length for its algorithm */
 	m = sign_msg();
-	m.sign.digest_len = 48;
+	m.rq.u.sign.digest_len = 48;
 	len = encode(&m);
 	assert_int_equal(fc_decode(buf, len, &d), SD_ERR_BAD_REQUEST);
 	/* what the JSON decoder refuses: a space in request_id, a format */
 	m = sign_msg();
-	snprintf(m.sign.request_id, sizeof(m.sign.request_id), "%s", "req 1");
+	snprintf(m.rq.u.sign.request_id, sizeof(m.rq.u.sign.request_id), "%s",
+	    "req 1");
 	len = encode(&m);
 	assert_int_equal(fc_decode(buf, len, &d), SD_ERR_BAD_REQUEST);
 	m = sign_msg();
-	snprintf(m.sign.format, sizeof(m.sign.format), "%s", "pem");
+	snprintf(m.rq.u.sign.format, sizeof(m.rq.u.sign.format), "%s", "pem");
 	len = encode(&m);
 	assert_int_equal(fc_decode(buf, len, &d), SD_ERR_BAD_REQUEST);
 	m = sign_msg();
-	m.sign.evidence_type[0] = '\0'; /* a ref without a type */
+	m.rq.u.sign.evidence_type[0] = '\0'; /* a ref without a type */
 	len = encode(&m);
 	assert_int_equal(fc_decode(buf, len, &d), SD_ERR_BAD_REQUEST);
 	/* a key of 64 bytes, one more than the core's field holds, in an
@@ -221,7 +420,7 @@ test_strings_and_rules(void **state)
 		longkey[63] = '\0';
 		len = encode_with_key(longkey);
 		assert_int_equal(fc_decode(buf, len, &d), 0);
-		assert_string_equal(d.sign.key, longkey);
+		assert_string_equal(d.rq.u.sign.key, longkey);
 	}
 }
 
@@ -342,7 +541,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_sign_round_trip),
+		cmocka_unit_test(test_every_message_round_trips),
+		cmocka_unit_test(test_request_rules),
 		cmocka_unit_test(test_reply_round_trip),
 		cmocka_unit_test(test_every_prefix_and_extension_fails),
 		cmocka_unit_test(test_header_rules),

@@ -1,0 +1,282 @@
+/*
+ * core_chan: see core_chan.h.  The reading thread owns the table of the
+ * front's connections; requests carry a reference to the channel, so
+ * that an answer that comes after the front went away finds the channel
+ * still there, ended, and is dropped.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "core_chan.h"
+#include "core_int.h"
+#include "err.h"
+#include "fcmsg.h"
+#include "log.h"
+
+#define BUCKETS 256
+#define IN_MAX (64 * 1024) /* a front's message: a decoded request */
+#define SEND_TIMEOUT_S 5   /* a front that does not read is cut off */
+
+struct chan_conn {
+	uint64_t id;
+	struct core_conn *cc;
+	struct chan_conn *next;
+};
+
+struct core_chan {
+	struct core *c;
+	int sock;
+	unsigned int max_conns, nconns;
+	struct chan_conn *bucket[BUCKETS];
+	pthread_t reader;
+	pthread_mutex_t send_mu;
+	atomic_int refs; /* the reading thread, each open request, the owner */
+	atomic_int ended;
+	uint8_t in[IN_MAX];
+};
+
+/* A request of the front, until its answer is sent. */
+struct chan_req {
+	struct core_chan *ch;
+	uint64_t req;
+};
+
+static void
+unref(struct core_chan *ch)
+{
+	if (atomic_fetch_sub(&ch->refs, 1) != 1)
+		return;
+	close(ch->sock);
+	pthread_mutex_destroy(&ch->send_mu);
+	free(ch);
+}
+
+/* End the channel: the front reads the end of the stream and exits. */
+static void
+end(struct core_chan *ch)
+{
+	if (atomic_exchange(&ch->ended, 1) == 0)
+		(void)shutdown(ch->sock, SHUT_RDWR);
+}
+
+/* Send m (and fd) whole, or end the channel. */
+static void
+send_msg(struct core_chan *ch, const struct fc_msg *m)
+{
+	size_t cap = m->body_len + 1024, len;
+	uint8_t stack[2048], *buf = cap <= sizeof(stack) ? stack : malloc(cap);
+	int r = SD_ERR_NOMEM;
+
+	if (buf != NULL && (r = fc_encode(m, buf, cap, &len)) == 0) {
+		pthread_mutex_lock(&ch->send_mu);
+		if (!atomic_load(&ch->ended))
+			r = wire_send(ch->sock, buf, len, -1);
+		pthread_mutex_unlock(&ch->send_mu);
+	}
+	if (buf != stack)
+		free(buf);
+	if (r != 0 && !atomic_load(&ch->ended)) {
+		log_error("front: cannot send to it (%s): channel ended",
+		    r == SD_ERR_SYSTEM ? strerror(errno) : sd_err(r));
+		end(ch);
+	}
+}
+
+/* core.h's done: a go-on or a reply, sent back; then the request ends. */
+static void
+chan_done(void *arg, struct core_reply *reply)
+{
+	struct chan_req *p = arg;
+	struct fc_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.req = p->req;
+	m.type = reply != NULL ? FC_REPLY : FC_GO;
+	if (reply != NULL) {
+		m.status = reply->status;
+		m.ctype = (enum fc_ctype)fc_ctype_of(reply->ctype);
+		m.body = reply->body;
+		m.body_len = reply->body != NULL ? reply->len : 0;
+	}
+	send_msg(p->ch, &m);
+	if (reply != NULL)
+		free(reply->body);
+	unref(p->ch);
+	free(p);
+}
+
+static struct chan_conn **
+slot(struct core_chan *ch, uint64_t id)
+{
+	struct chan_conn **e = &ch->bucket[id % BUCKETS];
+
+	while (*e != NULL && (*e)->id != id)
+		e = &(*e)->next;
+	return e;
+}
+
+/* FC_CONN: a new connection, its socket checked before anything. */
+static const char *
+conn_open(struct core_chan *ch, uint64_t id, int fd)
+{
+	struct chan_conn *e;
+
+	if (fd < 0)
+		return "a connection without its socket";
+	if (*slot(ch, id) != NULL)
+		return "a connection id used twice";
+	if (ch->nconns >= ch->max_conns)
+		return "more connections than it may have";
+	if (!peer_accepted_on(fd, ch->c->d.cfg->service.path))
+		return "a socket not accepted on the service socket";
+	if ((e = calloc(1, sizeof(*e))) == NULL ||
+	    (e->cc = core_conn_open(ch->c, fd)) == NULL) {
+		free(e);
+		return "out of memory";
+	}
+	e->id = id;
+	*slot(ch, id) = e;
+	ch->nconns++;
+	return NULL;
+}
+
+static void
+conn_close(struct core_chan *ch, struct chan_conn **s)
+{
+	struct chan_conn *e = *s;
+
+	*s = e->next;
+	core_conn_close(e->cc);
+	free(e);
+	ch->nconns--;
+}
+
+/* One message of the front; NULL, or the rule it broke. */
+static const char *
+handle(struct core_chan *ch, const struct fc_msg *m, int fd)
+{
+	struct chan_conn **s;
+	struct chan_req *p;
+	const char *why;
+
+	if (m->type == FC_CONN) {
+		why = conn_open(ch, m->conn, fd);
+		close(fd);
+		return why;
+	}
+	if (fd >= 0) {
+		close(fd);
+		return "a socket with a message other than FC_CONN";
+	}
+	if (m->type != FC_CLOSE && m->type != FC_BEGIN && m->type != FC_REQ)
+		return "a message the front does not send";
+	if (*(s = slot(ch, m->conn)) == NULL)
+		return "an unknown connection id";
+	if (m->type == FC_CLOSE) {
+		conn_close(ch, s);
+		return NULL;
+	}
+	if ((p = malloc(sizeof(*p))) == NULL)
+		return "out of memory";
+	p->ch = ch;
+	p->req = m->req;
+	atomic_fetch_add(&ch->refs, 1);
+	if (m->type == FC_BEGIN)
+		core_begin((*s)->cc, m->rq.route, chan_done, p);
+	else
+		core_submit((*s)->cc, &m->rq, chan_done, p);
+	return NULL;
+}
+
+static void *
+reader_main(void *arg)
+{
+	struct core_chan *ch = arg;
+	struct fc_msg m;
+	const char *why = NULL;
+	size_t len, i;
+	int r, fd;
+
+	while (why == NULL && !atomic_load(&ch->ended)) {
+		r = wire_recv(ch->sock, ch->in, sizeof(ch->in), &len, &fd);
+		if (r == SD_ERR_NOT_FOUND || atomic_load(&ch->ended))
+			break;
+		if (r != 0)
+			why = r == SD_ERR_SYSTEM ? strerror(errno)
+						 : "an unreadable message";
+		else if (fc_decode(ch->in, len, &m) != 0) {
+			if (fd >= 0)
+				close(fd);
+			why = "a malformed message";
+		} else {
+			why = handle(ch, &m, fd);
+		}
+	}
+	if (why != NULL)
+		log_error("front: %s: channel ended", why);
+	end(ch);
+	for (i = 0; i < BUCKETS; i++)
+		while (ch->bucket[i] != NULL)
+			conn_close(ch, &ch->bucket[i]);
+	unref(ch);
+	return NULL;
+}
+
+struct core_chan *
+core_chan_start(struct core *c, int sock, unsigned int max_conns)
+{
+	struct timeval tv = { SEND_TIMEOUT_S, 0 };
+	struct core_chan *ch = calloc(1, sizeof(*ch));
+
+	if (ch == NULL) {
+		close(sock);
+		return NULL;
+	}
+	ch->c = c;
+	ch->sock = sock;
+	ch->max_conns = max_conns;
+	atomic_store(&ch->refs, 2); /* the reader and the owner */
+	(void)setsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	pthread_mutex_init(&ch->send_mu, NULL);
+	if (pthread_create(&ch->reader, NULL, reader_main, ch) != 0) {
+		pthread_mutex_destroy(&ch->send_mu);
+		close(sock);
+		free(ch);
+		return NULL;
+	}
+	return ch;
+}
+
+void
+core_chan_stop(struct core_chan *ch)
+{
+	struct fc_msg m;
+
+	if (ch == NULL)
+		return;
+	memset(&m, 0, sizeof(m));
+	m.type = FC_STOP;
+	send_msg(ch, &m);
+}
+
+int
+core_chan_ended(struct core_chan *ch)
+{
+	return atomic_load(&ch->ended);
+}
+
+void
+core_chan_free(struct core_chan *ch)
+{
+	if (ch == NULL)
+		return;
+	end(ch);
+	pthread_join(ch->reader, NULL);
+	unref(ch);
+}

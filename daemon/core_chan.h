@@ -1,0 +1,35 @@
+/*
+ * core_chan: the core's end of the socketpair to a front process.  A
+ * thread reads the front's messages (fcmsg.h) and makes the calls of
+ * core.h they carry; the replies go back over the same socket, from
+ * whichever thread answers.  A front that breaks a rule of fcmsg.h (a
+ * malformed message, an fd with anything but FC_CONN, a socket not
+ * accepted on the service socket, a conn id reused or unknown, more
+ * connections than it may have) loses its channel: the core closes it,
+ * and a front whose channel closed exits.
+ */
+#ifndef SD_CORE_CHAN_H
+#define SD_CORE_CHAN_H
+
+#include "core.h"
+
+struct core_chan;
+
+/* Serve the front at the other end of sock (taken over) for at most
+ * max_conns connections at once.  NULL when out of memory (sock is
+ * closed). */
+struct core_chan *core_chan_start(struct core *c, int sock,
+    unsigned int max_conns) __attribute__((warn_unused_result));
+
+/* Tell the front to stop taking work (FC_STOP).  NULL accepted. */
+void core_chan_stop(struct core_chan *ch);
+
+/* 1 once the channel ended (the front went away or broke a rule). */
+int core_chan_ended(struct core_chan *ch);
+
+/* End the channel and let go of it: the reading thread is joined; the
+ * rest is freed once the last request of the front is answered.  NULL
+ * accepted. */
+void core_chan_free(struct core_chan *ch);
+
+#endif

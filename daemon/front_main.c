@@ -1,0 +1,123 @@
+/*
+ * seald-front: the front process, the only process of seald that reads a
+ * client's bytes.  seald's front keeper starts it under the front's own
+ * user with the service socket as fd 3 and its channel to the core as
+ * fd 4; it holds no key, no PIN, no database connection.  It serves
+ * HTTP with front.c and hands every request to the core through
+ * core_client.c, until the core says to stop (it then answers what it
+ * has taken and exits) or ends the channel (it exits at once).
+ *
+ *   seald-front MAX_BODY MAX_HEADER TIMEOUT MAX_CONNECTIONS LOG_LEVEL
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "core_client.h"
+#include "front.h"
+#include "log.h"
+#include "sd_limits.h"
+#include "secret.h"
+
+#define SERVICE_FD 3
+#define CORE_FD 4
+#define OWN_FILES 32 /* besides the clients: stdio, epoll, MHD's, core */
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+static int stopping;
+
+static void
+on_stop(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&mu);
+	stopping = 1;
+	pthread_cond_signal(&cv);
+	pthread_mutex_unlock(&mu);
+}
+
+/* A decimal argument in [lo, hi]; exits otherwise. */
+static unsigned long
+arg_num(const char *s, unsigned long lo, unsigned long hi)
+{
+	unsigned long v = 0;
+	size_t i, n = strlen(s);
+
+	for (i = 0; i < n && n <= 10; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			break;
+		v = v * 10 + (unsigned long)(s[i] - '0');
+	}
+	if (n == 0 || n > 10 || i != n || v < lo || v > hi) {
+		fprintf(stderr, "seald-front: bad argument \"%.20s\"\n", s);
+		exit(2);
+	}
+	return v;
+}
+
+static int
+limit(int resource, rlim_t v)
+{
+	struct rlimit rl = { v, v };
+
+	return setrlimit(resource, &rl);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct front_limits lim;
+	struct front *f;
+	struct core *core;
+	char err[256];
+
+	if (argc != 6) {
+		fprintf(stderr,
+		    "usage: seald-front MAX_BODY MAX_HEADER "
+		    "TIMEOUT MAX_CONNECTIONS LOG_LEVEL "
+		    "(started by seald)\n");
+		return 2;
+	}
+	lim.max_body = arg_num(argv[1], 1, SD_HTTP_MAX_BODY_LIMIT);
+	lim.max_header = arg_num(argv[2], 1, 1024 * 1024);
+	lim.timeout = (unsigned int)arg_num(argv[3], 1, 3600);
+	lim.max_connections = (unsigned int)arg_num(argv[4], 1, 1000000);
+	log_set_level((enum log_level)arg_num(argv[5], 0, LOG_LVL_DEBUG));
+	/* stopping is the core's word (FC_STOP), not a signal's */
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+	if (secret_harden_process() != 0 ||
+	    limit(RLIMIT_NOFILE, lim.max_connections + OWN_FILES) != 0 ||
+	    limit(RLIMIT_FSIZE, 0) != 0) {
+		log_error("front: cannot set its limits");
+		return 1;
+	}
+	if ((core = core_client_start(CORE_FD, on_stop, NULL)) == NULL ||
+	    (f = front_start(&lim, core, SERVICE_FD, err, sizeof(err))) ==
+		NULL) {
+		log_error("front: %s", core == NULL ? "out of memory" : err);
+		return 1;
+	}
+	/* every thread it needs runs: no more processes */
+	if (limit(RLIMIT_NPROC, 0) != 0) {
+		log_error("front: cannot set its limits");
+		return 1;
+	}
+	log_info("front ready (pid %d, uid %u)", (int)getpid(),
+	    (unsigned int)getuid());
+	pthread_mutex_lock(&mu);
+	while (!stopping)
+		pthread_cond_wait(&cv, &mu);
+	pthread_mutex_unlock(&mu);
+	(void)front_drain(f);
+	front_stop(f);
+	_exit(0);
+}
