@@ -41,10 +41,11 @@ DAEMON_SRC := daemon/main.c daemon/core.c daemon/core_jobs.c daemon/core_chan.c 
 SEALD_SRC := $(COMMON_SRC) $(CFG_SRC) $(POLICY_SRC) $(HSM_SRC) $(LEDGER_SRC) $(EVIDENCE_SRC) \
 	$(DAEMON_SRC)
 # seald-front: the process that parses client bytes (no HSM, no libpq)
-FRONT_SRC := daemon/front_main.c daemon/front.c daemon/core_client.c daemon/fcmsg.c common/wire.c \
+FRONT_SRC := daemon/front_main.c daemon/front.c daemon/core_client.c daemon/sandbox.c \
+	daemon/fcmsg.c common/wire.c \
 	daemon/http.c daemon/peer.c daemon/sign_req.c evidence/tsa.c evidence/cms.c common/name.c \
 	common/err.c common/log.c common/b64.c common/canon.c common/secret.c common/clock.c
-FRONT_LIBS := $(shell pkg-config --libs libmicrohttpd jansson openssl 2>/dev/null) -lpthread
+FRONT_LIBS := $(shell pkg-config --libs libmicrohttpd jansson openssl libseccomp 2>/dev/null) -lpthread
 SEALCTL_SRC := tools/sealctl.c tools/sealctl_key.c tools/sealctl_prove.c tools/sealctl_tsa.c \
 	tools/sealctl_verify.c $(EVIDENCE_SRC) common/err.c common/b64.c common/log.c \
 	common/clock.c common/queue.c common/secret.c common/canon.c common/metrics.c $(POLICY_SRC) \

@@ -59,7 +59,8 @@ struct keep_args {
 };
 
 /* Start a front: its channel's other end, or -1.  Its stdout and stderr
- * are a pipe into *logs: with RLIMIT_FSIZE 0 it could not write a file. */
+ * are a pipe into *logs: with RLIMIT_FSIZE 0 it could not write a file.
+ * It gets no environment: nothing of the core's (PGPASSWORD...). */
 static int
 start_front(struct keep_args *a, int service, pid_t *pid, int *logs)
 {
@@ -82,7 +83,7 @@ start_front(struct keep_args *a, int service, pid_t *pid, int *logs)
 		    dup2(service, 3) != 3 || dup2(sp[1], 4) != 4 ||
 		    prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
 			_exit(127);
-		execv(a->path, a->argv);
+		execve(a->path, a->argv, (char *const[]){ NULL });
 		_exit(127);
 	}
 	close(lp[1]);
@@ -116,6 +117,18 @@ hand_over(int ctl, int fd)
 	return wire_end(&w, &len) != 0 ? -1 : wire_send(ctl, buf, len, fd);
 }
 
+/* How the front pid ended, logged with what comes next. */
+static void
+log_end(pid_t pid, int st, const char *next)
+{
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		log_info("front (pid %d) exited%s", (int)pid, next);
+	else
+		log_error("front (pid %d) %s %d%s", (int)pid,
+		    WIFSIGNALED(st) ? "killed by signal" : "exited with",
+		    WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st), next);
+}
+
 /* Until the front exits or the core closes ctl, copying its logs: 1
  * when the front exited, 0 when the core closed ctl. */
 static int
@@ -129,11 +142,7 @@ watch(int ctl, int logs, pid_t pid)
 		if (waitpid(pid, &st, WNOHANG) == pid) {
 			while (copy_logs(logs) == 0)
 				;
-			log_error("front (pid %d) %s %d: starting another",
-			    (int)pid,
-			    WIFSIGNALED(st) ? "killed by signal"
-					    : "exited with",
-			    WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+			log_end(pid, st, ": starting another");
 			return 1;
 		}
 		p[1].fd = logs;
@@ -154,12 +163,14 @@ reap(pid_t pid, int logs)
 {
 	struct pollfd p = { logs, POLLIN, 0 };
 	struct timespec start;
+	pid_t r;
+	int st = 0;
 
 	clock_gettime(CLOCK_MONOTONIC, &start);
-	while (waitpid(pid, NULL, WNOHANG) == 0) {
+	while ((r = waitpid(pid, &st, WNOHANG)) == 0) {
 		if (sd_ms_since(&start) > SD_STOP_WAIT_MS + 5000) {
 			kill(pid, SIGKILL);
-			(void)waitpid(pid, NULL, 0);
+			r = waitpid(pid, &st, 0);
 			break;
 		}
 		if (poll(&p, 1, 20) > 0 && copy_logs(p.fd) != 0)
@@ -167,6 +178,8 @@ reap(pid_t pid, int logs)
 	}
 	while (p.fd >= 0 && copy_logs(p.fd) == 0)
 		;
+	if (r == pid)
+		log_end(pid, st, "");
 }
 
 static void __attribute__((noreturn))

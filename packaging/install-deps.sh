@@ -18,7 +18,7 @@ PKGS="build-essential pkg-config libssl-dev libp11-dev libp11-kit-dev
 softhsm2 opensc libengine-pkcs11-openssl libpq-dev postgresql
 postgresql-client libyaml-dev libmicrohttpd-dev libjansson-dev libcmocka-dev
 libcurl4-openssl-dev curl openssl clang-format util-linux procps jq
-systemd strace groff-base debhelper dpkg-dev valgrind"
+systemd strace groff-base debhelper dpkg-dev valgrind libseccomp-dev gdb"
 
 # `install-deps.sh fuzz` (make fuzz) also needs clang with libFuzzer.
 if [ "${1:-}" = fuzz ]; then

@@ -353,6 +353,14 @@ need_seald() {
 	fi
 }
 
+# front_of PID: the pid of seald PID's front (seald's child is the
+# keeper, the keeper's child the front); empty when there is none.
+front_of() {
+	local keeper
+	keeper=$(pgrep -P "$1" | head -n 1)
+	[ -n "$keeper" ] && pgrep -P "$keeper" | head -n 1
+}
+
 # it_restart_seald: stop and start the daemon (e.g. after editing
 # $IT_CONFIG); returns non-zero if it does not come back.
 it_restart_seald() {

@@ -49,7 +49,7 @@ grep -q "^NoNewPrivs:	1$" "$st" || fail "$(grep '^NoNewPrivs' "$st")"
 
 tid "the front and its keeper run as $F, with no capabilities, not dumpable"
 keeper=$(pgrep -P "$pid" | head -n 1)
-front=$(pgrep -P "${keeper:-0}" | head -n 1)
+front=$(front_of "$pid")
 if [ -z "$front" ]; then
 	fail "no front process"
 else
