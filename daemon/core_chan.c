@@ -18,6 +18,7 @@
 #include "err.h"
 #include "fcmsg.h"
 #include "log.h"
+#include "reply.h"
 
 #define BUCKETS 256
 #define IN_MAX (64 * 1024) /* a front's message: a decoded request */
@@ -103,6 +104,17 @@ chan_done(void *arg, struct core_reply *reply)
 		m.ctype = (enum fc_ctype)fc_ctype_of(reply->ctype);
 		m.body = reply->body;
 		m.body_len = reply->body != NULL ? reply->len : 0;
+		if (m.body_len > FC_BODY_MAX) { /* a ledger page of big seals */
+			free(reply->body);
+			reply->body = reply_error(SD_ERR_TOO_LARGE,
+			    "the answer is too large: ask for fewer entries",
+			    NULL);
+			m.status = 500;
+			m.ctype = FC_CT_JSON;
+			m.body = reply->body;
+			m.body_len =
+			    reply->body != NULL ? strlen(reply->body) : 0;
+		}
 	}
 	send_msg(p->ch, &m);
 	if (reply != NULL)

@@ -8,6 +8,7 @@
  * answer its clients without a core.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,7 @@ struct core {
 	struct waiting *bucket[BUCKETS];
 	void (*on_stop)(void *);
 	void *arg;
+	atomic_int stopped; /* FC_STOP came: the core may end the channel */
 	uint8_t *in;
 };
 
@@ -68,7 +70,7 @@ send_msg(struct core *c, const struct fc_msg *m, int fd)
 	pthread_mutex_lock(&c->send_mu);
 	r = wire_send(c->sock, buf, len, fd);
 	pthread_mutex_unlock(&c->send_mu);
-	if (r != 0)
+	if (r != 0 && !atomic_load(&c->stopped))
 		core_gone("the core does not take messages");
 }
 
@@ -135,11 +137,11 @@ reader_main(void *arg)
 	struct core *c = arg;
 	struct fc_msg m;
 	size_t len;
-	int r, fd, stopped = 0;
+	int r, fd;
 
 	for (;;) {
 		r = wire_recv(c->sock, c->in, IN_MAX, &len, &fd);
-		if (r == SD_ERR_NOT_FOUND && stopped)
+		if (r == SD_ERR_NOT_FOUND && atomic_load(&c->stopped))
 			return NULL; /* the end of a stop */
 		if (r == SD_ERR_NOT_FOUND)
 			core_gone("the core ended the channel");
@@ -151,7 +153,7 @@ reader_main(void *arg)
 			reply(c, &m);
 			break;
 		case FC_STOP:
-			stopped = 1;
+			atomic_store(&c->stopped, 1);
 			c->on_stop(c->arg);
 			break;
 		default:

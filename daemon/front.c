@@ -49,6 +49,7 @@ struct freq {
 	/* suspended in the first call (for core_begin): MHD makes that
 	 * call again on resuming, which is not the final call */
 	int again;
+	atomic_int counted; /* in f->pending */
 	struct http_body body;
 	atomic_int state;
 	struct core_reply reply; /* once F_DONE */
@@ -74,6 +75,21 @@ has_body(enum core_route r)
 	return r == CORE_SIGN || r == CORE_TSA || r == CORE_STAMP;
 }
 
+/* A hand-over to the core, counted until its answer is dealt with. */
+static void
+count(struct freq *q)
+{
+	atomic_store(&q->counted, 1);
+	atomic_fetch_add(&q->f->pending, 1);
+}
+
+static void
+uncount(struct freq *q)
+{
+	if (atomic_exchange(&q->counted, 0) == 1)
+		atomic_fetch_sub(&q->f->pending, 1);
+}
+
 /* Queue the core's reply. */
 static enum MHD_Result
 respond(struct freq *q)
@@ -88,7 +104,7 @@ respond(struct freq *q)
 	r = http_respond(q->conn, q->reply.status, q->reply.body, q->reply.len,
 	    q->reply.ctype, allow, atomic_load(&f->stopping));
 	q->reply.body = NULL;
-	atomic_fetch_sub(&f->pending, 1);
+	uncount(q);
 	return r;
 }
 
@@ -113,7 +129,7 @@ begin_done(void *arg, struct core_reply *reply)
 		reply_done(arg, reply);
 		return;
 	}
-	atomic_fetch_sub(&q->f->pending, 1);
+	uncount(q);
 	if (atomic_exchange(&q->state, F_IDLE) == F_SUSPENDED)
 		MHD_resume_connection(q->conn);
 }
@@ -122,7 +138,7 @@ begin_done(void *arg, struct core_reply *reply)
  * once, a go-on goes on; else the connection waits suspended, whichever
  * of the two threads gets there first resuming it. */
 static enum MHD_Result
-await_core(struct freq *q)
+await_core(struct freq *q, int first)
 {
 	int expect = F_SUBMITTED;
 
@@ -134,6 +150,8 @@ await_core(struct freq *q)
 	default:
 		break;
 	}
+	/* MHD makes a first call that suspends again */
+	q->again = first;
 	MHD_suspend_connection(q->conn);
 	if (!atomic_compare_exchange_strong(&q->state, &expect, F_SUSPENDED))
 		MHD_resume_connection(q->conn); /* answered meanwhile */
@@ -144,10 +162,10 @@ await_core(struct freq *q)
 static enum MHD_Result
 submit(struct freq *q)
 {
-	atomic_fetch_add(&q->f->pending, 1);
+	count(q);
 	atomic_store(&q->state, F_SUBMITTED);
 	core_submit(q->cc, &q->rq, reply_done, q);
-	return await_core(q);
+	return await_core(q, 0);
 }
 
 /* A request the front could not take: the core answers it. */
@@ -351,13 +369,10 @@ begin(struct freq *q, const char *url, const char *method)
 			q->body.too_large = 1;
 	}
 	/* and the body is read only for a caller the core knows */
-	atomic_fetch_add(&q->f->pending, 1);
+	count(q);
 	atomic_store(&q->state, F_SUBMITTED);
 	core_begin(q->cc, q->rq.route, begin_done, q);
-	if (atomic_load(&q->state) == F_IDLE)
-		return MHD_YES; /* go on, at once */
-	q->again = 1;
-	return await_core(q);
+	return await_core(q, 1);
 }
 
 static enum MHD_Result
@@ -430,6 +445,7 @@ completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	(void)toe;
 	if (q == NULL)
 		return;
+	uncount(q);          /* a client gone before its answer was queued */
 	free(q->reply.body); /* a reply never queued */
 	free(q->body.p);
 	free(q);
@@ -509,13 +525,4 @@ front_drain(struct front *f)
 	}
 	nanosleep(&ts, NULL); /* let the last replies reach their sockets */
 	return 0;
-}
-
-void
-front_stop(struct front *f)
-{
-	if (f == NULL)
-		return;
-	MHD_stop_daemon(f->mhd);
-	free(f);
 }

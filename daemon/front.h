@@ -40,8 +40,4 @@ struct front *front_start(const struct front_limits *lim, struct core *core,
  */
 int front_drain(struct front *f);
 
-/* Stop the HTTP server and free it: no request reaches the core after
- * this.  Call after front_drain returned 0.  NULL accepted. */
-void front_stop(struct front *f);
-
 #endif

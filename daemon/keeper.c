@@ -45,6 +45,7 @@ struct keeper {
 	pthread_mutex_t mu;
 	struct core_chan *chan; /* the front in service */
 	atomic_int stopping;
+	atomic_int lost; /* the keeper went away on its own */
 };
 
 /* What the keeper process needs, copied out of the config. */
@@ -342,6 +343,7 @@ ctl_main(void *arg)
 	}
 	if (!atomic_load(&k->stopping)) {
 		log_error("the front keeper is gone: stopping");
+		atomic_store(&k->lost, 1);
 		kill(getpid(), SIGTERM);
 	}
 	return NULL;
@@ -369,16 +371,30 @@ keeper_stop(struct keeper *k)
 	pthread_mutex_unlock(&k->mu);
 }
 
+int
+keeper_lost(const struct keeper *k)
+{
+	return k != NULL && atomic_load(&k->lost);
+}
+
 void
 keeper_free(struct keeper *k)
 {
+	struct timespec start;
+
 	if (k == NULL)
 		return;
 	atomic_store(&k->stopping, 1);
 	(void)shutdown(k->ctl, SHUT_RDWR);
 	if (k->have_reader)
 		pthread_join(k->reader, NULL);
-	core_chan_free(k->chan); /* the front reads the end and exits */
+	/* the front answers what it took (the core, stopping, answers what
+	 * comes) and ends its channel; a front that does not is cut off */
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	while (k->chan != NULL && !core_chan_ended(k->chan) &&
+	    sd_ms_since(&start) < SD_STOP_WAIT_MS)
+		usleep(10 * 1000);
+	core_chan_free(k->chan);
 	(void)waitpid(k->pid, NULL, 0);
 	close(k->ctl);
 	pthread_mutex_destroy(&k->mu);

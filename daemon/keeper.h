@@ -36,8 +36,13 @@ int keeper_serve(struct keeper *k, struct core *core)
  * takes no new work (it answers what it took).  NULL accepted. */
 void keeper_stop(struct keeper *k);
 
-/* After core_drain: end the front's channel (the front exits) and wait
- * for the keeper.  NULL accepted. */
+/* 1 when the keeper went away on its own (seald then stops, and must
+ * say it failed).  NULL accepted. */
+int keeper_lost(const struct keeper *k);
+
+/* After core_drain: wait (at most SD_STOP_WAIT_MS) for the front to
+ * answer what it took and exit, end its channel, and wait for the
+ * keeper.  NULL accepted. */
 void keeper_free(struct keeper *k);
 
 #endif

@@ -381,7 +381,7 @@ serve(struct cfg *cfg, const char *path, const char *override)
 	}
 	(void)notify("STOPPING=1");
 	log_info("signal %d: stopping", sig);
-	ex = EX_OK_;
+	ex = keeper_lost(keeper) ? EX_START : EX_OK_;
 out:
 	/* Stop new work and answer what runs, then stop the parts in the
 	 * order that data flows: no handler may use a freed signer. */

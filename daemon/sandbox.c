@@ -42,6 +42,7 @@ static const int allowed[] = {
 	SCMP_SYS(clock_gettime),
 	SCMP_SYS(clock_nanosleep),
 	SCMP_SYS(nanosleep),
+	SCMP_SYS(restart_syscall), /* a sleep resumed after SIGSTOP */
 	SCMP_SYS(gettimeofday),
 	/* memory: malloc's heap and arenas (mprotect below) */
 	SCMP_SYS(brk),

@@ -45,7 +45,10 @@ base="{\"key\":\"demo-ec\",\"digest\":\"$d\",\"digest_alg\":\"sha256\",\"request
 { printf '%s' "$base"; head -c "$((65536 - ${#base} - 1))" /dev/zero | tr '\0' ' '; } >"$IT_DIR/max-1.json"
 http_req POST /v1/sign "@$IT_DIR/max-1.json"
 expect_code 200 "body of max_body_bytes - 1"
-{ printf '%s' "$base"; head -c "$((pad + 1))" /dev/zero | tr '\0' ' '; } >"$IT_DIR/max1.json"
+# (padded from this base: the first one's $RANDOM may have had more
+# digits, and its pad made this body max_body bytes or fewer)
+{ printf '%s' "$base"; head -c "$((65536 - ${#base} + 1))" /dev/zero | tr '\0' ' '; } >"$IT_DIR/max1.json"
+[ "$(stat -c %s "$IT_DIR/max1.json")" = 65537 ] || fail "max1.json is not 65537 bytes"
 bad "@$IT_DIR/max1.json" 413 payload_too_large "max+1"
 head -c 1000000 /dev/zero | tr '\0' 'a' >"$IT_DIR/huge.json"
 bad "@$IT_DIR/huge.json" 413 payload_too_large "1 MB body"
