@@ -307,7 +307,9 @@ core_tsa(struct creq *q, const struct tsa_req *t)
 
 	j->is_tsa = 1;
 	j->tsa = *t;
-	if (tsa_req_check(&j->tsa) != 0) {
+	/* the fields checked, and the request's hash the core's own */
+	if (tsa_req_check(&j->tsa) != 0 ||
+	    tsa_req_hash(&j->tsa, j->tsa.hash) != 0) {
 		creq_refuse_tsa(q, 200, TSA_BAD_REQUEST, SD_ERR_BAD_REQUEST,
 		    "malformed time-stamp request");
 		return;

@@ -41,11 +41,10 @@ put_tsa(struct wire_w *w, const struct tsa_req *t)
 	wire_str(w, t->policy);
 	wire_bytes(w, t->nonce, t->nonce_len);
 	wire_u8(w, (uint8_t)t->cert_req);
-	wire_bytes(w, t->hash, sizeof(t->hash));
 }
 
-/* 0, or -1 for a hash of the wrong length */
-static int
+/* (no hash: the core takes it itself, tsa_req_hash) */
+static void
 get_tsa(struct wire_r *r, struct tsa_req *t)
 {
 	t->md_nid = (int)wire_get_u32(r);
@@ -54,9 +53,6 @@ get_tsa(struct wire_r *r, struct tsa_req *t)
 	wire_get_str(r, t->policy, sizeof(t->policy));
 	t->nonce_len = wire_get_bytes(r, t->nonce, sizeof(t->nonce));
 	t->cert_req = wire_get_u8(r);
-	return wire_get_bytes(r, t->hash, sizeof(t->hash)) == sizeof(t->hash)
-	    ? 0
-	    : -1;
 }
 
 static void
@@ -106,8 +102,7 @@ put_req(struct wire_w *w, const struct core_req *q)
 	}
 }
 
-/* 0, or -1 for a hash of the wrong length */
-static int
+static void
 get_req(struct wire_r *r, struct core_req *q)
 {
 	q->route = (enum core_route)wire_get_u16(r);
@@ -119,20 +114,21 @@ get_req(struct wire_r *r, struct core_req *q)
 		if (q->route == CORE_SIGN)
 			wire_get_str(r, q->u.sign.request_id,
 			    sizeof(q->u.sign.request_id));
-		return 0;
+		return;
 	}
 	switch (q->route) {
 	case CORE_SIGN:
 		get_sign(r, &q->u.sign);
-		return 0;
+		return;
 	case CORE_TSA:
 	case CORE_STAMP:
-		return get_tsa(r, &q->u.tsa);
+		get_tsa(r, &q->u.tsa);
+		return;
 	case CORE_LEDGER:
 		get_lookup(r, &q->u.lookup);
-		return 0;
+		return;
 	default:
-		return 0;
+		return;
 	}
 }
 
@@ -281,7 +277,7 @@ fc_decode(const uint8_t *buf, size_t len, struct fc_msg *m)
 	case FC_REQ:
 		m->conn = wire_get_u64(&r);
 		m->req = wire_get_u64(&r);
-		bad = get_req(&r, &m->rq) != 0;
+		get_req(&r, &m->rq);
 		break;
 	case FC_REPLY:
 		m->req = wire_get_u64(&r);

@@ -17,8 +17,8 @@
  * A core_req is: u16 route, u16 refusal (0, or minus an SD_ERR_ code the
  * front may refuse with), the message, u8 tsa_reject, u8 tsa_fail, and
  * then by route (unless refused): a sign request; a TimeStampReq's
- * fields; a ledger lookup.  A refused sign request carries its
- * request_id only.
+ * fields (no hash: the core takes its own); a ledger lookup.  A refused
+ * sign request carries its request_id only.
  *
  * The core trusts nothing in them: a decoded request must pass the rules
  * of the front's own decoders (sign_req_check, tsa_req_check, the

@@ -116,11 +116,45 @@ tsa_req_decode(const uint8_t *der, size_t len, struct tsa_req *out,
 		      TS_REQ_get_msg_imprint(rq), out, fail, msg, msglen)) == 0)
 		r = decode_rest(rq, out, fail, msg, msglen);
 	TS_REQ_free(rq);
-	if (r == 0 &&
-	    EVP_Digest(der, len, out->hash, NULL, EVP_sha256(), NULL) != 1)
+	if (r == 0 && tsa_req_hash(out, out->hash) != 0)
 		r = fail_with(
 		    fail, TSA_SYSTEM_FAILURE, msg, msglen, "out of memory");
 	return r;
+}
+
+int
+tsa_req_hash(const struct tsa_req *t, uint8_t out[SD_HASH_LEN])
+{
+	const unsigned char *ip = t->imprint, *np = t->nonce;
+	TS_REQ *rq = TS_REQ_new();
+	TS_MSG_IMPRINT *mi = NULL;
+	ASN1_OBJECT *pol = NULL;
+	ASN1_INTEGER *n = NULL;
+	unsigned char *der = NULL;
+	int len = 0, ok;
+
+	ok = rq != NULL && TS_REQ_set_version(rq, 1) == 1 &&
+	    t->imprint_len <= sizeof(t->imprint) &&
+	    (mi = d2i_TS_MSG_IMPRINT(NULL, &ip, (long)t->imprint_len)) !=
+		NULL &&
+	    TS_REQ_set_msg_imprint(rq, mi) == 1 &&
+	    TS_REQ_set_cert_req(rq, t->cert_req) == 1;
+	if (ok && t->policy[0] != '\0')
+		ok = (pol = OBJ_txt2obj(t->policy, 1)) != NULL &&
+		    TS_REQ_set_policy_id(rq, pol) == 1;
+	if (ok && t->nonce_len > 0)
+		ok = t->nonce_len <= sizeof(t->nonce) &&
+		    (n = d2i_ASN1_INTEGER(NULL, &np, (long)t->nonce_len)) !=
+			NULL &&
+		    TS_REQ_set_nonce(rq, n) == 1;
+	ok = ok && (len = i2d_TS_REQ(rq, &der)) > 0 &&
+	    EVP_Digest(der, (size_t)len, out, NULL, EVP_sha256(), NULL) == 1;
+	OPENSSL_free(der);
+	ASN1_INTEGER_free(n);
+	ASN1_OBJECT_free(pol);
+	TS_MSG_IMPRINT_free(mi);
+	TS_REQ_free(rq);
+	return ok ? 0 : SD_ERR_INTERNAL;
 }
 
 /* 1 when der[0..len) is one DER MessageImprint, read whole, of t's

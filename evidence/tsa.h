@@ -38,7 +38,9 @@ struct tsa_req {
 	uint8_t nonce[SD_TSA_NONCE_MAX]; /* DER INTEGER; nonce_len 0: none */
 	size_t nonce_len;
 	int cert_req;
-	uint8_t hash[SD_HASH_LEN]; /* SHA-256 of the request's DER */
+	/* SHA-256 of the request's DER (tsa_req_hash): what the client sent
+	 * when that was DER, its DER form when it was BER */
+	uint8_t hash[SD_HASH_LEN];
 };
 
 /*
@@ -54,9 +56,20 @@ int tsa_req_decode(const uint8_t *der, size_t len, struct tsa_req *out,
  * elsewhere (the core, of what the front sends): a SHA-2 algorithm and a
  * digest of its length, the imprint one DER MessageImprint of both, the
  * nonce one DER INTEGER, the policy a dotted OID or "".  0 or
- * SD_ERR_BAD_REQUEST.  The hash is taken as given.
+ * SD_ERR_BAD_REQUEST.  The hash is not checked: see tsa_req_hash.
  */
 int tsa_req_check(const struct tsa_req *t) __attribute__((warn_unused_result));
+
+/*
+ * The SHA-256 of the DER TimeStampReq t's fields make (version 1, no
+ * extensions), into out: what a request decoded by tsa_req_decode was,
+ * byte for byte, when it came in DER; so that a process that has only
+ * the fields (the core, from the front) records the hash of the request
+ * itself rather than another process's word for it.  0, or
+ * SD_ERR_INTERNAL for fields that make no request (check them first).
+ */
+int tsa_req_hash(const struct tsa_req *t, uint8_t out[SD_HASH_LEN])
+    __attribute__((warn_unused_result));
 
 /*
  * A DER TimeStampReq (version 1) for a digest of md_nid, asking for

@@ -156,6 +156,49 @@ test_check(void **state)
 	assert_int_equal(tsa_req_check(&r), 0);
 }
 
+/* The hash the core takes from the fields alone is that of the request
+ * itself: the DER a client sent, byte for byte; a BER request (certReq
+ * FALSE written out, which DER leaves out) is hashed in its DER form. */
+static void
+test_hash(void **state)
+{
+	struct tsa_req r, ber_r;
+	enum tsa_fail fail;
+	char msg[200];
+	unsigned char *der, ber[512], h[32], got[32];
+	int len;
+
+	(void)state;
+	der = make_req(EVP_sha512(), 64, "1.2.3.4.5", 0x7fffffff, 1, 1, &len);
+	assert_int_equal(
+	    tsa_req_decode(der, (size_t)len, &r, &fail, msg, sizeof(msg)), 0);
+	EVP_Digest(der, (size_t)len, h, NULL, EVP_sha256(), NULL);
+	memset(r.hash, 0, sizeof(r.hash)); /* as the core gets it */
+	assert_int_equal(tsa_req_hash(&r, got), 0);
+	assert_memory_equal(got, h, 32);
+	r.digest[0] ^= 1; /* the imprint, not the digest, is the request */
+	assert_int_equal(tsa_req_hash(&r, got), 0);
+	assert_memory_equal(got, h, 32);
+	r.imprint[r.imprint_len - 1] ^= 1;
+	assert_int_equal(tsa_req_hash(&r, got), 0);
+	assert_memory_not_equal(got, h, 32);
+	OPENSSL_free(der);
+
+	der = make_req(EVP_sha256(), 32, NULL, 0, 0, 1, &len);
+	assert_true(len < 120 && der[1] == len - 2); /* short-form length */
+	memcpy(ber, der, (size_t)len);
+	memcpy(ber + len, "\x01\x01\x00", 3); /* certReq FALSE */
+	ber[1] = (unsigned char)(len + 1);
+	assert_int_equal(tsa_req_decode(ber, (size_t)len + 3, &ber_r, &fail,
+			     msg, sizeof(msg)),
+	    0); /* OpenSSL takes it, as openssl ts -query -in does */
+	EVP_Digest(der, (size_t)len, h, NULL, EVP_sha256(), NULL);
+	assert_memory_equal(ber_r.hash, h, 32);
+	OPENSSL_free(der);
+	memset(&r, 0, sizeof(r)); /* no imprint: no request */
+	assert_int_equal(tsa_req_hash(&r, got), SD_ERR_INTERNAL);
+}
+
 /* der must fail with want. */
 static void
 refused(
@@ -471,6 +514,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_decode),
 		cmocka_unit_test(test_check),
+		cmocka_unit_test(test_hash),
 		cmocka_unit_test(test_build),
 		cmocka_unit_test(test_decode_refusals),
 		cmocka_unit_test(test_decode_extension),
