@@ -151,13 +151,22 @@ $(BUILD)/tests/libp11fault.so: tests/fault/p11fault.c
 	$(CC) -std=c11 -D_GNU_SOURCE -O1 -g $(WARN) -fPIC -shared $(P11_CFLAGS) \
 		-o $@ $< -ldl -lpthread
 
+# A front gone bad (tests/fault/rogue_front.c), run in seald-front's
+# place by t_rogue: it speaks to the core as a compromised front could.
+ROGUE_SRC := tests/fault/rogue_front.c daemon/fcmsg.c common/wire.c daemon/sign_req.c \
+	evidence/tsa.c evidence/cms.c common/name.c common/err.c common/log.c common/b64.c \
+	common/canon.c common/secret.c common/clock.c
+$(BUILD)/tests/rogue-front: $(call obj,$(ROGUE_SRC))
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(FRONT_LIBS)
+
 check-build: all $(addprefix $(BUILD)/tests/,$(UNIT_TESTS)) $(BUILD)/tests/libp11fault.so \
-	$(BUILD)/seald-bench
+	$(BUILD)/tests/rogue-front $(BUILD)/seald-bench
 
 unit: check-build
 	@sh tests/run-all.sh --unit-only $(BUILD) $(UNIT_TESTS)
 
-integration: all $(BUILD)/tests/libp11fault.so
+integration: all $(BUILD)/tests/libp11fault.so $(BUILD)/tests/rogue-front
 	@sh tests/integration/run.sh $(BUILD)
 
 lint:
@@ -184,9 +193,9 @@ install: all
 	install -m 0644 migrations/*.sql $(DESTDIR)$(PREFIX)/share/seald/migrations/
 
 # valgrind: every integration test but the package and load ones (a
-# load test measures speed), with each seald
+# load test measures speed: hostile, rogue), with each seald
 # run under valgrind (tests/integration/valgrind.sh)
-VALGRIND_TESTS ?= $(filter-out deb hostile,$(patsubst tests/integration/t_%.sh,%,$(wildcard tests/integration/t_*.sh)))
+VALGRIND_TESTS ?= $(filter-out deb hostile rogue,$(patsubst tests/integration/t_%.sh,%,$(wildcard tests/integration/t_*.sh)))
 valgrind: deps all $(BUILD)/tests/libp11fault.so
 	@bash tests/integration/valgrind.sh $(BUILD) $(VALGRIND_TESTS)
 

@@ -3,9 +3,11 @@
  * readiness, keys, metrics), and the accounting of every answer.  The
  * jobs that sign or read the ledger are core_jobs.c's.
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "core_int.h"
@@ -47,17 +49,25 @@ core_conn_open(struct core *c, int fd)
 	if (cc == NULL)
 		return NULL;
 	cc->c = c;
-	if (!peer_accepted_on(fd, c->d.cfg->service.path))
+	cc->fd = -1;
+	if (!peer_accepted_on(fd, c->d.cfg->service.path)) {
+		cc->foreign = 1;
 		log_error("a connection not accepted on %s: refused",
 		    c->d.cfg->service.path);
-	else if (peer_from_fd(fd, &cc->peer) == 0)
+	} else if (peer_from_fd(fd, &cc->peer) == 0 &&
+	    (cc->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3)) >= 0) {
 		cc->have_peer = 1;
+	}
 	return cc;
 }
 
 void
 core_conn_close(struct core_conn *cc)
 {
+	if (cc == NULL)
+		return;
+	if (cc->fd >= 0)
+		close(cc->fd);
 	free(cc);
 }
 
@@ -266,6 +276,18 @@ creq_new(
 	return q;
 }
 
+/* A request in the name of a caller that left: the front kept its
+ * socket (a client that hangs up before its request is taken also ends
+ * here, unanswered either way). */
+static void
+hung_up(struct creq *q)
+{
+	log_info("uid %u pid %d: the caller has hung up: request refused",
+	    (unsigned int)q->peer.uid, (int)q->peer.pid);
+	creq_error(q, SD_ERR_UNAUTHENTICATED,
+	    "the caller of this connection has hung up");
+}
+
 /* What every request passes first: seald takes work, and knows the
  * caller.  0, or -1 when q was answered. */
 static int
@@ -275,6 +297,8 @@ admit(struct creq *q, struct core_conn *cc, const struct core_req *rq)
 		creq_error(q, SD_ERR_SHUTDOWN, NULL);
 	else if (!cc->have_peer)
 		creq_error(q, SD_ERR_UNAUTHENTICATED, NULL);
+	else if (peer_hung_up(cc->fd)) /* its socket kept by someone else */
+		hung_up(q);
 	else if (identify(q, rq) != 0)
 		creq_error(q, SD_ERR_UNAUTHENTICATED,
 		    "this uid/gid is not a client of seald");

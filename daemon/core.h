@@ -103,9 +103,12 @@ struct core *core_new(const struct daemon_deps *deps)
 /*
  * A client connection: fd is its socket, which the core checks (a stream
  * socket accepted on seald's service socket) and reads the caller's
- * credentials from; it does not keep the fd.  A socket it cannot vouch
- * for makes a connection whose every request gets 401.  NULL when out of
- * memory.
+ * credentials from.  It keeps a copy of the fd (the caller keeps its
+ * own), so that at each request it sees whether the caller is still
+ * there: a request on a connection whose caller hung up gets 401, even
+ * when whoever passed the socket still holds it.  A socket it cannot
+ * vouch for makes a connection whose every request gets 401.  NULL when
+ * out of memory.
  */
 struct core_conn *core_conn_open(struct core *c, int fd)
     __attribute__((warn_unused_result));

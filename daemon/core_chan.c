@@ -2,7 +2,9 @@
  * core_chan: see core_chan.h.  The reading thread owns the table of the
  * front's connections; requests carry a reference to the channel, so
  * that an answer that comes after the front went away finds the channel
- * still there, ended, and is dropped.
+ * still there, ended, and is dropped.  Answers are queued, and a thread
+ * of the channel's own sends them: the threads that answer (the signer's
+ * workers, the ledger writer) never wait on a front that reads slowly.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -23,6 +25,12 @@
 #define BUCKETS 256
 #define IN_MAX (64 * 1024) /* a front's message: a decoded request */
 #define SEND_TIMEOUT_S 5   /* a front that does not read is cut off */
+/* Bytes of answers waiting for the front: over OUT_SOFT, a large answer
+ * is replaced by a 503 (try again); over OUT_HARD the front is not
+ * reading at all, and its channel ends. */
+#define OUT_SOFT ((size_t)32 << 20)
+#define OUT_HARD ((size_t)64 << 20)
+#define OUT_LARGE ((size_t)64 << 10)
 
 struct chan_conn {
 	uint64_t id;
@@ -30,19 +38,29 @@ struct chan_conn {
 	struct chan_conn *next;
 };
 
+/* An encoded message waiting to be sent. */
+struct out_msg {
+	struct out_msg *next;
+	size_t len;
+	uint8_t buf[];
+};
+
 struct core_chan {
 	struct core *c;
 	int sock;
 	unsigned int max_conns, nconns;
 	struct chan_conn *bucket[BUCKETS];
-	pthread_t reader;
-	pthread_mutex_t send_mu;
+	pthread_t reader, sender;
+	pthread_mutex_t out_mu; /* the queue, and ended's wake-up */
+	pthread_cond_t out_cv;
+	struct out_msg *head, **tail;
+	size_t queued;   /* bytes */
 	atomic_int refs; /* the reading thread, each open request, the owner */
 	atomic_int ended;
 	uint8_t in[IN_MAX];
 };
 
-/* A request of the front, until its answer is sent. */
+/* A request of the front, until its answer is queued. */
 struct chan_req {
 	struct core_chan *ch;
 	uint64_t req;
@@ -54,7 +72,8 @@ unref(struct core_chan *ch)
 	if (atomic_fetch_sub(&ch->refs, 1) != 1)
 		return;
 	close(ch->sock);
-	pthread_mutex_destroy(&ch->send_mu);
+	pthread_cond_destroy(&ch->out_cv);
+	pthread_mutex_destroy(&ch->out_mu);
 	free(ch);
 }
 
@@ -62,39 +81,115 @@ unref(struct core_chan *ch)
 static void
 end(struct core_chan *ch)
 {
-	if (atomic_exchange(&ch->ended, 1) == 0)
-		(void)shutdown(ch->sock, SHUT_RDWR);
+	if (atomic_exchange(&ch->ended, 1) != 0)
+		return;
+	(void)shutdown(ch->sock, SHUT_RDWR);
+	pthread_mutex_lock(&ch->out_mu);
+	pthread_cond_broadcast(&ch->out_cv);
+	pthread_mutex_unlock(&ch->out_mu);
 }
 
-/* Send m (and fd) whole, or end the channel. */
-static void
-send_msg(struct core_chan *ch, const struct fc_msg *m)
+/* Queue m (as fc_encode makes it) for the sender; 0, or the error that
+ * ends the channel (SD_ERR_BUSY: the front does not read). */
+static int
+queue_msg(struct core_chan *ch, const struct fc_msg *m)
 {
-	size_t cap = m->body_len + 1024, len;
-	uint8_t stack[2048], *buf = cap <= sizeof(stack) ? stack : malloc(cap);
+	size_t cap = m->body_len + 1024;
+	struct out_msg *o = malloc(sizeof(*o) + cap);
 	int r = SD_ERR_NOMEM;
 
-	if (buf != NULL && (r = fc_encode(m, buf, cap, &len)) == 0) {
-		pthread_mutex_lock(&ch->send_mu);
-		if (!atomic_load(&ch->ended))
-			r = wire_send(ch->sock, buf, len, -1);
-		pthread_mutex_unlock(&ch->send_mu);
+	if (o != NULL && (r = fc_encode(m, o->buf, cap, &o->len)) == 0) {
+		o->next = NULL;
+		pthread_mutex_lock(&ch->out_mu);
+		if (atomic_load(&ch->ended)) {
+			r = SD_ERR_SHUTDOWN; /* dropped */
+		} else if (ch->queued + o->len > OUT_HARD) {
+			r = SD_ERR_BUSY;
+		} else {
+			*ch->tail = o;
+			ch->tail = &o->next;
+			ch->queued += o->len;
+			pthread_cond_signal(&ch->out_cv);
+			o = NULL;
+		}
+		pthread_mutex_unlock(&ch->out_mu);
 	}
-	if (buf != stack)
-		free(buf);
-	if (r != 0 && !atomic_load(&ch->ended)) {
-		log_error("front: cannot send to it (%s): channel ended",
-		    r == SD_ERR_SYSTEM ? strerror(errno) : sd_err(r));
+	free(o);
+	if (r != 0 && r != SD_ERR_SHUTDOWN) {
+		log_error("front: cannot answer it (%s): channel ended",
+		    r == SD_ERR_BUSY ? "it does not read its answers"
+				     : sd_err(r));
 		end(ch);
 	}
+	return r;
 }
 
-/* core.h's done: a go-on or a reply, sent back; then the request ends. */
+/* 1 when a reply of len bytes would make the front's queue too long:
+ * it then gets a short 503 instead. */
+static int
+too_much(struct core_chan *ch, size_t len)
+{
+	int r;
+
+	if (len < OUT_LARGE)
+		return 0;
+	pthread_mutex_lock(&ch->out_mu);
+	r = ch->queued + len > OUT_SOFT;
+	pthread_mutex_unlock(&ch->out_mu);
+	return r;
+}
+
+/* The sender: the queue, in order, until the channel ends; then what is
+ * left is dropped. */
+static void *
+sender_main(void *arg)
+{
+	struct core_chan *ch = arg;
+	struct out_msg *o;
+	int r;
+
+	pthread_mutex_lock(&ch->out_mu);
+	for (;;) {
+		while (ch->head == NULL && !atomic_load(&ch->ended))
+			pthread_cond_wait(&ch->out_cv, &ch->out_mu);
+		if (atomic_load(&ch->ended))
+			break;
+		o = ch->head;
+		if ((ch->head = o->next) == NULL)
+			ch->tail = &ch->head;
+		pthread_mutex_unlock(&ch->out_mu);
+		r = wire_send(ch->sock, o->buf, o->len, -1);
+		pthread_mutex_lock(&ch->out_mu);
+		ch->queued -= o->len;
+		free(o);
+		if (r != 0 && !atomic_load(&ch->ended)) {
+			log_error("front: cannot send to it (%s): channel "
+				  "ended",
+			    r == SD_ERR_SYSTEM ? strerror(errno) : sd_err(r));
+			pthread_mutex_unlock(&ch->out_mu);
+			end(ch);
+			pthread_mutex_lock(&ch->out_mu);
+		}
+	}
+	while ((o = ch->head) != NULL) {
+		ch->head = o->next;
+		free(o);
+	}
+	ch->tail = &ch->head;
+	ch->queued = 0;
+	pthread_mutex_unlock(&ch->out_mu);
+	return NULL;
+}
+
+/* core.h's done: a go-on or a reply, queued for the front; then the
+ * request ends. */
 static void
 chan_done(void *arg, struct core_reply *reply)
 {
 	struct chan_req *p = arg;
 	struct fc_msg m;
+	char *small = NULL;
+	unsigned int cut = 0;
 
 	memset(&m, 0, sizeof(m));
 	m.req = p->req;
@@ -105,18 +200,23 @@ chan_done(void *arg, struct core_reply *reply)
 		m.body = reply->body;
 		m.body_len = reply->body != NULL ? reply->len : 0;
 		if (m.body_len > FC_BODY_MAX) { /* a ledger page of big seals */
-			free(reply->body);
-			reply->body = reply_error(SD_ERR_TOO_LARGE,
+			cut = 500;
+			small = reply_error(SD_ERR_TOO_LARGE,
 			    "the answer is too large: ask for fewer entries",
 			    NULL);
-			m.status = 500;
+		} else if (too_much(p->ch, m.body_len)) {
+			cut = 503;
+			small = reply_error(SD_ERR_BUSY, NULL, NULL);
+		}
+		if (cut != 0) {
+			m.status = cut;
 			m.ctype = FC_CT_JSON;
-			m.body = reply->body;
-			m.body_len =
-			    reply->body != NULL ? strlen(reply->body) : 0;
+			m.body = (const uint8_t *)small;
+			m.body_len = small != NULL ? strlen(small) : 0;
 		}
 	}
-	send_msg(p->ch, &m);
+	(void)queue_msg(p->ch, &m);
+	free(small);
 	if (reply != NULL)
 		free(reply->body);
 	unref(p->ch);
@@ -145,12 +245,15 @@ conn_open(struct core_chan *ch, uint64_t id, int fd)
 		return "a connection id used twice";
 	if (ch->nconns >= ch->max_conns)
 		return "more connections than it may have";
-	if (!peer_accepted_on(fd, ch->c->d.cfg->service.path))
-		return "a socket not accepted on the service socket";
 	if ((e = calloc(1, sizeof(*e))) == NULL ||
 	    (e->cc = core_conn_open(ch->c, fd)) == NULL) {
 		free(e);
 		return "out of memory";
+	}
+	if (e->cc->foreign) { /* core_conn_open checked it */
+		core_conn_close(e->cc);
+		free(e);
+		return "a socket not accepted on the service socket";
 	}
 	e->id = id;
 	*slot(ch, id) = e;
@@ -253,13 +356,21 @@ core_chan_start(struct core *c, int sock, unsigned int max_conns)
 	ch->c = c;
 	ch->sock = sock;
 	ch->max_conns = max_conns;
+	ch->tail = &ch->head;
 	atomic_store(&ch->refs, 2); /* the reader and the owner */
 	(void)setsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	pthread_mutex_init(&ch->send_mu, NULL);
+	pthread_mutex_init(&ch->out_mu, NULL);
+	pthread_cond_init(&ch->out_cv, NULL);
+	if (pthread_create(&ch->sender, NULL, sender_main, ch) != 0) {
+		ch->refs = 1;
+		unref(ch);
+		return NULL;
+	}
 	if (pthread_create(&ch->reader, NULL, reader_main, ch) != 0) {
-		pthread_mutex_destroy(&ch->send_mu);
-		close(sock);
-		free(ch);
+		end(ch);
+		pthread_join(ch->sender, NULL);
+		ch->refs = 1;
+		unref(ch);
 		return NULL;
 	}
 	return ch;
@@ -274,7 +385,7 @@ core_chan_stop(struct core_chan *ch)
 		return;
 	memset(&m, 0, sizeof(m));
 	m.type = FC_STOP;
-	send_msg(ch, &m);
+	(void)queue_msg(ch, &m);
 }
 
 int
@@ -290,5 +401,6 @@ core_chan_free(struct core_chan *ch)
 		return;
 	end(ch);
 	pthread_join(ch->reader, NULL);
+	pthread_join(ch->sender, NULL);
 	unref(ch);
 }

@@ -1,12 +1,16 @@
 /*
  * core_chan: the core's end of the socketpair to a front process.  A
  * thread reads the front's messages (fcmsg.h) and makes the calls of
- * core.h they carry; the replies go back over the same socket, from
- * whichever thread answers.  A front that breaks a rule of fcmsg.h (a
- * malformed message, an fd with anything but FC_CONN, a socket not
- * accepted on the service socket, a conn id reused or unknown, more
- * connections than it may have) loses its channel: the core closes it,
- * and a front whose channel closed exits.
+ * core.h they carry; the replies go back over the same socket through a
+ * queue and a sending thread of the channel's own, so that no thread that
+ * answers (a worker, the ledger writer) waits on the front.  The queue is
+ * bounded: a large answer that would take it over 32 MiB is answered 503
+ * (try again) instead, and over 64 MiB, or a message the front has not
+ * read for 5 s, the front is not reading and its channel ends.  A front
+ * that breaks a rule of fcmsg.h (a malformed message, an fd with anything
+ * but FC_CONN, a socket not accepted on the service socket, a conn id
+ * reused or unknown, more connections than it may have) loses its
+ * channel: the core closes it, and a front whose channel closed exits.
  */
 #ifndef SD_CORE_CHAN_H
 #define SD_CORE_CHAN_H

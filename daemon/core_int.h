@@ -24,7 +24,9 @@ struct core {
 
 struct core_conn {
 	struct core *c;
+	int foreign;   /* a socket not accepted on the service socket */
 	int have_peer; /* the socket checked out and its credentials read */
+	int fd;        /* the core's own copy of it, -1 without one */
 	struct peer peer;
 };
 

@@ -5,6 +5,7 @@
  * matched: fails closed).
  */
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
 #include <stddef.h>
 #include <sys/socket.h>
@@ -61,4 +62,16 @@ peer_accepted_on(int fd, const char *path)
 		return 0;
 	/* the name is the path, NUL-terminated or not */
 	return len == base + n || sun.sun_path[n] == '\0';
+}
+
+int
+peer_hung_up(int fd)
+{
+	/* POLLHUP, reported whatever is asked for: a Unix stream socket has
+	 * it once its peer is closed (both halves shut), not on a half
+	 * close */
+	struct pollfd p = { .fd = fd, .events = 0, .revents = 0 };
+
+	return fd < 0 ||
+	    (poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLNVAL)) != 0);
 }

@@ -30,4 +30,13 @@ int peer_from_fd(int fd, struct peer *p) __attribute__((warn_unused_result));
  */
 int peer_accepted_on(int fd, const char *path);
 
+/*
+ * 1 when the process at the other end of the connected socket fd is gone:
+ * it closed its end (or both directions are shut down).  A peer that only
+ * shut down its writing half (a client that sent its request and waits)
+ * is still there.  For a socket another process holds too, which may
+ * keep it open after the caller left.
+ */
+int peer_hung_up(int fd);
+
 #endif

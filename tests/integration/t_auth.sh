@@ -27,6 +27,12 @@ else
 	    -H 'Expect:' -X POST -o /dev/null -w '%{http_code}' \
 	    http://localhost/v1/sign 2>/dev/null)
 	[ "$out" = 401 ] || fail "got '$out' (the daemon waited for the body?)"
+	# the admin socket, served by the core itself, alike
+	out=$(cd / && _it_switch "$IT_UNKNOWN_USER" curl -s --max-time 5 \
+	    --unix-socket "$IT_DIR/admin.sock" -H 'Content-Length: 60000' \
+	    -H 'Expect:' -X POST -o /dev/null -w '%{http_code}' \
+	    http://localhost/v1/admin/keys 2>/dev/null)
+	[ "$out" = 401 ] || fail "admin socket: got '$out' (the daemon waited for the body?)"
 fi
 
 tid "health checks answer any caller that can connect"

@@ -6,7 +6,9 @@
 # again and signing goes on, while the core keeps its HSM login and its
 # ledger connection (no second start-up in the log).  Under its seccomp
 # filter, a system call it does not need (made through gdb) kills the
-# front and nothing else.
+# front and nothing else.  A client that leaves while the front holds its
+# request back does not hold up the stop; a lost keeper makes seald exit
+# with a failure status.
 
 need_seald || return 0
 P=$IT_DIR/t_split
@@ -99,3 +101,52 @@ seald_stop "$P" || fail "seald needed SIGKILL"
 for p in $keeper $front; do
 	! kill -0 "$p" 2>/dev/null || fail "process $p outlived seald"
 done
+
+tid "a client that leaves in the middle of its request does not hold up the stop"
+if ! seald_start "$IT_BUILD" "$P"; then
+	fail "seald did not start again: $(tail -n 3 "$P/seald.log")"
+else
+	core=$(cat "$P/seald.pid")
+	# The core stopped: the front holds the request back, waiting for the
+	# core's go-on; the client gives up halfway through its body; then
+	# the core goes on.
+	kill -STOP "$core"
+	python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sys.argv[1])
+s.sendall(b"POST /v1/sign HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+          b"Content-Length: 100\r\n\r\n{\"key\":")
+time.sleep(0.5)
+s.close()
+' "$P/seald.sock"
+	kill -CONT "$core"
+	sleep 0.5
+	t0=$(date +%s%N)
+	seald_stop "$P" || fail "seald needed SIGKILL"
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	note "stopped in $ms ms"
+	[ "$ms" -lt 5000 ] || fail "the stop took $ms ms: the front waited for a request that was gone"
+fi
+
+tid "a lost keeper stops seald with a failure status, for systemd to restart it"
+if ! seald_start "$IT_BUILD" "$P"; then
+	fail "seald did not start again: $(tail -n 3 "$P/seald.log")"
+else
+	core=$(cat "$P/seald.pid")
+	keeper=$(pgrep -P "$core" | head -n 1)
+	kill -KILL "$keeper"
+	for _ in $(seq 100); do
+		kill -0 "$core" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$core" 2>/dev/null; then
+		fail "seald still runs 10 s after its keeper died"
+		seald_stop "$P" >/dev/null 2>&1
+	else
+		st=0
+		wait "$core" 2>/dev/null || st=$?
+		[ "$st" = 5 ] || fail "seald exited with status $st, expected 5 (EX_START)"
+		grep -q "keeper" "$P/seald.log" || fail "the log does not name the keeper"
+	fi
+fi

@@ -4,7 +4,9 @@
  * listening socket itself (its SO_PEERCRED names the listener), the
  * connecting end, a socketpair, a datagram socket and a connection
  * accepted on another path fail.  The credentials read are the
- * connecting process's.
+ * connecting process's.  And the check at each request: the caller has
+ * hung up once it closed its end, whoever else holds the accepted
+ * socket, and not when it only shut down its writing half.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -94,11 +96,37 @@ test_accepted_on(void **state)
 	assert_int_equal(rmdir(dir), 0);
 }
 
+static void
+test_hung_up(void **state)
+{
+	char dir[] = "/tmp/test_peer.XXXXXX";
+	struct pair a;
+	int held;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	open_pair(&a, dir, "a.sock");
+	assert_true((held = dup(a.server)) >= 0); /* as the front holds it */
+	assert_int_equal(peer_hung_up(a.server), 0);
+	assert_int_equal(write(a.client, "GET", 3), 3);
+	assert_int_equal(shutdown(a.client, SHUT_WR), 0);
+	assert_int_equal(peer_hung_up(a.server), 0); /* still reading */
+	close(a.client);
+	assert_int_equal(peer_hung_up(a.server), 1);
+	assert_int_equal(peer_hung_up(held), 1);
+	assert_int_equal(peer_hung_up(-1), 1); /* no socket: nobody there */
+	a.client = -1;
+	close(held);
+	close_pair(&a);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_accepted_on),
+		cmocka_unit_test(test_hung_up),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

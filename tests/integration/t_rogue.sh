@@ -1,0 +1,118 @@
+# shellcheck shell=bash
+# t_rogue.sh — what a compromised front can and cannot make the core do.
+# A copy of seald runs with tests/fault/rogue_front.c in seald-front's
+# place: a front that speaks the core's protocol on its own terms
+# (docs/security.md, "A compromised front").
+#  - It keeps a client's socket after the client hung up, and asks in its
+#    name: the core sees the caller is gone and refuses (401).
+#  - It asks for hundreds of signatures and reads no answer: the core's
+#    workers and ledger writer do not wait for it; every signature is
+#    recorded, then every answer comes when it reads.
+#  - It passes off the listening socket as a client's: its channel ends,
+#    and the keeper starts another front.
+
+need_seald || return 0
+P=$IT_DIR/t_rogue
+if [ ! -x "$IT_BUILD/tests/rogue-front" ]; then
+	tid "a rogue front"
+	fail "no $IT_BUILD/tests/rogue-front (make check-build)"
+	return 0
+fi
+it_instance "$P" rogue-1
+mkdir -p "$P/bin"
+cp "$IT_BUILD/seald" "$P/bin/seald"
+cp "$IT_BUILD/tests/rogue-front" "$P/bin/seald-front"
+if ! seald_start "$P/bin" "$P"; then
+	tid "a rogue front"
+	fail "seald did not start with the rogue front: $(tail -n 3 "$P/seald.log")"
+	return 0
+fi
+core=$(cat "$P/seald.pid")
+
+# rogue ORDER [SECONDS|go]: send ORDER as the first line, print what the
+# rogue answers (one line), then keep the connection SECONDS more; or
+# with "go", wait for a line on stdin, send it "go" and print its second
+# answer (flood).
+ROGUE_PY='
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(60)
+s.connect(sys.argv[1])
+s.sendall(sys.argv[2].encode() + b"\n")
+f = s.makefile("rb")
+print(f.readline().decode().strip(), flush=True)
+if sys.argv[3] == "go":
+    sys.stdin.readline()
+    s.sendall(b"go\n")
+    print(f.readline().decode().strip(), flush=True)
+else:
+    time.sleep(float(sys.argv[3]))
+s.close()
+'
+rogue() { python3 -c "$ROGUE_PY" "$P/seald.sock" "$1" "${2:-0}"; }
+
+body() {
+	printf '{"key":"demo-ec","digest":"%s","digest_alg":"sha256","request_id":"%s","format":"raw"}' \
+		"$(digest_b64 sha256 "$1")" "$1"
+}
+
+tid "a front that keeps a hung-up client's socket cannot ask in its name"
+id=rogue-stale-$RANDOM
+first=$(rogue "stale $(body "$id")")
+[ "$first" = 200 ] || fail "the first request, client connected: $first"
+line=""
+for _ in $(seq 50); do
+	line=$(grep -m1 "rogue stale:" "$P/seald.log") && break
+	sleep 0.1
+done
+[ "$line" = "rogue stale: before 200, after 401" ] ||
+	fail "the rogue saw: ${line:-nothing}"
+grep -q "the caller has hung up: request refused" "$P/seald.log" ||
+	fail "the core did not say why it refused"
+n=$(psql_q "select count(*) from ledger_entries where instance = 'rogue-1' and request_id like '$id%'")
+[ "$n" = 1 ] || fail "$n ledger entries for $id, expected 1 (the first)"
+
+tid "a front that reads no answer does not hold up the core's workers or ledger writer"
+id=rogue-flood-$RANDOM
+n_req=600
+coproc FLOOD { rogue "flood $n_req $(body "$id")" go; }
+read -r -t 30 sent <&"${FLOOD[0]}" || sent=""
+if [ "$sent" != sent ]; then
+	fail "the rogue did not send its requests: '$sent'"
+else
+	# Replies of ~700 bytes: about a hundred fill the socket's buffer.
+	# Within 4 s: before the 5 s after which a front that does not read
+	# loses its channel (which would let a blocked writer go on).
+	n=0
+	t0=$(date +%s%N)
+	for _ in $(seq 40); do
+		n=$(psql_q "select count(*) from ledger_entries where instance = 'rogue-1' and request_id like '$id-%'")
+		[ "$n" = "$n_req" ] && break
+		sleep 0.1
+	done
+	note "$n signatures recorded in $((($(date +%s%N) - t0) / 1000000)) ms, no answer read"
+	[ "$n" = "$n_req" ] ||
+		fail "$n of $n_req signatures recorded within 4 s while the front read nothing"
+	echo go >&"${FLOOD[1]}"
+	read -r -t 30 got <&"${FLOOD[0]}" || got=""
+	[ "$got" = "answers $n_req, signed $n_req" ] || fail "then the rogue read: '$got'"
+fi
+wait "$FLOOD_PID" 2>/dev/null || true
+! grep -q "channel ended" "$P/seald.log" || fail "$(grep -m1 "channel ended" "$P/seald.log")"
+
+tid "a front that passes off the listening socket as a client's loses its channel"
+front=$(front_of "$core")
+got=$(rogue listen)
+[ "$got" = ended ] || fail "the rogue's channel: $got"
+grep -q "front: a socket not accepted on the service socket: channel ended" "$P/seald.log" ||
+	fail "the core did not say why it ended the channel"
+new=""
+for _ in $(seq 50); do
+	new=$(front_of "$core")
+	[ -n "$new" ] && [ "$new" != "$front" ] && break
+	sleep 0.1
+done
+[ -n "$new" ] && [ "$new" != "$front" ] || fail "no new front within 5 s"
+kill -0 "$core" || fail "the core died"
+
+seald_stop "$P" >/dev/null 2>&1 || true
