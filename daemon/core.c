@@ -3,6 +3,7 @@
  * readiness, keys, metrics), and the accounting of every answer.  The
  * jobs that sign or read the ledger are core_jobs.c's.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,9 +55,14 @@ core_conn_open(struct core *c, int fd)
 		cc->foreign = 1;
 		log_error("a connection not accepted on %s: refused",
 		    c->d.cfg->service.path);
-	} else if (peer_from_fd(fd, &cc->peer) == 0 &&
-	    (cc->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3)) >= 0) {
-		cc->have_peer = 1;
+	} else if (peer_from_fd(fd, &cc->peer) == 0) {
+		if ((cc->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3)) >= 0) {
+			cc->have_peer = 1;
+		} else {
+			cc->no_copy = 1; /* answered 503: try again */
+			log_error("cannot keep a client's socket: %s",
+			    strerror(errno));
+		}
 	}
 	return cc;
 }
@@ -295,6 +301,8 @@ admit(struct creq *q, struct core_conn *cc, const struct core_req *rq)
 {
 	if (atomic_load(&q->c->stopping) || rq->refused == SD_ERR_SHUTDOWN)
 		creq_error(q, SD_ERR_SHUTDOWN, NULL);
+	else if (cc->no_copy)
+		creq_error(q, SD_ERR_BUSY, NULL);
 	else if (!cc->have_peer)
 		creq_error(q, SD_ERR_UNAUTHENTICATED, NULL);
 	else if (peer_hung_up(cc->fd)) /* its socket kept by someone else */

@@ -89,10 +89,14 @@ end(struct core_chan *ch)
 	pthread_mutex_unlock(&ch->out_mu);
 }
 
-/* Queue m (as fc_encode makes it) for the sender; 0, or the error that
- * ends the channel (SD_ERR_BUSY: the front does not read). */
+/*
+ * Queue m (as fc_encode makes it) for the sender, unless it would take
+ * the queue over limit bytes.  0; SD_ERR_BUSY over OUT_SOFT (nothing
+ * queued: answer something shorter); or an error that ends the channel
+ * (over OUT_HARD: the front does not read).
+ */
 static int
-queue_msg(struct core_chan *ch, const struct fc_msg *m)
+queue_msg(struct core_chan *ch, const struct fc_msg *m, size_t limit)
 {
 	size_t cap = m->body_len + 1024;
 	struct out_msg *o = malloc(sizeof(*o) + cap);
@@ -103,8 +107,8 @@ queue_msg(struct core_chan *ch, const struct fc_msg *m)
 		pthread_mutex_lock(&ch->out_mu);
 		if (atomic_load(&ch->ended)) {
 			r = SD_ERR_SHUTDOWN; /* dropped */
-		} else if (ch->queued + o->len > OUT_HARD) {
-			r = SD_ERR_BUSY;
+		} else if (ch->queued + o->len > limit) {
+			r = limit < OUT_HARD ? SD_ERR_BUSY : SD_ERR_TOO_LARGE;
 		} else {
 			*ch->tail = o;
 			ch->tail = &o->next;
@@ -115,27 +119,12 @@ queue_msg(struct core_chan *ch, const struct fc_msg *m)
 		pthread_mutex_unlock(&ch->out_mu);
 	}
 	free(o);
-	if (r != 0 && r != SD_ERR_SHUTDOWN) {
+	if (r != 0 && r != SD_ERR_SHUTDOWN && r != SD_ERR_BUSY) {
 		log_error("front: cannot answer it (%s): channel ended",
-		    r == SD_ERR_BUSY ? "it does not read its answers"
-				     : sd_err(r));
+		    r == SD_ERR_TOO_LARGE ? "it does not read its answers"
+					  : sd_err(r));
 		end(ch);
 	}
-	return r;
-}
-
-/* 1 when a reply of len bytes would make the front's queue too long:
- * it then gets a short 503 instead. */
-static int
-too_much(struct core_chan *ch, size_t len)
-{
-	int r;
-
-	if (len < OUT_LARGE)
-		return 0;
-	pthread_mutex_lock(&ch->out_mu);
-	r = ch->queued + len > OUT_SOFT;
-	pthread_mutex_unlock(&ch->out_mu);
 	return r;
 }
 
@@ -189,7 +178,7 @@ chan_done(void *arg, struct core_reply *reply)
 	struct chan_req *p = arg;
 	struct fc_msg m;
 	char *small = NULL;
-	unsigned int cut = 0;
+	int cut = 1;
 
 	memset(&m, 0, sizeof(m));
 	m.req = p->req;
@@ -199,23 +188,25 @@ chan_done(void *arg, struct core_reply *reply)
 		m.ctype = (enum fc_ctype)fc_ctype_of(reply->ctype);
 		m.body = reply->body;
 		m.body_len = reply->body != NULL ? reply->len : 0;
-		if (m.body_len > FC_BODY_MAX) { /* a ledger page of big seals */
-			cut = 500;
-			small = reply_error(SD_ERR_TOO_LARGE,
-			    "the answer is too large: ask for fewer entries",
-			    NULL);
-		} else if (too_much(p->ch, m.body_len)) {
-			cut = 503;
-			small = reply_error(SD_ERR_BUSY, NULL, NULL);
-		}
-		if (cut != 0) {
-			m.status = cut;
-			m.ctype = FC_CT_JSON;
-			m.body = (const uint8_t *)small;
-			m.body_len = small != NULL ? strlen(small) : 0;
-		}
 	}
-	(void)queue_msg(p->ch, &m);
+	if (m.body_len > FC_BODY_MAX) { /* a ledger page of big seals */
+		m.status = 500;
+		small = reply_error(SD_ERR_TOO_LARGE,
+		    "the answer is too large: ask for fewer entries", NULL);
+	} else if (queue_msg(p->ch, &m,
+		       m.body_len >= OUT_LARGE ? OUT_SOFT : OUT_HARD) ==
+	    SD_ERR_BUSY) {
+		m.status = 503; /* a large answer, and the front behind */
+		small = reply_error(SD_ERR_BUSY, NULL, NULL);
+	} else {
+		cut = 0; /* queued, or dropped with the channel */
+	}
+	if (cut) {
+		m.ctype = FC_CT_JSON;
+		m.body = (const uint8_t *)small;
+		m.body_len = small != NULL ? strlen(small) : 0;
+		(void)queue_msg(p->ch, &m, OUT_HARD);
+	}
 	free(small);
 	if (reply != NULL)
 		free(reply->body);
@@ -385,7 +376,7 @@ core_chan_stop(struct core_chan *ch)
 		return;
 	memset(&m, 0, sizeof(m));
 	m.type = FC_STOP;
-	(void)queue_msg(ch, &m);
+	(void)queue_msg(ch, &m, OUT_HARD);
 }
 
 int

@@ -4,9 +4,10 @@
  * core.h they carry; the replies go back over the same socket through a
  * queue and a sending thread of the channel's own, so that no thread that
  * answers (a worker, the ledger writer) waits on the front.  The queue is
- * bounded: a large answer that would take it over 32 MiB is answered 503
- * (try again) instead, and over 64 MiB, or a message the front has not
- * read for 5 s, the front is not reading and its channel ends.  A front
+ * bounded: an answer of 64 KiB or more that would take it over 32 MiB is
+ * answered 503 (try again) instead, and over 64 MiB, or a message the
+ * front has not read for 5 s, the front is not reading and its channel
+ * ends.  A front
  * that breaks a rule of fcmsg.h (a malformed message, an fd with anything
  * but FC_CONN, a socket not accepted on the service socket, a conn id
  * reused or unknown, more connections than it may have) loses its
@@ -31,9 +32,9 @@ void core_chan_stop(struct core_chan *ch);
 /* 1 once the channel ended (the front went away or broke a rule). */
 int core_chan_ended(struct core_chan *ch);
 
-/* End the channel and let go of it: the reading thread is joined; the
- * rest is freed once the last request of the front is answered.  NULL
- * accepted. */
+/* End the channel and let go of it: its reading and sending threads are
+ * joined (answers not sent yet are dropped); the rest is freed once the
+ * last request of the front is answered.  NULL accepted. */
 void core_chan_free(struct core_chan *ch);
 
 #endif

@@ -27,6 +27,7 @@ struct core_conn {
 	int foreign;   /* a socket not accepted on the service socket */
 	int have_peer; /* the socket checked out and its credentials read */
 	int fd;        /* the core's own copy of it, -1 without one */
+	int no_copy;   /* a genuine socket the core could not copy (EMFILE) */
 	struct peer peer;
 };
 

@@ -307,11 +307,14 @@ core_tsa(struct creq *q, const struct tsa_req *t)
 
 	j->is_tsa = 1;
 	j->tsa = *t;
-	/* the fields checked, and the request's hash the core's own */
-	if (tsa_req_check(&j->tsa) != 0 ||
-	    tsa_req_hash(&j->tsa, j->tsa.hash) != 0) {
+	if (tsa_req_check(&j->tsa) != 0) {
 		creq_refuse_tsa(q, 200, TSA_BAD_REQUEST, SD_ERR_BAD_REQUEST,
 		    "malformed time-stamp request");
+		return;
+	}
+	if (tsa_req_hash(&j->tsa, j->tsa.hash) != 0) { /* the core's own */
+		creq_refuse_tsa(q, 500, TSA_SYSTEM_FAILURE, SD_ERR_INTERNAL,
+		    "out of memory");
 		return;
 	}
 	clock_gettime(CLOCK_REALTIME, &now);

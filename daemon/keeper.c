@@ -338,6 +338,9 @@ ctl_main(void *arg)
 		pthread_mutex_lock(&k->mu);
 		old = k->chan;
 		k->chan = ch;
+		if (atomic_load(
+			&k->stopping)) /* a front started as seald stops */
+			core_chan_stop(ch);
 		pthread_mutex_unlock(&k->mu);
 		core_chan_free(old);
 	}

@@ -94,6 +94,66 @@ decode_rest(TS_REQ *rq, struct tsa_req *out, enum tsa_fail *fail, char *msg,
 	return 0;
 }
 
+/* The DER TimeStampReq t's fields make (version 1, no extensions) into
+ * *der (OPENSSL_free it): its length, or 0 for fields that make none. */
+static size_t
+req_der(const struct tsa_req *t, unsigned char **der)
+{
+	const unsigned char *ip = t->imprint, *np = t->nonce;
+	TS_REQ *rq = TS_REQ_new();
+	TS_MSG_IMPRINT *mi = NULL;
+	ASN1_OBJECT *pol = NULL;
+	ASN1_INTEGER *n = NULL;
+	int len = 0, ok;
+
+	*der = NULL;
+	ok = rq != NULL && TS_REQ_set_version(rq, 1) == 1 &&
+	    t->imprint_len <= sizeof(t->imprint) &&
+	    (mi = d2i_TS_MSG_IMPRINT(NULL, &ip, (long)t->imprint_len)) !=
+		NULL &&
+	    TS_REQ_set_msg_imprint(rq, mi) == 1 &&
+	    TS_REQ_set_cert_req(rq, t->cert_req) == 1;
+	if (ok && t->policy[0] != '\0')
+		ok = (pol = OBJ_txt2obj(t->policy, 1)) != NULL &&
+		    TS_REQ_set_policy_id(rq, pol) == 1;
+	if (ok && t->nonce_len > 0)
+		ok = t->nonce_len <= sizeof(t->nonce) &&
+		    (n = d2i_ASN1_INTEGER(NULL, &np, (long)t->nonce_len)) !=
+			NULL &&
+		    TS_REQ_set_nonce(rq, n) == 1;
+	if (!ok || (len = i2d_TS_REQ(rq, der)) <= 0)
+		len = 0;
+	ASN1_INTEGER_free(n);
+	ASN1_OBJECT_free(pol);
+	TS_MSG_IMPRINT_free(mi);
+	TS_REQ_free(rq);
+	return (size_t)len;
+}
+
+/* The request must be the DER its fields make, byte for byte (no BER, no
+ * empty extensions): so that its hash, taken by a process that has only
+ * the fields (tsa_req_hash), is that of the bytes the client sent. */
+static int
+der_only(const uint8_t *der, size_t len, struct tsa_req *out,
+    enum tsa_fail *fail, char *msg, size_t msglen)
+{
+	unsigned char *own = NULL;
+	size_t n = req_der(out, &own);
+	int same = n == len && memcmp(own, der, len) == 0;
+
+	OPENSSL_free(own);
+	if (n == 0)
+		return fail_with(
+		    fail, TSA_SYSTEM_FAILURE, msg, msglen, "out of memory");
+	if (!same)
+		return fail_with(fail, TSA_BAD_DATA_FORMAT, msg, msglen,
+		    "the request is not in DER");
+	if (EVP_Digest(der, len, out->hash, NULL, EVP_sha256(), NULL) != 1)
+		return fail_with(
+		    fail, TSA_SYSTEM_FAILURE, msg, msglen, "out of memory");
+	return 0;
+}
+
 int
 tsa_req_decode(const uint8_t *der, size_t len, struct tsa_req *out,
     enum tsa_fail *fail, char *msg, size_t msglen)
@@ -116,44 +176,20 @@ tsa_req_decode(const uint8_t *der, size_t len, struct tsa_req *out,
 		      TS_REQ_get_msg_imprint(rq), out, fail, msg, msglen)) == 0)
 		r = decode_rest(rq, out, fail, msg, msglen);
 	TS_REQ_free(rq);
-	if (r == 0 && tsa_req_hash(out, out->hash) != 0)
-		r = fail_with(
-		    fail, TSA_SYSTEM_FAILURE, msg, msglen, "out of memory");
+	if (r == 0)
+		r = der_only(der, len, out, fail, msg, msglen);
 	return r;
 }
 
 int
 tsa_req_hash(const struct tsa_req *t, uint8_t out[SD_HASH_LEN])
 {
-	const unsigned char *ip = t->imprint, *np = t->nonce;
-	TS_REQ *rq = TS_REQ_new();
-	TS_MSG_IMPRINT *mi = NULL;
-	ASN1_OBJECT *pol = NULL;
-	ASN1_INTEGER *n = NULL;
 	unsigned char *der = NULL;
-	int len = 0, ok;
+	size_t len = req_der(t, &der);
+	int ok =
+	    len > 0 && EVP_Digest(der, len, out, NULL, EVP_sha256(), NULL) == 1;
 
-	ok = rq != NULL && TS_REQ_set_version(rq, 1) == 1 &&
-	    t->imprint_len <= sizeof(t->imprint) &&
-	    (mi = d2i_TS_MSG_IMPRINT(NULL, &ip, (long)t->imprint_len)) !=
-		NULL &&
-	    TS_REQ_set_msg_imprint(rq, mi) == 1 &&
-	    TS_REQ_set_cert_req(rq, t->cert_req) == 1;
-	if (ok && t->policy[0] != '\0')
-		ok = (pol = OBJ_txt2obj(t->policy, 1)) != NULL &&
-		    TS_REQ_set_policy_id(rq, pol) == 1;
-	if (ok && t->nonce_len > 0)
-		ok = t->nonce_len <= sizeof(t->nonce) &&
-		    (n = d2i_ASN1_INTEGER(NULL, &np, (long)t->nonce_len)) !=
-			NULL &&
-		    TS_REQ_set_nonce(rq, n) == 1;
-	ok = ok && (len = i2d_TS_REQ(rq, &der)) > 0 &&
-	    EVP_Digest(der, (size_t)len, out, NULL, EVP_sha256(), NULL) == 1;
 	OPENSSL_free(der);
-	ASN1_INTEGER_free(n);
-	ASN1_OBJECT_free(pol);
-	TS_MSG_IMPRINT_free(mi);
-	TS_REQ_free(rq);
 	return ok ? 0 : SD_ERR_INTERNAL;
 }
 

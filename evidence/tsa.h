@@ -38,8 +38,8 @@ struct tsa_req {
 	uint8_t nonce[SD_TSA_NONCE_MAX]; /* DER INTEGER; nonce_len 0: none */
 	size_t nonce_len;
 	int cert_req;
-	/* SHA-256 of the request's DER (tsa_req_hash): what the client sent
-	 * when that was DER, its DER form when it was BER */
+	/* SHA-256 of the request: tsa_req_decode takes DER only, the DER
+	 * its fields make (tsa_req_hash) */
 	uint8_t hash[SD_HASH_LEN];
 };
 
@@ -62,11 +62,11 @@ int tsa_req_check(const struct tsa_req *t) __attribute__((warn_unused_result));
 
 /*
  * The SHA-256 of the DER TimeStampReq t's fields make (version 1, no
- * extensions), into out: what a request decoded by tsa_req_decode was,
- * byte for byte, when it came in DER; so that a process that has only
- * the fields (the core, from the front) records the hash of the request
- * itself rather than another process's word for it.  0, or
- * SD_ERR_INTERNAL for fields that make no request (check them first).
+ * extensions), into out: for a request tsa_req_decode took, the hash of
+ * its bytes (it takes only the DER its fields make); so that a process
+ * that has only the fields (the core, from the front) records the hash
+ * of what it time-stamps rather than another process's word for it.  0,
+ * or SD_ERR_INTERNAL for fields that make no request (check them first).
  */
 int tsa_req_hash(const struct tsa_req *t, uint8_t out[SD_HASH_LEN])
     __attribute__((warn_unused_result));
