@@ -5,6 +5,7 @@
  * never swallow a wake-up meant for a worker.
  */
 #include <errno.h>
+#include <stdint.h>
 
 #include "clock.h"
 #include "err.h"
@@ -19,6 +20,7 @@ sd_queue_init(struct sd_queue *q, size_t max)
 	q->head = q->tail = NULL;
 	q->len = 0;
 	q->max = max;
+	q->bytes = 0;
 	q->stopping = 0;
 }
 
@@ -31,15 +33,18 @@ sd_queue_destroy(struct sd_queue *q)
 }
 
 int
-sd_queue_push(struct sd_queue *q, struct sd_qnode *n)
+sd_queue_push_bytes(
+    struct sd_queue *q, struct sd_qnode *n, size_t bytes, size_t max_bytes)
 {
 	int r = 0;
 
 	n->next = NULL;
+	n->bytes = bytes;
 	pthread_mutex_lock(&q->lock);
 	if (q->stopping)
 		r = SD_ERR_SHUTDOWN;
-	else if (q->len >= q->max)
+	else if (q->len >= q->max || bytes > max_bytes ||
+	    q->bytes > max_bytes - bytes)
 		r = SD_ERR_BUSY;
 	if (r == 0) {
 		if (q->tail != NULL)
@@ -48,10 +53,17 @@ sd_queue_push(struct sd_queue *q, struct sd_qnode *n)
 			q->head = n;
 		q->tail = n;
 		q->len++;
+		q->bytes += bytes;
 		pthread_cond_signal(&q->cond);
 	}
 	pthread_mutex_unlock(&q->lock);
 	return r;
+}
+
+int
+sd_queue_push(struct sd_queue *q, struct sd_qnode *n)
+{
+	return sd_queue_push_bytes(q, n, 0, SIZE_MAX);
 }
 
 static struct sd_qnode *
@@ -63,6 +75,7 @@ take_head(struct sd_queue *q)
 	if (q->head == NULL)
 		q->tail = NULL;
 	q->len--;
+	q->bytes -= n->bytes;
 	n->next = NULL;
 	return n;
 }

@@ -2,7 +2,9 @@
  * queue: a bounded FIFO of intrusive nodes between threads, with a stop
  * flag.  Producers never wait (a full or stopped queue is an error they
  * answer the client with); consumers wait, for a bounded time if they
- * ask.  Used for the signing jobs and the ledger entries.
+ * ask.  Bounded in nodes, and in bytes too for nodes pushed with their
+ * size.  Used for the signing jobs, the ledger entries and the answers
+ * to a front.
  */
 #ifndef SD_QUEUE_H
 #define SD_QUEUE_H
@@ -12,6 +14,7 @@
 
 struct sd_qnode {
 	struct sd_qnode *next;
+	size_t bytes; /* what it holds, for sd_queue_push_bytes; else 0 */
 };
 
 /* The struct that holds a node, from the node. */
@@ -24,6 +27,7 @@ struct sd_queue {
 	pthread_cond_t stop_cond; /* sd_queue_wait_stop */
 	struct sd_qnode *head, *tail;
 	size_t len, max;
+	size_t bytes; /* the sum of the nodes' bytes */
 	int stopping;
 };
 
@@ -35,6 +39,11 @@ void sd_queue_destroy(struct sd_queue *q);
  * when full (n is then not queued). */
 int sd_queue_push(struct sd_queue *q, struct sd_qnode *n)
     __attribute__((warn_unused_result));
+
+/* Append n, which holds bytes bytes, unless the queue would then hold
+ * more than max_bytes: as sd_queue_push, SD_ERR_BUSY also then. */
+int sd_queue_push_bytes(struct sd_queue *q, struct sd_qnode *n, size_t bytes,
+    size_t max_bytes) __attribute__((warn_unused_result));
 
 /*
  * Take up to cap nodes (oldest first) into out, waiting until there is

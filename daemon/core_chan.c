@@ -20,6 +20,7 @@
 #include "err.h"
 #include "fcmsg.h"
 #include "log.h"
+#include "queue.h"
 #include "reply.h"
 
 #define BUCKETS 256
@@ -31,6 +32,7 @@
 #define OUT_SOFT ((size_t)32 << 20)
 #define OUT_HARD ((size_t)64 << 20)
 #define OUT_LARGE ((size_t)64 << 10)
+#define OUT_MAX_MSGS ((size_t)1 << 20) /* (the bytes bound them first) */
 
 struct chan_conn {
 	uint64_t id;
@@ -40,7 +42,7 @@ struct chan_conn {
 
 /* An encoded message waiting to be sent. */
 struct out_msg {
-	struct out_msg *next;
+	struct sd_qnode node;
 	size_t len;
 	uint8_t buf[];
 };
@@ -51,10 +53,7 @@ struct core_chan {
 	unsigned int max_conns, nconns;
 	struct chan_conn *bucket[BUCKETS];
 	pthread_t reader, sender;
-	pthread_mutex_t out_mu; /* the queue, and ended's wake-up */
-	pthread_cond_t out_cv;
-	struct out_msg *head, **tail;
-	size_t queued;   /* bytes */
+	struct sd_queue out; /* of struct out_msg, bounded in bytes */
 	atomic_int refs; /* the reading thread, each open request, the owner */
 	atomic_int ended;
 	uint8_t in[IN_MAX];
@@ -72,8 +71,7 @@ unref(struct core_chan *ch)
 	if (atomic_fetch_sub(&ch->refs, 1) != 1)
 		return;
 	close(ch->sock);
-	pthread_cond_destroy(&ch->out_cv);
-	pthread_mutex_destroy(&ch->out_mu);
+	sd_queue_destroy(&ch->out);
 	free(ch);
 }
 
@@ -84,9 +82,7 @@ end(struct core_chan *ch)
 	if (atomic_exchange(&ch->ended, 1) != 0)
 		return;
 	(void)shutdown(ch->sock, SHUT_RDWR);
-	pthread_mutex_lock(&ch->out_mu);
-	pthread_cond_broadcast(&ch->out_cv);
-	pthread_mutex_unlock(&ch->out_mu);
+	sd_queue_stop(&ch->out); /* the sender drops what is left */
 }
 
 /*
@@ -102,29 +98,16 @@ queue_msg(struct core_chan *ch, const struct fc_msg *m, size_t limit)
 	struct out_msg *o = malloc(sizeof(*o) + cap);
 	int r = SD_ERR_NOMEM;
 
-	if (o != NULL && (r = fc_encode(m, o->buf, cap, &o->len)) == 0) {
-		o->next = NULL;
-		pthread_mutex_lock(&ch->out_mu);
-		if (atomic_load(&ch->ended)) {
-			r = SD_ERR_SHUTDOWN; /* dropped */
-		} else if (ch->queued + o->len > limit) {
-			r = limit < OUT_HARD ? SD_ERR_BUSY : SD_ERR_TOO_LARGE;
-		} else {
-			*ch->tail = o;
-			ch->tail = &o->next;
-			ch->queued += o->len;
-			pthread_cond_signal(&ch->out_cv);
-			o = NULL;
-		}
-		pthread_mutex_unlock(&ch->out_mu);
-	}
+	if (o != NULL && (r = fc_encode(m, o->buf, cap, &o->len)) == 0)
+		r = sd_queue_push_bytes(&ch->out, &o->node, o->len, limit);
+	if (r == 0)
+		return 0;
 	free(o);
-	if (r != 0 && r != SD_ERR_SHUTDOWN && r != SD_ERR_BUSY) {
-		log_error("front: cannot answer it (%s): channel ended",
-		    r == SD_ERR_TOO_LARGE ? "it does not read its answers"
-					  : sd_err(r));
-		end(ch);
-	}
+	if (r == SD_ERR_SHUTDOWN || (r == SD_ERR_BUSY && limit < OUT_HARD))
+		return r; /* dropped with the channel; or answer shorter */
+	log_error("front: cannot answer it (%s): channel ended",
+	    r == SD_ERR_BUSY ? "it does not read its answers" : sd_err(r));
+	end(ch);
 	return r;
 }
 
@@ -134,39 +117,24 @@ static void *
 sender_main(void *arg)
 {
 	struct core_chan *ch = arg;
+	struct sd_qnode *n;
 	struct out_msg *o;
-	int r;
+	int stopped = 0, r;
 
-	pthread_mutex_lock(&ch->out_mu);
-	for (;;) {
-		while (ch->head == NULL && !atomic_load(&ch->ended))
-			pthread_cond_wait(&ch->out_cv, &ch->out_mu);
-		if (atomic_load(&ch->ended))
-			break;
-		o = ch->head;
-		if ((ch->head = o->next) == NULL)
-			ch->tail = &ch->head;
-		pthread_mutex_unlock(&ch->out_mu);
-		r = wire_send(ch->sock, o->buf, o->len, -1);
-		pthread_mutex_lock(&ch->out_mu);
-		ch->queued -= o->len;
+	/* one at a time: the bound counts all but the one being sent */
+	while (sd_queue_pop(&ch->out, &n, 1, -1, &stopped) == 1) {
+		o = SD_CONTAINER_OF(n, struct out_msg, node);
+		r = atomic_load(&ch->ended)
+		    ? 0
+		    : wire_send(ch->sock, o->buf, o->len, -1);
 		free(o);
 		if (r != 0 && !atomic_load(&ch->ended)) {
 			log_error("front: cannot send to it (%s): channel "
 				  "ended",
 			    r == SD_ERR_SYSTEM ? strerror(errno) : sd_err(r));
-			pthread_mutex_unlock(&ch->out_mu);
 			end(ch);
-			pthread_mutex_lock(&ch->out_mu);
 		}
 	}
-	while ((o = ch->head) != NULL) {
-		ch->head = o->next;
-		free(o);
-	}
-	ch->tail = &ch->head;
-	ch->queued = 0;
-	pthread_mutex_unlock(&ch->out_mu);
 	return NULL;
 }
 
@@ -347,11 +315,9 @@ core_chan_start(struct core *c, int sock, unsigned int max_conns)
 	ch->c = c;
 	ch->sock = sock;
 	ch->max_conns = max_conns;
-	ch->tail = &ch->head;
+	sd_queue_init(&ch->out, OUT_MAX_MSGS);
 	atomic_store(&ch->refs, 2); /* the reader and the owner */
 	(void)setsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	pthread_mutex_init(&ch->out_mu, NULL);
-	pthread_cond_init(&ch->out_cv, NULL);
 	if (pthread_create(&ch->sender, NULL, sender_main, ch) != 0) {
 		ch->refs = 1;
 		unref(ch);

@@ -15,6 +15,9 @@
  *                   answer, then answer the client "sent"; on the
  *                   client's next line, read the N answers and answer
  *                   "answers N, signed K"
+ *   deaf N JSON     as flood, but read nothing ever: answer "ended after
+ *                   MS ms" once the core ends the channel (and exit),
+ *                   "kept" when it did not within 15 s
  *   listen          pass the listening socket off as a client's; answer
  *                   "ended" when the core ends the channel for it (and
  *                   exit), "kept" when it did not within 5 s
@@ -27,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "err.h"
@@ -163,22 +167,34 @@ stale(int client, const char *json)
 	printf("rogue stale: before %u, after %u\n", before, after);
 }
 
+/* Ask n signatures in the client's name; the connection's id. */
+static uint64_t
+ask_many(int client, long n, struct sign_req *sr)
+{
+	char id[64];
+	uint64_t conn;
+	long i;
+
+	snprintf(id, sizeof(id), "%.40s", sr->request_id);
+	conn = conn_open(client);
+	for (i = 1; i <= n; i++) {
+		snprintf(
+		    sr->request_id, sizeof(sr->request_id), "%s-%ld", id, i);
+		ask_sign(conn, sr);
+	}
+	return conn;
+}
+
 static void
 flood(int client, long n, const char *json)
 {
 	struct sign_req sr;
-	char id[64], buf[128];
+	char buf[128];
 	long i, signed_ = 0;
-	uint64_t conn;
 
 	if (n < 1 || n > FLOOD_MAX || decode(json, &sr) != 0)
 		return;
-	snprintf(id, sizeof(id), "%.40s", sr.request_id);
-	conn = conn_open(client);
-	for (i = 1; i <= n; i++) {
-		snprintf(sr.request_id, sizeof(sr.request_id), "%s-%ld", id, i);
-		ask_sign(conn, &sr);
-	}
+	(void)ask_many(client, n, &sr);
 	tell(client, "sent\n");
 	if (read_line(client, buf, sizeof(buf)) != 0)
 		return;
@@ -186,6 +202,30 @@ flood(int client, long n, const char *json)
 		signed_ += reply_status() == 200;
 	snprintf(buf, sizeof(buf), "answers %ld, signed %ld\n", n, signed_);
 	tell(client, buf);
+}
+
+static void
+deaf(int client, long n, const char *json)
+{
+	struct pollfd p = { CORE_FD, 0, 0 };
+	struct timespec t0, t1;
+	struct sign_req sr;
+	char buf[64];
+
+	if (n < 1 || n > FLOOD_MAX || decode(json, &sr) != 0)
+		return;
+	(void)ask_many(client, n, &sr);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	/* POLLHUP: the core shut the channel down, answers still unread */
+	if (poll(&p, 1, 15000) == 1 && (p.revents & POLLHUP) != 0) {
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		snprintf(buf, sizeof(buf), "ended after %ld ms\n",
+		    (long)(t1.tv_sec - t0.tv_sec) * 1000 +
+			(t1.tv_nsec - t0.tv_nsec) / 1000000);
+		tell(client, buf);
+		exit(0);
+	}
+	tell(client, "kept\n");
 }
 
 static void
@@ -221,6 +261,9 @@ main(void)
 			} else if (strncmp(line, "flood ", 6) == 0) {
 				n = strtol(arg, &end, 10);
 				flood(client, n, *end == ' ' ? end + 1 : "");
+			} else if (strncmp(line, "deaf ", 5) == 0) {
+				n = strtol(arg, &end, 10);
+				deaf(client, n, *end == ' ' ? end + 1 : "");
 			} else if (strcmp(line, "listen") == 0) {
 				listen_as_client(client);
 			} else if (strncmp(line, "GET ", 4) == 0) {

@@ -361,6 +361,22 @@ front_of() {
 	[ -n "$keeper" ] && pgrep -P "$keeper" | head -n 1
 }
 
+# next_front PID OLD: the pid of seald PID's front once it is another
+# than OLD (the keeper started a new one), within 5 s; empty and status 1
+# when none came.
+next_front() {
+	local new
+	for _ in $(seq 50); do
+		new=$(front_of "$1")
+		if [ -n "$new" ] && [ "$new" != "$2" ]; then
+			echo "$new"
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
 # it_restart_seald: stop and start the daemon (e.g. after editing
 # $IT_CONFIG); returns non-zero if it does not come back.
 it_restart_seald() {

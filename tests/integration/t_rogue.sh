@@ -102,19 +102,27 @@ fi
 wait "$FLOOD_PID" 2>/dev/null || true
 ! grep -q "channel ended" "$P/seald.log" || fail "$(grep -m1 "channel ended" "$P/seald.log")"
 
+tid "a front that reads nothing at all loses its channel after 5 s; the core goes on"
+front=$(front_of "$core")
+got=$(rogue "deaf 600 $(body "rogue-deaf-$RANDOM")")
+ms=${got#ended after }
+ms=${ms% ms}
+if [ "$ms" = "$got" ] || ! [ "$ms" -ge 4000 ] 2>/dev/null || [ "$ms" -gt 12000 ]; then
+	fail "the rogue's channel: '$got' (expected ended after about 5 s)"
+else
+	note "the channel ended $ms ms after the last request"
+fi
+grep -q "front: cannot send to it (Resource temporarily unavailable): channel ended" "$P/seald.log" ||
+	fail "the core did not say why it ended the channel: $(grep -m1 'channel ended' "$P/seald.log")"
+next_front "$core" "$front" >/dev/null || fail "no new front within 5 s"
+
 tid "a front that passes off the listening socket as a client's loses its channel"
 front=$(front_of "$core")
 got=$(rogue listen)
 [ "$got" = ended ] || fail "the rogue's channel: $got"
 grep -q "front: a socket not accepted on the service socket: channel ended" "$P/seald.log" ||
 	fail "the core did not say why it ended the channel"
-new=""
-for _ in $(seq 50); do
-	new=$(front_of "$core")
-	[ -n "$new" ] && [ "$new" != "$front" ] && break
-	sleep 0.1
-done
-[ -n "$new" ] && [ "$new" != "$front" ] || fail "no new front within 5 s"
+next_front "$core" "$front" >/dev/null || fail "no new front within 5 s"
 kill -0 "$core" || fail "the core died"
 
 seald_stop "$P" >/dev/null 2>&1 || true

@@ -50,13 +50,7 @@ grep -q "^NoNewPrivs:	1$" "/proc/$front/status" || note "NoNewPrivs is not set (
 
 tid "a killed front is started again; the core keeps its HSM login and ledger"
 kill -KILL "$front"
-new=""
-for _ in $(seq 50); do
-	new=$(front_pid)
-	[ -n "$new" ] && [ "$new" != "$front" ] && break
-	sleep 0.1
-done
-if [ -z "$new" ] || [ "$new" = "$front" ]; then
+if ! new=$(next_front "$core" "$front"); then
 	fail "no new front within 5 s"
 else
 	note "front $front killed, front $new started"
@@ -82,11 +76,7 @@ else
 	# (gdb may crash when its inferior dies under it: no core file)
 	(cd "$P" && ulimit -c 0 && timeout 20 gdb -p "$front" -batch \
 		-ex 'call (int)getppid()' >"$P/gdb.log" 2>&1)
-	for _ in $(seq 50); do
-		new=$(front_pid)
-		[ -n "$new" ] && [ "$new" != "$front" ] && break
-		sleep 0.1
-	done
+	next_front "$core" "$front" >/dev/null
 	grep -q "front (pid $front) killed by signal 31" "$P/seald.log" ||
 		fail "the front was not killed by SIGSYS: $(grep "pid $front" "$P/seald.log") $(tail -n 3 "$P/gdb.log")"
 	kill -0 "$core" || fail "the core died too"

@@ -1,6 +1,7 @@
 /*
  * test_queue: the bounded FIFO between the front, the signing workers and
- * the ledger writer: order, capacity, stop semantics, bounded waits.
+ * the ledger writer: order, capacity, stop semantics, bounded waits; and
+ * the bound in bytes of the core's answers to a front.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -41,6 +42,46 @@ test_fifo_and_capacity(void **state)
 	assert_int_equal(sd_queue_pop(&q, out, 8, 0, &stopped), 2);
 	assert_int_equal(SD_CONTAINER_OF(out[0], struct item, node)->v, 2);
 	assert_int_equal(SD_CONTAINER_OF(out[1], struct item, node)->v, 3);
+	sd_queue_destroy(&q);
+}
+
+/* Bounded in bytes: a push that would take the queue over the bound it
+ * names is refused, whatever the bound of earlier pushes (core_chan: a
+ * soft bound for large answers, a hard one for the rest); taking nodes
+ * frees their bytes; a queue of nodes without bytes is not bounded so. */
+static void
+test_byte_bound(void **state)
+{
+	struct item it[4] = { { 0, { NULL, 0 } }, { 1, { NULL, 0 } },
+		{ 2, { NULL, 0 } }, { 3, { NULL, 0 } } };
+	struct sd_qnode *out[8];
+	struct sd_queue q;
+	int stopped;
+
+	(void)state;
+	sd_queue_init(&q, 8);
+	assert_int_equal(sd_queue_push_bytes(&q, &it[0].node, 600, 1000), 0);
+	assert_int_equal(
+	    sd_queue_push_bytes(&q, &it[1].node, 500, 1000), SD_ERR_BUSY);
+	assert_int_equal(sd_queue_push_bytes(&q, &it[1].node, 400, 1000), 0);
+	assert_int_equal(
+	    sd_queue_push_bytes(&q, &it[2].node, 1, 1000), SD_ERR_BUSY);
+	assert_int_equal(sd_queue_push_bytes(&q, &it[2].node, 1, 2000), 0);
+	assert_int_equal(
+	    sd_queue_push_bytes(&q, &it[3].node, SIZE_MAX, SIZE_MAX),
+	    SD_ERR_BUSY); /* no overflow */
+	assert_int_equal(q.bytes, 1001);
+	assert_int_equal(sd_queue_pop(&q, out, 1, 0, &stopped), 1);
+	assert_ptr_equal(out[0], &it[0].node);
+	assert_int_equal(q.bytes, 401);
+	assert_int_equal(sd_queue_push_bytes(&q, &it[0].node, 599, 1000), 0);
+	assert_int_equal(sd_queue_push(&q, &it[3].node), 0); /* no bytes */
+	assert_int_equal(sd_queue_pop(&q, out, 8, 0, &stopped), 4);
+	assert_ptr_equal(out[0], &it[1].node);
+	assert_ptr_equal(out[1], &it[2].node);
+	assert_ptr_equal(out[2], &it[0].node);
+	assert_ptr_equal(out[3], &it[3].node);
+	assert_int_equal(q.bytes, 0);
 	sd_queue_destroy(&q);
 }
 
@@ -122,6 +163,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fifo_and_capacity),
+		cmocka_unit_test(test_byte_bound),
 		cmocka_unit_test(test_stop_drains_then_reports),
 		cmocka_unit_test(test_bounded_wait),
 		cmocka_unit_test(test_take_old_stops_at_first_young),
