@@ -41,9 +41,19 @@ struct front {
 	atomic_int stopping; /* draining: no new work */
 };
 
+/* A client connection, as the front keeps it. */
+struct fconn {
+	struct core_conn *cc;
+	/* The core let this connection's caller send a body once: its
+	 * credentials are the connection's, so later bodies are read
+	 * without asking again (the core still decides each request). */
+	atomic_int body_ok;
+};
+
 struct freq {
 	struct front *f;
 	struct MHD_Connection *conn;
+	struct fconn *fc;
 	struct core_conn *cc;
 	int responded;
 	/* suspended in the first call (for core_begin): MHD makes that
@@ -130,6 +140,7 @@ begin_done(void *arg, struct core_reply *reply)
 		return;
 	}
 	uncount(q);
+	atomic_store(&q->fc->body_ok, 1);
 	if (atomic_exchange(&q->state, F_IDLE) == F_SUSPENDED)
 		MHD_resume_connection(q->conn);
 }
@@ -368,7 +379,10 @@ begin(struct freq *q, const char *url, const char *method)
 		if (n > q->f->lim.max_body)
 			q->body.too_large = 1;
 	}
-	/* and the body is read only for a caller the core knows */
+	/* and the body is read only for a caller the core knows: asked on
+	 * the connection's first request with one */
+	if (atomic_load(&q->fc->body_ok))
+		return MHD_YES;
 	count(q);
 	atomic_store(&q->state, F_SUBMITTED);
 	core_begin(q->cc, q->rq.route, begin_done, q);
@@ -388,8 +402,8 @@ take_body(struct freq *q, const char *data, size_t *size)
 	}
 }
 
-/* The core's side of the connection (NULL: out of memory). */
-static struct core_conn *
+/* The front's side of the connection (NULL: out of memory). */
+static struct fconn *
 conn_of(struct MHD_Connection *conn)
 {
 	const union MHD_ConnectionInfo *ci;
@@ -412,8 +426,9 @@ handler(void *cls, struct MHD_Connection *conn, const char *url,
 		q->f = cls;
 		q->conn = conn;
 		*con_cls = q;
-		if ((q->cc = conn_of(conn)) == NULL)
+		if ((q->fc = conn_of(conn)) == NULL || q->fc->cc == NULL)
 			return MHD_NO;
+		q->cc = q->fc->cc;
 		return begin(q, url, method);
 	}
 	if (q->responded || atomic_load(&q->state) != F_IDLE) {
@@ -459,15 +474,19 @@ connection_notify(void *cls, struct MHD_Connection *conn, void **socket_ctx,
 {
 	struct front *f = cls;
 	const union MHD_ConnectionInfo *ci;
+	struct fconn *fc = *socket_ctx;
 
 	if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
-		core_conn_close(*socket_ctx);
+		if (fc != NULL)
+			core_conn_close(fc->cc);
+		free(fc);
 		*socket_ctx = NULL;
 		return;
 	}
 	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-	*socket_ctx =
-	    ci != NULL ? core_conn_open(f->core, ci->connect_fd) : NULL;
+	if (ci != NULL && (fc = calloc(1, sizeof(*fc))) != NULL)
+		fc->cc = core_conn_open(f->core, ci->connect_fd);
+	*socket_ctx = fc;
 }
 
 struct front *
