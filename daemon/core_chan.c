@@ -32,7 +32,11 @@
 #define OUT_SOFT ((size_t)32 << 20)
 #define OUT_HARD ((size_t)64 << 20)
 #define OUT_LARGE ((size_t)64 << 10)
-#define OUT_MAX_MSGS ((size_t)1 << 20) /* (the bytes bound them first) */
+/* Messages: a front has one request in flight per connection, each with
+ * one message waiting at most; this bounds what a front that asks and
+ * never reads can make the core queue (with the bytes, counted as
+ * allocated: a short message takes about 1 KiB). */
+#define OUT_MAX_MSGS ((size_t)64 << 10)
 
 struct chan_conn {
 	uint64_t id;
@@ -99,7 +103,8 @@ queue_msg(struct core_chan *ch, const struct fc_msg *m, size_t limit)
 	int r = SD_ERR_NOMEM;
 
 	if (o != NULL && (r = fc_encode(m, o->buf, cap, &o->len)) == 0)
-		r = sd_queue_push_bytes(&ch->out, &o->node, o->len, limit);
+		r = sd_queue_push_bytes(
+		    &ch->out, &o->node, sizeof(*o) + cap, limit);
 	if (r == 0)
 		return 0;
 	free(o);

@@ -46,7 +46,8 @@ struct fconn {
 	struct core_conn *cc;
 	/* The core let this connection's caller send a body once: its
 	 * credentials are the connection's, so later bodies are read
-	 * without asking again (the core still decides each request). */
+	 * without asking again (the core still decides each request), until
+	 * the core answers one 401 (a reload removed the client). */
 	atomic_int body_ok;
 };
 
@@ -125,6 +126,9 @@ reply_done(void *arg, struct core_reply *reply)
 	struct freq *q = arg;
 
 	q->reply = *reply;
+	if (reply->status == 401) /* ask again before the next body */
+		atomic_store(&q->fc->body_ok, 0);
+	/* q and q->fc are the MHD thread's once the state says done */
 	if (atomic_exchange(&q->state, F_DONE) == F_SUSPENDED)
 		MHD_resume_connection(q->conn);
 }
@@ -140,7 +144,7 @@ begin_done(void *arg, struct core_reply *reply)
 		return;
 	}
 	uncount(q);
-	atomic_store(&q->fc->body_ok, 1);
+	atomic_store(&q->fc->body_ok, 1); /* before the state: see above */
 	if (atomic_exchange(&q->state, F_IDLE) == F_SUSPENDED)
 		MHD_resume_connection(q->conn);
 }
