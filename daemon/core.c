@@ -56,9 +56,7 @@ core_conn_open(struct core *c, int fd)
 		log_error("a connection not accepted on %s: refused",
 		    c->d.cfg->service.path);
 	} else if (peer_from_fd(fd, &cc->peer) == 0) {
-		if ((cc->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3)) >= 0) {
-			cc->have_peer = 1;
-		} else {
+		if ((cc->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3)) < 0) {
 			cc->no_copy = 1; /* answered 503: try again */
 			log_error("cannot keep a client's socket: %s",
 			    strerror(errno));
@@ -303,7 +301,7 @@ admit(struct creq *q, struct core_conn *cc, const struct core_req *rq)
 		creq_error(q, SD_ERR_SHUTDOWN, NULL);
 	else if (cc->no_copy)
 		creq_error(q, SD_ERR_BUSY, NULL);
-	else if (!cc->have_peer)
+	else if (cc->fd < 0)
 		creq_error(q, SD_ERR_UNAUTHENTICATED, NULL);
 	else if (peer_hung_up(cc->fd)) /* its socket kept by someone else */
 		hung_up(q);

@@ -24,10 +24,11 @@ struct core {
 
 struct core_conn {
 	struct core *c;
-	int foreign;   /* a socket not accepted on the service socket */
-	int have_peer; /* the socket checked out and its credentials read */
-	int fd;        /* the core's own copy of it, -1 without one */
-	int no_copy;   /* a genuine socket the core could not copy (EMFILE) */
+	int foreign; /* a socket not accepted on the service socket */
+	int no_copy; /* a genuine socket the core could not copy (EMFILE) */
+	/* the core's own copy of the socket, once it checked out and its
+	 * credentials (peer) were read; else -1: every request gets 401 */
+	int fd;
 	struct peer peer;
 };
 

@@ -55,7 +55,6 @@ struct freq {
 	struct front *f;
 	struct MHD_Connection *conn;
 	struct fconn *fc;
-	struct core_conn *cc;
 	int responded;
 	/* suspended in the first call (for core_begin): MHD makes that
 	 * call again on resuming, which is not the final call */
@@ -179,7 +178,7 @@ submit(struct freq *q)
 {
 	count(q);
 	atomic_store(&q->state, F_SUBMITTED);
-	core_submit(q->cc, &q->rq, reply_done, q);
+	core_submit(q->fc->cc, &q->rq, reply_done, q);
 	return await_core(q, 0);
 }
 
@@ -389,7 +388,7 @@ begin(struct freq *q, const char *url, const char *method)
 		return MHD_YES;
 	count(q);
 	atomic_store(&q->state, F_SUBMITTED);
-	core_begin(q->cc, q->rq.route, begin_done, q);
+	core_begin(q->fc->cc, q->rq.route, begin_done, q);
 	return await_core(q, 1);
 }
 
@@ -432,7 +431,6 @@ handler(void *cls, struct MHD_Connection *conn, const char *url,
 		*con_cls = q;
 		if ((q->fc = conn_of(conn)) == NULL || q->fc->cc == NULL)
 			return MHD_NO;
-		q->cc = q->fc->cc;
 		return begin(q, url, method);
 	}
 	if (q->responded || atomic_load(&q->state) != F_IDLE) {
