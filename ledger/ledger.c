@@ -183,90 +183,6 @@ ledger_pq_bytes(const PGresult *res, int row, int col, void *dst, size_t cap,
 	return 0;
 }
 
-/* The idempotency lookup runs before every signature: prepared once per
- * connection (prepare_find), it is parsed and planned once, not per
- * request. */
-#define FIND_STMT "seald_find_request"
-
-static int
-prepare_find(PGconn *c, char *errbuf, size_t errlen)
-{
-	PGresult *res = PQprepare(c, FIND_STMT,
-	    "SELECT instance, seq, request_hash, key_version, algorithm, "
-	    "signature, signed_at_us, entry_hash, format "
-	    "FROM ledger_entries WHERE client = $1 AND request_id = $2",
-	    2, NULL);
-	int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-
-	PQclear(res);
-	if (!ok)
-		ledger_pq_error(
-		    c, "prepare the request lookup", errbuf, errlen);
-	return ok ? 0 : SD_ERR_LEDGER;
-}
-
-/* The recorded entry for (client, request_id) on connection c. */
-static int
-find_request(PGconn *c, const char *client, const char *request_id,
-    struct ledger_entry *out)
-{
-	const char *params[2] = { client, request_id };
-	PGresult *res;
-	size_t hl;
-	int r = 0;
-
-	res = PQexecPrepared(c, FIND_STMT, 2, params, NULL, NULL, 1);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		log_warn("ledger lookup: %.*s",
-		    line_len(PQresultErrorMessage(res)),
-		    PQresultErrorMessage(res));
-		r = SD_ERR_LEDGER;
-	} else if (PQntuples(res) == 0) {
-		r = SD_ERR_NOT_FOUND;
-	} else if (ledger_pq_bytes(res, 0, 0, out->instance,
-		       sizeof(out->instance), NULL, 1) != 0 ||
-	    ledger_pq_bytes(
-		res, 0, 2, out->request_hash, SD_HASH_LEN, &hl, 0) != 0 ||
-	    hl != SD_HASH_LEN ||
-	    ledger_pq_bytes(res, 0, 4, out->algorithm, sizeof(out->algorithm),
-		NULL, 1) != 0 ||
-	    ledger_pq_bytes(
-		res, 0, 5, out->sig, sizeof(out->sig), &out->sig_len, 0) != 0 ||
-	    ledger_pq_bytes(res, 0, 7, out->entry_hash, SD_HASH_LEN, &hl, 0) !=
-		0 ||
-	    hl != SD_HASH_LEN ||
-	    ledger_pq_bytes(
-		res, 0, 8, out->format, sizeof(out->format), NULL, 1) != 0) {
-		log_error("ledger row for a request does not fit");
-		r = SD_ERR_LEDGER;
-	} else {
-		out->seq = ledger_pq_i64(res, 0, 1);
-		out->key_version = ledger_pq_i64(res, 0, 3);
-		out->signed_at_us = ledger_pq_i64(res, 0, 6);
-	}
-	PQclear(res);
-	return r;
-}
-
-/* Copy the recorded result into e when it is the same request. */
-static int
-replay_into(const struct ledger_entry *rec, struct ledger_entry *e)
-{
-	if (memcmp(rec->request_hash, e->request_hash, SD_HASH_LEN) != 0)
-		return SD_ERR_CONFLICT;
-	memcpy(e->instance, rec->instance, sizeof(e->instance));
-	e->seq = rec->seq;
-	memcpy(e->entry_hash, rec->entry_hash, SD_HASH_LEN);
-	memcpy(e->algorithm, rec->algorithm, sizeof(e->algorithm));
-	memcpy(e->sig, rec->sig, rec->sig_len);
-	e->sig_len = rec->sig_len;
-	memcpy(e->format, rec->format, sizeof(e->format));
-	e->key_version = rec->key_version;
-	e->signed_at_us = rec->signed_at_us;
-	e->replayed = 1;
-	return 0;
-}
-
 static void
 disconnect(struct ledger *l)
 {
@@ -518,7 +434,8 @@ connect_writer(struct ledger *l, char *errbuf, size_t errlen)
 	if ((l->conn = ledger_pq_connect(l->conninfo, errbuf, errlen)) == NULL)
 		return SD_ERR_LEDGER;
 	if (setup_conn(l, errbuf, errlen) != 0 ||
-	    prepare_find(l->conn, errbuf, errlen) != 0) {
+	    ledger_prepare_find(l->conn, errbuf, errlen) != 0 ||
+	    ledger_batch_prepare(l->conn, errbuf, errlen) != 0) {
 		PQfinish(l->conn);
 		l->conn = NULL;
 		return SD_ERR_LEDGER;
@@ -600,36 +517,6 @@ row_params(struct ledger *l, struct ledger_entry *e, struct rowtext *t,
 	fmt[22] = 1;
 }
 
-/* Append "($1,...)" for the row whose first parameter is $(p+1). */
-static int
-row_sql(char *sql, size_t cap, size_t *off, int p, int first)
-{
-	int c, k;
-
-	for (c = 0; c < NCOLS; c++) {
-		k = snprintf(sql + *off, cap - *off, "%s$%d",
-		    c == 0 ? (first ? "(" : ",(") : ",", p + c + 1);
-		if (k < 0 || (size_t)k >= cap - *off)
-			return SD_ERR_INTERNAL;
-		*off += (size_t)k;
-		if (c != 2)
-			continue;
-		/* signed_at, from signed_at_us exactly */
-		k = snprintf(sql + *off, cap - *off,
-		    ",timestamptz 'epoch' + $%d::bigint * "
-		    "interval '1 microsecond'",
-		    p + c + 1);
-		if (k < 0 || (size_t)k >= cap - *off)
-			return SD_ERR_INTERNAL;
-		*off += (size_t)k;
-	}
-	if (cap - *off < 2)
-		return SD_ERR_INTERNAL;
-	sql[(*off)++] = ')';
-	sql[*off] = '\0';
-	return 0;
-}
-
 /* Room for the parameters of a batch: its entries, then the Merkle
  * subtrees they complete (at most one per entry and one per level). */
 #define NODES_MAX (SD_LEDGER_BATCH_MAX + MERKLE_LEVELS)
@@ -644,49 +531,6 @@ struct batch_params {
 	struct merkle_frontier tree;
 };
 
-/* "WITH m AS (INSERT INTO ledger_merkle ...) INSERT INTO ledger_entries
- * ...": one statement, so entries and subtrees commit together. */
-static char *
-batch_sql(size_t n, size_t nm)
-{
-	static const char cte[] =
-	    "WITH m AS (INSERT INTO ledger_merkle (instance, level, idx, "
-	    "hash) VALUES ";
-	static const char cols[] =
-	    "INSERT INTO ledger_entries (instance, seq, "
-	    "signed_at_us, signed_at, client, client_uid, client_pid, "
-	    "request_id, request_hash, key_name, key_version, algorithm, "
-	    "digest_alg, digest, format, signature, evidence_type, "
-	    "evidence_ref, prev_hash, entry_hash, kind, policy_hash, "
-	    "detail, tsa_serial, tsa_policy) VALUES ";
-	size_t i, off = 0;
-	size_t cap =
-	    sizeof(cte) + sizeof(cols) + nm * 40 + n * (NCOLS * 8 + 80) + 8;
-	char *sql;
-	int r = 0;
-
-	if ((sql = malloc(cap)) == NULL)
-		return NULL;
-	if (nm > 0) {
-		memcpy(sql, cte, sizeof(cte));
-		off = sizeof(cte) - 1;
-		for (i = 0; i < nm && r == 0; i++)
-			r = ledger_merkle_sql(
-			    sql, cap, &off, (int)(n * NCOLS + 3 * i), i == 0);
-		sql[off++] = ')';
-		sql[off++] = ' ';
-	}
-	memcpy(sql + off, cols, sizeof(cols));
-	off += sizeof(cols) - 1;
-	for (i = 0; i < n && r == 0; i++)
-		r = row_sql(sql, cap, &off, (int)(i * NCOLS), i == 0);
-	if (r != 0) {
-		free(sql);
-		return NULL;
-	}
-	return sql;
-}
-
 /*
  * INSERT entries b[0..n) as one statement, chained from the current head,
  * with the Merkle subtrees they complete.  Returns 0 (head and tree
@@ -698,7 +542,6 @@ insert_rows(struct ledger *l, struct ledger_entry **b, size_t n)
 {
 	struct batch_params *p;
 	uint8_t prev[SD_HASH_LEN];
-	char *sql = NULL;
 	size_t i, nm = 0, k, np;
 	PGresult *res;
 	const char *state, *cname;
@@ -733,13 +576,11 @@ insert_rows(struct ledger *l, struct ledger_entry **b, size_t n)
 	for (i = 0; i < nm; i++, np += 3)
 		ledger_merkle_params(&p->made[i], &p->nt[i], &p->v[np],
 		    &p->len[np], &p->fmt[np]);
-	if ((sql = batch_sql(n, nm)) == NULL) {
+	res = ledger_batch_exec(l->conn, p->v, p->len, p->fmt, n, NCOLS, nm);
+	if (res == NULL) {
 		free(p);
 		return SD_ERR_INTERNAL;
 	}
-	res =
-	    PQexecParams(l->conn, sql, (int)np, NULL, p->v, p->len, p->fmt, 0);
-	free(sql);
 	if (PQresultStatus(res) == PGRES_COMMAND_OK) {
 		l->head_seq = b[n - 1]->seq;
 		memcpy(l->head_hash, b[n - 1]->entry_hash, SD_HASH_LEN);
@@ -819,18 +660,14 @@ committed_as_is(struct ledger *l, const struct ledger_entry *e)
 static int
 settle_recorded(struct ledger *l, struct ledger_entry *e)
 {
-	struct ledger_entry rec;
-	int r;
+	int r, found;
 
 	if ((r = committed_as_is(l, e)) != 0)
 		return r > 0 ? 0 : SD_ERR_LEDGER;
 	if (e->kind != LEDGER_SIGNATURE)
 		return SD_ERR_NOT_FOUND;
-	memset(&rec, 0, sizeof(rec));
-	r = find_request(l->conn, e->client, e->request_id, &rec);
-	if (r != 0)
-		return r; /* SD_ERR_NOT_FOUND or SD_ERR_LEDGER */
-	return replay_into(&rec, e);
+	r = ledger_find_on(l->conn, &e, 1, &found);
+	return r != 0 ? r : found;
 }
 
 static void
@@ -1297,7 +1134,7 @@ ledger_reader_run(
 		if (rd->conn == NULL &&
 		    ((rd->conn = ledger_pq_connect(
 			  rd->conninfo, err, sizeof(err))) == NULL ||
-			prepare_find(rd->conn, err, sizeof(err)) != 0)) {
+			ledger_prepare_find(rd->conn, err, sizeof(err)) != 0)) {
 			log_warn("ledger lookup: %s", err);
 			PQfinish(rd->conn);
 			rd->conn = NULL;
@@ -1310,22 +1147,4 @@ ledger_reader_run(
 		rd->conn = NULL;
 	}
 	return r;
-}
-
-/* ledger_reader_run callback: the entry recorded for a request. */
-static int
-lookup_request(PGconn *c, void *arg)
-{
-	struct ledger_entry *e = arg, rec;
-	int r;
-
-	memset(&rec, 0, sizeof(rec));
-	r = find_request(c, e->client, e->request_id, &rec);
-	return r == 0 ? replay_into(&rec, e) : r;
-}
-
-int
-ledger_find_request(struct ledger_reader *rd, struct ledger_entry *e)
-{
-	return ledger_reader_run(rd, lookup_request, e);
 }

@@ -14,8 +14,11 @@ the file DIR/arm, one line:
     MODE TYPE REGEX
 
 TYPE is the frontend message whose query text is matched (Q: simple
-query; P: Parse, as PQexecParams sends), REGEX a Python regular
-expression searched in that text.  On the first match while armed, in
+query; P: Parse, as PQexecParams sends; B: Bind of a prepared statement,
+as PQexecPrepared sends), REGEX a Python regular expression searched in
+that text.  A Bind's text is its statement's, then " -- bind " and one
+word per parameter, comma-separated: [N] for a binary one-dimensional
+array of N elements, b another binary value, t a text one, null.  On the first match while armed, in
 mode `after` the message and what follows it up to the Sync (or the Q
 itself) reach the server; the server's answers are held back; when its
 ReadyForQuery arrives (the statement committed, or failed) both sides are
@@ -132,6 +135,7 @@ class Conn:
         self.mode = ""
         self.mode_what = ""
         self.held = False  # the client is gone, the server session kept
+        self.stmts = {}  # prepared statement name: its text
 
     def close(self, why):
         with self.lock:
@@ -223,9 +227,42 @@ class Conn:
         elif mtype == b"P":
             parts = body.split(b"\0", 2)
             q = parts[1] if len(parts) > 1 else b""
+            self.stmts[parts[0]] = q
+        elif mtype == b"B":
+            return self.bind_text(body)
         else:
             return None
         return q.decode("utf-8", "replace")
+
+    def bind_text(self, body):
+        """The text a Bind is matched by (see the module's doc)."""
+        try:
+            portal, rest = body.split(b"\0", 1)
+            name, rest = rest.split(b"\0", 1)
+            nf = struct.unpack("!h", rest[:2])[0]
+            fmts = struct.unpack("!%dh" % nf, rest[2 : 2 + 2 * nf])
+            rest = rest[2 + 2 * nf :]
+            np = struct.unpack("!h", rest[:2])[0]
+            rest = rest[2:]
+            words = []
+            for i in range(np):
+                n = struct.unpack("!i", rest[:4])[0]
+                v, rest = (b"", rest[4:]) if n < 0 else (rest[4 : 4 + n], rest[4 + n :])
+                binary = (fmts[i] if nf > 1 else fmts[0] if nf == 1 else 0) == 1
+                if n < 0:
+                    words.append("null")
+                elif not binary:
+                    words.append("t")
+                elif len(v) >= 12 and struct.unpack("!i", v[:4])[0] == 0:
+                    words.append("[0]")
+                elif len(v) >= 20 and struct.unpack("!i", v[:4])[0] == 1:
+                    words.append("[%d]" % struct.unpack("!i", v[12:16])[0])
+                else:
+                    words.append("b")
+        except (ValueError, struct.error):
+            return None
+        q = self.stmts.get(name, b"").decode("utf-8", "replace")
+        return "%s -- bind %s" % (q, ",".join(words))
 
     def handle_frontend(self, mtype, msg):
         """Forward (or hold, or cut at) one frontend message; False once

@@ -54,6 +54,54 @@ n=$(psql_q "select count(*) from ledger_entries where request_id = '$rid2'")
 [ "$(psql_q "select encode(signature,'base64') from ledger_entries where request_id = '$rid2'" | tr -d '\n')" = "$sigs" ] ||
 	fail "the clients got a signature that is not the recorded one"
 
+tid "a request_id with quotes, backslashes, commas and braces is retried exactly"
+# the lookup sends request ids to PostgreSQL in an array literal
+rid3="t-idem-\"q\\b,{c}-$RANDOM$RANDOM"
+sign_json demo-ec "$d1" sha256 "$rid3"
+expect_code 200 "first" || return 0
+first=$(jq -r .signature "$IT_BODY")
+sign_json demo-ec "$d1" sha256 "$rid3"
+expect_code 200 "retry"
+[ "$(jq -r .replayed "$IT_BODY")" = true ] || fail "retry not marked replayed"
+[ "$(jq -r .signature "$IT_BODY")" = "$first" ] || fail "retry signed again"
+[ "$(jq -r .request_id "$IT_BODY")" = "$rid3" ] || fail "request_id changed: $(jq -r .request_id "$IT_BODY")"
+sign_json demo-ec "$d2" sha256 "$rid3"
+expect_code 409 "another request under it"
+
+tid "retries and new requests at once each get their own answer"
+# a worker looks its share of the queue up in one query: recorded and new
+# requests together must each be told apart
+mix_body() {
+	printf '{"key":"demo-ec","digest":"%s","digest_alg":"sha256","request_id":"t-idem-mix-%s-%s%s"}' \
+		"$d1" "$1" "$rid" "$2"
+}
+for i in 1 2 3 4 5 6 7 8; do
+	http_req POST /v1/sign "$(mix_body "$i" "")"
+	cp "$IT_BODY" "$IT_DIR/mix.$i"
+done
+for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16; do
+	k=$(((i + 1) / 2))
+	body=$(mix_body "$k" "$([ $((i % 2)) = 0 ] && echo -new)")
+	printf '%s' "$body" | curl -s --max-time 15 --unix-socket "$IT_SOCK" \
+		-H 'Content-Type: application/json' --data-binary @- \
+		-o "$IT_DIR/mixed.$i" http://localhost/v1/sign &
+done
+wait
+for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16; do
+	k=$(((i + 1) / 2))
+	if [ $((i % 2)) = 1 ]; then
+		[ "$(jq -r .replayed "$IT_DIR/mixed.$i")" = true ] ||
+			fail "retry $k not replayed: $(head -c 200 "$IT_DIR/mixed.$i")"
+		[ "$(jq -r .signature "$IT_DIR/mixed.$i")" = "$(jq -r .signature "$IT_DIR/mix.$k")" ] ||
+			fail "retry $k got another signature"
+	else
+		[ "$(jq -r .replayed "$IT_DIR/mixed.$i")" = false ] ||
+			fail "new request $k: $(head -c 200 "$IT_DIR/mixed.$i")"
+	fi
+done
+n=$(psql_q "select count(*) from ledger_entries where request_id like 't-idem-mix-%-$rid%'")
+[ "$n" = 16 ] || fail "$n ledger rows, expected 16"
+
 tid "request_ids are per client: another client may use the same id"
 if [ -z "$IT_OTHER_USER" ]; then
 	skip "no second client user"

@@ -113,12 +113,12 @@ rid=t-indoubt-after-$RANDOM$RANDOM
 n0=$(fired)
 l0=$(loglines)
 head0=$(psql_q "select coalesce(max(seq), 0) from ledger_entries where instance = '$INST'")
-arm after P 'INSERT INTO ledger_entries'
+arm after B 'INSERT INTO ledger_entries'
 sign2 "$rid"
 ms=$SIGN_MS
 [ "$(fired)" = $((n0 + 1)) ] || fail "the proxy did not cut (fired $(fired)): $(tail -n 3 "$W/pgcut.log")"
 [ -e "$P/arm" ] && fail "the arming is still there"
-grep -q "cut $((n0 + 1)) after P /INSERT INTO ledger_entries/.*answer dropped" "$W/pgcut.log" ||
+grep -q "cut $((n0 + 1)) after B /INSERT INTO ledger_entries/.*answer dropped" "$W/pgcut.log" ||
 	fail "the proxy log does not show a cut after the INSERT's answer: $(tail -n 3 "$W/pgcut.log")"
 [ "$(logged_since "$l0" 'ledger connection lost during commit')" = 1 ] ||
 	fail "seald did not see the connection lost during the commit"
@@ -148,11 +148,11 @@ tid "INSERT never reached the database: written once more (200) or 503, never tw
 rid=t-indoubt-before-$RANDOM$RANDOM
 n0=$(fired)
 l0=$(loglines)
-arm before P 'INSERT INTO ledger_entries'
+arm before B 'INSERT INTO ledger_entries'
 sign2 "$rid"
 ms=$SIGN_MS
 [ "$(fired)" = $((n0 + 1)) ] || fail "the proxy did not cut (fired $(fired))"
-grep -q "cut $((n0 + 1)) before P /INSERT INTO ledger_entries/.*not forwarded" "$W/pgcut.log" ||
+grep -q "cut $((n0 + 1)) before B /INSERT INTO ledger_entries/.*not forwarded" "$W/pgcut.log" ||
 	fail "the proxy log does not show a cut before the INSERT: $(tail -n 3 "$W/pgcut.log")"
 [ "$(logged_since "$l0" 'ledger connection lost during commit')" = 1 ] ||
 	fail "seald did not see the connection lost during the commit"
@@ -214,7 +214,7 @@ within 5000 locked || fail "no table lock: $(cat "$W/lock.out")"
 sign_bg "t-indoubt-held-$RANDOM" "$W/held.out"
 p1=$!
 within 5000 writer_waits || fail "the writer does not wait on the lock"
-arm after P 'INSERT INTO ledger_entries \([^)]*\) VALUES \([^()]*\)$' # one row
+arm after B 'INSERT INTO ledger_entries .* -- bind t,\[1\],' # one row
 sign_bg "$rid" "$W/dup1.out"
 p2=$!
 sign_bg "$rid" "$W/dup2.out"
@@ -266,13 +266,13 @@ tid "a partition after the INSERT committed (the server keeps the old session): 
 rid=t-indoubt-hold-$RANDOM$RANDOM
 n0=$(fired)
 l0=$(loglines)
-arm hold P 'INSERT INTO ledger_entries'
+arm hold B 'INSERT INTO ledger_entries'
 t0=$(date +%s%N)
 sign2 "$rid"
 ms=$SIGN_MS
 code_hold=$HTTP_CODE
 [ "$(fired)" = $((n0 + 1)) ] || fail "the proxy did not cut (fired $(fired))"
-grep -q "cut $((n0 + 1)) hold P .*server session held" "$W/pgcut.log" || fail "the proxy does not hold the session"
+grep -q "cut $((n0 + 1)) hold B .*server session held" "$W/pgcut.log" || fail "the proxy does not hold the session"
 case "$HTTP_CODE" in
 200) [ "$(jq -r '"\(.ledger.seq) \(.signature)"' "$IT_BODY")" = \
 	"$(recorded "$rid")" ] ||
@@ -317,7 +317,7 @@ psql "$IT_CONNINFO" -v ON_ERROR_STOP=1 -qAt \
 foreign=$!
 waiting() { [ "$(psql_q "select count(*) from pg_stat_activity where wait_event_type = 'Lock' and query like '%seald-instance:$INST%'")" = 1 ]; }
 within 5000 waiting || fail "the foreign session does not queue for the lock"
-arm after P 'INSERT INTO ledger_entries'
+arm after B 'INSERT INTO ledger_entries'
 sign2 "$rid"
 [ "$(fired)" = $((n0 + 1)) ] || fail "the proxy did not cut (fired $(fired))"
 case "$HTTP_CODE" in
