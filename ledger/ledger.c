@@ -1,10 +1,11 @@
 /*
- * ledger: the group-commit writer and the request lookups.
+ * ledger: the group-commit writer and the lookup connections (the
+ * request lookup itself is ledger_request.c).
  *
  * The writer thread takes every entry queued while the previous commit
  * was in flight (up to SD_LEDGER_BATCH_MAX), chains them (seq, prev_hash,
- * entry_hash) and writes them with one multi-row INSERT, which commits on
- * return (autocommit, synchronous_commit=on).  Callbacks run only then.
+ * entry_hash) and writes them with one INSERT (ledger_batch.c), which
+ * commits on return (autocommit, synchronous_commit=on).  Callbacks run only then.
  * When the connection is lost during a commit, the writer reconnects, reads
  * the chain head again and asks the database, by (client, request_id),
  * which entries of the batch it holds: those are answered, the others are
