@@ -81,11 +81,11 @@ take_head(struct sd_queue *q)
 }
 
 size_t
-sd_queue_pop_share(struct sd_queue *q, struct sd_qnode **out, size_t cap,
-    size_t shares, long wait_ms, int *stopped)
+sd_queue_pop(struct sd_queue *q, struct sd_qnode **out, size_t cap,
+    long wait_ms, int *stopped)
 {
 	struct timespec until;
-	size_t n = 0, share;
+	size_t n = 0;
 
 	if (wait_ms >= 0)
 		until = sd_deadline_ms(wait_ms);
@@ -97,19 +97,11 @@ sd_queue_pop_share(struct sd_queue *q, struct sd_qnode **out, size_t cap,
 		    ETIMEDOUT)
 			break;
 	}
-	share = shares > 1 ? (q->len + shares - 1) / shares : q->len;
-	while (n < cap && n < share && q->head != NULL)
+	while (n < cap && q->head != NULL)
 		out[n++] = take_head(q);
 	*stopped = n == 0 && q->stopping;
 	pthread_mutex_unlock(&q->lock);
 	return n;
-}
-
-size_t
-sd_queue_pop(struct sd_queue *q, struct sd_qnode **out, size_t cap,
-    long wait_ms, int *stopped)
-{
-	return sd_queue_pop_share(q, out, cap, 1, wait_ms, stopped);
 }
 
 struct sd_qnode *

@@ -54,12 +54,6 @@ int sd_queue_push_bytes(struct sd_queue *q, struct sd_qnode *n, size_t bytes,
 size_t sd_queue_pop(struct sd_queue *q, struct sd_qnode **out, size_t cap,
     long wait_ms, int *stopped);
 
-/* As sd_queue_pop, taking at most a shares-th of what is queued (rounded
- * up, at least one): consumers that each take a share of a long queue
- * batch their work without leaving the others idle. */
-size_t sd_queue_pop_share(struct sd_queue *q, struct sd_qnode **out, size_t cap,
-    size_t shares, long wait_ms, int *stopped);
-
 /* Take from the head, oldest first, the nodes for which old(node, arg)
  * holds; stops at the first that does not.  Returns them as a list
  * linked through next. */

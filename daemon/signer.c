@@ -1,10 +1,8 @@
 /*
- * signer: worker threads between the front and the HSM.  Each worker
- * takes its share of the queue (up to SD_SIGN_BATCH jobs) and looks up
- * their (client, request_id) in the ledger in one query; then per job, in
- * order: if recorded, answer with the record (same request) or a
- * conflict; else sign in the HSM and queue the ledger entry.  The
- * signature leaves this process only through
+ * signer: worker threads between the front and the HSM.  The order per
+ * job is: look up (client, request_id) in the ledger; if recorded, answer
+ * with the record (same request) or a conflict; else sign in the HSM and
+ * queue the ledger entry.  The signature leaves this process only through
  * the ledger callback after COMMIT; on any failure it is wiped.
  */
 #include <pthread.h>
@@ -48,7 +46,6 @@ struct signer {
 struct worker_arg {
 	struct signer *s;
 	struct ledger_reader *rd;
-	unsigned int shares; /* the number of workers */
 };
 
 static void
@@ -322,28 +319,28 @@ run_tsa(struct signer *s, struct sign_job *j)
 	return 0;
 }
 
-/* A time-stamp: issued, then queued for the ledger. */
 static void
-run_tsa_job(struct signer *s, struct sign_job *j)
-{
-	int r;
-
-	if ((r = run_tsa(s, j)) != 0)
-		finish(j, r);
-	else if ((r = ledger_submit(s->ledger, &j->entry, committed, j)) != 0)
-		finish(j, r == SD_ERR_BUSY ? SD_ERR_BUSY : SD_ERR_LEDGER);
-}
-
-/* A signature whose request the ledger does not hold (found is the
- * lookup's answer: anything else is the client's answer). */
-static void
-run_sign_job(struct signer *s, struct sign_job *j, int found)
+run_job(struct signer *s, struct ledger_reader *rd, struct sign_job *j)
 {
 	struct ledger_entry *e = &j->entry;
 	int r;
 
-	if (found != SD_ERR_NOT_FOUND) { /* recorded, conflict, ledger down */
-		finish(j, found);
+	if (j->is_lookup) {
+		finish(j, run_lookup(rd, &j->lk));
+		return;
+	}
+	if (j->is_tsa) {
+		if ((r = run_tsa(s, j)) != 0)
+			finish(j, r);
+		else if ((r = ledger_submit(s->ledger, e, committed, j)) != 0)
+			finish(
+			    j, r == SD_ERR_BUSY ? SD_ERR_BUSY : SD_ERR_LEDGER);
+		return;
+	}
+	fill_entry(j);
+	r = ledger_find_request(rd, e);
+	if (r != SD_ERR_NOT_FOUND) { /* recorded, conflict, or ledger down */
+		finish(j, r);
 		return;
 	}
 	e->signed_at_us = sd_now_us();
@@ -355,47 +352,17 @@ run_sign_job(struct signer *s, struct sign_job *j, int found)
 		finish(j, r == SD_ERR_BUSY ? SD_ERR_BUSY : SD_ERR_LEDGER);
 }
 
-/* A worker's share of the queue, in order; the signatures' requests are
- * looked up in the ledger together, in one query. */
-static void
-run_jobs(struct signer *s, struct ledger_reader *rd, struct sd_qnode **nodes,
-    size_t n)
-{
-	struct sign_job *jobs[SD_SIGN_BATCH];
-	struct ledger_entry *look[SD_SIGN_BATCH];
-	int found[SD_SIGN_BATCH];
-	size_t i, m = 0;
-
-	for (i = 0; i < n; i++) {
-		jobs[i] = SD_CONTAINER_OF(nodes[i], struct sign_job, qnode);
-		if (!jobs[i]->is_lookup && !jobs[i]->is_tsa) {
-			fill_entry(jobs[i]);
-			look[m++] = &jobs[i]->entry;
-		}
-	}
-	ledger_find_requests(rd, look, m, found);
-	for (i = 0, m = 0; i < n; i++) {
-		if (jobs[i]->is_lookup)
-			finish(jobs[i], run_lookup(rd, &jobs[i]->lk));
-		else if (jobs[i]->is_tsa)
-			run_tsa_job(s, jobs[i]);
-		else
-			run_sign_job(s, jobs[i], found[m++]);
-	}
-}
-
 static void *
 worker_main(void *arg)
 {
 	struct worker_arg *wa = arg;
-	struct sd_qnode *nodes[SD_SIGN_BATCH];
-	size_t n;
+	struct sd_qnode *n;
 	int stopped = 0;
 
 	while (!stopped) {
-		n = sd_queue_pop_share(&wa->s->queue, nodes, SD_SIGN_BATCH,
-		    wa->shares, -1, &stopped);
-		run_jobs(wa->s, wa->rd, nodes, n);
+		if (sd_queue_pop(&wa->s->queue, &n, 1, -1, &stopped) == 1)
+			run_job(wa->s, wa->rd,
+			    SD_CONTAINER_OF(n, struct sign_job, qnode));
 	}
 	free(wa);
 	return NULL;
@@ -449,7 +416,6 @@ signer_new(struct hsm *h, struct ledger *l, const char *conninfo,
 		}
 		wa->s = s;
 		wa->rd = s->readers[i];
-		wa->shares = workers;
 		if (pthread_create(&s->threads[i], NULL, worker_main, wa) !=
 		    0) {
 			free(wa);

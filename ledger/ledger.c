@@ -577,8 +577,8 @@ insert_rows(struct ledger *l, struct ledger_entry **b, size_t n)
 	for (i = 0; i < nm; i++, np += 3)
 		ledger_merkle_params(&p->made[i], &p->nt[i], &p->v[np],
 		    &p->len[np], &p->fmt[np]);
-	res = ledger_batch_exec(l->conn, p->v, p->len, p->fmt, n, NCOLS, nm);
-	if (res == NULL) {
+	if (ledger_batch_exec(
+		l->conn, p->v, p->len, p->fmt, n, NCOLS, nm, &res) != 0) {
 		free(p);
 		return SD_ERR_INTERNAL;
 	}
@@ -661,14 +661,13 @@ committed_as_is(struct ledger *l, const struct ledger_entry *e)
 static int
 settle_recorded(struct ledger *l, struct ledger_entry *e)
 {
-	int r, found;
+	int r;
 
 	if ((r = committed_as_is(l, e)) != 0)
 		return r > 0 ? 0 : SD_ERR_LEDGER;
 	if (e->kind != LEDGER_SIGNATURE)
 		return SD_ERR_NOT_FOUND;
-	r = ledger_find_on(l->conn, &e, 1, &found);
-	return r != 0 ? r : found;
+	return ledger_find_on(l->conn, e);
 }
 
 static void

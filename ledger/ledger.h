@@ -201,15 +201,13 @@ struct ledger_reader *ledger_reader_new(const char *conninfo);
 void ledger_reader_free(struct ledger_reader *rd);
 
 /*
- * Look up the entries recorded for (e[i]->client, e[i]->request_id),
- * i < n, in one query.  res[i] is 0 when e[i]'s request is recorded
- * (same request_hash: its result is copied into e[i], replayed = 1),
- * SD_ERR_CONFLICT when another request is recorded under that id, or
- * SD_ERR_NOT_FOUND; every res[i] is SD_ERR_LEDGER when the ledger could
- * not be read (logged).
+ * Look up the entry recorded for (e->client, e->request_id).  When it is
+ * the same request (same request_hash) its result is copied into e
+ * (replayed = 1) and 0 returned; SD_ERR_CONFLICT when it is another
+ * request; SD_ERR_NOT_FOUND when there is none; SD_ERR_LEDGER on error.
  */
-void ledger_find_requests(struct ledger_reader *rd,
-    struct ledger_entry *const *e, size_t n, int *res);
+int ledger_find_request(struct ledger_reader *rd, struct ledger_entry *e)
+    __attribute__((warn_unused_result));
 
 /*
  * entry_hash = SHA-256(canonical(entry) || prev_hash), the encoding of

@@ -60,9 +60,8 @@ int ledger_reader_run(
 /* Prepare the request lookup of ledger_find_on on c: 0 or SD_ERR_LEDGER. */
 int ledger_prepare_find(PGconn *c, char *errbuf, size_t errlen);
 
-/* ledger_find_requests on connection c (prepared). */
-int ledger_find_on(
-    PGconn *c, struct ledger_entry *const *e, size_t n, int *res);
+/* ledger_find_request on connection c (prepared). */
+int ledger_find_on(PGconn *c, struct ledger_entry *e);
 
 /* Prepare the writer's batch insert (ledger_batch_exec) on c: 0 or
  * SD_ERR_LEDGER with a reason in errbuf. */
@@ -72,11 +71,12 @@ int ledger_batch_prepare(PGconn *c, char *errbuf, size_t errlen);
  * Insert a batch with the prepared statement: n entries whose parameters
  * are v/len/fmt[i * ncols .. (i + 1) * ncols) (ledger.c's row_params; the
  * instance, v[0], is the same in all), then nm subtrees of three
- * parameters each (ledger_merkle_params).  Returns the result (PQclear
- * it), or NULL when out of memory.
+ * parameters each (ledger_merkle_params).  Returns 0 with libpq's result
+ * in *res (PQclear it; NULL when it could not send), or SD_ERR_INTERNAL
+ * when out of memory.
  */
-PGresult *ledger_batch_exec(PGconn *c, const char *const *v, const int *len,
-    const int *fmt, size_t n, size_t ncols, size_t nm);
+int ledger_batch_exec(PGconn *c, const char *const *v, const int *len,
+    const int *fmt, size_t n, size_t ncols, size_t nm, PGresult **res);
 
 struct ledger_verdict;
 struct merkle_node;

@@ -55,7 +55,7 @@ n=$(psql_q "select count(*) from ledger_entries where request_id = '$rid2'")
 	fail "the clients got a signature that is not the recorded one"
 
 tid "a request_id with quotes, backslashes, commas and braces is retried exactly"
-# the lookup sends request ids to PostgreSQL in an array literal
+# characters that SQL or an array literal would treat specially
 rid3="t-idem-\"q\\b,{c}-$RANDOM$RANDOM"
 sign_json demo-ec "$d1" sha256 "$rid3"
 expect_code 200 "first" || return 0
@@ -69,8 +69,8 @@ sign_json demo-ec "$d2" sha256 "$rid3"
 expect_code 409 "another request under it"
 
 tid "retries and new requests at once each get their own answer"
-# a worker looks its share of the queue up in one query: recorded and new
-# requests together must each be told apart
+# recorded and new requests in flight together, on all the workers, must
+# each be told apart
 mix_body() {
 	printf '{"key":"demo-ec","digest":"%s","digest_alg":"sha256","request_id":"t-idem-mix-%s-%s%s"}' \
 		"$d1" "$1" "$rid" "$2"

@@ -45,36 +45,6 @@ test_fifo_and_capacity(void **state)
 	sd_queue_destroy(&q);
 }
 
-/* A share: a quarter of 10 queued is 3 (rounded up), of the 7 left 2,
- * and never less than one; the cap still holds. */
-static void
-test_share(void **state)
-{
-	struct item it[10];
-	struct sd_qnode *out[16];
-	struct sd_queue q;
-	int stopped, i;
-
-	(void)state;
-	sd_queue_init(&q, 16);
-	for (i = 0; i < 10; i++) {
-		it[i].v = i;
-		assert_int_equal(sd_queue_push(&q, &it[i].node), 0);
-	}
-	assert_int_equal(sd_queue_pop_share(&q, out, 16, 4, 0, &stopped), 3);
-	assert_int_equal(SD_CONTAINER_OF(out[2], struct item, node)->v, 2);
-	assert_int_equal(sd_queue_pop_share(&q, out, 16, 4, 0, &stopped), 2);
-	assert_int_equal(SD_CONTAINER_OF(out[0], struct item, node)->v, 3);
-	assert_int_equal(sd_queue_pop_share(&q, out, 1, 2, 0, &stopped), 1);
-	assert_int_equal(SD_CONTAINER_OF(out[0], struct item, node)->v, 5);
-	assert_int_equal(sd_queue_pop_share(&q, out, 16, 64, 0, &stopped), 1);
-	assert_int_equal(sd_queue_pop_share(&q, out, 16, 1, 0, &stopped), 3);
-	assert_int_equal(SD_CONTAINER_OF(out[2], struct item, node)->v, 9);
-	assert_int_equal(sd_queue_pop_share(&q, out, 16, 4, 0, &stopped), 0);
-	assert_false(stopped);
-	sd_queue_destroy(&q);
-}
-
 /* Bounded in bytes: a push that would take the queue over the bound it
  * names is refused, whatever the bound of earlier pushes (core_chan: a
  * soft bound for large answers, a hard one for the rest); taking nodes
@@ -194,7 +164,6 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fifo_and_capacity),
 		cmocka_unit_test(test_byte_bound),
-		cmocka_unit_test(test_share),
 		cmocka_unit_test(test_stop_drains_then_reports),
 		cmocka_unit_test(test_bounded_wait),
 		cmocka_unit_test(test_take_old_stops_at_first_young),
