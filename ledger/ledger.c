@@ -5,7 +5,8 @@
  * The writer thread takes every entry queued while the previous commit
  * was in flight (up to SD_LEDGER_BATCH_MAX), chains them (seq, prev_hash,
  * entry_hash) and writes them with one INSERT (ledger_batch.c), which
- * commits on return (autocommit, synchronous_commit=on).  Callbacks run only then.
+ * commits on return (autocommit, synchronous_commit=on).  Callbacks run
+ * only then.
  * When the connection is lost during a commit, the writer reconnects, reads
  * the chain head again and asks the database, by (client, request_id),
  * which entries of the batch it holds: those are answered, the others are

@@ -92,7 +92,7 @@ static uint8_t *
 pack_array(const char *const *v, const int *len, const int *fmt, size_t at,
     size_t stride, size_t n, uint32_t oid, size_t *size)
 {
-	size_t i, k, total = n > 0 ? 20 : 12;
+	size_t i, k, vl, total = n > 0 ? 20 : 12;
 	int nulls = 0;
 	uint8_t *buf, *p;
 
@@ -117,9 +117,10 @@ pack_array(const char *const *v, const int *len, const int *fmt, size_t at,
 			p = put32(p, UINT32_MAX); /* -1: NULL */
 			continue;
 		}
-		p = put32(p, (uint32_t)value_len(v, len, fmt, k));
-		memcpy(p, v[k], value_len(v, len, fmt, k));
-		p += value_len(v, len, fmt, k);
+		vl = value_len(v, len, fmt, k);
+		p = put32(p, (uint32_t)vl);
+		memcpy(p, v[k], vl);
+		p += vl;
 	}
 	*size = total;
 	return buf;

@@ -237,7 +237,7 @@ class Conn:
     def bind_text(self, body):
         """The text a Bind is matched by (see the module's doc)."""
         try:
-            portal, rest = body.split(b"\0", 1)
+            rest = body.split(b"\0", 1)[1]  # after the portal's name
             name, rest = rest.split(b"\0", 1)
             nf = struct.unpack("!h", rest[:2])[0]
             fmts = struct.unpack("!%dh" % nf, rest[2 : 2 + 2 * nf])
