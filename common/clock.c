@@ -15,18 +15,24 @@ sd_ms_since(const struct timespec *t)
 }
 
 struct timespec
-sd_deadline_ms(long ms)
+sd_deadline_us(long us)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (ms % 1000) * 1000000L;
+	ts.tv_sec += us / 1000000L;
+	ts.tv_nsec += (us % 1000000L) * 1000L;
 	if (ts.tv_nsec >= 1000000000L) {
 		ts.tv_sec++;
 		ts.tv_nsec -= 1000000000L;
 	}
 	return ts;
+}
+
+struct timespec
+sd_deadline_ms(long ms)
+{
+	return sd_deadline_us(ms * 1000L);
 }
 
 void

@@ -19,6 +19,9 @@ long sd_ms_since(const struct timespec *t);
  * condition variable made with sd_cond_init. */
 struct timespec sd_deadline_ms(long ms);
 
+/* The same, us microseconds from now. */
+struct timespec sd_deadline_us(long us);
+
 /* The wall clock (CLOCK_REALTIME) in microseconds since the epoch: the
  * time ledger entries record. */
 int64_t sd_now_us(void);

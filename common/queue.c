@@ -104,6 +104,29 @@ sd_queue_pop(struct sd_queue *q, struct sd_qnode **out, size_t cap,
 	return n;
 }
 
+size_t
+sd_queue_pop_until(struct sd_queue *q, struct sd_qnode **out, size_t cap,
+    size_t want, const struct timespec *until)
+{
+	size_t n = 0;
+
+	if (want > cap)
+		want = cap;
+	pthread_mutex_lock(&q->lock);
+	for (;;) {
+		while (n < cap && q->head != NULL)
+			out[n++] = take_head(q);
+		if (n >= want || q->stopping ||
+		    pthread_cond_timedwait(&q->cond, &q->lock, until) ==
+			ETIMEDOUT)
+			break;
+	}
+	while (n < cap && q->head != NULL)
+		out[n++] = take_head(q);
+	pthread_mutex_unlock(&q->lock);
+	return n;
+}
+
 struct sd_qnode *
 sd_queue_take_old(
     struct sd_queue *q, int (*old)(const struct sd_qnode *, void *), void *arg)

@@ -54,6 +54,15 @@ int sd_queue_push_bytes(struct sd_queue *q, struct sd_qnode *n, size_t bytes,
 size_t sd_queue_pop(struct sd_queue *q, struct sd_qnode **out, size_t cap,
     long wait_ms, int *stopped);
 
+/*
+ * Take more nodes into out[0..cap): wait until want were taken, the queue
+ * is stopped, or the deadline `until` (sd_deadline_us) passed; never
+ * more than cap.  Returns how many were taken, maybe 0.  The ledger
+ * writer waits so, boundedly, for entries it knows are on their way.
+ */
+size_t sd_queue_pop_until(struct sd_queue *q, struct sd_qnode **out, size_t cap,
+    size_t want, const struct timespec *until);
+
 /* Take from the head, oldest first, the nodes for which old(node, arg)
  * holds; stops at the first that does not.  Returns them as a list
  * linked through next. */

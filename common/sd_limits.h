@@ -79,6 +79,8 @@
 /* ledger */
 #define SD_LEDGER_BATCH_MAX 256    /* entries per commit */
 #define SD_LEDGER_QUEUE_MAX 4096   /* entries waiting for commit */
+#define SD_BATCH_WAIT_MS_DEFAULT 3 /* group commit: wait for signatures */
+#define SD_BATCH_WAIT_MS_MAX 100
 #define SD_LEDGER_PAGE_DEFAULT 100 /* GET /v1/ledger/{instance} entries */
 #define SD_LEDGER_PAGE_MAX 500     /* ... and at most, with ?limit= */
 #define SD_SIGN_QUEUE_MAX 4096     /* requests waiting for a worker */

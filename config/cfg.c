@@ -194,10 +194,11 @@ static int
 load_database(
     struct cfg_yaml_doc *doc, const struct cfg_yaml_node *node, struct cfg *cfg)
 {
-	enum { K_CONNINFO, K_MIGRATE, K_N };
+	enum { K_CONNINFO, K_MIGRATE, K_WAIT, K_N };
 	static const struct cfg_yaml_key keys[K_N] = {
 		[K_CONNINFO] = { "conninfo", 1 },
 		[K_MIGRATE] = { "migrate_conninfo", 0 },
+		[K_WAIT] = { "batch_wait_ms", 0 },
 	};
 	const struct cfg_yaml_node *v[K_N];
 	int r;
@@ -206,6 +207,10 @@ load_database(
 	if ((r = cfg_yaml_map(doc, node, keys, K_N, v)) != 0 ||
 	    (r = cfg_yaml_str(doc, v[K_CONNINFO], 1, cfg->conninfo,
 		 sizeof(cfg->conninfo))) != 0)
+		return r;
+	if (v[K_WAIT] != NULL &&
+	    (r = read_uint(doc, v[K_WAIT], 0, SD_BATCH_WAIT_MS_MAX,
+		 &cfg->batch_wait_ms)) != 0)
 		return r;
 	if (v[K_MIGRATE] == NULL) {
 		memcpy(cfg->migrate_conninfo, cfg->conninfo,
@@ -403,6 +408,7 @@ set_defaults(struct cfg *cfg)
 	cfg->log_level = CFG_LOG_INFO;
 	cfg->checkpoint_every = SD_CHECKPOINT_EVERY_DEFAULT;
 	cfg->checkpoint_seconds = SD_CHECKPOINT_SECONDS_DEFAULT;
+	cfg->batch_wait_ms = SD_BATCH_WAIT_MS_DEFAULT;
 	cfg->tsa_require_sync = 1;
 	cfg->nmodule_dirs =
 	    sizeof(default_module_dirs) / sizeof(default_module_dirs[0]);

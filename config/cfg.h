@@ -50,6 +50,9 @@ struct cfg {
 	/* `seald migrate` connects with this (the tables' owner); defaults
 	 * to conninfo */
 	char migrate_conninfo[SD_CONNINFO_MAX];
+	/* group commit: how long a commit may wait for the signatures in
+	 * progress, ms (0: never), default 3 */
+	unsigned int batch_wait_ms;
 
 	/* limits: */
 	size_t max_body;              /* bytes, default 64 KiB */

@@ -298,6 +298,7 @@ serve(struct cfg *cfg, const char *path, const char *override)
 		ex = EX_LEDGER;
 		goto out;
 	}
+	ledger_set_batch_wait(ledger, (long)cfg->batch_wait_ms * 1000L);
 	/* after the ledger: managed keys come from the keys table, which
 	 * ledger_open found at the right schema */
 	if ((rd = ledger_reader_new(cfg->conninfo)) == NULL) {

@@ -330,7 +330,10 @@ run_job(struct signer *s, struct ledger_reader *rd, struct sign_job *j)
 		return;
 	}
 	if (j->is_tsa) {
-		if ((r = run_tsa(s, j)) != 0)
+		ledger_preparing(s->ledger, 1);
+		r = run_tsa(s, j);
+		ledger_preparing(s->ledger, -1);
+		if (r != 0)
 			finish(j, r);
 		else if ((r = ledger_submit(s->ledger, e, committed, j)) != 0)
 			finish(
@@ -344,7 +347,10 @@ run_job(struct signer *s, struct ledger_reader *rd, struct sign_job *j)
 		return;
 	}
 	e->signed_at_us = sd_now_us();
-	if ((r = seal(s->hsm, j)) != 0) {
+	ledger_preparing(s->ledger, 1);
+	r = seal(s->hsm, j);
+	ledger_preparing(s->ledger, -1);
+	if (r != 0) {
 		finish(j, r);
 		return;
 	}

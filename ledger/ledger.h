@@ -179,6 +179,16 @@ int ledger_submit(struct ledger *l, struct ledger_entry *e,
     void (*done)(struct ledger_entry *, int, void *), void *arg)
     __attribute__((warn_unused_result));
 
+/*
+ * Group commit: an entry is on its way (delta 1: its signature is being
+ * made) or no longer (-1, before it is submitted, or when it will not
+ * be).  While entries are on their way, the writer waits for them, at
+ * most the batch wait (0, the default here: never), to commit them with
+ * the entries it holds.
+ */
+void ledger_preparing(struct ledger *l, int delta);
+void ledger_set_batch_wait(struct ledger *l, long us);
+
 /* 1 when the writer is connected to the database. */
 int ledger_ready(struct ledger *l);
 

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <pthread.h>
 #include <time.h>
 
 #include <cmocka.h>
@@ -127,6 +128,70 @@ test_bounded_wait(void **state)
 	sd_queue_destroy(&q);
 }
 
+struct late {
+	struct sd_queue *q;
+	struct item *it;
+};
+
+static void *
+push_late(void *arg)
+{
+	struct late *l = arg;
+	struct timespec ts = { 0, 30 * 1000000L };
+
+	nanosleep(&ts, NULL);
+	assert_int_equal(sd_queue_push(l->q, &l->it->node), 0);
+	return NULL;
+}
+
+/* sd_queue_pop_until: back as soon as `want` nodes came (one pushed
+ * 30 ms later by another thread, long before the 10 s deadline), at the
+ * deadline when they do not, never more than cap, and at once when the
+ * queue is stopped. */
+static void
+test_pop_until(void **state)
+{
+	struct item it[3] = { { 0, { NULL, 0 } }, { 1, { NULL, 0 } },
+		{ 2, { NULL, 0 } } };
+	struct sd_qnode *out[4];
+	struct late late;
+	struct sd_queue q;
+	struct timespec t0, until;
+	pthread_t t;
+	long ms;
+
+	(void)state;
+	sd_queue_init(&q, 8);
+	late.q = &q;
+	late.it = &it[2];
+	assert_int_equal(sd_queue_push(&q, &it[0].node), 0);
+	assert_int_equal(pthread_create(&t, NULL, push_late, &late), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	until = sd_deadline_us(10 * 1000000L);
+	assert_int_equal(sd_queue_pop_until(&q, out, 4, 2, &until), 2);
+	ms = sd_ms_since(&t0);
+	assert_true(ms >= 20 && ms < 5000);
+	assert_int_equal(SD_CONTAINER_OF(out[1], struct item, node)->v, 2);
+	assert_int_equal(pthread_join(t, NULL), 0);
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	until = sd_deadline_us(50 * 1000L);
+	assert_int_equal(sd_queue_pop_until(&q, out, 4, 1, &until), 0);
+	ms = sd_ms_since(&t0);
+	assert_true(ms >= 45 && ms < 5000);
+
+	assert_int_equal(sd_queue_push(&q, &it[0].node), 0);
+	assert_int_equal(sd_queue_push(&q, &it[1].node), 0);
+	until = sd_deadline_us(10 * 1000000L);
+	assert_int_equal(sd_queue_pop_until(&q, out, 1, 5, &until), 1);
+	sd_queue_stop(&q);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(sd_queue_pop_until(&q, out, 4, 5, &until), 1);
+	assert_int_equal(SD_CONTAINER_OF(out[0], struct item, node)->v, 1);
+	assert_true(sd_ms_since(&t0) < 5000);
+	sd_queue_destroy(&q);
+}
+
 static int
 below(const struct sd_qnode *n, void *arg)
 {
@@ -166,6 +231,7 @@ main(void)
 		cmocka_unit_test(test_byte_bound),
 		cmocka_unit_test(test_stop_drains_then_reports),
 		cmocka_unit_test(test_bounded_wait),
+		cmocka_unit_test(test_pop_until),
 		cmocka_unit_test(test_take_old_stops_at_first_young),
 	};
 
