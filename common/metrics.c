@@ -34,7 +34,7 @@ static struct {
 	struct histogram hsm;
 	atomic_ulong hsm_errors;
 	struct histogram commit;
-	atomic_ulong batch_entries, commits_failed;
+	atomic_ulong batch_entries, commits_failed, batch_waits;
 	atomic_long waiting;
 	atomic_ulong reloads[2];
 } m;
@@ -89,6 +89,12 @@ metrics_ledger_commit(size_t n, long us, int ok)
 	if (!ok)
 		atomic_fetch_add_explicit(
 		    &m.commits_failed, 1, memory_order_relaxed);
+}
+
+void
+metrics_ledger_batch_wait(void)
+{
+	atomic_fetch_add_explicit(&m.batch_waits, 1, memory_order_relaxed);
 }
 
 void
@@ -236,6 +242,10 @@ metrics_render(void (*extra)(struct metrics_text *, void *), void *arg)
 	    "# HELP seald_ledger_commits_failed_total Commits that failed.\n"
 	    "# TYPE seald_ledger_commits_failed_total counter\n"
 	    "seald_ledger_commits_failed_total %lu\n"
+	    "# HELP seald_ledger_batch_waits_total Commits that waited for "
+	    "signatures in progress.\n"
+	    "# TYPE seald_ledger_batch_waits_total counter\n"
+	    "seald_ledger_batch_waits_total %lu\n"
 	    "# HELP seald_ledger_lag_entries Signed entries waiting for "
 	    "their commit.\n# TYPE seald_ledger_lag_entries gauge\n"
 	    "seald_ledger_lag_entries %ld\n"
@@ -243,7 +253,7 @@ metrics_render(void (*extra)(struct metrics_text *, void *), void *arg)
 	    "result.\n# TYPE seald_policy_reloads_total counter\n"
 	    "seald_policy_reloads_total{result=\"accepted\"} %lu\n"
 	    "seald_policy_reloads_total{result=\"refused\"} %lu\n",
-	    get(&m.batch_entries), get(&m.commits_failed),
+	    get(&m.batch_entries), get(&m.commits_failed), get(&m.batch_waits),
 	    atomic_load_explicit(&m.waiting, memory_order_relaxed),
 	    get(&m.reloads[1]), get(&m.reloads[0]));
 	if (extra != NULL)

@@ -36,6 +36,8 @@ void metrics_hsm(long us, int ok);
 /* One ledger commit of n entries (0 ok), and the entries waiting for
  * their commit (added when queued, taken when answered). */
 void metrics_ledger_commit(size_t n, long us, int ok);
+/* A commit waited for signatures in progress (group commit). */
+void metrics_ledger_batch_wait(void);
 void metrics_ledger_waiting(long delta);
 
 /* A policy reload, accepted or refused. */

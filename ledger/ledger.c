@@ -3,7 +3,9 @@
  * request lookup itself is ledger_request.c).
  *
  * The writer thread takes every entry queued while the previous commit
- * was in flight (up to SD_LEDGER_BATCH_MAX), chains them (seq, prev_hash,
+ * was in flight (up to SD_LEDGER_BATCH_MAX), and those whose signatures
+ * are in the HSM then, waiting for them at most the batch wait (gather),
+ * chains them (seq, prev_hash,
  * entry_hash) and writes them with one INSERT (ledger_batch.c), which
  * commits on return (autocommit, synchronous_commit=on).  Callbacks run
  * only then.
@@ -958,6 +960,7 @@ gather(struct ledger *l, struct sd_qnode **out, size_t cap)
 
 	if (us <= 0 || coming <= 0 || cap == 0)
 		return 0;
+	metrics_ledger_batch_wait();
 	until = sd_deadline_us(us);
 	return sd_queue_pop_until(&l->queue, out, cap, (size_t)coming, &until);
 }

@@ -131,8 +131,11 @@ test_bounded_wait(void **state)
 struct late {
 	struct sd_queue *q;
 	struct item *it;
+	int r;
 };
 
+/* Thread: push l->it 30 ms from now; l->r is the push's result (checked
+ * by the test's own thread: cmocka asserts only there). */
 static void *
 push_late(void *arg)
 {
@@ -140,7 +143,7 @@ push_late(void *arg)
 	struct timespec ts = { 0, 30 * 1000000L };
 
 	nanosleep(&ts, NULL);
-	assert_int_equal(sd_queue_push(l->q, &l->it->node), 0);
+	l->r = sd_queue_push(l->q, &l->it->node);
 	return NULL;
 }
 
@@ -164,15 +167,18 @@ test_pop_until(void **state)
 	sd_queue_init(&q, 8);
 	late.q = &q;
 	late.it = &it[2];
+	late.r = -1;
 	assert_int_equal(sd_queue_push(&q, &it[0].node), 0);
-	assert_int_equal(pthread_create(&t, NULL, push_late, &late), 0);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	until = sd_deadline_us(10 * 1000000L);
+	assert_int_equal(pthread_create(&t, NULL, push_late, &late), 0);
 	assert_int_equal(sd_queue_pop_until(&q, out, 4, 2, &until), 2);
 	ms = sd_ms_since(&t0);
-	assert_true(ms >= 20 && ms < 5000);
-	assert_int_equal(SD_CONTAINER_OF(out[1], struct item, node)->v, 2);
 	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_int_equal(late.r, 0);
+	assert_true(ms >= 25 && ms < 5000);
+	assert_int_equal(SD_CONTAINER_OF(out[0], struct item, node)->v, 0);
+	assert_int_equal(SD_CONTAINER_OF(out[1], struct item, node)->v, 2);
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	until = sd_deadline_us(50 * 1000L);
