@@ -80,35 +80,15 @@ take_head(struct sd_queue *q)
 	return n;
 }
 
-size_t
-sd_queue_pop(struct sd_queue *q, struct sd_qnode **out, size_t cap,
-    long wait_ms, int *stopped)
-{
-	struct timespec until;
-	size_t n = 0;
-
-	if (wait_ms >= 0)
-		until = sd_deadline_ms(wait_ms);
-	pthread_mutex_lock(&q->lock);
-	while (q->head == NULL && !q->stopping) {
-		if (wait_ms < 0)
-			pthread_cond_wait(&q->cond, &q->lock);
-		else if (pthread_cond_timedwait(&q->cond, &q->lock, &until) ==
-		    ETIMEDOUT)
-			break;
-	}
-	while (n < cap && q->head != NULL)
-		out[n++] = take_head(q);
-	*stopped = n == 0 && q->stopping;
-	pthread_mutex_unlock(&q->lock);
-	return n;
-}
-
-size_t
-sd_queue_pop_until(struct sd_queue *q, struct sd_qnode **out, size_t cap,
-    size_t want, const struct timespec *until)
+/* Take into out[0..cap) until want nodes were taken, the queue is
+ * stopping, or the deadline passed (until NULL: none); what is there at
+ * the deadline is taken too.  *stopped: stopping, and nothing taken. */
+static size_t
+take_until(struct sd_queue *q, struct sd_qnode **out, size_t cap, size_t want,
+    const struct timespec *until, int *stopped)
 {
 	size_t n = 0;
+	int r = 0;
 
 	if (want > cap)
 		want = cap;
@@ -116,15 +96,36 @@ sd_queue_pop_until(struct sd_queue *q, struct sd_qnode **out, size_t cap,
 	for (;;) {
 		while (n < cap && q->head != NULL)
 			out[n++] = take_head(q);
-		if (n >= want || q->stopping ||
-		    pthread_cond_timedwait(&q->cond, &q->lock, until) ==
-			ETIMEDOUT)
+		if (n >= want || q->stopping || r == ETIMEDOUT)
 			break;
+		r = until == NULL
+		    ? pthread_cond_wait(&q->cond, &q->lock)
+		    : pthread_cond_timedwait(&q->cond, &q->lock, until);
 	}
-	while (n < cap && q->head != NULL)
-		out[n++] = take_head(q);
+	*stopped = n == 0 && q->stopping;
 	pthread_mutex_unlock(&q->lock);
 	return n;
+}
+
+size_t
+sd_queue_pop(struct sd_queue *q, struct sd_qnode **out, size_t cap,
+    long wait_ms, int *stopped)
+{
+	struct timespec until;
+
+	if (wait_ms < 0)
+		return take_until(q, out, cap, 1, NULL, stopped);
+	until = sd_deadline_ms(wait_ms);
+	return take_until(q, out, cap, 1, &until, stopped);
+}
+
+size_t
+sd_queue_pop_until(struct sd_queue *q, struct sd_qnode **out, size_t cap,
+    size_t want, const struct timespec *until)
+{
+	int stopped;
+
+	return take_until(q, out, cap, want, until, &stopped);
 }
 
 struct sd_qnode *
