@@ -194,10 +194,10 @@ install: all
 	install -m 0644 migrations/*.sql $(DESTDIR)$(PREFIX)/share/seald/migrations/
 
 # valgrind: every integration test but the package and load ones (a
-# load test measures speed: hostile, rogue; group_commit counts what
-# signatures overlap), with each seald
+# load test measures speed: hostile, rogue; group_commit and lookahead
+# count what signatures overlap or queue), with each seald
 # run under valgrind (tests/integration/valgrind.sh)
-VALGRIND_TESTS ?= $(filter-out deb hostile rogue group_commit,$(patsubst tests/integration/t_%.sh,%,$(wildcard tests/integration/t_*.sh)))
+VALGRIND_TESTS ?= $(filter-out deb hostile rogue group_commit lookahead,$(patsubst tests/integration/t_%.sh,%,$(wildcard tests/integration/t_*.sh)))
 valgrind: deps all $(BUILD)/tests/libp11fault.so
 	@bash tests/integration/valgrind.sh $(BUILD) $(VALGRIND_TESTS)
 

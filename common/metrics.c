@@ -35,6 +35,7 @@ static struct {
 	atomic_ulong hsm_errors;
 	struct histogram commit;
 	atomic_ulong batch_entries, commits_failed, batch_waits;
+	atomic_ulong lookups, lookups_more, lookups_ahead;
 	atomic_long waiting;
 	atomic_ulong reloads[2];
 } m;
@@ -95,6 +96,19 @@ void
 metrics_ledger_batch_wait(void)
 {
 	atomic_fetch_add_explicit(&m.batch_waits, 1, memory_order_relaxed);
+}
+
+void
+metrics_ledger_lookup(size_t more)
+{
+	atomic_fetch_add_explicit(&m.lookups, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&m.lookups_more, more, memory_order_relaxed);
+}
+
+void
+metrics_ledger_lookup_ahead(void)
+{
+	atomic_fetch_add_explicit(&m.lookups_ahead, 1, memory_order_relaxed);
 }
 
 void
@@ -246,6 +260,19 @@ metrics_render(void (*extra)(struct metrics_text *, void *), void *arg)
 	    "signatures in progress.\n"
 	    "# TYPE seald_ledger_batch_waits_total counter\n"
 	    "seald_ledger_batch_waits_total %lu\n"
+	    "# HELP seald_ledger_lookups_total Idempotency lookups sent "
+	    "for signature requests (one query each).\n"
+	    "# TYPE seald_ledger_lookups_total counter\n"
+	    "seald_ledger_lookups_total %lu\n"
+	    "# HELP seald_ledger_lookups_queued_total Queued requests "
+	    "those lookups took along.\n"
+	    "# TYPE seald_ledger_lookups_queued_total counter\n"
+	    "seald_ledger_lookups_queued_total %lu\n"
+	    "# HELP seald_ledger_lookups_ahead_total Signature requests "
+	    "found absent by an earlier request's lookup (no query of "
+	    "their own).\n"
+	    "# TYPE seald_ledger_lookups_ahead_total counter\n"
+	    "seald_ledger_lookups_ahead_total %lu\n"
 	    "# HELP seald_ledger_lag_entries Signed entries waiting for "
 	    "their commit.\n# TYPE seald_ledger_lag_entries gauge\n"
 	    "seald_ledger_lag_entries %ld\n"
@@ -254,6 +281,7 @@ metrics_render(void (*extra)(struct metrics_text *, void *), void *arg)
 	    "seald_policy_reloads_total{result=\"accepted\"} %lu\n"
 	    "seald_policy_reloads_total{result=\"refused\"} %lu\n",
 	    get(&m.batch_entries), get(&m.commits_failed), get(&m.batch_waits),
+	    get(&m.lookups), get(&m.lookups_more), get(&m.lookups_ahead),
 	    atomic_load_explicit(&m.waiting, memory_order_relaxed),
 	    get(&m.reloads[1]), get(&m.reloads[0]));
 	if (extra != NULL)

@@ -39,6 +39,11 @@ void metrics_ledger_commit(size_t n, long us, int ok);
 /* A commit waited for signatures in progress (group commit). */
 void metrics_ledger_batch_wait(void);
 void metrics_ledger_waiting(long delta);
+/* A signature request's idempotency lookup: a query of its own (which
+ * took `more` queued requests along), or none because an earlier
+ * request's query found it absent. */
+void metrics_ledger_lookup(size_t more);
+void metrics_ledger_lookup_ahead(void);
 
 /* A policy reload, accepted or refused. */
 void metrics_reload(int accepted);

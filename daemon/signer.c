@@ -6,6 +6,7 @@
  * the ledger callback after COMMIT; on any failure it is wiped.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <sys/timex.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include "cms.h"
 #include "err.h"
 #include "log.h"
+#include "metrics.h"
 #include "secret.h"
 #include "signer.h"
 
@@ -41,6 +43,22 @@ struct signer {
 	pthread_mutex_t tsa_lock;
 	int64_t tsa_last_us;
 	int tsa_require_sync;
+	atomic_uint_fast64_t tickets;
+};
+
+/* A queued signature's lookup done by the worker of an earlier one. */
+enum ahead_state {
+	AHEAD_NONE,    /* not looked up */
+	AHEAD_PENDING, /* in another worker's lookup now */
+	AHEAD_ABSENT,  /* the ledger did not hold it then */
+};
+
+/* The queued requests a worker looks up with its own (look_up). */
+struct ahead {
+	struct ledger_req_key key[SD_SIGN_LOOKAHEAD];
+	uint64_t ticket[SD_SIGN_LOOKAHEAD];
+	unsigned char absent[SD_SIGN_LOOKAHEAD];
+	size_t n;
 };
 
 struct worker_arg {
@@ -319,8 +337,73 @@ run_tsa(struct signer *s, struct sign_job *j)
 	return 0;
 }
 
+/* sd_queue_visit: take a queued signature not looked up into the
+ * lookahead. */
+static int
+collect(struct sd_qnode *n, void *arg)
+{
+	struct sign_job *j = SD_CONTAINER_OF(n, struct sign_job, qnode);
+	struct ahead *a = arg;
+
+	if (j->is_lookup || j->is_tsa || j->ahead != AHEAD_NONE)
+		return 0;
+	memcpy(a->key[a->n].client, j->client, sizeof(a->key[a->n].client));
+	memcpy(a->key[a->n].request_id, j->req.request_id,
+	    sizeof(a->key[a->n].request_id));
+	a->ticket[a->n] = j->ticket;
+	j->ahead = AHEAD_PENDING;
+	return ++a->n == SD_SIGN_LOOKAHEAD;
+}
+
+/* sd_queue_visit: the lookahead's answer into the jobs still queued. */
+static int
+mark(struct sd_qnode *n, void *arg)
+{
+	struct sign_job *j = SD_CONTAINER_OF(n, struct sign_job, qnode);
+	struct ahead *a = arg;
+	size_t i;
+
+	for (i = 0; i < a->n; i++)
+		if (a->ticket[i] == j->ticket) {
+			j->ahead = a->absent[i] ? AHEAD_ABSENT : AHEAD_NONE;
+			break;
+		}
+	return 0;
+}
+
+/*
+ * ledger_find_requests for j, unless the worker of an earlier job found
+ * it absent.  The jobs queued behind j (among the next SD_SIGN_LOOKAHEAD)
+ * that nobody looked up yet go into the same query; those the ledger
+ * does not hold are marked, and their workers do not ask again.  That
+ * lookup is older than the one j would make: a retry of a request still
+ * in progress is, as before, settled at COMMIT by the (client,
+ * request_id) constraint.  A job another worker is looking up (pending)
+ * is looked up again by its own worker.
+ */
+static int
+look_up(struct signer *s, struct ledger_reader *rd, struct sign_job *j,
+    struct ahead *a)
+{
+	size_t seen;
+	int r;
+
+	if (j->ahead == AHEAD_ABSENT) {
+		metrics_ledger_lookup_ahead();
+		return SD_ERR_NOT_FOUND;
+	}
+	a->n = 0;
+	seen = sd_queue_visit(&s->queue, SD_SIGN_LOOKAHEAD, collect, a);
+	metrics_ledger_lookup(a->n);
+	r = ledger_find_requests(rd, &j->entry, a->key, a->n, a->absent);
+	if (a->n > 0)
+		sd_queue_visit(&s->queue, seen, mark, a);
+	return r;
+}
+
 static void
-run_job(struct signer *s, struct ledger_reader *rd, struct sign_job *j)
+run_job(struct signer *s, struct ledger_reader *rd, struct sign_job *j,
+    struct ahead *a)
 {
 	struct ledger_entry *e = &j->entry;
 	int r;
@@ -341,7 +424,7 @@ run_job(struct signer *s, struct ledger_reader *rd, struct sign_job *j)
 		return;
 	}
 	fill_entry(j);
-	r = ledger_find_request(rd, e);
+	r = look_up(s, rd, j, a);
 	if (r != SD_ERR_NOT_FOUND) { /* recorded, conflict, or ledger down */
 		finish(j, r);
 		return;
@@ -363,12 +446,13 @@ worker_main(void *arg)
 {
 	struct worker_arg *wa = arg;
 	struct sd_qnode *n;
+	struct ahead a;
 	int stopped = 0;
 
 	while (!stopped) {
 		if (sd_queue_pop(&wa->s->queue, &n, 1, -1, &stopped) == 1)
 			run_job(wa->s, wa->rd,
-			    SD_CONTAINER_OF(n, struct sign_job, qnode));
+			    SD_CONTAINER_OF(n, struct sign_job, qnode), &a);
 	}
 	free(wa);
 	return NULL;
@@ -397,6 +481,7 @@ signer_new(struct hsm *h, struct ledger *l, const char *conninfo,
 	s->ledger = l;
 	s->tsa_require_sync = tsa->require_sync;
 	pthread_mutex_init(&s->tsa_lock, NULL);
+	atomic_init(&s->tickets, 0);
 	sd_queue_init(&s->queue, SD_SIGN_QUEUE_MAX);
 	if ((rd = ledger_reader_new(conninfo)) == NULL ||
 	    ledger_last_time(
@@ -442,6 +527,8 @@ int
 signer_submit(struct signer *s, struct sign_job *j)
 {
 	clock_gettime(CLOCK_MONOTONIC, &j->queued_at);
+	j->ticket = atomic_fetch_add(&s->tickets, 1);
+	j->ahead = AHEAD_NONE;
 	return sd_queue_push(&s->queue, &j->qnode);
 }
 

@@ -56,6 +56,8 @@ struct sign_job {
 	void *arg;
 	/* private to the signer */
 	struct timespec queued_at;
+	uint64_t ticket; /* unique per job */
+	int ahead;       /* its lookup by another worker: enum ahead_state */
 	struct sd_qnode qnode;
 };
 

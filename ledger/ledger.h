@@ -210,13 +210,22 @@ int ledger_record(struct ledger *l, struct ledger_entry *e, long wait_ms)
 struct ledger_reader *ledger_reader_new(const char *conninfo);
 void ledger_reader_free(struct ledger_reader *rd);
 
+/* A request as the ledger keys it. */
+struct ledger_req_key {
+	char client[SD_NAME_MAX];
+	char request_id[SD_REQUEST_ID_MAX + 1];
+};
+
 /*
  * Look up the entry recorded for (e->client, e->request_id).  When it is
  * the same request (same request_hash) its result is copied into e
  * (replayed = 1) and 0 returned; SD_ERR_CONFLICT when it is another
  * request; SD_ERR_NOT_FOUND when there is none; SD_ERR_LEDGER on error.
+ * In the same query, for each of more[0..n): absent[i] = 1 when the
+ * ledger holds no entry for it, 0 when it does or on error.
  */
-int ledger_find_request(struct ledger_reader *rd, struct ledger_entry *e)
+int ledger_find_requests(struct ledger_reader *rd, struct ledger_entry *e,
+    const struct ledger_req_key *more, size_t n, unsigned char *absent)
     __attribute__((warn_unused_result));
 
 /*

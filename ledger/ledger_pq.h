@@ -31,6 +31,7 @@ int ledger_pq_bytes(const PGresult *res, int row, int col, void *dst,
     size_t cap, size_t *len, int nul);
 
 struct ledger_entry;
+struct ledger_req_key;
 
 /* "SELECT <every column> FROM ledger_entries WHERE instance = $1 AND seq
  * > $2 ORDER BY seq LIMIT $3", read with ledger_row_entry (binary). */
@@ -60,7 +61,10 @@ int ledger_reader_run(
 /* Prepare the request lookup of ledger_find_on on c: 0 or SD_ERR_LEDGER. */
 int ledger_prepare_find(PGconn *c, char *errbuf, size_t errlen);
 
-/* ledger_find_request on connection c (prepared). */
+/* ledger_find_requests on connection c (prepared); ledger_find_on without
+ * more. */
+int ledger_find_more_on(PGconn *c, struct ledger_entry *e,
+    const struct ledger_req_key *more, size_t n, unsigned char *absent);
 int ledger_find_on(PGconn *c, struct ledger_entry *e);
 
 /* Prepare the writer's batch insert (ledger_batch_exec) on c: 0 or

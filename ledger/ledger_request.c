@@ -1,7 +1,9 @@
 /*
  * ledger_request: the idempotency lookup.  Before signing, a worker asks
  * whether the ledger already holds its request (client, request_id): the
- * recorded result is replayed, another request under the id refused.
+ * recorded result is replayed, another request under the id refused.  In
+ * the same query it may ask about the requests queued behind its own, so
+ * that their workers need not ask again.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,19 +15,34 @@
 #include "log.h"
 
 /* Prepared once per connection (ledger_prepare_find): parsed and planned
- * once, not per request. */
-#define FIND_STMT "seald_find_request"
+ * once, not per request.  It takes the requests as two arrays (clients,
+ * request ids); the ordinality names the request a row answers.  Each
+ * request is its own probe of the (client, request_id) index (at most
+ * one row: LIMIT 1 changes nothing but keeps the subquery apart): a join
+ * would let a plan made while the table was small scan it whole for
+ * every lookup once it is large. */
+#define FIND_STMT "seald_find_requests"
 
 int
 ledger_prepare_find(PGconn *c, char *errbuf, size_t errlen)
 {
-	PGresult *res = PQprepare(c, FIND_STMT,
-	    "SELECT instance, seq, request_hash, key_version, algorithm, "
-	    "signature, signed_at_us, entry_hash, format "
-	    "FROM ledger_entries WHERE client = $1 AND request_id = $2",
-	    2, NULL);
-	int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+	PGresult *res;
+	int ok;
 
+	/* The session keeps the statement's generic plan (see
+	 * ledger_batch_prepare): planned for each lookup's arrays, it would be
+	 * planned again at every request. */
+	PQclear(PQexec(c, "SET plan_cache_mode = force_generic_plan"));
+	res = PQprepare(c, FIND_STMT,
+	    "SELECT q.i, e.instance, e.seq, e.request_hash, e.key_version, "
+	    "e.algorithm, e.signature, e.signed_at_us, e.entry_hash, e.format "
+	    "FROM unnest($1::text[], $2::text[]) WITH ORDINALITY "
+	    "AS q(client, request_id, i) "
+	    "CROSS JOIN LATERAL (SELECT * FROM ledger_entries "
+	    "WHERE client = q.client AND request_id = q.request_id "
+	    "LIMIT 1) e",
+	    2, NULL);
+	ok = PQresultStatus(res) == PGRES_COMMAND_OK;
 	PQclear(res);
 	if (!ok)
 		ledger_pq_error(
@@ -33,31 +50,77 @@ ledger_prepare_find(PGconn *c, char *errbuf, size_t errlen)
 	return ok ? 0 : SD_ERR_LEDGER;
 }
 
-/* The first row of a FIND_STMT result into rec. */
+/* Append s to a text-format array literal at off as a quoted element (\
+ * before " and \), after a comma unless first; the caller sized buf. */
+static size_t
+array_elem(char *buf, size_t off, const char *s, int first)
+{
+	if (!first)
+		buf[off++] = ',';
+	buf[off++] = '"';
+	for (; *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\')
+			buf[off++] = '\\';
+		buf[off++] = *s;
+	}
+	buf[off++] = '"';
+	return off;
+}
+
+/* The text-format arrays of the clients and of the request ids of e and
+ * more[0..n), in one allocation (*ids points into the result); NULL when
+ * out of memory. */
+static char *
+request_arrays(const struct ledger_entry *e, const struct ledger_req_key *more,
+    size_t n, char **ids)
+{
+	size_t cmax = (n + 1) * (2 * SD_NAME_MAX + 3) + 3;
+	size_t imax = (n + 1) * (2 * (SD_REQUEST_ID_MAX + 1) + 3) + 3;
+	size_t i, co, io;
+	char *buf;
+
+	if ((buf = malloc(cmax + imax)) == NULL)
+		return NULL;
+	*ids = buf + cmax;
+	buf[0] = (*ids)[0] = '{';
+	co = array_elem(buf, 1, e->client, 1);
+	io = array_elem(*ids, 1, e->request_id, 1);
+	for (i = 0; i < n; i++) {
+		co = array_elem(buf, co, more[i].client, 0);
+		io = array_elem(*ids, io, more[i].request_id, 0);
+	}
+	buf[co++] = '}';
+	buf[co] = '\0';
+	(*ids)[io++] = '}';
+	(*ids)[io] = '\0';
+	return buf;
+}
+
+/* Row r of a FIND_STMT result (its columns from 1) into rec. */
 static int
-recorded(const PGresult *res, struct ledger_entry *rec)
+recorded(const PGresult *res, int r, struct ledger_entry *rec)
 {
 	size_t hl, el;
 
-	if (ledger_pq_bytes(res, 0, 0, rec->instance, sizeof(rec->instance),
+	if (ledger_pq_bytes(res, r, 1, rec->instance, sizeof(rec->instance),
 		NULL, 1) != 0 ||
 	    ledger_pq_bytes(
-		res, 0, 2, rec->request_hash, SD_HASH_LEN, &hl, 0) != 0 ||
-	    ledger_pq_bytes(res, 0, 4, rec->algorithm, sizeof(rec->algorithm),
+		res, r, 3, rec->request_hash, SD_HASH_LEN, &hl, 0) != 0 ||
+	    ledger_pq_bytes(res, r, 5, rec->algorithm, sizeof(rec->algorithm),
 		NULL, 1) != 0 ||
 	    ledger_pq_bytes(
-		res, 0, 5, rec->sig, sizeof(rec->sig), &rec->sig_len, 0) != 0 ||
-	    ledger_pq_bytes(res, 0, 7, rec->entry_hash, SD_HASH_LEN, &el, 0) !=
+		res, r, 6, rec->sig, sizeof(rec->sig), &rec->sig_len, 0) != 0 ||
+	    ledger_pq_bytes(res, r, 8, rec->entry_hash, SD_HASH_LEN, &el, 0) !=
 		0 ||
 	    ledger_pq_bytes(
-		res, 0, 8, rec->format, sizeof(rec->format), NULL, 1) != 0 ||
+		res, r, 9, rec->format, sizeof(rec->format), NULL, 1) != 0 ||
 	    hl != SD_HASH_LEN || el != SD_HASH_LEN) {
 		log_error("ledger row for a request does not fit");
 		return SD_ERR_LEDGER;
 	}
-	rec->seq = ledger_pq_i64(res, 0, 1);
-	rec->key_version = ledger_pq_i64(res, 0, 3);
-	rec->signed_at_us = ledger_pq_i64(res, 0, 6);
+	rec->seq = ledger_pq_i64(res, r, 2);
+	rec->key_version = ledger_pq_i64(res, r, 4);
+	rec->signed_at_us = ledger_pq_i64(res, r, 7);
 	return 0;
 }
 
@@ -80,41 +143,102 @@ replay_into(const struct ledger_entry *rec, struct ledger_entry *e)
 	return 0;
 }
 
-int
-ledger_find_on(PGconn *c, struct ledger_entry *e)
+static void
+set_absent(unsigned char *absent, size_t n, unsigned char v)
 {
-	const char *params[2] = { e->client, e->request_id };
+	if (n > 0)
+		memset(absent, v, n);
+}
+
+/* The answer for e from FIND_STMT's rows; absent[i] = 0 for each of more
+ * the ledger holds. */
+static int
+answers(const PGresult *res, struct ledger_entry *e, size_t n,
+    unsigned char *absent)
+{
 	struct ledger_entry *rec;
+	int row, r = SD_ERR_NOT_FOUND;
+	int64_t q;
+
+	for (row = 0; row < PQntuples(res); row++) {
+		q = ledger_pq_i64(res, row, 0);
+		if (q < 1 || (uint64_t)q > n + 1) {
+			log_error("ledger lookup: an answer to no request");
+			return SD_ERR_LEDGER;
+		}
+		if (q > 1) {
+			absent[q - 2] = 0;
+			continue;
+		}
+		if ((rec = calloc(1, sizeof(*rec))) == NULL)
+			return SD_ERR_LEDGER;
+		if ((r = recorded(res, row, rec)) == 0)
+			r = replay_into(rec, e);
+		free(rec);
+		if (r == SD_ERR_LEDGER)
+			return r;
+	}
+	return r;
+}
+
+int
+ledger_find_more_on(PGconn *c, struct ledger_entry *e,
+    const struct ledger_req_key *more, size_t n, unsigned char *absent)
+{
+	const char *params[2];
 	PGresult *res;
+	char *ids;
 	int r;
 
+	set_absent(absent, n, 0);
+	if ((params[0] = request_arrays(e, more, n, &ids)) == NULL)
+		return SD_ERR_LEDGER;
+	params[1] = ids;
 	res = PQexecPrepared(c, FIND_STMT, 2, params, NULL, NULL, 1);
+	free((char *)params[0]);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		log_warn("ledger lookup: %.*s",
 		    (int)strcspn(PQresultErrorMessage(res), "\n"),
 		    PQresultErrorMessage(res));
 		r = SD_ERR_LEDGER;
-	} else if (PQntuples(res) == 0) {
-		r = SD_ERR_NOT_FOUND;
-	} else if ((rec = calloc(1, sizeof(*rec))) == NULL) {
-		r = SD_ERR_LEDGER;
 	} else {
-		if ((r = recorded(res, rec)) == 0)
-			r = replay_into(rec, e);
-		free(rec);
+		set_absent(absent, n, 1);
+		if ((r = answers(res, e, n, absent)) == SD_ERR_LEDGER)
+			set_absent(absent, n, 0);
 	}
 	PQclear(res);
 	return r;
 }
 
+int
+ledger_find_on(PGconn *c, struct ledger_entry *e)
+{
+	return ledger_find_more_on(c, e, NULL, 0, NULL);
+}
+
+struct find_args {
+	struct ledger_entry *e;
+	const struct ledger_req_key *more;
+	size_t n;
+	unsigned char *absent;
+};
+
 static int
 find_cb(PGconn *c, void *arg)
 {
-	return ledger_find_on(c, arg);
+	struct find_args *a = arg;
+
+	return ledger_find_more_on(c, a->e, a->more, a->n, a->absent);
 }
 
 int
-ledger_find_request(struct ledger_reader *rd, struct ledger_entry *e)
+ledger_find_requests(struct ledger_reader *rd, struct ledger_entry *e,
+    const struct ledger_req_key *more, size_t n, unsigned char *absent)
 {
-	return ledger_reader_run(rd, find_cb, e);
+	struct find_args a = { e, more, n, absent };
+	int r = ledger_reader_run(rd, find_cb, &a);
+
+	if (r == SD_ERR_LEDGER)
+		set_absent(absent, n, 0);
+	return r;
 }

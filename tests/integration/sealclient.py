@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""sealclient.py: seald's HTTP API over its Unix socket, for the tests.
+
+As a module: UnixHTTP(path, timeout) is an http.client connection to the
+socket; sign(conn, key, rid) posts /v1/sign with the SHA-256 of the
+request id as the digest and returns (status, body as a dict).
+
+As a command:
+
+    sealclient.py SOCK CLIENTS COUNT PREFIX KEY
+
+CLIENTS keep-alive clients in parallel, COUNT signatures each, request
+ids PREFIX-CLIENT-I.  One line per reply:
+"ok INSTANCE SEQ REPLAYED REQUEST_ID", or "error REQUEST_ID STATUS BODY".
+The same command run again asks for the same requests: retries.
+"""
+import base64
+import hashlib
+import http.client
+import json
+import socket
+import sys
+import threading
+
+
+class UnixHTTP(http.client.HTTPConnection):
+    def __init__(self, path, timeout=30):
+        super().__init__("localhost", timeout=timeout)
+        self.unix_path = path
+
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.unix_path)
+
+
+def sign(conn, key, rid):
+    """POST /v1/sign for request id rid; (status, body)."""
+    dg = base64.b64encode(hashlib.sha256(rid.encode()).digest()).decode()
+    conn.request("POST", "/v1/sign",
+                 json.dumps({"key": key, "digest": dg,
+                             "digest_alg": "sha256", "request_id": rid}),
+                 {"Content-Type": "application/json"})
+    r = conn.getresponse()
+    data = r.read()
+    try:
+        return r.status, json.loads(data)
+    except ValueError:
+        return r.status, {"raw": data[:200].decode("latin-1")}
+
+
+def reply_line(rid, status, body):
+    if status != 200:
+        return f"error {rid} {status} {json.dumps(body)}"
+    led = body["ledger"]
+    return (f"ok {led['instance']} {led['seq']} "
+            f"{str(body.get('replayed', False)).lower()} {rid}")
+
+
+def main():
+    sock, clients, count, prefix, key = sys.argv[1:6]
+    out, lock = [], threading.Lock()
+
+    def client(c):
+        conn = UnixHTTP(sock)
+        for i in range(int(count)):
+            rid = f"{prefix}-{c}-{i}"
+            try:
+                line = reply_line(rid, *sign(conn, key, rid))
+            except (OSError, http.client.HTTPException) as e:
+                line = f"error {rid} - {e!r}"
+                conn.close()
+            with lock:
+                out.append(line)
+
+    ts = [threading.Thread(target=client, args=(c,))
+          for c in range(int(clients))]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    main()
