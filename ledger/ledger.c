@@ -5,20 +5,20 @@
  * The writer thread takes every entry queued while the previous commit
  * was in flight (up to SD_LEDGER_BATCH_MAX), and those whose signatures
  * are in the HSM then, waiting for them at most the batch wait (gather),
- * chains them (seq, prev_hash,
- * entry_hash) and writes them with one INSERT (ledger_batch.c), which
- * commits on return (autocommit, synchronous_commit=on).  Callbacks run
- * only then.
- * When the connection is lost during a commit, the writer reconnects, reads
- * the chain head again and asks the database, by (client, request_id),
- * which entries of the batch it holds: those are answered, the others are
- * written once more.  An in-doubt commit is thus resolved by what the
- * database holds, never guessed.  A batch that hits the (client,
- * request_id) constraint is written again one entry at a time so that
- * only the duplicates are affected (a lost commit there is settled the
- * same way).  While idle the writer checks its
- * connection every second, so readiness is true to within a second and
- * the ledger reconnects by itself.
+ * chains them (seq, prev_hash, entry_hash) and writes them with one
+ * INSERT (ledger_batch.c), which commits on return (autocommit,
+ * synchronous_commit=on).  Callbacks run only then.
+ *
+ * When the connection is lost during a commit, the writer reconnects,
+ * reads the chain head again and asks the database, by (client,
+ * request_id), which entries of the batch it holds: those are answered,
+ * the others are written once more.  An in-doubt commit is thus resolved
+ * by what the database holds, never guessed.  A batch that hits the
+ * (client, request_id) constraint is written again one entry at a time
+ * so that only the duplicates are affected (a lost commit there is
+ * settled the same way).  While idle the writer checks its connection
+ * every second, so readiness is true to within a second and the ledger
+ * reconnects by itself.
  */
 #include <pthread.h>
 #include <stdatomic.h>
