@@ -280,6 +280,18 @@ sign_json() {
 	fi
 }
 
+# replies_check OUT N PREFIX: sealclient.py's OUT holds N replies and no
+# error, no entry answered twice, and the ledger N rows under PREFIX
+replies_check() {
+	grep -q '^error' "$1" && fail "errors: $(grep -m3 '^error' "$1")"
+	[ "$(grep -c '^ok' "$1")" = "$2" ] || fail "$(grep -c '^ok' "$1") replies, not $2"
+	[ "$(grep '^ok' "$1" | cut -d' ' -f2,3 | sort -u | wc -l)" = "$2" ] ||
+		fail "an entry answered twice"
+	local rows
+	rows=$(psql_q "select count(*) from ledger_entries where request_id like '$3-%'")
+	[ "$rows" = "$2" ] || fail "$rows rows for $2 replies"
+}
+
 # it_instance DIR NAME [SED_ARGS...]: another seald instance in DIR, named
 # NAME, on the shared token: the shared config with its own socket, edited
 # further by SED_ARGS (-e ...); stopped when the test file ends.

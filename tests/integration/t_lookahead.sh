@@ -26,22 +26,12 @@ counters() {
 		     END { print l + 0, q + 0, a + 0, h - cps }'
 }
 
-# check OUT N PREFIX: N replies, no error, each in the chain once
-check() {
-	grep -q '^error' "$1" && fail "errors: $(grep -m3 '^error' "$1")"
-	[ "$(grep -c '^ok' "$1")" = "$2" ] || fail "$(grep -c '^ok' "$1") replies, not $2"
-	[ "$(grep '^ok' "$1" | cut -d' ' -f5 | sort -u | wc -l)" = "$2" ] || fail "a request answered twice"
-	local rows
-	rows=$(psql_q "select count(*) from ledger_entries where request_id like '$3-%'")
-	[ "$rows" = "$2" ] || fail "$rows rows for $2 replies"
-}
-
 tid "a lookup takes the queued requests along; their workers do not ask again"
 tag=t-la-$RANDOM$RANDOM
 read -r l0 q0 a0 h0 <<<"$(counters)"
 timeout 120 python3 "$CLIENT" "$IT_SOCK" 24 5 "$tag-new" demo-rsa >"$W/new.out"
 read -r l1 q1 a1 h1 <<<"$(counters)"
-check "$W/new.out" 120 "$tag-new"
+replies_check "$W/new.out" 120 "$tag-new"
 nl=$((l1 - l0))
 na=$((a1 - a0))
 [ $((nl + na)) = 120 ] || fail "$nl lookups and $na found ahead for 120 signatures"
@@ -57,7 +47,7 @@ p1=$!
 timeout 120 python3 "$CLIENT" "$IT_SOCK" 24 2 "$tag-mix" demo-rsa >"$W/mix.out"
 wait "$p1"
 read -r l1 q1 a1 h1 <<<"$(counters)"
-check "$W/mix.out" 48 "$tag-mix"
+replies_check "$W/mix.out" 48 "$tag-mix"
 grep -q '^error' "$W/retry.out" && fail "retry errors: $(grep -m3 '^error' "$W/retry.out")"
 [ "$(grep -c '^ok .* true ' "$W/retry.out")" = 48 ] ||
 	fail "$(grep -c '^ok .* true ' "$W/retry.out") of 48 retries replayed"

@@ -128,14 +128,10 @@ n=$(psql_hash "$IT_CONNINFO" "select count(*) from ledger_entries where kind = '
 tid "serial numbers are unique over 2000 tokens and a restart; token times never go back"
 # one keep-alive client: requests in order, so times must not decrease
 cat >"$W/many.py" <<'EOF'
-import http.client, socket, sys
-class C(http.client.HTTPConnection):
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX)
-        self.sock.settimeout(10)
-        self.sock.connect(sys.argv[1])
+import sys
+from sealclient import UnixHTTP
 body = open(sys.argv[2], "rb").read()
-c, bad = C("localhost"), 0
+c, bad = UnixHTTP(sys.argv[1], timeout=10), 0
 for i in range(int(sys.argv[3])):
     c.request("POST", "/v1/tsa", body, {"Content-Type": "application/timestamp-query"})
     r = c.getresponse()
@@ -146,11 +142,11 @@ print(bad)
 EOF
 openssl ts -query -data "$W/doc" -sha256 -out "$W/qn.tsq" 2>/dev/null
 before=$(psql_q "select count(*) from ledger_entries where kind = 'timestamp'")
-bad=$(timeout 120 python3 "$W/many.py" "$IT_SOCK" "$W/qn.tsq" 1500)
+bad=$(PYTHONPATH=$(dirname "${BASH_SOURCE[0]}") timeout 120 python3 "$W/many.py" "$IT_SOCK" "$W/qn.tsq" 1500)
 [ "$bad" = 0 ] || fail "$bad of 1500 requests failed"
 last=$(psql_q "select max(signed_at_us) from ledger_entries where kind = 'timestamp'")
 it_restart_seald || fail "restart"
-bad=$(timeout 120 python3 "$W/many.py" "$IT_SOCK" "$W/qn.tsq" 500)
+bad=$(PYTHONPATH=$(dirname "${BASH_SOURCE[0]}") timeout 120 python3 "$W/many.py" "$IT_SOCK" "$W/qn.tsq" 500)
 [ "$bad" = 0 ] || fail "$bad of 500 requests after the restart failed"
 [ "$(psql_q "select count(*) - $before from ledger_entries where kind = 'timestamp'")" = 2000 ] ||
 	fail "not 2000 new timestamp entries"
