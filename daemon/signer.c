@@ -59,7 +59,17 @@ struct ahead {
 	uint64_t ticket[SD_SIGN_LOOKAHEAD];
 	unsigned char absent[SD_SIGN_LOOKAHEAD];
 	size_t n;
+	/* during collect only (the queue's lock held): the worker's own job
+	 * and the jobs seen before the current one */
+	const struct sign_job *own, *seen[SD_SIGN_LOOKAHEAD];
+	size_t nseen;
 };
+
+_Static_assert(sizeof(((struct ledger_req_key *)0)->request_id) ==
+	    sizeof(((struct sign_req *)0)->request_id) &&
+	sizeof(((struct ledger_req_key *)0)->client) ==
+	    sizeof(((struct sign_job *)0)->client),
+    "a lookahead key holds a job's client and request_id");
 
 struct worker_arg {
 	struct signer *s;
@@ -337,6 +347,30 @@ run_tsa(struct signer *s, struct sign_job *j)
 	return 0;
 }
 
+static int
+same_request(const struct sign_job *x, const struct sign_job *y)
+{
+	return strcmp(x->req.request_id, y->req.request_id) == 0 &&
+	    strcmp(x->client, y->client) == 0;
+}
+
+/* Whether j is a copy of the worker's own request or of one queued
+ * before it among those seen: a retry of a request in progress, which its
+ * own worker looks up when it comes to it. */
+static int
+copy_of_earlier(const struct ahead *a, const struct sign_job *j)
+{
+	size_t i;
+
+	if (same_request(j, a->own))
+		return 1;
+	for (i = 0; i < a->nseen; i++)
+		if (!a->seen[i]->is_lookup && !a->seen[i]->is_tsa &&
+		    same_request(j, a->seen[i]))
+			return 1;
+	return 0;
+}
+
 /* sd_queue_visit: take a queued signature not looked up into the
  * lookahead. */
 static int
@@ -344,8 +378,11 @@ collect(struct sd_qnode *n, void *arg)
 {
 	struct sign_job *j = SD_CONTAINER_OF(n, struct sign_job, qnode);
 	struct ahead *a = arg;
+	int skip = j->is_lookup || j->is_tsa || j->ahead != AHEAD_NONE ||
+	    copy_of_earlier(a, j);
 
-	if (j->is_lookup || j->is_tsa || j->ahead != AHEAD_NONE)
+	a->seen[a->nseen++] = j;
+	if (skip)
 		return 0;
 	memcpy(a->key[a->n].client, j->client, sizeof(a->key[a->n].client));
 	memcpy(a->key[a->n].request_id, j->req.request_id,
@@ -376,10 +413,11 @@ mark(struct sd_qnode *n, void *arg)
  * it absent.  The jobs queued behind j (among the next SD_SIGN_LOOKAHEAD)
  * that nobody looked up yet go into the same query; those the ledger
  * does not hold are marked, and their workers do not ask again.  That
- * lookup is older than the one j would make: a retry of a request still
- * in progress is, as before, settled at COMMIT by the (client,
- * request_id) constraint.  A job another worker is looking up (pending)
- * is looked up again by its own worker.
+ * lookup is older than the one j would make, so copies of j or of a
+ * request queued before them are left to their own lookup; a retry of a
+ * request being signed elsewhere is, as before, settled at COMMIT by the
+ * (client, request_id) constraint.  A job another worker is looking up
+ * (pending) is looked up again by its own worker.
  */
 static int
 look_up(struct signer *s, struct ledger_reader *rd, struct sign_job *j,
@@ -392,7 +430,8 @@ look_up(struct signer *s, struct ledger_reader *rd, struct sign_job *j,
 		metrics_ledger_lookup_ahead();
 		return SD_ERR_NOT_FOUND;
 	}
-	a->n = 0;
+	a->n = a->nseen = 0;
+	a->own = j;
 	seen = sd_queue_visit(&s->queue, SD_SIGN_LOOKAHEAD, collect, a);
 	metrics_ledger_lookup(a->n);
 	r = ledger_find_requests(rd, &j->entry, a->key, a->n, a->absent);

@@ -13,6 +13,7 @@
 #include "ledger.h"
 #include "ledger_pq.h"
 #include "log.h"
+#include "secret.h"
 
 /* Prepared once per connection (ledger_prepare_find): parsed and planned
  * once, not per request.  It takes the requests as two arrays (clients,
@@ -31,7 +32,10 @@ ledger_prepare_find(PGconn *c, char *errbuf, size_t errlen)
 
 	/* The session keeps the statement's generic plan (see
 	 * ledger_batch_prepare): planned for each lookup's arrays, it would be
-	 * planned again at every request. */
+	 * planned again at every request.  The setting holds for the other
+	 * reads of a reader session too (ledger_read.c, ledger_keys.c): each
+	 * is an equality or range probe of an index, or reads the small keys
+	 * tables, where the generic plan is the one a custom plan makes. */
 	PQclear(PQexec(c, "SET plan_cache_mode = force_generic_plan"));
 	res = PQprepare(c, FIND_STMT,
 	    "SELECT q.i, e.instance, e.seq, e.request_hash, e.key_version, "
@@ -130,6 +134,8 @@ replay_into(const struct ledger_entry *rec, struct ledger_entry *e)
 {
 	if (memcmp(rec->request_hash, e->request_hash, SD_HASH_LEN) != 0)
 		return SD_ERR_CONFLICT;
+	/* a signature e may hold (a retry signed again) is not handed out */
+	secret_wipe(e->sig, sizeof(e->sig));
 	memcpy(e->instance, rec->instance, sizeof(e->instance));
 	e->seq = rec->seq;
 	memcpy(e->entry_hash, rec->entry_hash, SD_HASH_LEN);

@@ -280,15 +280,16 @@ sign_json() {
 	fi
 }
 
-# replies_check OUT N PREFIX: sealclient.py's OUT holds N replies and no
-# error, no entry answered twice, and the ledger N rows under PREFIX
+# replies_check OUT N PREFIX [INSTANCE]: sealclient.py's OUT holds N
+# replies and no error, no entry answered twice, and the ledger N rows
+# under PREFIX (of INSTANCE, demo-1 unless given)
 replies_check() {
+	local inst=${4:-demo-1} rows
 	grep -q '^error' "$1" && fail "errors: $(grep -m3 '^error' "$1")"
-	[ "$(grep -c '^ok' "$1")" = "$2" ] || fail "$(grep -c '^ok' "$1") replies, not $2"
+	[ "$(grep -c "^ok $inst " "$1")" = "$2" ] || fail "$(grep -c "^ok $inst " "$1") replies from $inst, not $2"
 	[ "$(grep '^ok' "$1" | cut -d' ' -f2,3 | sort -u | wc -l)" = "$2" ] ||
 		fail "an entry answered twice"
-	local rows
-	rows=$(psql_q "select count(*) from ledger_entries where request_id like '$3-%'")
+	rows=$(psql_q "select count(*) from ledger_entries where instance = '$inst' and request_id like '$3-%'")
 	[ "$rows" = "$2" ] || fail "$rows rows for $2 replies"
 }
 

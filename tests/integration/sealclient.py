@@ -50,10 +50,10 @@ def sign(conn, key, rid):
 
 
 def reply_line(rid, status, body):
-    if status != 200:
-        return f"error {rid} {status} {json.dumps(body)}"
-    led = body["ledger"]
-    return (f"ok {led['instance']} {led['seq']} "
+    led = body.get("ledger") if isinstance(body, dict) else None
+    if status != 200 or not isinstance(led, dict):
+        return f"error {rid} {status} {json.dumps(body)[:300]}"
+    return (f"ok {led.get('instance')} {led.get('seq')} "
             f"{str(body.get('replayed', False)).lower()} {rid}")
 
 

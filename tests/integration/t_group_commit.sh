@@ -39,7 +39,7 @@ fi
 read -r e0 c0 w0 <<<"$(commits)"
 sign 1 10 seq demo-ec >"$W/seq.out"
 read -r e1 c1 w1 <<<"$(commits)"
-replies_check "$W/seq.out" 10 t-gc-seq
+replies_check "$W/seq.out" 10 t-gc-seq group-1
 [ $((e1 - e0)) = 10 ] && [ $((c1 - c0)) = 10 ] ||
 	fail "$((e1 - e0)) entries in $((c1 - c0)) commits, not one each"
 [ "$w1" = "$w0" ] || fail "$((w1 - w0)) commits waited with nothing else being signed"
@@ -48,7 +48,7 @@ tid "entries whose signatures are in progress share a commit"
 read -r e0 c0 w0 <<<"$(commits)"
 sign 8 25 par demo-rsa >"$W/par.out"
 read -r e1 c1 w1 <<<"$(commits)"
-replies_check "$W/par.out" 200 t-gc-par
+replies_check "$W/par.out" 200 t-gc-par group-1
 ne=$((e1 - e0))
 nc=$((c1 - c0))
 [ "$nc" -gt 0 ] && [ $((ne * 10)) -ge $((nc * 25)) ] ||
