@@ -25,6 +25,7 @@
  *
  * Its output goes to seald's log, as a front's does.
  */
+#include <errno.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -241,6 +242,24 @@ listen_as_client(int client)
 	tell(client, "kept\n");
 }
 
+/* The next client: the service socket is non-blocking (seald makes it
+ * so for libmicrohttpd), so wait for one rather than take EAGAIN for an
+ * error. */
+static int
+next_client(void)
+{
+	struct pollfd p = { SERVICE_FD, POLLIN, 0 };
+	int c;
+
+	while ((c = accept(SERVICE_FD, NULL, NULL)) < 0) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			return -1;
+		if (poll(&p, 1, -1) < 0 && errno != EINTR)
+			return -1;
+	}
+	return c;
+}
+
 int
 main(void)
 {
@@ -251,7 +270,7 @@ main(void)
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	for (;;) {
-		if ((client = accept(SERVICE_FD, NULL, NULL)) < 0)
+		if ((client = next_client()) < 0)
 			die("accept failed");
 		if (read_line(client, line, sizeof(line)) == 0) {
 			arg = strchr(line, ' ');
