@@ -101,6 +101,12 @@ quiet_notice(void *arg, const char *message)
 	log_debug("postgres: %.200s", message);
 }
 
+void
+ledger_pq_generic_plans(PGconn *c)
+{
+	PQclear(PQexec(c, "SET plan_cache_mode = force_generic_plan"));
+}
+
 PGconn *
 ledger_pq_connect(const char *conninfo, char *errbuf, size_t errlen)
 {
@@ -441,6 +447,7 @@ connect_writer(struct ledger *l, char *errbuf, size_t errlen)
 	l->head_seq = -1; /* unknown until read again */
 	if ((l->conn = ledger_pq_connect(l->conninfo, errbuf, errlen)) == NULL)
 		return SD_ERR_LEDGER;
+	ledger_pq_generic_plans(l->conn);
 	if (setup_conn(l, errbuf, errlen) != 0 ||
 	    ledger_prepare_find(l->conn, errbuf, errlen) != 0 ||
 	    ledger_batch_prepare(l->conn, errbuf, errlen) != 0) {
@@ -1165,6 +1172,17 @@ ledger_reader_free(struct ledger_reader *rd)
 	free(rd);
 }
 
+/* The reader's session: connected, keeping generic plans, the request
+ * lookup prepared.  0 or SD_ERR_LEDGER with a reason in err. */
+static int
+reader_connect(struct ledger_reader *rd, char *err, size_t errlen)
+{
+	if ((rd->conn = ledger_pq_connect(rd->conninfo, err, errlen)) == NULL)
+		return SD_ERR_LEDGER;
+	ledger_pq_generic_plans(rd->conn);
+	return ledger_prepare_find(rd->conn, err, errlen);
+}
+
 int
 ledger_reader_run(
     struct ledger_reader *rd, int (*fn)(PGconn *c, void *arg), void *arg)
@@ -1174,9 +1192,7 @@ ledger_reader_run(
 
 	for (tries = 0; tries < 2; tries++) {
 		if (rd->conn == NULL &&
-		    ((rd->conn = ledger_pq_connect(
-			  rd->conninfo, err, sizeof(err))) == NULL ||
-			ledger_prepare_find(rd->conn, err, sizeof(err)) != 0)) {
+		    reader_connect(rd, err, sizeof(err)) != 0) {
 			log_warn("ledger lookup: %s", err);
 			PQfinish(rd->conn);
 			rd->conn = NULL;

@@ -52,12 +52,8 @@ ledger_batch_prepare(PGconn *c, char *errbuf, size_t errlen)
 	PGresult *res;
 	int ok;
 
-	/* The writer's session keeps the statement's generic plan: planned
-	 * for each batch's arrays, it would be planned at every commit (the
-	 * generic plan's guess of ten rows per array looks dearer than a
-	 * batch of a few).  PostgreSQL before 12 lacks the setting and plans
-	 * each time, which is slower, not wrong: a refusal is ignored. */
-	PQclear(PQexec(c, "SET plan_cache_mode = force_generic_plan"));
+	/* planned once: the session keeps generic plans
+	 * (ledger_pq_generic_plans) */
 	res = PQprepare(c, INSERT_STMT, insert_sql, 0, NULL);
 	ok = PQresultStatus(res) == PGRES_COMMAND_OK;
 	PQclear(res);

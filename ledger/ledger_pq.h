@@ -58,6 +58,19 @@ struct ledger_reader {
 int ledger_reader_run(
     struct ledger_reader *rd, int (*fn)(PGconn *c, void *arg), void *arg);
 
+/*
+ * seald's own sessions (the writer's, the readers') keep their statements'
+ * generic plans: the lookup and the batch insert take arrays, and planned
+ * for each call's arrays they would be planned at every request and every
+ * commit (the generic plan's guess of ten rows per array looks dearer
+ * than one of a few).  The other reads of a reader session are equality
+ * or range probes of an index, or read the small keys tables, where the
+ * generic plan is the one a custom plan makes.  PostgreSQL before 12
+ * lacks the setting and plans each time, which is slower, not wrong: a
+ * refusal is ignored.
+ */
+void ledger_pq_generic_plans(PGconn *c);
+
 /* Prepare the request lookup of ledger_find_on on c: 0 or SD_ERR_LEDGER. */
 int ledger_prepare_find(PGconn *c, char *errbuf, size_t errlen);
 

@@ -30,13 +30,8 @@ ledger_prepare_find(PGconn *c, char *errbuf, size_t errlen)
 	PGresult *res;
 	int ok;
 
-	/* The session keeps the statement's generic plan (see
-	 * ledger_batch_prepare): planned for each lookup's arrays, it would be
-	 * planned again at every request.  The setting holds for the other
-	 * reads of a reader session too (ledger_read.c, ledger_keys.c): each
-	 * is an equality or range probe of an index, or reads the small keys
-	 * tables, where the generic plan is the one a custom plan makes. */
-	PQclear(PQexec(c, "SET plan_cache_mode = force_generic_plan"));
+	/* planned once: the session keeps generic plans
+	 * (ledger_pq_generic_plans) */
 	res = PQprepare(c, FIND_STMT,
 	    "SELECT q.i, e.instance, e.seq, e.request_hash, e.key_version, "
 	    "e.algorithm, e.signature, e.signed_at_us, e.entry_hash, e.format "
@@ -193,15 +188,16 @@ ledger_find_more_on(PGconn *c, struct ledger_entry *e,
 {
 	const char *params[2];
 	PGresult *res;
-	char *ids;
+	char *arrays, *ids;
 	int r;
 
 	set_absent(absent, n, 0);
-	if ((params[0] = request_arrays(e, more, n, &ids)) == NULL)
+	if ((arrays = request_arrays(e, more, n, &ids)) == NULL)
 		return SD_ERR_LEDGER;
+	params[0] = arrays;
 	params[1] = ids;
 	res = PQexecPrepared(c, FIND_STMT, 2, params, NULL, NULL, 1);
-	free((char *)params[0]);
+	free(arrays);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		log_warn("ledger lookup: %.*s",
 		    (int)strcspn(PQresultErrorMessage(res), "\n"),
