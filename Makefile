@@ -36,7 +36,7 @@ LEDGER_SRC := ledger/ledger.c ledger/ledger_request.c ledger/ledger_batch.c \
 	ledger/ledger_keys.c ledger/ledger_record.c ledger/migrate.c $(BUILD)/migrations.c
 EVIDENCE_SRC := evidence/cms.c evidence/tsa.c evidence/csr.c
 DAEMON_SRC := daemon/main.c daemon/core.c daemon/core_jobs.c daemon/core_chan.c daemon/keeper.c \
-	daemon/fcmsg.c common/wire.c daemon/sign_req.c daemon/signer.c daemon/keys.c \
+	daemon/fcmsg.c common/wire.c daemon/sign_req.c daemon/signer.c daemon/inflight.c daemon/keys.c \
 	daemon/pstate.c \
 	daemon/reply.c daemon/peer.c daemon/http.c daemon/admin.c daemon/keyops.c daemon/keyops_util.c daemon/keylife.c daemon/privdrop.c daemon/rlimits.c daemon/gauges.c daemon/notify.c
 SEALD_SRC := $(COMMON_SRC) $(CFG_SRC) $(POLICY_SRC) $(HSM_SRC) $(LEDGER_SRC) $(EVIDENCE_SRC) \
@@ -57,7 +57,7 @@ obj = $(patsubst %.c,$(BUILD)/%.o,$(patsubst $(BUILD)/%,%,$(1)))
 
 UNIT_TESTS := test_err test_wire test_b64 test_cfg test_sign_req test_ledger_hash test_queue \
 	test_policy test_ratelimit test_merkle test_cms test_tsa test_secret test_path test_csr \
-	test_peer
+	test_peer test_inflight
 test_cms_SRC := tests/unit/test_cms.c tests/unit/softkey.c evidence/cms.c common/err.c
 test_tsa_SRC := tests/unit/test_tsa.c tests/unit/softkey.c evidence/tsa.c evidence/cms.c common/err.c
 test_csr_SRC := tests/unit/test_csr.c tests/unit/softkey.c evidence/csr.c evidence/cms.c common/err.c
@@ -70,6 +70,7 @@ FCMSG_SRC := common/wire.c daemon/fcmsg.c daemon/sign_req.c evidence/tsa.c evide
 	common/b64.c common/canon.c
 test_wire_SRC := tests/unit/test_wire.c $(FCMSG_SRC)
 test_peer_SRC := tests/unit/test_peer.c daemon/peer.c
+test_inflight_SRC := tests/unit/test_inflight.c daemon/inflight.c
 test_b64_SRC := tests/unit/test_b64.c common/b64.c common/err.c
 test_ledger_hash_SRC := tests/unit/test_ledger_hash.c ledger/ledger_hash.c common/canon.c
 test_err_SRC := tests/unit/test_err.c common/err.c

@@ -35,7 +35,7 @@ static struct {
 	atomic_ulong hsm_errors;
 	struct histogram commit;
 	atomic_ulong batch_entries, commits_failed, batch_waits;
-	atomic_ulong lookups, lookups_more, lookups_ahead;
+	atomic_ulong lookups, lookups_more, lookups_ahead, copies_waited;
 	atomic_long waiting;
 	atomic_ulong reloads[2];
 } m;
@@ -109,6 +109,12 @@ void
 metrics_ledger_lookup_ahead(void)
 {
 	atomic_fetch_add_explicit(&m.lookups_ahead, 1, memory_order_relaxed);
+}
+
+void
+metrics_sign_copy_waited(void)
+{
+	atomic_fetch_add_explicit(&m.copies_waited, 1, memory_order_relaxed);
 }
 
 void
@@ -273,6 +279,11 @@ metrics_render(void (*extra)(struct metrics_text *, void *), void *arg)
 	    "their own).\n"
 	    "# TYPE seald_ledger_lookups_ahead_total counter\n"
 	    "seald_ledger_lookups_ahead_total %lu\n"
+	    "# HELP seald_sign_copies_waited_total Signature requests "
+	    "that waited for a copy of them in progress (a retry sent "
+	    "before the first answer).\n"
+	    "# TYPE seald_sign_copies_waited_total counter\n"
+	    "seald_sign_copies_waited_total %lu\n"
 	    "# HELP seald_ledger_lag_entries Signed entries waiting for "
 	    "their commit.\n# TYPE seald_ledger_lag_entries gauge\n"
 	    "seald_ledger_lag_entries %ld\n"
@@ -282,6 +293,7 @@ metrics_render(void (*extra)(struct metrics_text *, void *), void *arg)
 	    "seald_policy_reloads_total{result=\"refused\"} %lu\n",
 	    get(&m.batch_entries), get(&m.commits_failed), get(&m.batch_waits),
 	    get(&m.lookups), get(&m.lookups_more), get(&m.lookups_ahead),
+	    get(&m.copies_waited),
 	    atomic_load_explicit(&m.waiting, memory_order_relaxed),
 	    get(&m.reloads[1]), get(&m.reloads[0]));
 	if (extra != NULL)

@@ -44,6 +44,9 @@ void metrics_ledger_waiting(long delta);
  * request's query found it absent. */
 void metrics_ledger_lookup(size_t more);
 void metrics_ledger_lookup_ahead(void);
+/* A signature request waited for a copy of it in progress (a retry sent
+ * before the first one's answer). */
+void metrics_sign_copy_waited(void);
 
 /* A policy reload, accepted or refused. */
 void metrics_reload(int accepted);

@@ -1,9 +1,10 @@
 /*
  * signer: worker threads between the front and the HSM.  The order per
- * job is: look up (client, request_id) in the ledger; if recorded, answer
- * with the record (same request) or a conflict; else sign in the HSM and
- * queue the ledger entry.  The signature leaves this process only through
- * the ledger callback after COMMIT; on any failure it is wiped.
+ * job is: wait for a copy of it in progress (inflight); look up (client,
+ * request_id) in the ledger; if recorded, answer with the record (same
+ * request) or a conflict; else sign in the HSM and queue the ledger
+ * entry.  The signature leaves this process only through the ledger
+ * callback after COMMIT; on any failure it is wiped.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -44,6 +45,7 @@ struct signer {
 	int64_t tsa_last_us;
 	int tsa_require_sync;
 	atomic_uint_fast64_t tickets;
+	struct inflight inflight; /* the signatures in progress */
 };
 
 /* A queued signature's lookup done by the worker of an earlier one. */
@@ -59,10 +61,6 @@ struct ahead {
 	uint64_t ticket[SD_SIGN_LOOKAHEAD];
 	unsigned char absent[SD_SIGN_LOOKAHEAD];
 	size_t n;
-	/* during collect only (the queue's lock held): the worker's own job
-	 * and the jobs seen before the current one */
-	const struct sign_job *own, *seen[SD_SIGN_LOOKAHEAD];
-	size_t nseen;
 };
 
 _Static_assert(sizeof(((struct ledger_req_key *)0)->request_id) ==
@@ -76,13 +74,61 @@ struct worker_arg {
 	struct ledger_reader *rd;
 };
 
+static int
+is_signature(const struct sign_job *j)
+{
+	return !j->is_lookup && !j->is_tsa;
+}
+
 static void
-finish(struct sign_job *j, int r)
+answer(struct sign_job *j, int r)
 {
 	j->result = r;
 	if (r != 0)
 		secret_wipe(j->entry.sig, sizeof(j->entry.sig));
 	j->done(j, j->arg);
+}
+
+/* Queue j for a worker, its wait for one starting now. */
+static int
+enqueue(struct signer *s, struct sign_job *j)
+{
+	clock_gettime(CLOCK_MONOTONIC, &j->queued_at);
+	j->ticket = atomic_fetch_add(&s->tickets, 1);
+	j->ahead = AHEAD_NONE;
+	return sd_queue_push(&s->queue, &j->qnode);
+}
+
+/* The copies of a request that waited for one in progress go on, one at
+ * a time, from the one inflight_leave handed back: queued, it is looked
+ * up and finds the entry of the one before it.  A copy that cannot be
+ * queued is answered with why, and the next one goes on. */
+static void
+go_on(struct signer *s, struct inflight_node *n)
+{
+	struct sign_job *c;
+	int r;
+
+	while (n != NULL) {
+		c = SD_CONTAINER_OF(n, struct sign_job, copies);
+		if ((r = enqueue(s, c)) == 0)
+			return;
+		n = inflight_leave(&s->inflight, n);
+		answer(c, r);
+	}
+}
+
+/* j's answer, then the copies of a signature that waited for it. */
+static void
+finish(struct sign_job *j, int r)
+{
+	struct signer *s = j->signer;
+	struct inflight_node *next = NULL;
+
+	if (is_signature(j))
+		next = inflight_leave(&s->inflight, &j->copies);
+	answer(j, r);
+	go_on(s, next);
 }
 
 static void
@@ -347,30 +393,6 @@ run_tsa(struct signer *s, struct sign_job *j)
 	return 0;
 }
 
-static int
-same_request(const struct sign_job *x, const struct sign_job *y)
-{
-	return strcmp(x->req.request_id, y->req.request_id) == 0 &&
-	    strcmp(x->client, y->client) == 0;
-}
-
-/* Whether j is a copy of the worker's own request or of one queued
- * before it among those seen: a retry of a request in progress, which its
- * own worker looks up when it comes to it. */
-static int
-copy_of_earlier(const struct ahead *a, const struct sign_job *j)
-{
-	size_t i;
-
-	if (same_request(j, a->own))
-		return 1;
-	for (i = 0; i < a->nseen; i++)
-		if (!a->seen[i]->is_lookup && !a->seen[i]->is_tsa &&
-		    same_request(j, a->seen[i]))
-			return 1;
-	return 0;
-}
-
 /* sd_queue_visit: take a queued signature not looked up into the
  * lookahead. */
 static int
@@ -378,11 +400,8 @@ collect(struct sd_qnode *n, void *arg)
 {
 	struct sign_job *j = SD_CONTAINER_OF(n, struct sign_job, qnode);
 	struct ahead *a = arg;
-	int skip = j->is_lookup || j->is_tsa || j->ahead != AHEAD_NONE ||
-	    copy_of_earlier(a, j);
 
-	a->seen[a->nseen++] = j;
-	if (skip)
+	if (!is_signature(j) || j->ahead != AHEAD_NONE)
 		return 0;
 	memcpy(a->key[a->n].client, j->client, sizeof(a->key[a->n].client));
 	memcpy(a->key[a->n].request_id, j->req.request_id,
@@ -412,12 +431,12 @@ mark(struct sd_qnode *n, void *arg)
  * ledger_find_requests for j, unless the worker of an earlier job found
  * it absent.  The jobs queued behind j (among the next SD_SIGN_LOOKAHEAD)
  * that nobody looked up yet go into the same query; those the ledger
- * does not hold are marked, and their workers do not ask again.  That
- * lookup is older than the one j would make, so copies of j or of a
- * request queued before them are left to their own lookup; a retry of a
- * request being signed elsewhere is, as before, settled at COMMIT by the
- * (client, request_id) constraint.  A job another worker is looking up
- * (pending) is looked up again by its own worker.
+ * does not hold are marked, and their workers do not ask again.  A mark
+ * stays true until the job finishes: no copy of a queued request is in
+ * progress in this daemon meanwhile (inflight); one sent to another
+ * instance is settled at COMMIT by the (client, request_id) constraint.
+ * A job another worker is looking up (pending) is looked up again by
+ * its own worker.
  */
 static int
 look_up(struct signer *s, struct ledger_reader *rd, struct sign_job *j,
@@ -430,8 +449,7 @@ look_up(struct signer *s, struct ledger_reader *rd, struct sign_job *j,
 		metrics_ledger_lookup_ahead();
 		return SD_ERR_NOT_FOUND;
 	}
-	a->n = a->nseen = 0;
-	a->own = j;
+	a->n = 0;
 	seen = sd_queue_visit(&s->queue, SD_SIGN_LOOKAHEAD, collect, a);
 	metrics_ledger_lookup(a->n);
 	r = ledger_find_requests(rd, &j->entry, a->key, a->n, a->absent);
@@ -521,6 +539,7 @@ signer_new(struct hsm *h, struct ledger *l, const char *conninfo,
 	s->tsa_require_sync = tsa->require_sync;
 	pthread_mutex_init(&s->tsa_lock, NULL);
 	atomic_init(&s->tickets, 0);
+	inflight_init(&s->inflight);
 	sd_queue_init(&s->queue, SD_SIGN_QUEUE_MAX);
 	if ((rd = ledger_reader_new(conninfo)) == NULL ||
 	    ledger_last_time(
@@ -565,10 +584,19 @@ fail:
 int
 signer_submit(struct signer *s, struct sign_job *j)
 {
-	clock_gettime(CLOCK_MONOTONIC, &j->queued_at);
-	j->ticket = atomic_fetch_add(&s->tickets, 1);
-	j->ahead = AHEAD_NONE;
-	return sd_queue_push(&s->queue, &j->qnode);
+	int r;
+
+	j->signer = s;
+	if (!is_signature(j))
+		return enqueue(s, j);
+	if (inflight_enter(
+		&s->inflight, &j->copies, j->client, j->req.request_id) != 0) {
+		metrics_sign_copy_waited();
+		return 0; /* it goes on when the copy before it finished */
+	}
+	if ((r = enqueue(s, j)) != 0) /* refused: done is not called */
+		go_on(s, inflight_leave(&s->inflight, &j->copies));
+	return r;
 }
 
 void
@@ -583,6 +611,15 @@ signer_free(struct signer *s)
 		pthread_join(s->threads[i], NULL);
 	if (s->have_reaper)
 		pthread_join(s->reaper, NULL);
+	/* signatures waiting for their commit finish from the ledger writer,
+	 * and hand on to their copies: the table must outlive them */
+	if (sd_wait_zero(&s->inflight.count, SD_STOP_WAIT_MS) != 0) {
+		log_error("%d signature request(s) still in progress after %d "
+			  "ms: the signer is left allocated",
+		    atomic_load(&s->inflight.count), SD_STOP_WAIT_MS);
+		return;
+	}
+	inflight_destroy(&s->inflight);
 	for (i = 0; i < s->nworkers; i++)
 		ledger_reader_free(s->readers[i]);
 	sd_queue_destroy(&s->queue);

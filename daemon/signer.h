@@ -2,18 +2,23 @@
  * signer: the signing workers.  Each worker owns an idempotency lookup
  * connection and borrows an HSM session per request; it checks whether
  * the request was already recorded, signs, and hands the entry to the
- * ledger writer.  Time-stamp jobs skip the lookup (a token is never
- * retried) and check the clock first.  Workers also answer ledger reads (lookup jobs) on the
- * same connection, off the HTTP thread.  A job completes (its done callback runs) only after the
- * entry is committed, or with an error and no signature.  A job that waits
- * longer than SD_SIGN_QUEUE_WAIT_MS for a worker (every HSM session hung or
- * overloaded) is failed with SD_ERR_HSM, so no client waits forever.
+ * ledger writer.  A copy of a signature request in progress (a retry sent
+ * before the first answer) waits for it, then is looked up (inflight.h).
+ * Time-stamp jobs skip the lookup (a token is never retried) and check
+ * the clock first.  Workers also answer ledger reads (lookup jobs) on the
+ * same connection, off the HTTP thread.  A job completes (its done
+ * callback runs) only after the entry is committed, or with an error and
+ * no signature.  A job that waits longer than SD_SIGN_QUEUE_WAIT_MS for a
+ * worker (every HSM session hung or overloaded) is failed with
+ * SD_ERR_HSM, so no client waits forever; a copy's wait starts when the
+ * one before it finished.
  */
 #ifndef SD_SIGNER_H
 #define SD_SIGNER_H
 
 #include <time.h>
 
+#include "inflight.h"
 #include "keys.h"
 #include "queue.h"
 #include "ledger.h"
@@ -55,10 +60,12 @@ struct sign_job {
 	void (*done)(struct sign_job *, void *);
 	void *arg;
 	/* private to the signer */
+	struct signer *signer;
 	struct timespec queued_at;
 	uint64_t ticket; /* unique per job */
 	int ahead;       /* its lookup by another worker: enum ahead_state */
 	struct sd_qnode qnode;
+	struct inflight_node copies; /* a signature: one copy at a time */
 };
 
 /* Time-stamping: the ledger instance (its newest time-stamp is the floor
@@ -75,14 +82,16 @@ struct signer *signer_new(struct hsm *h, struct ledger *l, const char *conninfo,
     size_t errlen) __attribute__((warn_unused_result));
 
 /*
- * Queue j (which must stay valid until j->done ran).  Returns 0, or
+ * Queue j (which must stay valid until j->done ran), or, a copy of a
+ * signature in progress, keep it until that one finished.  Returns 0, or
  * SD_ERR_BUSY / SD_ERR_SHUTDOWN (j->done is then not called).
  */
 int signer_submit(struct signer *s, struct sign_job *j)
     __attribute__((warn_unused_result));
 
-/* Finish every queued job, stop the workers.  NULL accepted.  The ledger
- * must still be open. */
+/* Finish every queued job, stop the workers, and wait (at most
+ * SD_STOP_WAIT_MS) for the signatures still waiting for their commit.
+ * NULL accepted.  The ledger must still be open. */
 void signer_free(struct signer *s);
 
 #endif

@@ -13,6 +13,11 @@ CLIENTS keep-alive clients in parallel, COUNT signatures each, request
 ids PREFIX-CLIENT-I.  One line per reply:
 "ok INSTANCE SEQ REPLAYED REQUEST_ID", or "error REQUEST_ID STATUS BODY".
 The same command run again asks for the same requests: retries.
+
+    sealclient.py SOCK copies N REQUEST_ID KEY
+
+N clients connect, then send the same request at once (a client that
+retries before its answer came); one line per reply as above.
 """
 import base64
 import hashlib
@@ -57,7 +62,35 @@ def reply_line(rid, status, body):
             f"{str(body.get('replayed', False)).lower()} {rid}")
 
 
+def copies(sock, n, rid, key):
+    """n copies of one request, sent at once on n connections."""
+    conns = [UnixHTTP(sock) for _ in range(n)]
+    for conn in conns:
+        conn.connect()
+    start, out, lock = threading.Barrier(n), [], threading.Lock()
+
+    def one(conn):
+        start.wait()
+        try:
+            line = reply_line(rid, *sign(conn, key, rid))
+        except (OSError, http.client.HTTPException) as e:
+            line = f"error {rid} - {e!r}"
+        with lock:
+            out.append(line)
+
+    ts = [threading.Thread(target=one, args=(c,)) for c in conns]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return out
+
+
 def main():
+    if sys.argv[2] == "copies":
+        print("\n".join(copies(sys.argv[1], int(sys.argv[3]),
+                               sys.argv[4], sys.argv[5])))
+        return
     sock, clients, count, prefix, key = sys.argv[1:6]
     out, lock = [], threading.Lock()
 

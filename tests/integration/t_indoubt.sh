@@ -6,7 +6,8 @@
 # seq the reply names; a retry replays it); one whose INSERT never reached
 # the database is written once more after the reconnect (or refused with
 # 503, never half-done); a lost answer in the one-entry-at-a-time rewrite
-# after a duplicate request does not wedge the writer; when the server
+# after a duplicate request (committed by another instance meanwhile)
+# does not wedge the writer; when the server
 # keeps the old session (a partition) seald ends that session, its own,
 # and signs again, while a second instance of the name is still refused;
 # a key generation whose
@@ -189,11 +190,16 @@ fi
 [ "$(rows "$rid")" = 1 ] || fail "$(rows "$rid") rows after the retry"
 
 tid "a lost answer in the one-at-a-time rewrite after a duplicate: settled at once on a new connection"
-# Two identical requests both miss the idempotency lookup and land in one
-# batch (the writer is held on a table lock meanwhile); the batch hits the
-# (client, request_id) constraint and is written again one entry at a
-# time; the proxy cuts after the first single-row INSERT has committed.
+# A request signed on this instance while another instance (demo-1)
+# commits the same request: its batch hits the (client, request_id)
+# constraint and is written again one entry at a time; the proxy cuts
+# after the first single-row INSERT (an earlier request's) has
+# committed.  The writer is held meanwhile by a row the test's own
+# transaction holds the held request's id for (never committed).  Two
+# copies on one instance never meet in a batch: the second waits for the
+# first (inflight).
 rid=t-indoubt-dup-$RANDOM$RANDOM
+held=t-indoubt-held-$RANDOM
 n0=$(fired)
 l0=$(loglines)
 mkfifo "$W/lock.fifo"
@@ -202,25 +208,36 @@ mkfifo "$W/lock.fifo"
 locker=$!
 exec 7>"$W/lock.fifo"
 it_at_exit "exec 7>&-; kill $locker 2>/dev/null"
-echo "BEGIN; LOCK TABLE ledger_entries IN EXCLUSIVE MODE;" >&7
-locked() { [ "$(psql_super "select count(*) from pg_locks l join pg_class c on c.oid = l.relation
-    where c.relname = 'ledger_entries' and l.mode = 'ExclusiveLock' and l.granted")" = 1 ]; }
+cat >&7 <<SQL
+BEGIN;
+CREATE TEMP TABLE lockrow AS SELECT * FROM ledger_entries
+    WHERE instance = '$INST' AND kind = 'signature' ORDER BY seq DESC LIMIT 1;
+UPDATE lockrow SET instance = 'it-indoubt-lock', seq = 1, request_id = '$held';
+INSERT INTO ledger_entries SELECT * FROM lockrow;
+SELECT 'held';
+SQL
+locked() { grep -q '^held$' "$W/lock.out"; }
 writer_waits() { [ "$(psql_super "select count(*) from pg_stat_activity where application_name like 'seald-w $INST %'
     and wait_event_type = 'Lock' and query like '%INSERT INTO ledger_entries%'")" -ge 1 ]; }
 lag() { curl -s --max-time 5 --unix-socket "$S2/seald.sock" http://localhost/metrics |
     sed -n 's/^seald_ledger_lag_entries //p'; }
+lag2() { [ "$(lag)" = 2 ]; }
 lag3() { [ "$(lag)" = 3 ]; }
-within 5000 locked || fail "no table lock: $(cat "$W/lock.out")"
-sign_bg "t-indoubt-held-$RANDOM" "$W/held.out"
+within 5000 locked || fail "no row held: $(cat "$W/lock.out")"
+sign_bg "$held" "$W/held.out"
 p1=$!
-within 5000 writer_waits || fail "the writer does not wait on the lock"
+within 5000 writer_waits || fail "the writer does not wait for the held row"
 arm after B 'INSERT INTO ledger_entries .* -- bind t,\[1\],' # one row
-sign_bg "$rid" "$W/dup1.out"
+sign_bg "$rid-first" "$W/first.out"
 p2=$!
-sign_bg "$rid" "$W/dup2.out"
+within 10000 lag2 || fail "the first request did not queue behind the held one (lag $(lag))"
+sign_bg "$rid" "$W/dup.out"
 p3=$!
-within 10000 lag3 || fail "the two requests did not queue behind the held one (lag $(lag))"
-echo "COMMIT;" >&7
+within 10000 lag3 || fail "the duplicate did not queue behind the held one (lag $(lag))"
+# the other instance commits the same request meanwhile
+http_req POST /v1/sign "$(sign_body "$rid")"
+expect_code 200 "the same request on the other instance"
+echo "ROLLBACK;" >&7
 exec 7>&-
 wait "$p1" "$p2" "$p3" "$locker"
 [ "$(fired)" = $((n0 + 1)) ] || fail "the proxy did not cut (fired $(fired)): $(tail -n 3 "$W/pgcut.log")"
@@ -229,19 +246,23 @@ wait "$p1" "$p2" "$p3" "$locker"
 [ "$(logged_since "$l0" 'ledger connection lost during commit')" = 1 ] ||
 	fail "seald did not see the connection lost during the commit"
 [ "$(logged_since "$l0" 'in-doubt entries were committed')" = 0 ] ||
-	fail "the cut hit a batch, not the one-at-a-time rewrite (the duplicates were not in one batch)"
-rec=$(recorded "$rid")
-[ "$(rows "$rid")" = 1 ] || fail "$(rows "$rid") rows for $rid"
-for f in "$W/dup1.out" "$W/dup2.out"; do
-	# settled on a new connection at once, as a batch's lost commit is:
-	# both get the one recorded signature
-	case "$(head -c 3 "$f")" in
-	200) [ "$(tail -n +2 "$f" | jq -r '"\(.ledger.seq) \(.signature)"')" = "$rec" ] ||
-		fail "a client got a signature that is not the recorded one" ;;
-	*) fail "a duplicate got $(head -c 200 "$f")" ;;
-	esac
-done
-note "the two duplicates got HTTP $(head -c 3 "$W/dup1.out") and $(head -c 3 "$W/dup2.out")"
+	fail "the cut hit a batch, not the one-at-a-time rewrite (the two requests were not in one batch)"
+[ "$(rows "$rid-first")" = 1 ] || fail "$(rows "$rid-first") rows for the first request"
+[ "$(head -c 3 "$W/first.out")" = 200 ] &&
+	[ "$(tail -n +2 "$W/first.out" | jq -r '"\(.ledger.seq) \(.signature)"')" = "$(recorded "$rid-first")" ] ||
+	fail "the request cut in the rewrite: $(head -c 200 "$W/first.out")"
+# the duplicate is settled on the new connection at once: it gets the
+# other instance's entry, the one the ledger holds
+rec=$(psql_q "select instance || ' ' || seq || ' ' || encode(signature, 'base64') from ledger_entries
+    where request_id = '$rid'" | tr -d '\n')
+[ "$(psql_q "select count(*) from ledger_entries where request_id = '$rid'")" = 1 ] ||
+	fail "not one row for $rid"
+case "$(head -c 3 "$W/dup.out")" in
+200) [ "$(tail -n +2 "$W/dup.out" | jq -r '"\(.ledger.instance) \(.ledger.seq) \(.signature)"')" = "$rec" ] ||
+	fail "the duplicate got a signature that is not the recorded one" ;;
+*) fail "the duplicate got $(head -c 200 "$W/dup.out")" ;;
+esac
+note "the request cut in the rewrite got HTTP $(head -c 3 "$W/first.out"), the duplicate $(head -c 3 "$W/dup.out")"
 t0=$(date +%s%N)
 if ! within 5000 sign_ok "t-indoubt-dup-next-$RANDOM"; then
 	fail "the instance does not sign again within 5 s: $(tail -n +"$((l0 + 1))" "$S2/seald.log" |
@@ -258,9 +279,10 @@ fi
 	fail "seald took its own in-doubt entry for a foreign one"
 sign2 "$rid"
 expect_code 200 "the retry of the duplicate"
-[ "$(jq -r '"\(.ledger.seq) \(.signature)"' "$IT_BODY")" = "$rec" ] ||
+[ "$(jq -r '"\(.ledger.instance) \(.ledger.seq) \(.signature)"' "$IT_BODY")" = "$rec" ] ||
 	fail "the retry answered $(jq -c '{seq: .ledger.seq, replayed}' "$IT_BODY"), recorded: ${rec%% *}"
-[ "$(rows "$rid")" = 1 ] || fail "$(rows "$rid") rows after the retry"
+[ "$(psql_q "select count(*) from ledger_entries where request_id = '$rid'")" = 1 ] ||
+	fail "not one row for $rid after the retry"
 
 tid "a partition after the INSERT committed (the server keeps the old session): seald ends its own stale session, no wrong answer"
 rid=t-indoubt-hold-$RANDOM$RANDOM

@@ -1,0 +1,118 @@
+/*
+ * inflight: see inflight.h.  A chained hash table under one mutex; a
+ * request in progress heads the list of its waiting copies (first..last,
+ * linked through next), which is handed on whole to the copy that takes
+ * its place.
+ */
+#include <string.h>
+#include <sys/random.h>
+
+#include "inflight.h"
+
+#define FNV_PRIME 0x100000001b3ULL
+
+void
+inflight_init(struct inflight *t)
+{
+	memset(t->bucket, 0, sizeof(t->bucket));
+	pthread_mutex_init(&t->lock, NULL);
+	atomic_init(&t->count, 0);
+	/* a seed kept from the clients, so that they cannot pick request
+	 * ids for one chain in advance; without one the table still works */
+	if (getrandom(&t->seed, sizeof(t->seed), GRND_NONBLOCK) !=
+	    (ssize_t)sizeof(t->seed))
+		t->seed = 0;
+}
+
+void
+inflight_destroy(struct inflight *t)
+{
+	pthread_mutex_destroy(&t->lock);
+}
+
+/* FNV-1a over the seed, the client, a NUL and the request id. */
+static uint64_t
+hash_of(uint64_t seed, const char *client, const char *request_id)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	const unsigned char *p;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		h = (h ^ ((seed >> (8 * i)) & 0xff)) * FNV_PRIME;
+	for (p = (const unsigned char *)client; *p != '\0'; p++)
+		h = (h ^ *p) * FNV_PRIME;
+	h *= FNV_PRIME;
+	for (p = (const unsigned char *)request_id; *p != '\0'; p++)
+		h = (h ^ *p) * FNV_PRIME;
+	return h;
+}
+
+static struct inflight_node **
+slot_of(struct inflight *t, uint64_t hash)
+{
+	return &t->bucket[hash & (INFLIGHT_BUCKETS - 1)];
+}
+
+static int
+same(const struct inflight_node *a, const struct inflight_node *b)
+{
+	return a->hash == b->hash &&
+	    strcmp(a->request_id, b->request_id) == 0 &&
+	    strcmp(a->client, b->client) == 0;
+}
+
+int
+inflight_enter(struct inflight *t, struct inflight_node *n, const char *client,
+    const char *request_id)
+{
+	struct inflight_node **slot, *p;
+
+	n->client = client;
+	n->request_id = request_id;
+	n->hash = hash_of(t->seed, client, request_id);
+	n->next = n->first = n->last = NULL;
+	slot = slot_of(t, n->hash);
+	pthread_mutex_lock(&t->lock);
+	atomic_fetch_add(&t->count, 1);
+	for (p = *slot; p != NULL && !same(p, n); p = p->next)
+		;
+	if (p == NULL) {
+		n->next = *slot;
+		*slot = n;
+	} else if (p->last == NULL) {
+		p->first = p->last = n;
+	} else {
+		p->last->next = n;
+		p->last = n;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return p != NULL;
+}
+
+struct inflight_node *
+inflight_leave(struct inflight *t, struct inflight_node *n)
+{
+	struct inflight_node **pp, *c;
+
+	pthread_mutex_lock(&t->lock);
+	for (pp = slot_of(t, n->hash); *pp != NULL && *pp != n;
+	     pp = &(*pp)->next)
+		;
+	if (*pp == NULL) { /* not in progress: nothing to hand on */
+		pthread_mutex_unlock(&t->lock);
+		return NULL;
+	}
+	if ((c = n->first) == NULL) {
+		*pp = n->next;
+	} else {
+		c->first = c->next;
+		c->last = c->first != NULL ? n->last : NULL;
+		c->next = n->next;
+		*pp = c;
+	}
+	atomic_fetch_sub(&t->count, 1);
+	pthread_mutex_unlock(&t->lock);
+	n->next = n->first = n->last = NULL;
+	return c;
+}
