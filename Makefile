@@ -29,7 +29,8 @@ COMMON_SRC := common/err.c common/log.c common/b64.c common/secret.c common/path
 CFG_SRC := config/cfg.c config/cfg_yaml.c common/name.c
 POLICY_SRC := policy/policy.c policy/policy_load.c policy/ratelimit.c
 HSM_SRC := hsm/hsm.c hsm/hsm_pool.c hsm/hsm_pubkey.c hsm/hsm_keygen.c
-LEDGER_SRC := ledger/ledger.c ledger/ledger_request.c ledger/ledger_batch.c \
+LEDGER_SRC := ledger/ledger.c ledger/ledger_session.c ledger/ledger_insert.c ledger/ledger_write.c \
+	ledger/ledger_pq.c ledger/ledger_request.c ledger/ledger_batch.c \
 	ledger/ledger_hash.c ledger/ledger_verify.c \
 	ledger/ledger_checkpoint.c ledger/merkle.c ledger/ledger_merkle.c \
 	ledger/ledger_read.c ledger/ledger_json.c \

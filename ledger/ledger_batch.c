@@ -17,7 +17,7 @@
 #define OID_BYTEA 17
 #define OID_TEXT 25
 
-/* $1 the instance, $2..$24 the entries' columns 1..23 (ledger.c's
+/* $1 the instance, $2..$24 the entries' columns 1..23 (ledger_insert.c's
  * row_params order), $25..$27 the subtrees' level, idx and hash. */
 static const char insert_sql[] =
     "WITH m AS (INSERT INTO ledger_merkle (instance, level, idx, hash) "

@@ -21,6 +21,9 @@ PGconn *ledger_pq_connect(const char *conninfo, char *errbuf, size_t errlen);
 /* Copy PQerrorMessage's first line (bounded) into errbuf. */
 void ledger_pq_error(PGconn *c, const char *what, char *errbuf, size_t errlen);
 
+/* The length of m's first line (at most 200 bytes), for logs. */
+int ledger_pq_line_len(const char *m);
+
 /* A binary-format int2/int4/int8 column (0 when NULL). */
 int64_t ledger_pq_i64(const PGresult *res, int row, int col);
 
@@ -86,7 +89,7 @@ int ledger_batch_prepare(PGconn *c, char *errbuf, size_t errlen);
 
 /*
  * Insert a batch with the prepared statement: n entries whose parameters
- * are v/len/fmt[i * ncols .. (i + 1) * ncols) (ledger.c's row_params; the
+ * are v/len/fmt[i * ncols .. (i + 1) * ncols) (ledger_insert.c's row_params; the
  * instance, v[0], is the same in all), then nm subtrees of three
  * parameters each (ledger_merkle_params).  Returns 0 with libpq's result
  * in *res (PQclear it; NULL when it could not send), or SD_ERR_INTERNAL
