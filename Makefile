@@ -71,7 +71,7 @@ FCMSG_SRC := common/wire.c daemon/fcmsg.c daemon/sign_req.c evidence/tsa.c evide
 	common/b64.c common/canon.c
 test_wire_SRC := tests/unit/test_wire.c $(FCMSG_SRC)
 test_peer_SRC := tests/unit/test_peer.c daemon/peer.c
-test_inflight_SRC := tests/unit/test_inflight.c daemon/inflight.c
+test_inflight_SRC := tests/unit/test_inflight.c daemon/inflight.c common/clock.c
 test_b64_SRC := tests/unit/test_b64.c common/b64.c common/err.c
 test_ledger_hash_SRC := tests/unit/test_ledger_hash.c ledger/ledger_hash.c common/canon.c
 test_err_SRC := tests/unit/test_err.c common/err.c

@@ -35,7 +35,8 @@ static struct {
 	atomic_ulong hsm_errors;
 	struct histogram commit;
 	atomic_ulong batch_entries, commits_failed, batch_waits;
-	atomic_ulong lookups, lookups_more, lookups_ahead, copies_waited;
+	atomic_ulong lookups, lookups_more, lookups_ahead, copies_waited,
+	    copies_around;
 	atomic_long waiting;
 	atomic_ulong reloads[2];
 } m;
@@ -115,6 +116,12 @@ void
 metrics_sign_copy_waited(void)
 {
 	atomic_fetch_add_explicit(&m.copies_waited, 1, memory_order_relaxed);
+}
+
+void
+metrics_sign_copy_around(void)
+{
+	atomic_fetch_add_explicit(&m.copies_around, 1, memory_order_relaxed);
 }
 
 void
@@ -284,6 +291,11 @@ metrics_render(void (*extra)(struct metrics_text *, void *), void *arg)
 	    "before the first answer).\n"
 	    "# TYPE seald_sign_copies_waited_total counter\n"
 	    "seald_sign_copies_waited_total %lu\n"
+	    "# HELP seald_sign_copies_around_total Copies of a request in "
+	    "progress that did not wait for it (too many waited, or it was "
+	    "in progress for over 5 s).\n"
+	    "# TYPE seald_sign_copies_around_total counter\n"
+	    "seald_sign_copies_around_total %lu\n"
 	    "# HELP seald_ledger_lag_entries Signed entries waiting for "
 	    "their commit.\n# TYPE seald_ledger_lag_entries gauge\n"
 	    "seald_ledger_lag_entries %ld\n"
@@ -293,7 +305,7 @@ metrics_render(void (*extra)(struct metrics_text *, void *), void *arg)
 	    "seald_policy_reloads_total{result=\"refused\"} %lu\n",
 	    get(&m.batch_entries), get(&m.commits_failed), get(&m.batch_waits),
 	    get(&m.lookups), get(&m.lookups_more), get(&m.lookups_ahead),
-	    get(&m.copies_waited),
+	    get(&m.copies_waited), get(&m.copies_around),
 	    atomic_load_explicit(&m.waiting, memory_order_relaxed),
 	    get(&m.reloads[1]), get(&m.reloads[0]));
 	if (extra != NULL)

@@ -47,6 +47,10 @@ void metrics_ledger_lookup_ahead(void);
 /* A signature request waited for a copy of it in progress (a retry sent
  * before the first one's answer). */
 void metrics_sign_copy_waited(void);
+/* A copy did not wait: too many waited, or the first was in progress
+ * for too long (a hung HSM call); it is looked up and, if need be,
+ * settled at COMMIT. */
+void metrics_sign_copy_around(void);
 
 /* A policy reload, accepted or refused. */
 void metrics_reload(int accepted);

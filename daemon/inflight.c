@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "clock.h"
 #include "inflight.h"
 
 #define FNV_PRIME 0x100000001b3ULL
@@ -27,10 +28,13 @@ inflight_init(struct inflight *t)
 void
 inflight_destroy(struct inflight *t)
 {
+	/* the last leave may still be unlocking: wait for it */
+	pthread_mutex_lock(&t->lock);
+	pthread_mutex_unlock(&t->lock);
 	pthread_mutex_destroy(&t->lock);
 }
 
-/* FNV-1a over the seed, the client, a NUL and the request id. */
+/* FNV-1a over the seed, the client, a separator and the request id. */
 static uint64_t
 hash_of(uint64_t seed, const char *client, const char *request_id)
 {
@@ -48,10 +52,12 @@ hash_of(uint64_t seed, const char *client, const char *request_id)
 	return h;
 }
 
+/* The bucket of a hash: its top bits, the ones every byte (and the seed)
+ * reaches through the multiplications. */
 static struct inflight_node **
 slot_of(struct inflight *t, uint64_t hash)
 {
-	return &t->bucket[hash & (INFLIGHT_BUCKETS - 1)];
+	return &t->bucket[hash >> (64 - INFLIGHT_BUCKETS_LOG2)];
 }
 
 static int
@@ -62,32 +68,55 @@ same(const struct inflight_node *a, const struct inflight_node *b)
 	    strcmp(a->client, b->client) == 0;
 }
 
-int
+enum inflight_entry
 inflight_enter(struct inflight *t, struct inflight_node *n, const char *client,
-    const char *request_id)
+    const char *request_id, long max_ms)
 {
 	struct inflight_node **slot, *p;
+	enum inflight_entry r = INFLIGHT_WAITS;
 
 	n->client = client;
 	n->request_id = request_id;
 	n->hash = hash_of(t->seed, client, request_id);
 	n->next = n->first = n->last = NULL;
+	n->ncopies = 0;
+	clock_gettime(CLOCK_MONOTONIC, &n->since);
 	slot = slot_of(t, n->hash);
 	pthread_mutex_lock(&t->lock);
-	atomic_fetch_add(&t->count, 1);
 	for (p = *slot; p != NULL && !same(p, n); p = p->next)
 		;
 	if (p == NULL) {
 		n->next = *slot;
 		*slot = n;
+		r = INFLIGHT_FIRST;
+	} else if (p->ncopies >= INFLIGHT_COPIES_MAX ||
+	    sd_ms_since(&p->since) > max_ms) {
+		r = INFLIGHT_AROUND;
 	} else if (p->last == NULL) {
 		p->first = p->last = n;
 	} else {
 		p->last->next = n;
 		p->last = n;
 	}
+	if (r == INFLIGHT_WAITS)
+		p->ncopies++;
+	if (r != INFLIGHT_AROUND)
+		atomic_fetch_add(&t->count, 1);
 	pthread_mutex_unlock(&t->lock);
-	return p != NULL;
+	return r;
+}
+
+/* The link that points to n in its bucket, or NULL when n is not in
+ * progress. */
+static struct inflight_node **
+link_of(struct inflight *t, struct inflight_node *n)
+{
+	struct inflight_node **pp;
+
+	for (pp = slot_of(t, n->hash); *pp != NULL && *pp != n;
+	     pp = &(*pp)->next)
+		;
+	return *pp != NULL ? pp : NULL;
 }
 
 struct inflight_node *
@@ -96,10 +125,7 @@ inflight_leave(struct inflight *t, struct inflight_node *n)
 	struct inflight_node **pp, *c;
 
 	pthread_mutex_lock(&t->lock);
-	for (pp = slot_of(t, n->hash); *pp != NULL && *pp != n;
-	     pp = &(*pp)->next)
-		;
-	if (*pp == NULL) { /* not in progress: nothing to hand on */
+	if ((pp = link_of(t, n)) == NULL) {
 		pthread_mutex_unlock(&t->lock);
 		return NULL;
 	}
@@ -108,11 +134,31 @@ inflight_leave(struct inflight *t, struct inflight_node *n)
 	} else {
 		c->first = c->next;
 		c->last = c->first != NULL ? n->last : NULL;
+		c->ncopies = n->ncopies - 1;
+		clock_gettime(CLOCK_MONOTONIC, &c->since);
 		c->next = n->next;
 		*pp = c;
 	}
+	n->next = n->first = n->last = NULL;
 	atomic_fetch_sub(&t->count, 1);
 	pthread_mutex_unlock(&t->lock);
+	return c;
+}
+
+struct inflight_node *
+inflight_leave_all(struct inflight *t, struct inflight_node *n)
+{
+	struct inflight_node **pp, *c;
+
+	pthread_mutex_lock(&t->lock);
+	if ((pp = link_of(t, n)) == NULL) {
+		pthread_mutex_unlock(&t->lock);
+		return NULL;
+	}
+	*pp = n->next;
+	c = n->first; /* linked through next, the last one's NULL */
+	atomic_fetch_sub(&t->count, (int)n->ncopies + 1);
 	n->next = n->first = n->last = NULL;
+	pthread_mutex_unlock(&t->lock);
 	return c;
 }

@@ -99,10 +99,10 @@ enqueue(struct signer *s, struct sign_job *j)
 	return sd_queue_push(&s->queue, &j->qnode);
 }
 
-/* The copies of a request that waited for one in progress go on, one at
- * a time, from the one inflight_leave handed back: queued, it is looked
- * up and finds the entry of the one before it.  A copy that cannot be
- * queued is answered with why, and the next one goes on. */
+/* The copy inflight_leave put in progress after a failure goes on:
+ * queued, it is looked up, and signed when the ledger does not hold its
+ * request.  A copy that cannot be queued is answered with why, and the
+ * next one goes on. */
 static void
 go_on(struct signer *s, struct inflight_node *n)
 {
@@ -114,21 +114,50 @@ go_on(struct signer *s, struct inflight_node *n)
 		if ((r = enqueue(s, c)) == 0)
 			return;
 		n = inflight_leave(&s->inflight, n);
+		c->in_table = 0;
 		answer(c, r);
 	}
 }
 
-/* j's answer, then the copies of a signature that waited for it. */
+/* The copies inflight_leave_all handed back, their request recorded, are
+ * queued together and out of the table: each one's lookup finds the
+ * entry. */
+static void
+go_on_all(struct signer *s, struct inflight_node *n)
+{
+	struct inflight_node *next;
+	struct sign_job *c;
+	int r;
+
+	for (; n != NULL; n = next) {
+		next = n->next; /* c may be answered as soon as it is queued */
+		c = SD_CONTAINER_OF(n, struct sign_job, copies);
+		c->in_table = 0;
+		if ((r = enqueue(s, c)) != 0)
+			answer(c, r);
+	}
+}
+
+/* j's answer, then the copies of a signature that waited for it: all at
+ * once when its request is recorded (j answered with the entry, or with
+ * a conflict with it), else the next one in its place. */
 static void
 finish(struct sign_job *j, int r)
 {
 	struct signer *s = j->signer;
-	struct inflight_node *next = NULL;
+	int in_table = j->in_table, recorded = r == 0 || r == SD_ERR_CONFLICT;
+	struct inflight_node *n = NULL;
 
-	if (is_signature(j))
-		next = inflight_leave(&s->inflight, &j->copies);
+	if (in_table) {
+		j->in_table = 0;
+		n = recorded ? inflight_leave_all(&s->inflight, &j->copies)
+			     : inflight_leave(&s->inflight, &j->copies);
+	}
 	answer(j, r);
-	go_on(s, next);
+	if (recorded)
+		go_on_all(s, n);
+	else
+		go_on(s, n);
 }
 
 static void
@@ -433,8 +462,9 @@ mark(struct sd_qnode *n, void *arg)
  * that nobody looked up yet go into the same query; those the ledger
  * does not hold are marked, and their workers do not ask again.  A mark
  * stays true until the job finishes: no copy of a queued request is in
- * progress in this daemon meanwhile (inflight); one sent to another
- * instance is settled at COMMIT by the (client, request_id) constraint.
+ * progress in this daemon meanwhile (inflight), unless it went around
+ * the table; such a copy, or one sent to another instance, is settled at
+ * COMMIT by the (client, request_id) constraint.
  * A job another worker is looking up (pending) is looked up again by
  * its own worker.
  */
@@ -587,16 +617,26 @@ signer_submit(struct signer *s, struct sign_job *j)
 	int r;
 
 	j->signer = s;
+	j->in_table = 0;
 	if (!is_signature(j))
 		return enqueue(s, j);
-	if (inflight_enter(
-		&s->inflight, &j->copies, j->client, j->req.request_id) != 0) {
+	switch (inflight_enter(&s->inflight, &j->copies, j->client,
+	    j->req.request_id, SD_SIGN_QUEUE_WAIT_MS)) {
+	case INFLIGHT_WAITS:
+		j->in_table = 1;
 		metrics_sign_copy_waited();
 		return 0; /* it goes on when the copy before it finished */
+	case INFLIGHT_FIRST:
+		j->in_table = 1;
+		if ((r = enqueue(s, j)) != 0) { /* refused: no done */
+			j->in_table = 0;
+			go_on(s, inflight_leave(&s->inflight, &j->copies));
+		}
+		return r;
+	default: /* around the table: settled at COMMIT if need be */
+		metrics_sign_copy_around();
+		return enqueue(s, j);
 	}
-	if ((r = enqueue(s, j)) != 0) /* refused: done is not called */
-		go_on(s, inflight_leave(&s->inflight, &j->copies));
-	return r;
 }
 
 void
@@ -611,8 +651,8 @@ signer_free(struct signer *s)
 		pthread_join(s->threads[i], NULL);
 	if (s->have_reaper)
 		pthread_join(s->reaper, NULL);
-	/* signatures waiting for their commit finish from the ledger writer,
-	 * and hand on to their copies: the table must outlive them */
+	/* a safety net: core_drain saw every request answered, but a
+	 * signature answered from the ledger writer would use the table */
 	if (sd_wait_zero(&s->inflight.count, SD_STOP_WAIT_MS) != 0) {
 		log_error("%d signature request(s) still in progress after %d "
 			  "ms: the signer is left allocated",

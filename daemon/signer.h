@@ -3,15 +3,16 @@
  * connection and borrows an HSM session per request; it checks whether
  * the request was already recorded, signs, and hands the entry to the
  * ledger writer.  A copy of a signature request in progress (a retry sent
- * before the first answer) waits for it, then is looked up (inflight.h).
+ * before the first answer) waits for it, boundedly, then is looked up
+ * (inflight.h).
  * Time-stamp jobs skip the lookup (a token is never retried) and check
  * the clock first.  Workers also answer ledger reads (lookup jobs) on the
  * same connection, off the HTTP thread.  A job completes (its done
  * callback runs) only after the entry is committed, or with an error and
  * no signature.  A job that waits longer than SD_SIGN_QUEUE_WAIT_MS for a
  * worker (every HSM session hung or overloaded) is failed with
- * SD_ERR_HSM, so no client waits forever; a copy's wait starts when the
- * one before it finished.
+ * SD_ERR_HSM; a copy's wait for a worker starts when the one before it
+ * finished.
  */
 #ifndef SD_SIGNER_H
 #define SD_SIGNER_H
@@ -66,6 +67,7 @@ struct sign_job {
 	int ahead;       /* its lookup by another worker: enum ahead_state */
 	struct sd_qnode qnode;
 	struct inflight_node copies; /* a signature: one copy at a time */
+	int in_table;                /* copies is in the signer's table */
 };
 
 /* Time-stamping: the ledger instance (its newest time-stamp is the floor

@@ -78,6 +78,7 @@ sleep 0.2
 timeout 60 python3 "$CLIENT" "$IT_SOCK" copies 8 "$rid" demo-rsa >"$W/copies.out"
 wait "$p1"
 replies_check "$W/load.out" 48 "$tag-load"
+[ "$(wc -l <"$W/copies.out")" = 8 ] || fail "$(wc -l <"$W/copies.out") replies to eight copies"
 grep -q '^error' "$W/copies.out" && fail "copies: $(grep -m3 '^error' "$W/copies.out")"
 [ "$(awk '{ print $2, $3 }' "$W/copies.out" | sort -u | wc -l)" = 1 ] ||
 	fail "copies answered with different entries: $(tr '\n' ' ' <"$W/copies.out")"
@@ -89,4 +90,5 @@ read -r l1 q1 a1 h1 c1 <<<"$(counters)"
 # the HSM signed the 48 requests of the load and one copy; the others
 # waited for it, or came after its commit and were found recorded
 near 49 $((h1 - h0)) || fail "$((h1 - h0)) HSM signatures for 48 requests and eight copies of one"
+[ $((c1 - c0)) -ge 1 ] || fail "no copy waited for the first"
 note "eight copies: $((c1 - c0)) waited for the first"
