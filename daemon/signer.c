@@ -53,6 +53,7 @@ enum ahead_state {
 	AHEAD_NONE,    /* not looked up */
 	AHEAD_PENDING, /* in another worker's lookup now */
 	AHEAD_ABSENT,  /* the ledger did not hold it then */
+	AHEAD_OWN,     /* it did, or the query failed: its own worker asks */
 };
 
 /* The queued requests a worker looks up with its own (look_up). */
@@ -450,7 +451,7 @@ mark(struct sd_qnode *n, void *arg)
 
 	for (i = 0; i < a->n; i++)
 		if (a->ticket[i] == j->ticket) {
-			j->ahead = a->absent[i] ? AHEAD_ABSENT : AHEAD_NONE;
+			j->ahead = a->absent[i] ? AHEAD_ABSENT : AHEAD_OWN;
 			break;
 		}
 	return 0;
@@ -464,9 +465,10 @@ mark(struct sd_qnode *n, void *arg)
  * stays true until the job finishes: no copy of a queued request is in
  * progress in this daemon meanwhile (inflight), unless it went around
  * the table; such a copy, or one sent to another instance, is settled at
- * COMMIT by the (client, request_id) constraint.
- * A job another worker is looking up (pending) is looked up again by
- * its own worker.
+ * COMMIT by the (client, request_id) constraint.  A job another worker
+ * is looking up (pending), or that such a lookup found recorded or could
+ * not answer, is looked up by its own worker, and taken into no other
+ * lookahead.
  */
 static int
 look_up(struct signer *s, struct ledger_reader *rd, struct sign_job *j,
