@@ -16,6 +16,7 @@ void
 inflight_init(struct inflight *t)
 {
 	memset(t->bucket, 0, sizeof(t->bucket));
+	t->waiting = 0;
 	pthread_mutex_init(&t->lock, NULL);
 	atomic_init(&t->count, 0);
 	/* a seed kept from the clients, so that they cannot pick request
@@ -98,8 +99,10 @@ inflight_enter(struct inflight *t, struct inflight_node *n, const char *client,
 		p->last->next = n;
 		p->last = n;
 	}
-	if (r == INFLIGHT_WAITS)
+	if (r == INFLIGHT_WAITS) {
 		p->ncopies++;
+		t->waiting++;
+	}
 	if (r != INFLIGHT_AROUND)
 		atomic_fetch_add(&t->count, 1);
 	pthread_mutex_unlock(&t->lock);
@@ -135,6 +138,7 @@ inflight_leave(struct inflight *t, struct inflight_node *n)
 		c->first = c->next;
 		c->last = c->first != NULL ? n->last : NULL;
 		c->ncopies = n->ncopies - 1;
+		t->waiting--;
 		clock_gettime(CLOCK_MONOTONIC, &c->since);
 		c->next = n->next;
 		*pp = c;
@@ -158,7 +162,34 @@ inflight_leave_all(struct inflight *t, struct inflight_node *n)
 	*pp = n->next;
 	c = n->first; /* linked through next, the last one's NULL */
 	atomic_fetch_sub(&t->count, (int)n->ncopies + 1);
+	t->waiting -= n->ncopies;
+	n->ncopies = 0;
 	n->next = n->first = n->last = NULL;
 	pthread_mutex_unlock(&t->lock);
 	return c;
+}
+
+struct inflight_node *
+inflight_expire(struct inflight *t, long max_ms)
+{
+	struct inflight_node *out = NULL, *p;
+	size_t i;
+
+	pthread_mutex_lock(&t->lock);
+	for (i = 0;
+	     t->waiting > 0 && i < sizeof(t->bucket) / sizeof(t->bucket[0]);
+	     i++)
+		for (p = t->bucket[i]; p != NULL; p = p->next) {
+			if (p->first == NULL ||
+			    sd_ms_since(&p->since) <= max_ms)
+				continue;
+			p->last->next = out; /* the copies, put before out */
+			out = p->first;
+			atomic_fetch_sub(&t->count, (int)p->ncopies);
+			t->waiting -= p->ncopies;
+			p->first = p->last = NULL;
+			p->ncopies = 0;
+		}
+	pthread_mutex_unlock(&t->lock);
+	return out;
 }

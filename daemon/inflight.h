@@ -8,8 +8,9 @@
  *
  * Waiting is bounded: at most INFLIGHT_COPIES_MAX copies wait behind a
  * request, and none behind one in progress for longer than the caller's
- * limit (a hung HSM call); such a copy goes around the table, as every
- * retry did before it existed (the ledger's constraint settles it).
+ * limit (a hung HSM call): a copy that comes then goes around the table,
+ * and inflight_expire sends those already waiting around, as every retry
+ * went before the table existed (the ledger's constraint settles it).
  *
  * Nodes are intrusive and never allocated: a table holds at most the
  * requests a daemon holds.  A bucket's chain is bounded by them too, so
@@ -42,6 +43,7 @@ struct inflight {
 	pthread_mutex_t lock;
 	uint64_t seed;
 	atomic_int count; /* nodes in progress or waiting */
+	size_t waiting;   /* of them waiting (under lock) */
 	struct inflight_node *bucket[1 << INFLIGHT_BUCKETS_LOG2];
 };
 
@@ -77,5 +79,12 @@ struct inflight_node *inflight_leave(
  */
 struct inflight_node *inflight_leave_all(
     struct inflight *t, struct inflight_node *n);
+
+/*
+ * The copies waiting behind a request in progress for over max_ms leave
+ * the table (they go around it).  Returns them linked through next, or
+ * NULL; cheap when no copy waits.
+ */
+struct inflight_node *inflight_expire(struct inflight *t, long max_ms);
 
 #endif

@@ -120,11 +120,11 @@ go_on(struct signer *s, struct inflight_node *n)
 	}
 }
 
-/* The copies inflight_leave_all handed back, their request recorded, are
- * queued together and out of the table: each one's lookup finds the
- * entry. */
+/* Copies out of the table, queued together: their request recorded
+ * (inflight_leave_all: each one's lookup finds the entry), or the one
+ * they waited for in progress too long (inflight_expire: around). */
 static void
-go_on_all(struct signer *s, struct inflight_node *n)
+go_on_all(struct signer *s, struct inflight_node *n, int around)
 {
 	struct inflight_node *next;
 	struct sign_job *c;
@@ -134,6 +134,8 @@ go_on_all(struct signer *s, struct inflight_node *n)
 		next = n->next; /* c may be answered as soon as it is queued */
 		c = SD_CONTAINER_OF(n, struct sign_job, copies);
 		c->in_table = 0;
+		if (around)
+			metrics_sign_copy_around();
 		if ((r = enqueue(s, c)) != 0)
 			answer(c, r);
 	}
@@ -156,7 +158,7 @@ finish(struct sign_job *j, int r)
 	}
 	answer(j, r);
 	if (recorded)
-		go_on_all(s, n);
+		go_on_all(s, n, 0);
 	else
 		go_on(s, n);
 }
@@ -178,7 +180,8 @@ waited_too_long(const struct sd_qnode *n, void *arg)
 }
 
 /* Fail jobs that waited too long for a worker (every HSM session hung,
- * or overload); the queue is FIFO, so they are at its head. */
+ * or overload); the queue is FIFO, so they are at its head.  Copies that
+ * wait behind a request in progress for too long go around it. */
 static void *
 reaper_main(void *arg)
 {
@@ -188,6 +191,8 @@ reaper_main(void *arg)
 	size_t count;
 
 	while (!sd_queue_wait_stop(&s->queue, 100)) {
+		go_on_all(
+		    s, inflight_expire(&s->inflight, SD_SIGN_QUEUE_WAIT_MS), 1);
 		n = sd_queue_take_old(&s->queue, waited_too_long, NULL);
 		for (count = 0; n != NULL; n = next, count++) {
 			j = SD_CONTAINER_OF(n, struct sign_job, qnode);
@@ -619,23 +624,23 @@ signer_submit(struct signer *s, struct sign_job *j)
 	int r;
 
 	j->signer = s;
-	j->in_table = 0;
-	if (!is_signature(j))
+	/* set first: once entered, j may go on and finish on another thread */
+	j->in_table = is_signature(j);
+	if (!j->in_table)
 		return enqueue(s, j);
 	switch (inflight_enter(&s->inflight, &j->copies, j->client,
 	    j->req.request_id, SD_SIGN_QUEUE_WAIT_MS)) {
 	case INFLIGHT_WAITS:
-		j->in_table = 1;
 		metrics_sign_copy_waited();
 		return 0; /* it goes on when the copy before it finished */
 	case INFLIGHT_FIRST:
-		j->in_table = 1;
 		if ((r = enqueue(s, j)) != 0) { /* refused: no done */
 			j->in_table = 0;
 			go_on(s, inflight_leave(&s->inflight, &j->copies));
 		}
 		return r;
 	default: /* around the table: settled at COMMIT if need be */
+		j->in_table = 0;
 		metrics_sign_copy_around();
 		return enqueue(s, j);
 	}

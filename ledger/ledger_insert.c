@@ -3,7 +3,9 @@
  * statement).  Each entry gets its seq and prev_hash from the head, its
  * entry_hash from its canonical bytes; the Merkle subtrees the batch
  * completes go into the same statement.  The head moves only when the
- * statement committed.
+ * statement succeeded: committed, or, in a key entry's transaction,
+ * waiting for its COMMIT (ledger_write.c puts the head back when that
+ * fails).
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -101,13 +101,21 @@ done
 tid "a hung HSM call does not block other clients forever"
 echo hang >"$FAULT"
 pids=""
+hung_id=t-hang-$RANDOM
 for i in 1 2 3 4; do
 	curl -s --max-time 30 --unix-socket "$IT_SOCK" -o "$F/hung.$i" \
-	    -d "{\"key\":\"demo-ec\",\"digest\":\"$d\",\"digest_alg\":\"sha256\",\"request_id\":\"t-hang-$i-$RANDOM\"}" \
+	    -d "{\"key\":\"demo-ec\",\"digest\":\"$d\",\"digest_alg\":\"sha256\",\"request_id\":\"$hung_id-$i\"}" \
 	    http://localhost/v1/sign &
 	pids="$pids $!"
 done
 sleep 0.5
+# a retry of a hung request waits behind it for 5 s at most, then goes
+# on as any request does: every session hung, 503 after its 5 s in the
+# queue, while the hang lasts
+curl -s --max-time 30 --unix-socket "$IT_SOCK" -o "$F/copy" -w '%{http_code} %{time_total}' \
+    -d "{\"key\":\"demo-ec\",\"digest\":\"$d\",\"digest_alg\":\"sha256\",\"request_id\":\"$hung_id-1\"}" \
+    http://localhost/v1/sign >"$F/copy.code" &
+copy_pid=$!
 # the HTTP front never waits for the HSM: health answers at once, and
 # readiness says the HSM is not ready once the probe hangs
 t0=$(date +%s%N)
@@ -132,6 +140,16 @@ sign_503 "a fifth request while every session hangs"
 took=$(( $(date +%s) - start ))
 note "answered after ${took} s"
 [ "$took" -le 8 ] || fail "the fifth request waited ${took} s"
+wait "$copy_pid"
+read -r code secs <"$F/copy.code"
+note "the retry of a hung request: HTTP $code after $secs s"
+[ "$code" = 503 ] && [ "$(jq -r .error.code "$F/copy")" = hsm_unavailable ] ||
+	fail "the retry of a hung request: HTTP $code $(head -c 200 "$F/copy")"
+awk -v s="$secs" 'BEGIN { exit !(s >= 9 && s < 14) }' ||
+	fail "the retry of a hung request answered after $secs s, not 5 s waiting and 5 s queued"
+http_req GET /metrics
+grep -q '^seald_sign_copies_around_total [1-9]' "$IT_BODY" ||
+	fail "no copy counted around: $(grep copies "$IT_BODY")"
 : >"$FAULT"
 # shellcheck disable=SC2086
 wait $pids

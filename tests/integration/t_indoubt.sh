@@ -266,7 +266,7 @@ note "the request cut in the rewrite got HTTP $(head -c 3 "$W/first.out"), the d
 t0=$(date +%s%N)
 if ! within 5000 sign_ok "t-indoubt-dup-next-$RANDOM"; then
 	fail "the instance does not sign again within 5 s: $(tail -n +"$((l0 + 1))" "$S2/seald.log" |
-	    grep -m1 -o 'ensure_conn: ledger: .*' || head -c 200 "$IT_BODY")"
+	    grep -m1 -o 'ledger_session_ensure: ledger: .*' || head -c 200 "$IT_BODY")"
 	note "restarting the instance for the cases that follow"
 	seald_stop "$S2" >/dev/null 2>&1
 	seald_start "$IT_BUILD" "$S2" || fail "the instance does not restart"
@@ -312,7 +312,7 @@ if within 5000 sign_ok "t-indoubt-hold-next-$RANDOM"; then
 	note "the cut request $code_hold in $ms ms; signing again $ms_hold ms after the cut, the old session still held by the proxy"
 else
 	ms_hold=never
-	fail "the instance does not sign again within 5 s while its old session lives: $(tail -n +"$((l0 + 1))" "$S2/seald.log" | grep -m1 -o 'ensure_conn: .*')"
+	fail "the instance does not sign again within 5 s while its old session lives: $(tail -n +"$((l0 + 1))" "$S2/seald.log" | grep -m1 -o 'ledger_session_ensure: .*')"
 fi
 [ "$(logged_since "$l0" "ended seald's previous database session")" = 1 ] ||
 	fail "seald did not say it ended its previous session"
@@ -349,7 +349,7 @@ case "$HTTP_CODE" in
 *) fail "HTTP $HTTP_CODE: $(head -c 200 "$IT_BODY")" ;;
 esac
 within 3000 eval '[ "$(logged_since "$l0" "is already running")" -ge 1 ]' ||
-	fail "the instance was not refused the lock: $(tail -n +"$((l0 + 1))" "$S2/seald.log" | grep -m1 -o 'ensure_conn: .*')"
+	fail "the instance was not refused the lock: $(tail -n +"$((l0 + 1))" "$S2/seald.log" | grep -m1 -o 'ledger_session_ensure: .*')"
 if wait "$foreign"; then
 	note "the foreign session kept the lock to its end; the cut request got $HTTP_CODE"
 else

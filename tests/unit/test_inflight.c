@@ -2,7 +2,8 @@
  * test_inflight: one copy of a request in progress at a time; copies
  * wait behind it in the order they came, go on one by one after a
  * failure and all at once once it is recorded; waiting is bounded in
- * copies and in the age of the one in progress; other requests, and the
+ * copies and in the age of the one in progress (for copies that come
+ * then, and those already waiting); other requests, and the
  * same request id of another client, never wait.
  */
 #include <stdarg.h>
@@ -115,6 +116,34 @@ test_no_wait_behind_an_old_one(void **state)
 	assert_null(inflight_leave(&t, &c));
 }
 
+/* Copies behind a request in progress for too long go around it; those
+ * behind a younger one stay. */
+static void
+test_expire(void **state)
+{
+	struct inflight_node a, b, c, d, e, *n;
+
+	(void)state;
+	assert_null(inflight_expire(&t, MAX_MS)); /* nothing waits */
+	assert_int_equal(enter(&a, "svc", "r-8"), INFLIGHT_FIRST);
+	assert_int_equal(enter(&b, "svc", "r-8"), INFLIGHT_WAITS);
+	assert_int_equal(enter(&c, "svc", "r-8"), INFLIGHT_WAITS);
+	assert_int_equal(enter(&d, "svc", "r-9"), INFLIGHT_FIRST);
+	assert_int_equal(enter(&e, "svc", "r-9"), INFLIGHT_WAITS);
+	assert_null(inflight_expire(&t, MAX_MS));
+	a.since.tv_sec -= MAX_MS / 1000 + 1;
+	n = inflight_expire(&t, MAX_MS);
+	assert_ptr_equal(n, &b);
+	assert_ptr_equal(n->next, &c);
+	assert_null(c.next);
+	assert_int_equal(atomic_load(&t.count), 3);
+	/* a has none left to hand on; d's copy still waits */
+	assert_null(inflight_leave(&t, &a));
+	assert_null(inflight_expire(&t, MAX_MS));
+	assert_ptr_equal(inflight_leave(&t, &d), &e);
+	assert_null(inflight_leave(&t, &e));
+}
+
 static void
 test_others_never_wait(void **state)
 {
@@ -189,6 +218,7 @@ main(void)
 		    test_copies_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_no_wait_behind_an_old_one, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_expire, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_others_never_wait, setup, teardown),
 		cmocka_unit_test_setup_teardown(
