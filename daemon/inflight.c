@@ -122,8 +122,14 @@ link_of(struct inflight *t, struct inflight_node *n)
 	return *pp != NULL ? pp : NULL;
 }
 
-struct inflight_node *
-inflight_leave(struct inflight *t, struct inflight_node *n)
+/*
+ * n leaves: with all, or with no copy waiting, n and its copies leave the
+ * table and the copies are returned (linked through next, the last
+ * one's NULL); else the oldest copy takes n's place, in progress, and is
+ * returned.
+ */
+static struct inflight_node *
+leave(struct inflight *t, struct inflight_node *n, int all)
 {
 	struct inflight_node **pp, *c;
 
@@ -132,41 +138,37 @@ inflight_leave(struct inflight *t, struct inflight_node *n)
 		pthread_mutex_unlock(&t->lock);
 		return NULL;
 	}
-	if ((c = n->first) == NULL) {
+	c = n->first;
+	if (all || c == NULL) {
 		*pp = n->next;
+		atomic_fetch_sub(&t->count, (int)n->ncopies + 1);
+		t->waiting -= n->ncopies;
 	} else {
 		c->first = c->next;
 		c->last = c->first != NULL ? n->last : NULL;
 		c->ncopies = n->ncopies - 1;
-		t->waiting--;
 		clock_gettime(CLOCK_MONOTONIC, &c->since);
 		c->next = n->next;
 		*pp = c;
+		atomic_fetch_sub(&t->count, 1);
+		t->waiting--;
 	}
 	n->next = n->first = n->last = NULL;
-	atomic_fetch_sub(&t->count, 1);
+	n->ncopies = 0;
 	pthread_mutex_unlock(&t->lock);
 	return c;
 }
 
 struct inflight_node *
+inflight_leave(struct inflight *t, struct inflight_node *n)
+{
+	return leave(t, n, 0);
+}
+
+struct inflight_node *
 inflight_leave_all(struct inflight *t, struct inflight_node *n)
 {
-	struct inflight_node **pp, *c;
-
-	pthread_mutex_lock(&t->lock);
-	if ((pp = link_of(t, n)) == NULL) {
-		pthread_mutex_unlock(&t->lock);
-		return NULL;
-	}
-	*pp = n->next;
-	c = n->first; /* linked through next, the last one's NULL */
-	atomic_fetch_sub(&t->count, (int)n->ncopies + 1);
-	t->waiting -= n->ncopies;
-	n->ncopies = 0;
-	n->next = n->first = n->last = NULL;
-	pthread_mutex_unlock(&t->lock);
-	return c;
+	return leave(t, n, 1);
 }
 
 struct inflight_node *

@@ -200,7 +200,7 @@ ledger_find_more_on(PGconn *c, struct ledger_entry *e,
 	free(arrays);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		log_warn("ledger lookup: %.*s",
-		    (int)strcspn(PQresultErrorMessage(res), "\n"),
+		    ledger_pq_line_len(PQresultErrorMessage(res)),
 		    PQresultErrorMessage(res));
 		r = SD_ERR_LEDGER;
 	} else {
