@@ -95,7 +95,7 @@ $(BUILD)/sealctl: $(call obj,$(SEALCTL_SRC))
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(shell pkg-config --libs libcurl 2>/dev/null)
 
 # seald-bench: the load tool of `make bench` (tools/bench.c)
-BENCH_SRC := tools/bench.c $(COMMON_SRC) $(HSM_SRC) $(LEDGER_SRC)
+BENCH_SRC := tools/bench.c tools/bench_cpu.c $(COMMON_SRC) $(HSM_SRC) $(LEDGER_SRC)
 $(BUILD)/seald-bench: $(call obj,$(BENCH_SRC))
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 

@@ -29,6 +29,7 @@
 #include <openssl/rand.h>
 
 #include "b64.h"
+#include "bench_cpu.h"
 #include "clock.h"
 #include "err.h"
 #include "hsm.h"
@@ -39,6 +40,8 @@
 #define NBUCKETS (40 * SUB) /* up to 2^40 us */
 #define CLIENTS_MAX 1024
 #define RESP_MAX 65536
+#define TARGET_EC 0.70  /* the ratio to reach with an EC key */
+#define TARGET_RSA 0.85 /* and with an RSA key */
 
 struct hist {
 	uint64_t b[NBUCKETS];
@@ -51,9 +54,9 @@ struct opts {
 	/* the raw rate: module, token, PIN file, key label */
 	const char *module, *token, *pin, *label;
 	int raw_threads;
-	/* ledger rows and RSS */
+	/* ledger rows, RSS and CPU time: seald's pid, the postmaster's */
 	const char *db, *instance;
-	long pid;
+	long pid, pg_pid;
 };
 
 struct client {
@@ -378,9 +381,19 @@ raw_main(void *arg)
 	return NULL;
 }
 
-/* The raw signing rate of the key over seconds, threads in parallel. */
+/* What the raw runs did: signatures, the CPU time they took, and
+ * whether the key is an EC key. */
+struct raw_sum {
+	uint64_t signs;
+	struct cpu_snap cpu;
+	int ec;
+};
+
+/* The raw signing rate of the key over seconds, threads in parallel;
+ * what the run did added to *sum. */
 static double
-raw_rate(const struct opts *o, int seconds, char *err, size_t errlen)
+raw_rate(const struct opts *o, int seconds, struct raw_sum *sum, char *err,
+    size_t errlen)
 {
 	struct raw_arg a[64];
 	pthread_t th[64];
@@ -392,6 +405,7 @@ raw_rate(const struct opts *o, int seconds, char *err, size_t errlen)
 							    : HSM_SHA256;
 	int i, n = o->raw_threads;
 	uint64_t total = 0;
+	struct cpu_snap c0, c1;
 
 	if ((h = hsm_open(o->module, o->token, o->pin, (unsigned int)n, err,
 		 errlen)) == NULL)
@@ -400,6 +414,7 @@ raw_rate(const struct opts *o, int seconds, char *err, size_t errlen)
 		hsm_close(h);
 		return -1;
 	}
+	(void)cpu_take(&c0, o->pid, o->pg_pid);
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	end = start;
 	end.tv_sec += seconds;
@@ -413,6 +428,10 @@ raw_rate(const struct opts *o, int seconds, char *err, size_t errlen)
 		pthread_join(th[i], NULL);
 		total += a[i].n;
 	}
+	if (cpu_take(&c1, o->pid, o->pg_pid) == 0)
+		cpu_add(&sum->cpu, &c0, &c1);
+	sum->signs += total;
+	sum->ec = hsm_key_is_ec(k);
 	hsm_close(h);
 	return (double)total / (double)(sd_ms_since(&start) / 1000.0);
 }
@@ -475,7 +494,8 @@ usage(void)
 	    "         --module SO --token LABEL --pin-file F --label KEYLABEL "
 	    "[--raw-threads N]\n"
 	    "         [--db CONNINFO --instance NAME] [--pid SEALD_PID] "
-	    "[--json FILE]\n"
+	    "[--pg-pid POSTMASTER_PID]\n"
+	    "         [--json FILE]\n"
 	    "         [--curve 1,4,16,64,256 [--curve-seconds S]]\n");
 }
 
@@ -524,6 +544,8 @@ parse(int argc, char **argv, struct opts *o)
 			o->instance = v;
 		else if (strcmp(a, "--pid") == 0)
 			o->pid = num(v, 1, 1L << 30);
+		else if (strcmp(a, "--pg-pid") == 0)
+			o->pg_pid = num(v, 1, 1L << 30);
 		else if (strcmp(a, "--json") == 0)
 			o->json = v;
 		else if (strcmp(a, "--curve") == 0)
@@ -536,7 +558,8 @@ parse(int argc, char **argv, struct opts *o)
 	if (i != argc || o->sock == NULL || o->module == NULL ||
 	    o->token == NULL || o->pin == NULL || o->label == NULL ||
 	    o->clients < 1 || o->seconds < 1 || o->raw_threads < 1 ||
-	    o->raw_threads > 64 || o->curve_seconds < 1 || o->pid < 0)
+	    o->raw_threads > 64 || o->curve_seconds < 1 || o->pid < 0 ||
+	    o->pg_pid < 0)
 		return -1;
 	return 0;
 }
@@ -547,8 +570,11 @@ main(int argc, char **argv)
 	struct opts o;
 	struct load l;
 	char err[512], *tok, *save, *curve = NULL;
-	double raw, raw0, raw1, ratio;
-	int half;
+	double raw, raw0, raw1, ratio, target, cpu_req[CPU_NPARTS + 1],
+	    cpu_raw[CPU_NPARTS + 1];
+	struct cpu_snap c0, c1, dload;
+	struct raw_sum rs;
+	int half, cpu_ok;
 	int64_t rows0, rows1;
 	long rss0, rss1;
 	FILE *js = NULL;
@@ -564,22 +590,25 @@ main(int argc, char **argv)
 	    o.key, o.format, o.alg, o.clients, o.seconds, o.raw_threads);
 	fflush(stdout);
 	half = o.seconds > 1 ? o.seconds / 2 : 1;
-	if ((raw0 = raw_rate(&o, half, err, sizeof(err))) < 0) {
-		fprintf(stderr, "seald-bench: raw rate: %s\n", err);
-		return 1;
-	}
+	memset(&rs, 0, sizeof(rs));
+	memset(&dload, 0, sizeof(dload));
+	if ((raw0 = raw_rate(&o, half, &rs, err, sizeof(err))) < 0)
+		goto raw_failed;
 	rows0 = ledger_rows(&o);
 	rss0 = rss_kib(o.pid);
+	cpu_ok = cpu_take(&c0, o.pid, o.pg_pid) == 0;
 	if (run_load(&o, o.clients, o.seconds, &l) != 0) {
 		fprintf(stderr, "seald-bench: cannot start the clients\n");
 		return 1;
 	}
+	if (cpu_ok && cpu_take(&c1, o.pid, o.pg_pid) == 0)
+		cpu_add(&dload, &c0, &c1);
 	rows1 = ledger_rows(&o);
 	rss1 = rss_kib(o.pid);
-	if ((raw1 = raw_rate(&o, half, err, sizeof(err))) < 0) {
-		fprintf(stderr, "seald-bench: raw rate: %s\n", err);
-		return 1;
-	}
+	if ((raw1 = raw_rate(&o, half, &rs, err, sizeof(err))) < 0)
+		goto raw_failed;
+	cpu_per(&dload, l.ok, cpu_req);
+	cpu_per(&rs.cpu, rs.signs, cpu_raw);
 	raw = (raw0 + raw1) / 2;
 	ratio = raw > 0 ? l.rate / raw : 0;
 	printf("\n%-24s %10s %9s %9s %9s %8s\n", "", "sign/s", "p50 ms",
@@ -595,8 +624,17 @@ main(int argc, char **argv)
 	    rows0 < 0 || rows1 < 0               ? "not counted (no --db)"
 		: rows1 - rows0 == (int64_t)l.ok ? "equal"
 						 : "NOT EQUAL");
-	printf("seald RSS %.1f MiB before, %.1f MiB after\n",
+	printf("seald RSS %.1f MiB before, %.1f MiB after\n\n",
 	    (double)rss0 / 1024.0, (double)rss1 / 1024.0);
+	cpu_print_head(stdout);
+	cpu_print(stdout, "seald", cpu_req);
+	cpu_print(stdout, "raw PKCS#11, a signature", cpu_raw);
+	target = rs.ec ? TARGET_EC : TARGET_RSA;
+	printf("at %.2f of raw: %.1f us of CPU a request in all, %.1f more "
+	       "than a raw signature (the load tool took %.1f)\n",
+	    target, cpu_raw[CPU_NPARTS] / target,
+	    cpu_raw[CPU_NPARTS] / target - cpu_raw[CPU_NPARTS],
+	    cpu_req[CPU_SELF]);
 	if (l.errors > 0)
 		printf("first error: %s\n", l.first_error);
 	if (o.json != NULL && (js = fopen(o.json, "w")) == NULL)
@@ -610,12 +648,18 @@ main(int argc, char **argv)
 		    "\"ratio\":%.3f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,"
 		    "\"p999_ms\":%.3f,\"errors\":%llu,\"replies\":%llu,"
 		    "\"ledger_rows_added\":%lld,\"rss_kib_before\":%ld,"
-		    "\"rss_kib_after\":%ld,\"curve\":[",
+		    "\"rss_kib_after\":%ld,\"cpu_us_per_request\":",
 		    o.key, o.format, o.alg, o.clients, o.seconds, o.raw_threads,
 		    raw, raw0, raw1, l.rate, ratio, hist_ms(&l.h, 0.50),
 		    hist_ms(&l.h, 0.99), hist_ms(&l.h, 0.999),
 		    (unsigned long long)l.errors, (unsigned long long)l.ok,
 		    (long long)(rows1 - rows0), rss0, rss1);
+	if (js != NULL) {
+		cpu_json(js, cpu_req);
+		fprintf(js, ",\"raw_cpu_us_per_sign\":");
+		cpu_json(js, cpu_raw);
+		fprintf(js, ",\"curve\":[");
+	}
 	bad = l.errors > 0 ||
 	    (rows0 >= 0 && rows1 >= 0 && rows1 - rows0 != (int64_t)l.ok);
 	if (o.curve != NULL && (curve = strdup(o.curve)) != NULL) {
@@ -647,4 +691,8 @@ main(int argc, char **argv)
 		fclose(js);
 	}
 	return bad ? 1 : 0;
+
+raw_failed:
+	fprintf(stderr, "seald-bench: raw rate: %s\n", err);
+	return 1;
 }

@@ -71,4 +71,5 @@ fi
 	-a "${BENCH_DIGEST:-sha256}" --module "$SEALD_P11_MODULE" \
 	--token "$SEALD_TOKEN_LABEL" --pin-file "$dir/pin" --label "seald-$key" \
 	--db "$(pg_conninfo "$dir")" --instance demo-1 --pid "$(cat "$dir/seald.pid")" \
+	--pg-pid "$(_pg_as head -n 1 "$dir/pg/postmaster.pid")" \
 	--json "${BENCH_JSON:-$root/bench.json}" "${extra[@]}"
