@@ -37,14 +37,14 @@ LEDGER_SRC := ledger/ledger.c ledger/ledger_session.c ledger/ledger_insert.c led
 	ledger/ledger_keys.c ledger/ledger_record.c ledger/migrate.c $(BUILD)/migrations.c
 EVIDENCE_SRC := evidence/cms.c evidence/tsa.c evidence/csr.c
 DAEMON_SRC := daemon/main.c daemon/core.c daemon/core_jobs.c daemon/core_chan.c daemon/keeper.c \
-	daemon/fcmsg.c common/wire.c daemon/sign_req.c daemon/signer.c daemon/inflight.c daemon/keys.c \
+	daemon/fcmsg.c common/wire.c common/wire_io.c daemon/sign_req.c daemon/signer.c daemon/inflight.c daemon/keys.c \
 	daemon/pstate.c \
 	daemon/reply.c daemon/peer.c daemon/http.c daemon/admin.c daemon/keyops.c daemon/keyops_util.c daemon/keylife.c daemon/privdrop.c daemon/rlimits.c daemon/gauges.c daemon/notify.c
 SEALD_SRC := $(COMMON_SRC) $(CFG_SRC) $(POLICY_SRC) $(HSM_SRC) $(LEDGER_SRC) $(EVIDENCE_SRC) \
 	$(DAEMON_SRC)
 # seald-front: the process that parses client bytes (no HSM, no libpq)
 FRONT_SRC := daemon/front_main.c daemon/front.c daemon/core_client.c daemon/sandbox.c \
-	daemon/fcmsg.c common/wire.c \
+	daemon/fcmsg.c common/wire.c common/wire_io.c \
 	daemon/http.c daemon/peer.c daemon/sign_req.c evidence/tsa.c evidence/cms.c common/name.c \
 	common/err.c common/log.c common/b64.c common/canon.c common/secret.c common/clock.c
 FRONT_LIBS := $(shell pkg-config --libs libmicrohttpd jansson openssl libseccomp 2>/dev/null) -lpthread
@@ -58,7 +58,7 @@ obj = $(patsubst %.c,$(BUILD)/%.o,$(patsubst $(BUILD)/%,%,$(1)))
 
 UNIT_TESTS := test_err test_wire test_b64 test_cfg test_sign_req test_ledger_hash test_queue \
 	test_policy test_ratelimit test_merkle test_cms test_tsa test_secret test_path test_csr \
-	test_peer test_inflight
+	test_peer test_inflight test_wire_io
 test_cms_SRC := tests/unit/test_cms.c tests/unit/softkey.c evidence/cms.c common/err.c
 test_tsa_SRC := tests/unit/test_tsa.c tests/unit/softkey.c evidence/tsa.c evidence/cms.c common/err.c
 test_csr_SRC := tests/unit/test_csr.c tests/unit/softkey.c evidence/csr.c evidence/cms.c common/err.c
@@ -67,9 +67,10 @@ test_secret_SRC := tests/unit/test_secret.c common/secret.c common/log.c common/
 test_path_SRC := tests/unit/test_path.c common/path.c common/err.c
 test_queue_SRC := tests/unit/test_queue.c common/queue.c common/clock.c common/err.c
 # the front/core messages and what they need
-FCMSG_SRC := common/wire.c daemon/fcmsg.c daemon/sign_req.c evidence/tsa.c evidence/cms.c common/name.c common/err.c \
+FCMSG_SRC := common/wire.c common/wire_io.c daemon/fcmsg.c daemon/sign_req.c evidence/tsa.c evidence/cms.c common/name.c common/err.c \
 	common/b64.c common/canon.c
 test_wire_SRC := tests/unit/test_wire.c $(FCMSG_SRC)
+test_wire_io_SRC := tests/unit/test_wire_io.c common/wire.c common/wire_io.c
 test_peer_SRC := tests/unit/test_peer.c daemon/peer.c
 test_inflight_SRC := tests/unit/test_inflight.c daemon/inflight.c common/clock.c
 test_b64_SRC := tests/unit/test_b64.c common/b64.c common/err.c
@@ -156,7 +157,7 @@ $(BUILD)/tests/libp11fault.so: tests/fault/p11fault.c
 
 # A front gone bad (tests/fault/rogue_front.c), run in seald-front's
 # place by t_rogue: it speaks to the core as a compromised front could.
-ROGUE_SRC := tests/fault/rogue_front.c daemon/fcmsg.c common/wire.c daemon/sign_req.c \
+ROGUE_SRC := tests/fault/rogue_front.c daemon/fcmsg.c common/wire.c common/wire_io.c daemon/sign_req.c \
 	evidence/tsa.c evidence/cms.c common/name.c common/err.c common/log.c common/b64.c \
 	common/canon.c common/secret.c common/clock.c
 $(BUILD)/tests/rogue-front: $(call obj,$(ROGUE_SRC))

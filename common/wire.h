@@ -87,4 +87,30 @@ int wire_send(int sock, const uint8_t *msg, size_t len, int fd)
 int wire_recv(int sock, uint8_t *buf, size_t cap, size_t *len, int *fd)
     __attribute__((warn_unused_result));
 
+/*
+ * A buffered reader of one stream socket, for a channel that carries
+ * many messages: each read takes as many bytes as the socket holds (up
+ * to cap), and wire_in_next hands out one message at a time, pointing
+ * into buf (valid until the next call), with the fd that came with it.
+ * The sender must pass an fd with the first bytes of its message, one
+ * message a send (as wire_send does): the kernel ends a read after the
+ * bytes that carry an fd, so the fd belongs to the last message that
+ * starts in that read.  An fd that comes inside a message, or while
+ * another waits for its message, fails the stream.  Returns as
+ * wire_recv; an error sticks.  wire_in_done closes an fd still waiting.
+ */
+struct wire_in {
+	int sock;
+	uint8_t *buf;
+	size_t cap, start, end; /* buf[start..end): bytes not handed out */
+	int fd;                 /* received, for the message at fd_at */
+	size_t fd_at;
+	int err;
+};
+
+void wire_in_init(struct wire_in *in, int sock, uint8_t *buf, size_t cap);
+int wire_in_next(struct wire_in *in, const uint8_t **msg, size_t *len, int *fd)
+    __attribute__((warn_unused_result));
+void wire_in_done(struct wire_in *in);
+
 #endif

@@ -277,19 +277,22 @@ static void *
 reader_main(void *arg)
 {
 	struct core_chan *ch = arg;
+	struct wire_in in;
 	struct fc_msg m;
+	const uint8_t *msg;
 	const char *why = NULL;
 	size_t len, i;
 	int r, fd;
 
+	wire_in_init(&in, ch->sock, ch->in, sizeof(ch->in));
 	while (why == NULL && !atomic_load(&ch->ended)) {
-		r = wire_recv(ch->sock, ch->in, sizeof(ch->in), &len, &fd);
+		r = wire_in_next(&in, &msg, &len, &fd);
 		if (r == SD_ERR_NOT_FOUND || atomic_load(&ch->ended))
 			break;
 		if (r != 0)
 			why = r == SD_ERR_SYSTEM ? strerror(errno)
 						 : "an unreadable message";
-		else if (fc_decode(ch->in, len, &m) != 0) {
+		else if (fc_decode(msg, len, &m) != 0) {
 			if (fd >= 0)
 				close(fd);
 			why = "a malformed message";
@@ -297,6 +300,7 @@ reader_main(void *arg)
 			why = handle(ch, &m, fd);
 		}
 	}
+	wire_in_done(&in);
 	if (why != NULL)
 		log_error("front: %s: channel ended", why);
 	end(ch);

@@ -135,17 +135,20 @@ static void *
 reader_main(void *arg)
 {
 	struct core *c = arg;
+	struct wire_in in;
 	struct fc_msg m;
+	const uint8_t *msg;
 	size_t len;
 	int r, fd;
 
+	wire_in_init(&in, c->sock, c->in, IN_MAX);
 	for (;;) {
-		r = wire_recv(c->sock, c->in, IN_MAX, &len, &fd);
+		r = wire_in_next(&in, &msg, &len, &fd);
 		if (r == SD_ERR_NOT_FOUND && atomic_load(&c->stopped))
 			return NULL; /* the end of a stop */
 		if (r == SD_ERR_NOT_FOUND)
 			core_gone("the core ended the channel");
-		if (r != 0 || fd >= 0 || fc_decode(c->in, len, &m) != 0)
+		if (r != 0 || fd >= 0 || fc_decode(msg, len, &m) != 0)
 			core_gone("a malformed message from the core");
 		switch (m.type) {
 		case FC_GO:

@@ -4,8 +4,7 @@
  * every kind of malformed message (short, long, trailing bytes, unknown
  * type, reserved bits, over-long or NUL-holding strings, a request the
  * front's decoders would refuse, a refusal no front makes from bytes,
- * a lookup out of bounds) fails; and messages cross a socketpair whole,
- * with one passed fd, while a second fd fails the message.
+ * a lookup out of bounds) fails.  Over a socket: test_wire_io.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,9 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -30,18 +26,6 @@
 #include "wire.h"
 
 static uint8_t buf[1 << 16];
-
-/* open file descriptors of this process */
-static int
-open_fds(void)
-{
-	int n = 0, fd;
-
-	for (fd = 0; fd < 1024; fd++)
-		if (fcntl(fd, F_GETFD) != -1)
-			n++;
-	return n;
-}
 
 static struct fc_msg
 sign_msg(void)
@@ -437,109 +421,6 @@ test_writer_overflow(void **state)
 	assert_int_equal(fc_encode(&m, buf, 20, &len), SD_ERR_TOO_LARGE);
 }
 
-/* bytes with nfd copies of stdin, as a front could send them */
-static void
-send_fds(int sock, const uint8_t *p, size_t n, int nfd)
-{
-	union {
-		struct cmsghdr h;
-		char b[CMSG_SPACE(sizeof(int) * 8)];
-	} cm;
-	struct iovec iov = { (void *)p, n };
-	struct msghdr mh;
-	int i, fd = STDIN_FILENO;
-
-	memset(&mh, 0, sizeof(mh));
-	memset(&cm, 0, sizeof(cm));
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	mh.msg_control = cm.b;
-	mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfd);
-	cm.h.cmsg_level = SOL_SOCKET;
-	cm.h.cmsg_type = SCM_RIGHTS;
-	cm.h.cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfd);
-	for (i = 0; i < nfd; i++)
-		memcpy(CMSG_DATA(&cm.h) + (size_t)i * sizeof(int), &fd,
-		    sizeof(int));
-	assert_int_equal(sendmsg(sock, &mh, 0), (ssize_t)n);
-}
-
-/* A message of len bytes sent as its first `split` bytes with one fd
- * and the rest with another (or all of it with nfd fds): wire_recv
- * refuses it and leaves no fd open. */
-static void
-refuse_fds(size_t len, size_t split, int nfd)
-{
-	uint8_t in[sizeof(buf)];
-	size_t got;
-	int sv[2], fd, before;
-
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	before = open_fds();
-	send_fds(sv[0], buf, split, nfd);
-	if (split < len)
-		send_fds(sv[0], buf + split, len - split, 1);
-	assert_int_equal(
-	    wire_recv(sv[1], in, sizeof(in), &got, &fd), SD_ERR_BAD_REQUEST);
-	assert_int_equal(fd, -1);
-	assert_int_equal(open_fds(), before);
-	close(sv[0]);
-	close(sv[1]);
-}
-
-static void
-test_socketpair_with_fd(void **state)
-{
-	struct fc_msg m = sign_msg(), d;
-	uint8_t in[sizeof(buf)];
-	struct stat a, b;
-	size_t len = encode(&m), got;
-	int sv[2], fd;
-
-	(void)state;
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	/* a message with an fd, then one without */
-	assert_int_equal(wire_send(sv[0], buf, len, STDIN_FILENO), 0);
-	assert_int_equal(wire_send(sv[0], buf, len, -1), 0);
-	assert_int_equal(wire_recv(sv[1], in, sizeof(in), &got, &fd), 0);
-	assert_int_equal(got, len);
-	assert_true(fd >= 0);
-	assert_int_equal(fstat(fd, &a), 0);
-	assert_int_equal(fstat(STDIN_FILENO, &b), 0);
-	assert_true(a.st_ino == b.st_ino && a.st_dev == b.st_dev);
-	close(fd);
-	assert_int_equal(fc_decode(in, got, &d), 0);
-	assert_int_equal(wire_recv(sv[1], in, sizeof(in), &got, &fd), 0);
-	assert_int_equal(fd, -1);
-	/* wire_send sends only whole messages */
-	assert_int_equal(
-	    wire_send(sv[0], buf, 3, STDIN_FILENO), SD_ERR_BAD_REQUEST);
-	/* a message larger than the reader's buffer */
-	assert_int_equal(wire_send(sv[0], buf, len, -1), 0);
-	assert_int_equal(
-	    wire_recv(sv[1], in, len - 1, &got, &fd), SD_ERR_BAD_REQUEST);
-	close(sv[0]);
-	close(sv[1]);
-
-	/* two fds in one message (the second with its later part), and
-	 * more fds than the reader takes (MSG_CTRUNC): refused, none open */
-	refuse_fds(len, 1, 1);
-	refuse_fds(len, len, 8);
-
-	/* a clean end of the stream; an end inside a message */
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	assert_int_equal(send(sv[0], buf, len - 1, 0), (ssize_t)(len - 1));
-	close(sv[0]);
-	assert_int_equal(
-	    wire_recv(sv[1], in, sizeof(in), &got, &fd), SD_ERR_BAD_REQUEST);
-	close(sv[1]);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	close(sv[0]);
-	assert_int_equal(
-	    wire_recv(sv[1], in, sizeof(in), &got, &fd), SD_ERR_NOT_FOUND);
-	close(sv[1]);
-}
-
 int
 main(void)
 {
@@ -551,7 +432,6 @@ main(void)
 		cmocka_unit_test(test_header_rules),
 		cmocka_unit_test(test_strings_and_rules),
 		cmocka_unit_test(test_writer_overflow),
-		cmocka_unit_test(test_socketpair_with_fd),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
