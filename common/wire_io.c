@@ -250,9 +250,17 @@ wire_in_next(struct wire_in *in, const uint8_t **msg, size_t *len, int *fd)
 			in->start = 0;
 			in->end = have;
 		}
+		/* While an fd waits, its message is the one at start (those
+		 * before it are whole, and handed out first): read only the
+		 * rest of it.  The kernel gave the fd at the first touch of
+		 * the bytes that carried it, so a longer read would go on
+		 * into the next message, and bring that one's fd too. */
+		if (in->fd >= 0 && in->fd_at != in->start)
+			return in_fail(in, SD_ERR_BAD_REQUEST); /* cannot be */
 		from = in->end;
 		if ((r = recv_some(in->sock, in->buf + in->end,
-			 in->cap - in->end, &n, &got)) != 0)
+			 in->fd >= 0 ? want - have : in->cap - in->end, &n,
+			 &got)) != 0)
 			return in_fail(in, r);
 		if (n == 0)
 			return in_fail(in,
@@ -261,8 +269,10 @@ wire_in_next(struct wire_in *in, const uint8_t **msg, size_t *len, int *fd)
 		if (got < 0)
 			continue;
 		/* the fd came with the first bytes of its message, and the
-		 * kernel ends a read after them: it belongs to the last
-		 * message that starts in this read.  One waits at most. */
+		 * kernel ends a read after the bytes that carry one: it
+		 * belongs to the last message that starts in this read (an
+		 * fd in a read where none starts fails).  One waits at most:
+		 * the reads above do not reach another. */
 		if (in->fd >= 0 ||
 		    (in->fd_at = last_start(in, from)) == in->cap) {
 			(void)close(got);

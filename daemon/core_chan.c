@@ -287,8 +287,11 @@ reader_main(void *arg)
 	wire_in_init(&in, ch->sock, ch->in, sizeof(ch->in));
 	while (why == NULL && !atomic_load(&ch->ended)) {
 		r = wire_in_next(&in, &msg, &len, &fd);
-		if (r == SD_ERR_NOT_FOUND || atomic_load(&ch->ended))
+		if (r == SD_ERR_NOT_FOUND || atomic_load(&ch->ended)) {
+			if (r == 0 && fd >= 0)
+				close(fd);
 			break;
+		}
 		if (r != 0)
 			why = r == SD_ERR_SYSTEM ? strerror(errno)
 						 : "an unreadable message";

@@ -343,6 +343,81 @@ test_in_one_fd_waits(void **state)
 	close(sv[1]);
 }
 
+/* A buffer of 40 bytes: message X (26 bytes), then A (16) with an fd,
+ * then B (16) with an fd, queued together.  The first read takes X and
+ * A's first 14 bytes with A's fd; A's rest moves to the front with it;
+ * the read of A's rest must not go on into B (whose fd would come while
+ * A's waits).  Each message gets its own fd. */
+static void
+test_in_fd_across_the_buffer_end(void **state)
+{
+	uint8_t in[40], x[64], a[32], b[32];
+	size_t lx, la, lb, len;
+	struct wire_in rd;
+	const uint8_t *m;
+	int sv[2], fd, before;
+
+	(void)state;
+	lx = message(x, sizeof(x), 1, 10);
+	la = message(a, sizeof(a), 2, 0);
+	lb = message(b, sizeof(b), 3, 0);
+	assert_int_equal(lx, 26);
+	assert_int_equal(la, 16);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	before = open_fds();
+	assert_int_equal(wire_send(sv[0], x, lx, -1), 0);
+	assert_int_equal(wire_send(sv[0], a, la, STDIN_FILENO), 0);
+	assert_int_equal(wire_send(sv[0], b, lb, STDIN_FILENO), 0);
+	wire_in_init(&rd, sv[1], in, sizeof(in));
+	assert_int_equal(wire_in_next(&rd, &m, &len, &fd), 0);
+	assert_int_equal(number(m, len), 1);
+	assert_int_equal(fd, -1);
+	assert_int_equal(rd.end, sizeof(in)); /* A's first 14 bytes, its fd */
+	assert_true(rd.fd >= 0);
+	assert_int_equal(wire_in_next(&rd, &m, &len, &fd), 0);
+	assert_int_equal(number(m, len), 2);
+	assert_stdin(fd);
+	close(fd);
+	assert_int_equal(wire_in_next(&rd, &m, &len, &fd), 0);
+	assert_int_equal(number(m, len), 3);
+	assert_stdin(fd);
+	close(fd);
+	wire_in_done(&rd);
+	assert_int_equal(open_fds(), before);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+/* An fd that comes inside a message only: with a buffer of 40 bytes,
+ * X (26 bytes) and Y's first 14 fill the first read; Y's last 2 bytes
+ * come with an fd, in a read where no message starts. */
+static void
+test_in_fd_inside_a_message(void **state)
+{
+	uint8_t in[40], x[64], y[32];
+	size_t lx, ly, len;
+	struct wire_in rd;
+	const uint8_t *m;
+	int sv[2], fd, before;
+
+	(void)state;
+	lx = message(x, sizeof(x), 1, 10);
+	ly = message(y, sizeof(y), 2, 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	before = open_fds();
+	send_fds(sv[0], x, lx, 0);
+	send_fds(sv[0], y, ly - 2, 0);
+	send_fds(sv[0], y + ly - 2, 2, 1);
+	wire_in_init(&rd, sv[1], in, sizeof(in));
+	assert_int_equal(wire_in_next(&rd, &m, &len, &fd), 0);
+	assert_int_equal(number(m, len), 1);
+	assert_int_equal(wire_in_next(&rd, &m, &len, &fd), SD_ERR_BAD_REQUEST);
+	assert_int_equal(fd, -1);
+	assert_int_equal(open_fds(), before);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 int
 main(void)
 {
@@ -352,6 +427,8 @@ main(void)
 		cmocka_unit_test(test_in_back_to_back),
 		cmocka_unit_test(test_in_fds_go_with_their_message),
 		cmocka_unit_test(test_in_one_fd_waits),
+		cmocka_unit_test(test_in_fd_across_the_buffer_end),
+		cmocka_unit_test(test_in_fd_inside_a_message),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
