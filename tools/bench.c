@@ -428,8 +428,8 @@ raw_rate(const struct opts *o, int seconds, struct raw_sum *sum, char *err,
 		pthread_join(th[i], NULL);
 		total += a[i].n;
 	}
-	if (cpu_take(&c1, o->pid, o->pg_pid) == 0)
-		cpu_add(&sum->cpu, &c0, &c1);
+	(void)cpu_take(&c1, o->pid, o->pg_pid);
+	cpu_add(&sum->cpu, &c0, &c1);
 	sum->signs += total;
 	sum->ec = hsm_key_is_ec(k);
 	hsm_close(h);
@@ -574,7 +574,7 @@ main(int argc, char **argv)
 	    cpu_raw[CPU_NPARTS + 1];
 	struct cpu_snap c0, c1, dload;
 	struct raw_sum rs;
-	int half, cpu_ok;
+	int half;
 	int64_t rows0, rows1;
 	long rss0, rss1;
 	FILE *js = NULL;
@@ -596,13 +596,13 @@ main(int argc, char **argv)
 		goto raw_failed;
 	rows0 = ledger_rows(&o);
 	rss0 = rss_kib(o.pid);
-	cpu_ok = cpu_take(&c0, o.pid, o.pg_pid) == 0;
+	(void)cpu_take(&c0, o.pid, o.pg_pid);
 	if (run_load(&o, o.clients, o.seconds, &l) != 0) {
 		fprintf(stderr, "seald-bench: cannot start the clients\n");
 		return 1;
 	}
-	if (cpu_ok && cpu_take(&c1, o.pid, o.pg_pid) == 0)
-		cpu_add(&dload, &c0, &c1);
+	(void)cpu_take(&c1, o.pid, o.pg_pid);
+	cpu_add(&dload, &c0, &c1);
 	rows1 = ledger_rows(&o);
 	rss1 = rss_kib(o.pid);
 	if ((raw1 = raw_rate(&o, half, &rs, err, sizeof(err))) < 0)

@@ -173,6 +173,7 @@ cpu_take(struct cpu_snap *s, long seald, long pg)
 	/* processes' ticks and the machine's are sampled apart: "other" is
 	 * what is left, and never below nothing */
 	s->t[CPU_OTHER] = busy > mine ? busy - mine : 0;
+	s->ok = 1;
 	return 0;
 }
 
@@ -181,7 +182,7 @@ cpu_add(struct cpu_snap *d, const struct cpu_snap *a, const struct cpu_snap *b)
 {
 	int i;
 
-	for (i = 0; i < CPU_NPARTS; i++)
+	for (i = 0; i < CPU_NPARTS && a->ok && b->ok; i++)
 		d->t[i] += b->t[i] >= a->t[i] ? b->t[i] - a->t[i] : 0;
 }
 

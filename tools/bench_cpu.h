@@ -25,6 +25,7 @@ enum cpu_part {
 
 struct cpu_snap {
 	unsigned long long t[CPU_NPARTS]; /* clock ticks */
+	int ok;                           /* read whole */
 };
 
 /* The parts' names, for the table and the JSON keys. */
@@ -35,7 +36,8 @@ extern const char *const cpu_part_name[CPU_NPARTS];
  * when /proc cannot be read. */
 int cpu_take(struct cpu_snap *s, long seald, long pg);
 
-/* Add the time between snapshots a and b to d (zeroed by the caller). */
+/* Add the time between snapshots a and b to d (zeroed by the caller);
+ * nothing when either could not be taken. */
 void cpu_add(
     struct cpu_snap *d, const struct cpu_snap *a, const struct cpu_snap *b);
 

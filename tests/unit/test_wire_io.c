@@ -135,6 +135,25 @@ assert_stdin(int fd)
 	assert_true(a.st_ino == b.st_ino && a.st_dev == b.st_dev);
 }
 
+/* The reader's next message is number i, with stdin's fd (closed
+ * here) or without one. */
+static void
+next_is(struct wire_in *rd, uint32_t i, int with_fd)
+{
+	const uint8_t *m;
+	size_t len;
+	int fd;
+
+	assert_int_equal(wire_in_next(rd, &m, &len, &fd), 0);
+	assert_int_equal(number(m, len), i);
+	if (!with_fd) {
+		assert_int_equal(fd, -1);
+		return;
+	}
+	assert_stdin(fd);
+	close(fd);
+}
+
 /* A message of len bytes sent as its first `split` bytes with one fd
  * and the rest with another (or all of it with nfd fds): the reader
  * refuses it and leaves no fd open. */
@@ -293,16 +312,8 @@ test_in_fds_go_with_their_message(void **state)
 	assert_int_equal(wire_send(sv[0], b[0], l[0], -1), 0);
 	assert_int_equal(wire_send(sv[0], b[1], l[1], STDIN_FILENO), 0);
 	wire_in_init(&rd, sv[1], in, sizeof(in));
-	for (i = 0; i < 5; i++) {
-		assert_int_equal(wire_in_next(&rd, &m, &len, &fd), 0);
-		assert_int_equal(number(m, len), (uint32_t)(i % 3));
-		if (i == 0 || i == 2 || i == 4) {
-			assert_stdin(fd);
-			close(fd);
-		} else {
-			assert_int_equal(fd, -1);
-		}
-	}
+	for (i = 0; i < 5; i++)
+		next_is(&rd, (uint32_t)(i % 3), i % 2 == 0);
 	/* an fd that waits for its message when the stream ends: closed */
 	send_fds(sv[0], b[0], 10, 1);
 	close(sv[0]);
@@ -352,10 +363,9 @@ static void
 test_in_fd_across_the_buffer_end(void **state)
 {
 	uint8_t in[40], x[64], a[32], b[32];
-	size_t lx, la, lb, len;
+	size_t lx, la, lb;
 	struct wire_in rd;
-	const uint8_t *m;
-	int sv[2], fd, before;
+	int sv[2], before;
 
 	(void)state;
 	lx = message(x, sizeof(x), 1, 10);
@@ -369,19 +379,11 @@ test_in_fd_across_the_buffer_end(void **state)
 	assert_int_equal(wire_send(sv[0], a, la, STDIN_FILENO), 0);
 	assert_int_equal(wire_send(sv[0], b, lb, STDIN_FILENO), 0);
 	wire_in_init(&rd, sv[1], in, sizeof(in));
-	assert_int_equal(wire_in_next(&rd, &m, &len, &fd), 0);
-	assert_int_equal(number(m, len), 1);
-	assert_int_equal(fd, -1);
+	next_is(&rd, 1, 0);
 	assert_int_equal(rd.end, sizeof(in)); /* A's first 14 bytes, its fd */
 	assert_true(rd.fd >= 0);
-	assert_int_equal(wire_in_next(&rd, &m, &len, &fd), 0);
-	assert_int_equal(number(m, len), 2);
-	assert_stdin(fd);
-	close(fd);
-	assert_int_equal(wire_in_next(&rd, &m, &len, &fd), 0);
-	assert_int_equal(number(m, len), 3);
-	assert_stdin(fd);
-	close(fd);
+	next_is(&rd, 2, 1);
+	next_is(&rd, 3, 1);
 	wire_in_done(&rd);
 	assert_int_equal(open_fds(), before);
 	close(sv[0]);
@@ -409,8 +411,7 @@ test_in_fd_inside_a_message(void **state)
 	send_fds(sv[0], y, ly - 2, 0);
 	send_fds(sv[0], y + ly - 2, 2, 1);
 	wire_in_init(&rd, sv[1], in, sizeof(in));
-	assert_int_equal(wire_in_next(&rd, &m, &len, &fd), 0);
-	assert_int_equal(number(m, len), 1);
+	next_is(&rd, 1, 0);
 	assert_int_equal(wire_in_next(&rd, &m, &len, &fd), SD_ERR_BAD_REQUEST);
 	assert_int_equal(fd, -1);
 	assert_int_equal(open_fds(), before);
