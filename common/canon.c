@@ -5,6 +5,31 @@
 
 #include "canon.h"
 
+EVP_MD_CTX *
+canon_begin(uint8_t out[SD_HASH_LEN])
+{
+	EVP_MD_CTX *c;
+
+	memset(out, 0, SD_HASH_LEN);
+	if ((c = EVP_MD_CTX_new()) == NULL)
+		return NULL;
+	if (EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1) {
+		EVP_MD_CTX_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void
+canon_end(EVP_MD_CTX *c, uint8_t out[SD_HASH_LEN])
+{
+	unsigned int n = SD_HASH_LEN;
+
+	if (EVP_DigestFinal_ex(c, out, &n) != 1)
+		memset(out, 0, SD_HASH_LEN);
+	EVP_MD_CTX_free(c);
+}
+
 void
 canon_bytes(EVP_MD_CTX *c, const void *p, size_t n)
 {

@@ -12,6 +12,18 @@
 
 #include <openssl/evp.h>
 
+#include "sd_limits.h"
+
+/*
+ * A SHA-256 context to feed, with out zeroed first; NULL when OpenSSL
+ * fails, and then out stays all zero, a hash that never matches: the
+ * caller returns and fails closed.
+ */
+EVP_MD_CTX *canon_begin(uint8_t out[SD_HASH_LEN]);
+
+/* Finish the digest into out and free c. */
+void canon_end(EVP_MD_CTX *c, uint8_t out[SD_HASH_LEN]);
+
 /* Feed length || bytes into the digest. */
 void canon_bytes(EVP_MD_CTX *c, const void *p, size_t n);
 

@@ -39,6 +39,15 @@ static const struct err_row rows[] = {
 	    "the system clock is not synchronized or went back: no "
 	    "time-stamps",
 	    "clock_unsynchronized", 503 },
+	{ SD_ERR_ANSWER_TOO_LARGE, "the answer would be too large to send",
+	    "answer_too_large", 500 },
+	{ SD_ERR_MEDIA_TYPE, "unsupported media type", "unsupported_media_type",
+	    415 },
+	{ SD_ERR_TOO_MANY_CONNS,
+	    "too many connections from this uid: close one, or try again",
+	    "too_many_connections", 503 },
+	{ SD_ERR_REQUEST_TIMEOUT, "the request did not come whole in time",
+	    "request_timeout", 408 },
 };
 
 static const struct err_row *

@@ -29,8 +29,12 @@ enum sd_err_code {
 	SD_ERR_UNSUPPORTED = -18, /* valid but not supported (algorithm...) */
 	SD_ERR_BUSY = -19,        /* too much work queued; try again */
 	SD_ERR_CLOCK = -20, /* the clock cannot be trusted for a time-stamp */
+	SD_ERR_ANSWER_TOO_LARGE = -21, /* an answer over what may be sent */
+	SD_ERR_MEDIA_TYPE = -22,       /* a body of a Content-Type not taken */
+	SD_ERR_TOO_MANY_CONNS = -23,   /* a uid over its connections */
+	SD_ERR_REQUEST_TIMEOUT = -24,  /* a request not whole in time */
 };
-#define SD_ERR_MIN SD_ERR_CLOCK
+#define SD_ERR_MIN SD_ERR_REQUEST_TIMEOUT
 
 /* Human text for an error; never NULL, static storage. */
 const char *sd_err(int r);

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 
 static volatile int max_level = LOG_LVL_INFO;
@@ -59,4 +60,23 @@ log_msg(enum log_level level, const char *func, const char *fmt, ...)
 	line[len++] = '\n';
 	if (write(STDERR_FILENO, line, len) < 0)
 		return; /* nowhere left to report it */
+}
+
+int
+log_gate_pass(struct log_gate *g, long every_ms, unsigned long *missed)
+{
+	int pass;
+
+	pthread_mutex_lock(&g->mu);
+	pass = !g->said || sd_ms_since(&g->last) >= every_ms;
+	if (pass) {
+		*missed = g->missed;
+		g->missed = 0;
+		g->said = 1;
+		clock_gettime(CLOCK_MONOTONIC, &g->last);
+	} else {
+		g->missed++;
+	}
+	pthread_mutex_unlock(&g->mu);
+	return pass;
 }

@@ -1,9 +1,10 @@
 /*
- * metrics: see metrics.h.  Fixed tables: routes, a short list of HTTP
- * statuses, and one bucket layout (seconds) for every histogram.
+ * metrics: see metrics.h.  Fixed tables: a short list of HTTP statuses
+ * and one bucket layout (seconds) for every histogram; the rest is what
+ * the owners added.
  */
+#include <pthread.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,49 +12,67 @@
 
 #include "metrics.h"
 
-#define NB 13 /* buckets, the last +Inf */
 #define TEXT_MAX (256 * 1024)
 
-static const double bounds[NB - 1] = { 0.0005, 0.001, 0.0025, 0.005, 0.01,
-	0.025, 0.05, 0.1, 0.25, 0.5, 1, 5 };
-static const char *const route_names[MR_N] = { "sign", "tsa", "timestamp",
-	"keys", "ledger", "health", "metrics", "admin", "other" };
-static const unsigned int statuses[] = { 200, 202, 400, 401, 403, 404, 405, 409,
-	413, 429, 500, 503 };
-#define NS (sizeof(statuses) / sizeof(statuses[0]))
+static const double bounds[METRICS_NB - 1] = { 0.0005, 0.001, 0.0025, 0.005,
+	0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5 };
+static const unsigned int statuses[METRICS_NSTATUS] = { 200, 202, 400, 401, 403,
+	404, 405, 409, 413, 429, 500, 503 };
 
-struct histogram {
-	atomic_ulong bucket[NB]; /* not cumulative; summed when rendered */
-	atomic_ulong count;
-	atomic_ulong sum_us;
-};
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static struct metrics_family *families, **families_end = &families;
+static struct metrics_endpoint *endpoints, **endpoints_end = &endpoints;
 
-static struct {
-	atomic_ulong requests[MR_N][NS + 1]; /* + other statuses */
-	struct histogram latency[MR_N];
-	struct histogram hsm;
-	atomic_ulong hsm_errors;
-	struct histogram commit;
-	atomic_ulong batch_entries, commits_failed, batch_waits;
-	atomic_ulong lookups, lookups_more, lookups_ahead, copies_waited,
-	    copies_around;
-	atomic_long waiting;
-	atomic_ulong reloads[2];
-} m;
-
-const char *
-metrics_route_name(enum metrics_route r)
+void
+metrics_add(struct metrics_family *f)
 {
-	return route_names[(unsigned int)r < MR_N ? r : MR_OTHER];
+	pthread_mutex_lock(&mu);
+	if (!f->added) {
+		f->added = 1;
+		f->next = NULL;
+		*families_end = f;
+		families_end = &f->next;
+	}
+	pthread_mutex_unlock(&mu);
 }
 
-static void
-observe(struct histogram *h, long us)
+void
+metrics_remove(struct metrics_family *f)
+{
+	struct metrics_family **e;
+
+	pthread_mutex_lock(&mu);
+	for (e = &families; f->added && *e != NULL; e = &(*e)->next)
+		if (*e == f) {
+			*e = f->next;
+			if (families_end == &f->next)
+				families_end = e;
+			f->added = 0;
+			break;
+		}
+	pthread_mutex_unlock(&mu);
+}
+
+void
+metrics_add_endpoint(struct metrics_endpoint *e)
+{
+	pthread_mutex_lock(&mu);
+	if (!e->added) {
+		e->added = 1;
+		e->next = NULL;
+		*endpoints_end = e;
+		endpoints_end = &e->next;
+	}
+	pthread_mutex_unlock(&mu);
+}
+
+void
+metrics_hist_observe(struct metrics_hist *h, long us)
 {
 	double s = (double)us / 1e6;
 	int i;
 
-	for (i = 0; i < NB - 1 && s > bounds[i]; i++)
+	for (i = 0; i < METRICS_NB - 1 && s > bounds[i]; i++)
 		;
 	atomic_fetch_add_explicit(&h->bucket[i], 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&h->count, 1, memory_order_relaxed);
@@ -62,79 +81,26 @@ observe(struct histogram *h, long us)
 }
 
 void
-metrics_request(enum metrics_route r, unsigned int status, long us)
+metrics_observe(struct metrics_histogram *m, long us)
+{
+	metrics_hist_observe(&m->h, us);
+}
+
+void
+metrics_inc(struct metrics_value *m, long n)
+{
+	atomic_fetch_add_explicit(&m->v, n, memory_order_relaxed);
+}
+
+void
+metrics_request(struct metrics_endpoint *e, unsigned int status, long us)
 {
 	size_t i;
 
-	if ((unsigned int)r >= MR_N)
-		r = MR_OTHER;
-	for (i = 0; i < NS && statuses[i] != status; i++)
+	for (i = 0; i < METRICS_NSTATUS && statuses[i] != status; i++)
 		;
-	atomic_fetch_add_explicit(&m.requests[r][i], 1, memory_order_relaxed);
-	observe(&m.latency[r], us);
-}
-
-void
-metrics_hsm(long us, int ok)
-{
-	observe(&m.hsm, us);
-	if (!ok)
-		atomic_fetch_add_explicit(
-		    &m.hsm_errors, 1, memory_order_relaxed);
-}
-
-void
-metrics_ledger_commit(size_t n, long us, int ok)
-{
-	observe(&m.commit, us);
-	atomic_fetch_add_explicit(&m.batch_entries, n, memory_order_relaxed);
-	if (!ok)
-		atomic_fetch_add_explicit(
-		    &m.commits_failed, 1, memory_order_relaxed);
-}
-
-void
-metrics_ledger_batch_wait(void)
-{
-	atomic_fetch_add_explicit(&m.batch_waits, 1, memory_order_relaxed);
-}
-
-void
-metrics_ledger_lookup(size_t more)
-{
-	atomic_fetch_add_explicit(&m.lookups, 1, memory_order_relaxed);
-	atomic_fetch_add_explicit(&m.lookups_more, more, memory_order_relaxed);
-}
-
-void
-metrics_ledger_lookup_ahead(void)
-{
-	atomic_fetch_add_explicit(&m.lookups_ahead, 1, memory_order_relaxed);
-}
-
-void
-metrics_sign_copy_waited(void)
-{
-	atomic_fetch_add_explicit(&m.copies_waited, 1, memory_order_relaxed);
-}
-
-void
-metrics_sign_copy_around(void)
-{
-	atomic_fetch_add_explicit(&m.copies_around, 1, memory_order_relaxed);
-}
-
-void
-metrics_ledger_waiting(long delta)
-{
-	atomic_fetch_add_explicit(&m.waiting, delta, memory_order_relaxed);
-}
-
-void
-metrics_reload(int accepted)
-{
-	atomic_fetch_add_explicit(
-	    &m.reloads[accepted ? 1 : 0], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&e->by_status[i], 1, memory_order_relaxed);
+	metrics_hist_observe(&e->latency, us);
 }
 
 long
@@ -179,137 +145,118 @@ metrics_printf(struct metrics_text *t, const char *fmt, ...)
 	}
 }
 
+void
+metrics_header(struct metrics_text *t, const char *name, const char *help,
+    const char *type)
+{
+	metrics_printf(
+	    t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
 static unsigned long
 get(atomic_ulong *a)
 {
 	return atomic_load_explicit(a, memory_order_relaxed);
 }
 
-/* A histogram's lines: cumulative buckets, sum (seconds) and count. */
-static void
-histogram(struct metrics_text *t, const char *name, const char *labels,
-    struct histogram *h)
+void
+metrics_hist_samples(struct metrics_text *t, const char *name,
+    const char *labels, struct metrics_hist *h)
 {
+	const char *sep = labels[0] != '\0' ? "," : "";
+	const char *open = labels[0] != '\0' ? "{" : "";
+	const char *close = labels[0] != '\0' ? "}" : "";
 	unsigned long cum = 0;
 	int i;
 
-	for (i = 0; i < NB; i++) {
+	for (i = 0; i < METRICS_NB; i++) {
 		cum += get(&h->bucket[i]);
-		if (i < NB - 1)
+		if (i < METRICS_NB - 1)
 			metrics_printf(t, "%s_bucket{%s%sle=\"%g\"} %lu\n",
-			    name, labels, labels[0] != '\0' ? "," : "",
-			    bounds[i], cum);
+			    name, labels, sep, bounds[i], cum);
 		else
 			metrics_printf(t, "%s_bucket{%s%sle=\"+Inf\"} %lu\n",
-			    name, labels, labels[0] != '\0' ? "," : "", cum);
+			    name, labels, sep, cum);
 	}
-	metrics_printf(t, "%s_sum%s%s%s %.6f\n%s_count%s%s%s %lu\n", name,
-	    labels[0] != '\0' ? "{" : "", labels, labels[0] != '\0' ? "}" : "",
-	    (double)get(&h->sum_us) / 1e6, name, labels[0] != '\0' ? "{" : "",
-	    labels, labels[0] != '\0' ? "}" : "", get(&h->count));
+	metrics_printf(t, "%s_sum%s%s%s %.6f\n%s_count%s%s%s %lu\n", name, open,
+	    labels, close, (double)get(&h->sum_us) / 1e6, name, open, labels,
+	    close, get(&h->count));
 }
 
 static void
-render_requests(struct metrics_text *t)
+value_render(
+    struct metrics_text *t, const struct metrics_family *f, const char *type)
 {
-	char labels[64];
-	size_t r, i;
-	unsigned long n;
+	const struct metrics_value *m = (const struct metrics_value *)f;
 
-	metrics_printf(t,
-	    "# HELP seald_requests_total Requests answered, by endpoint and "
-	    "HTTP status.\n# TYPE seald_requests_total counter\n");
-	for (r = 0; r < MR_N; r++)
-		for (i = 0; i <= NS; i++)
-			if ((n = get(&m.requests[r][i])) > 0 || i == 0)
+	metrics_header(t, f->name, f->help, type);
+	metrics_printf(t, "%s %ld\n", f->name,
+	    atomic_load_explicit(&m->v, memory_order_relaxed));
+}
+
+void
+metrics_counter_render(struct metrics_text *t, const struct metrics_family *f)
+{
+	value_render(t, f, "counter");
+}
+
+void
+metrics_gauge_render(struct metrics_text *t, const struct metrics_family *f)
+{
+	value_render(t, f, "gauge");
+}
+
+void
+metrics_histogram_render(struct metrics_text *t, const struct metrics_family *f)
+{
+	struct metrics_histogram *m = (struct metrics_histogram *)f;
+
+	metrics_header(t, f->name, f->help, "histogram");
+	metrics_hist_samples(t, f->name, "", &m->h);
+}
+
+static void
+render_endpoints(struct metrics_text *t)
+{
+	struct metrics_endpoint *e;
+	char labels[80];
+	unsigned long n;
+	size_t i;
+
+	metrics_header(t, "seald_requests_total",
+	    "Requests answered, by endpoint and HTTP status.", "counter");
+	for (e = endpoints; e != NULL; e = e->next)
+		for (i = 0; i <= METRICS_NSTATUS; i++)
+			if ((n = get(&e->by_status[i])) > 0 || i == 0)
 				metrics_printf(t,
 				    "seald_requests_total{endpoint=\"%s\","
 				    "code=\"%s%u\"} %lu\n",
-				    route_names[r], i < NS ? "" : "other",
-				    i < NS ? statuses[i] : 0u, n);
-	metrics_printf(t,
-	    "# HELP seald_request_duration_seconds Time from the request's "
-	    "first byte to its answer.\n"
-	    "# TYPE seald_request_duration_seconds histogram\n");
-	for (r = 0; r < MR_N; r++) {
-		snprintf(
-		    labels, sizeof(labels), "endpoint=\"%s\"", route_names[r]);
-		histogram(
-		    t, "seald_request_duration_seconds", labels, &m.latency[r]);
+				    e->name, i < METRICS_NSTATUS ? "" : "other",
+				    i < METRICS_NSTATUS ? statuses[i] : 0u, n);
+	metrics_header(t, "seald_request_duration_seconds",
+	    "Time from the request's first byte to its answer.", "histogram");
+	for (e = endpoints; e != NULL; e = e->next) {
+		snprintf(labels, sizeof(labels), "endpoint=\"%s\"", e->name);
+		metrics_hist_samples(
+		    t, "seald_request_duration_seconds", labels, &e->latency);
 	}
 }
 
 char *
-metrics_render(void (*extra)(struct metrics_text *, void *), void *arg)
+metrics_render(void)
 {
 	struct metrics_text t = { malloc(16384), 0, 16384, 0 };
+	struct metrics_family *f;
 
 	if (t.p == NULL)
 		return NULL;
-	render_requests(&t);
-	metrics_printf(&t,
-	    "# HELP seald_hsm_sign_duration_seconds One signature in the "
-	    "HSM.\n# TYPE seald_hsm_sign_duration_seconds histogram\n");
-	histogram(&t, "seald_hsm_sign_duration_seconds", "", &m.hsm);
-	metrics_printf(&t,
-	    "# HELP seald_hsm_errors_total HSM signatures that failed.\n"
-	    "# TYPE seald_hsm_errors_total counter\n"
-	    "seald_hsm_errors_total %lu\n",
-	    get(&m.hsm_errors));
-	metrics_printf(&t,
-	    "# HELP seald_ledger_commit_duration_seconds One ledger "
-	    "commit (a batch).\n"
-	    "# TYPE seald_ledger_commit_duration_seconds histogram\n");
-	histogram(&t, "seald_ledger_commit_duration_seconds", "", &m.commit);
-	metrics_printf(&t,
-	    "# HELP seald_ledger_batch_entries_total Entries committed in "
-	    "batches (per commit: divide by the commit count).\n"
-	    "# TYPE seald_ledger_batch_entries_total counter\n"
-	    "seald_ledger_batch_entries_total %lu\n"
-	    "# HELP seald_ledger_commits_failed_total Commits that failed.\n"
-	    "# TYPE seald_ledger_commits_failed_total counter\n"
-	    "seald_ledger_commits_failed_total %lu\n"
-	    "# HELP seald_ledger_batch_waits_total Commits that waited for "
-	    "signatures in progress.\n"
-	    "# TYPE seald_ledger_batch_waits_total counter\n"
-	    "seald_ledger_batch_waits_total %lu\n"
-	    "# HELP seald_ledger_lookups_total Idempotency lookups sent "
-	    "for signature requests (one query each).\n"
-	    "# TYPE seald_ledger_lookups_total counter\n"
-	    "seald_ledger_lookups_total %lu\n"
-	    "# HELP seald_ledger_lookups_queued_total Queued requests "
-	    "those lookups took along.\n"
-	    "# TYPE seald_ledger_lookups_queued_total counter\n"
-	    "seald_ledger_lookups_queued_total %lu\n"
-	    "# HELP seald_ledger_lookups_ahead_total Signature requests "
-	    "found absent by an earlier request's lookup (no query of "
-	    "their own).\n"
-	    "# TYPE seald_ledger_lookups_ahead_total counter\n"
-	    "seald_ledger_lookups_ahead_total %lu\n"
-	    "# HELP seald_sign_copies_waited_total Signature requests "
-	    "that waited for a copy of them in progress (a retry sent "
-	    "before the first answer).\n"
-	    "# TYPE seald_sign_copies_waited_total counter\n"
-	    "seald_sign_copies_waited_total %lu\n"
-	    "# HELP seald_sign_copies_around_total Copies of a request in "
-	    "progress that did not wait for it (too many waited, or it was "
-	    "in progress for over 5 s).\n"
-	    "# TYPE seald_sign_copies_around_total counter\n"
-	    "seald_sign_copies_around_total %lu\n"
-	    "# HELP seald_ledger_lag_entries Signed entries waiting for "
-	    "their commit.\n# TYPE seald_ledger_lag_entries gauge\n"
-	    "seald_ledger_lag_entries %ld\n"
-	    "# HELP seald_policy_reloads_total Policy reloads by "
-	    "result.\n# TYPE seald_policy_reloads_total counter\n"
-	    "seald_policy_reloads_total{result=\"accepted\"} %lu\n"
-	    "seald_policy_reloads_total{result=\"refused\"} %lu\n",
-	    get(&m.batch_entries), get(&m.commits_failed), get(&m.batch_waits),
-	    get(&m.lookups), get(&m.lookups_more), get(&m.lookups_ahead),
-	    get(&m.copies_waited), get(&m.copies_around),
-	    atomic_load_explicit(&m.waiting, memory_order_relaxed),
-	    get(&m.reloads[1]), get(&m.reloads[0]));
-	if (extra != NULL)
-		extra(&t, arg);
+	t.p[0] = '\0';
+	pthread_mutex_lock(&mu);
+	if (endpoints != NULL)
+		render_endpoints(&t);
+	for (f = families; f != NULL; f = f->next)
+		f->render(&t, f);
+	pthread_mutex_unlock(&mu);
 	if (t.failed) {
 		free(t.p);
 		return NULL;

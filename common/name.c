@@ -24,6 +24,22 @@ sd_name_valid(const char *s, size_t n)
 	return 1;
 }
 
+int64_t
+sd_decimal(const char *s, size_t n)
+{
+	int64_t v = 0;
+	size_t i;
+
+	if (n == 0 || n > 18)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
 int
 sd_quotable(const char *s)
 {

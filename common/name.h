@@ -7,12 +7,17 @@
 #define SD_NAME_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* 1 when c may appear in a name. */
 int sd_name_char(int c);
 
 /* 1 when s[0..n) is a whole valid name. */
 int sd_name_valid(const char *s, size_t n);
+
+/* s[0..n) as a decimal number: 1 to 18 digits and nothing else (so it
+ * fits int64_t); -1 otherwise. */
+int64_t sd_decimal(const char *s, size_t n);
 
 /* 1 when s is printable ASCII without quotes or backslashes: safe to
  * quote back in an error message. */

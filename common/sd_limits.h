@@ -36,6 +36,10 @@
 #define SD_HTTP_MAX_HEADER_DEFAULT (8 * 1024)
 #define SD_HTTP_TIMEOUT_DEFAULT 10 /* seconds idle per connection */
 #define SD_HTTP_MAX_CONN_DEFAULT 1024
+#define SD_HTTP_CONN_PER_UID_DEFAULT 128 /* connections one uid may hold */
+#define SD_HTTP_HEAD_SECONDS_DEFAULT 10  /* a request head, whole */
+#define SD_HTTP_BODY_SECONDS_DEFAULT 30  /* a request body, whole */
+#define SD_LOG_LIMIT_EVERY_MS 10000      /* a tripped limit: a line each */
 #define SD_ADMIN_CONNECTIONS 16 /* connections the admin socket serves */
 /* files seald keeps open besides clients and per-session database
  * connections: HSM, writer and reader connections, sockets, logs */
@@ -80,6 +84,12 @@
 #define SD_LEDGER_BATCH_MAX 256    /* entries per commit */
 #define SD_LEDGER_QUEUE_MAX 4096   /* entries waiting for commit */
 #define SD_BATCH_WAIT_MS_DEFAULT 3 /* group commit: wait for signatures */
+/* database.commit_timeout_ms: a commit's own deadline */
+#define SD_COMMIT_MS_DEFAULT 5000
+/* pkcs11.init_args: C_Initialize's pReserved string, bytes with its NUL */
+#define SD_INIT_ARGS_MAX 1024
+#define SD_COMMIT_MS_MIN 100
+#define SD_COMMIT_MS_MAX 60000
 #define SD_BATCH_WAIT_MS_MAX 100
 #define SD_LEDGER_PAGE_DEFAULT 100 /* GET /v1/ledger/{instance} entries */
 #define SD_LEDGER_PAGE_MAX 500     /* ... and at most, with ?limit= */
@@ -88,6 +98,9 @@
 #define SD_SIGN_LOOKAHEAD 16       /* queued requests a lookup takes along */
 #define SD_CHECKPOINT_EVERY_DEFAULT 1000
 #define SD_CHECKPOINT_SECONDS_DEFAULT 60
+#define SD_NOTE_MAX 2048             /* a signed head's text (ledger_note.c) */
+#define SD_VERIFY_RATE_DEFAULT 20000 /* ledger.verify_rate, entries/s */
+#define SD_VERIFY_RATE_MAX 10000000
 #define SD_DETAIL_MAX 256 /* ledger policy entries: what happened */
 #define SD_STR_(x) #x
 #define SD_CSR_SUBJECT_MAX 512 /* bytes of a CSR subject, without the NUL */

@@ -96,13 +96,14 @@ static int
 load_pkcs11(
     struct cfg_yaml_doc *doc, const struct cfg_yaml_node *node, struct cfg *cfg)
 {
-	enum { K_MODULE, K_TOKEN, K_PIN, K_SESSIONS, K_DIRS, K_N };
+	enum { K_MODULE, K_TOKEN, K_PIN, K_SESSIONS, K_DIRS, K_INIT, K_N };
 	static const struct cfg_yaml_key keys[K_N] = {
 		[K_MODULE] = { "module", 1 },
 		[K_TOKEN] = { "token_label", 1 },
 		[K_PIN] = { "pin_file", 1 },
 		[K_SESSIONS] = { "sessions", 0 },
 		[K_DIRS] = { "module_dirs", 0 },
+		[K_INIT] = { "init_args", 0 },
 	};
 	const struct cfg_yaml_node *v[K_N], *dirs[SD_MODULE_DIRS_MAX];
 	size_t i;
@@ -112,7 +113,10 @@ load_pkcs11(
 	    (r = cfg_yaml_path(doc, v[K_MODULE], cfg->module)) != 0 ||
 	    (r = cfg_yaml_str(doc, v[K_TOKEN], 1, cfg->token_label,
 		 CFG_TOKEN_LABEL_MAX + 1)) != 0 ||
-	    (r = cfg_yaml_path(doc, v[K_PIN], cfg->pin_file)) != 0)
+	    (r = cfg_yaml_path(doc, v[K_PIN], cfg->pin_file)) != 0 ||
+	    (v[K_INIT] != NULL &&
+		(r = cfg_yaml_str(doc, v[K_INIT], 1, cfg->init_args,
+		     sizeof(cfg->init_args))) != 0))
 		return r;
 	if (v[K_SESSIONS] != NULL &&
 	    (r = read_uint(doc, v[K_SESSIONS], 1, SD_HSM_SESSIONS_MAX,
@@ -194,11 +198,12 @@ static int
 load_database(
     struct cfg_yaml_doc *doc, const struct cfg_yaml_node *node, struct cfg *cfg)
 {
-	enum { K_CONNINFO, K_MIGRATE, K_WAIT, K_N };
+	enum { K_CONNINFO, K_MIGRATE, K_WAIT, K_COMMIT, K_N };
 	static const struct cfg_yaml_key keys[K_N] = {
 		[K_CONNINFO] = { "conninfo", 1 },
 		[K_MIGRATE] = { "migrate_conninfo", 0 },
 		[K_WAIT] = { "batch_wait_ms", 0 },
+		[K_COMMIT] = { "commit_timeout_ms", 0 },
 	};
 	const struct cfg_yaml_node *v[K_N];
 	int r;
@@ -211,6 +216,10 @@ load_database(
 	if (v[K_WAIT] != NULL &&
 	    (r = read_uint(doc, v[K_WAIT], 0, SD_BATCH_WAIT_MS_MAX,
 		 &cfg->batch_wait_ms)) != 0)
+		return r;
+	if (v[K_COMMIT] != NULL &&
+	    (r = read_uint(doc, v[K_COMMIT], SD_COMMIT_MS_MIN, SD_COMMIT_MS_MAX,
+		 &cfg->commit_ms)) != 0)
 		return r;
 	if (v[K_MIGRATE] == NULL) {
 		memcpy(cfg->migrate_conninfo, cfg->conninfo,
@@ -225,12 +234,24 @@ static int
 load_limits(
     struct cfg_yaml_doc *doc, const struct cfg_yaml_node *node, struct cfg *cfg)
 {
-	enum { K_BODY, K_HEADER, K_TIMEOUT, K_CONN, K_N };
+	enum {
+		K_BODY,
+		K_HEADER,
+		K_TIMEOUT,
+		K_CONN,
+		K_PER_UID,
+		K_HEAD_S,
+		K_BODY_S,
+		K_N
+	};
 	static const struct cfg_yaml_key keys[K_N] = {
 		[K_BODY] = { "max_body_bytes", 0 },
 		[K_HEADER] = { "max_header_bytes", 0 },
 		[K_TIMEOUT] = { "timeout_seconds", 0 },
 		[K_CONN] = { "max_connections", 0 },
+		[K_PER_UID] = { "max_connections_per_uid", 0 },
+		[K_HEAD_S] = { "request_head_seconds", 0 },
+		[K_BODY_S] = { "request_body_seconds", 0 },
 	};
 	const struct cfg_yaml_node *v[K_N];
 	unsigned long long n;
@@ -258,7 +279,22 @@ load_limits(
 	    (r = read_uint(
 		 doc, v[K_CONN], 1, CFG_CONN_MAX, &cfg->max_connections)) != 0)
 		return r;
-	return 0;
+	if (v[K_HEAD_S] != NULL &&
+	    (r = read_uint(doc, v[K_HEAD_S], 1, CFG_TIMEOUT_MAX,
+		 &cfg->head_seconds)) != 0)
+		return r;
+	if (v[K_BODY_S] != NULL &&
+	    (r = read_uint(doc, v[K_BODY_S], 1, CFG_TIMEOUT_MAX,
+		 &cfg->body_seconds)) != 0)
+		return r;
+	/* one uid may hold at most every connection */
+	if (v[K_PER_UID] == NULL) {
+		if (cfg->max_conns_per_uid > cfg->max_connections)
+			cfg->max_conns_per_uid = cfg->max_connections;
+		return 0;
+	}
+	return read_uint(doc, v[K_PER_UID], 1, cfg->max_connections,
+	    &cfg->max_conns_per_uid);
 }
 
 static int
@@ -291,19 +327,39 @@ static int
 load_ledger(
     struct cfg_yaml_doc *doc, const struct cfg_yaml_node *node, struct cfg *cfg)
 {
-	enum { K_KEY, K_EVERY, K_SECONDS, K_N };
+	enum {
+		K_KEY,
+		K_EVERY,
+		K_SECONDS,
+		K_START,
+		K_RATE,
+		K_WFILE,
+		K_WTOKEN,
+		K_N
+	};
 	static const struct cfg_yaml_key keys[K_N] = {
-		[K_KEY] = { "checkpoint_key", 1 },
+		[K_KEY] = { "checkpoint_key", 0 },
 		[K_EVERY] = { "checkpoint_every", 0 },
 		[K_SECONDS] = { "checkpoint_seconds", 0 },
+		[K_START] = { "verify_at_start", 0 },
+		[K_RATE] = { "verify_rate", 0 },
+		[K_WFILE] = { "witness_file", 0 },
+		[K_WTOKEN] = { "witness_in_token", 0 },
 	};
+	static const char *const starts[] = { "checkpoint", "all" };
 	const struct cfg_yaml_node *v[K_N];
+	size_t i;
 	int r;
 
 	if ((r = cfg_yaml_map(doc, node, keys, K_N, v)) != 0 ||
-	    (r = cfg_yaml_str(doc, v[K_KEY], 1, cfg->checkpoint_key,
-		 sizeof(cfg->checkpoint_key))) != 0)
+	    (v[K_KEY] != NULL &&
+		(r = cfg_yaml_str(doc, v[K_KEY], 1, cfg->checkpoint_key,
+		     sizeof(cfg->checkpoint_key))) != 0))
 		return r;
+	if (v[K_KEY] == NULL && (v[K_EVERY] != NULL || v[K_SECONDS] != NULL))
+		return cfg_yaml_error(doc, node,
+		    "checkpoint_every and checkpoint_seconds need "
+		    "checkpoint_key");
 	if (v[K_EVERY] != NULL &&
 	    (r = read_uint(
 		 doc, v[K_EVERY], 1, 1000000, &cfg->checkpoint_every)) != 0)
@@ -312,6 +368,24 @@ load_ledger(
 	    (r = read_uint(
 		 doc, v[K_SECONDS], 1, 86400, &cfg->checkpoint_seconds)) != 0)
 		return r;
+	if (v[K_START] != NULL) {
+		if ((r = cfg_yaml_enum(doc, v[K_START], starts, 2, &i)) != 0)
+			return r;
+		cfg->verify_all_at_start = (int)i;
+	}
+	if (v[K_RATE] != NULL &&
+	    (r = read_uint(doc, v[K_RATE], 0, SD_VERIFY_RATE_MAX,
+		 &cfg->verify_rate)) != 0)
+		return r;
+	if (v[K_WFILE] != NULL &&
+	    (r = cfg_yaml_path(doc, v[K_WFILE], cfg->witness_file)) != 0)
+		return r;
+	if (v[K_WTOKEN] != NULL &&
+	    (r = cfg_yaml_bool(doc, v[K_WTOKEN], &cfg->witness_in_token)) != 0)
+		return r;
+	if (v[K_KEY] == NULL && (v[K_WFILE] != NULL || v[K_WTOKEN] != NULL))
+		return cfg_yaml_error(doc, node,
+		    "a witness of the signed head needs checkpoint_key");
 	return 0;
 }
 
@@ -405,10 +479,17 @@ set_defaults(struct cfg *cfg)
 	cfg->max_header = SD_HTTP_MAX_HEADER_DEFAULT;
 	cfg->timeout = SD_HTTP_TIMEOUT_DEFAULT;
 	cfg->max_connections = SD_HTTP_MAX_CONN_DEFAULT;
+	cfg->max_conns_per_uid = SD_HTTP_CONN_PER_UID_DEFAULT;
+	cfg->head_seconds = SD_HTTP_HEAD_SECONDS_DEFAULT;
+	cfg->body_seconds = SD_HTTP_BODY_SECONDS_DEFAULT;
 	cfg->log_level = CFG_LOG_INFO;
 	cfg->checkpoint_every = SD_CHECKPOINT_EVERY_DEFAULT;
 	cfg->checkpoint_seconds = SD_CHECKPOINT_SECONDS_DEFAULT;
+	cfg->verify_all_at_start = 1;
+	cfg->witness_in_token = 1;
+	cfg->verify_rate = SD_VERIFY_RATE_DEFAULT;
 	cfg->batch_wait_ms = SD_BATCH_WAIT_MS_DEFAULT;
+	cfg->commit_ms = SD_COMMIT_MS_DEFAULT;
 	cfg->tsa_require_sync = 1;
 	cfg->nmodule_dirs =
 	    sizeof(default_module_dirs) / sizeof(default_module_dirs[0]);

@@ -44,6 +44,9 @@ struct cfg {
 	char module_dirs[SD_MODULE_DIRS_MAX][SD_PATH_MAX];
 	size_t nmodule_dirs;
 	unsigned int sessions; /* default SD_HSM_SESSIONS_DEFAULT, 1..MAX */
+	/* C_Initialize's pReserved string ("": none), for modules that take
+	 * their settings there (NSS softokn) */
+	char init_args[SD_INIT_ARGS_MAX];
 
 	/* database: */
 	char conninfo[SD_CONNINFO_MAX]; /* required; libpq conninfo string */
@@ -53,12 +56,19 @@ struct cfg {
 	/* group commit: how long a commit may wait for the signatures in
 	 * progress, ms (0: never), default 3 */
 	unsigned int batch_wait_ms;
+	/* a commit not answered (with synchronous replication: not
+	 * confirmed by the standby) within this is cancelled and its entries
+	 * are in doubt, ms, default 5000 */
+	unsigned int commit_ms;
 
 	/* limits: */
-	size_t max_body;              /* bytes, default 64 KiB */
-	size_t max_header;            /* bytes, default 8 KiB */
-	unsigned int timeout;         /* seconds, default 10 */
-	unsigned int max_connections; /* default 1024 */
+	size_t max_body;                /* bytes, default 64 KiB */
+	size_t max_header;              /* bytes, default 8 KiB */
+	unsigned int timeout;           /* seconds idle, default 10 */
+	unsigned int max_connections;   /* default 1024 */
+	unsigned int max_conns_per_uid; /* default 128 (<= max_connections) */
+	unsigned int head_seconds;      /* a request head, whole: default 10 */
+	unsigned int body_seconds;      /* a request body, whole: default 30 */
 
 	enum cfg_log_level log_level; /* log: level:, default info */
 
@@ -66,6 +76,15 @@ struct cfg {
 	char checkpoint_key[SD_LABEL_MAX]; /* audit key label; "" = none */
 	unsigned int checkpoint_every;     /* entries, default 1000 */
 	unsigned int checkpoint_seconds;   /* default 60 */
+	/* seald's own checks of its chain: the whole of it at start (1,
+	 * "all", default) or from the newest checkpoint ("checkpoint"); the
+	 * background verifier's entries a second (0: none) */
+	int verify_all_at_start;
+	unsigned int verify_rate;
+	/* where the newest signed head is witnessed besides the database:
+	 * a token data object (default 1), a file ("": none) */
+	int witness_in_token;
+	char witness_file[SD_PATH_MAX];
 
 	/* tsa: RFC 3161 time-stamps are refused while the kernel says the
 	 * clock is not synchronized (adjtimex), unless this is 0 (tests) */

@@ -58,6 +58,18 @@ struct cfg_yaml_doc *cfg_yaml_parse(const char *name, const unsigned char *buf,
 /* Wipes every scalar and frees the document.  NULL is accepted. */
 void cfg_yaml_free(struct cfg_yaml_doc *doc);
 
+/*
+ * For a file meant for another machine: a user or group name that does
+ * not exist here is passed to fn (kind "user" or "group", the name, its
+ * line and column) and read as the id (unsigned)-1, which matches no
+ * caller, instead of being an error.  A lookup that fails otherwise is
+ * still one.
+ */
+typedef void cfg_yaml_elsewhere_fn(const char *kind, const char *name,
+    unsigned long line, unsigned long column, void *arg);
+void cfg_yaml_names_elsewhere(
+    struct cfg_yaml_doc *doc, cfg_yaml_elsewhere_fn *fn, void *arg);
+
 /* The root node; never NULL for a document cfg_yaml_parse returned. */
 const struct cfg_yaml_node *cfg_yaml_root(const struct cfg_yaml_doc *doc);
 

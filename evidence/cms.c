@@ -150,6 +150,26 @@ sign_into(const struct cms_signer *s, CMS_SignerInfo *si, const EVP_MD *md)
 	return 0;
 }
 
+/* The signature value time-stamped through c->stamp, the token added as
+ * the signer's unsigned attribute. */
+static int
+stamp_into(const struct cms_content *c, CMS_SignerInfo *si)
+{
+	ASN1_OCTET_STRING *sv = CMS_SignerInfo_get0_signature(si);
+	const uint8_t *tok;
+	size_t toklen;
+	int r;
+
+	if ((r = c->stamp(c->stamp_arg, ASN1_STRING_get0_data(sv),
+		 (size_t)ASN1_STRING_length(sv), &tok, &toklen)) != 0)
+		return r;
+	/* a SEQUENCE given as its DER: OpenSSL writes the bytes as they are */
+	return CMS_unsigned_add1_attr_by_NID(si, NID_id_smime_aa_timeStampToken,
+		   V_ASN1_SEQUENCE, tok, (int)toklen) == 1
+	    ? 0
+	    : SD_ERR_INTERNAL;
+}
+
 int
 cms_seal(const struct cms_signer *s, const struct cms_content *c, uint8_t *out,
     size_t cap, size_t *outlen)
@@ -179,7 +199,8 @@ cms_seal(const struct cms_signer *s, const struct cms_content *c, uint8_t *out,
 			r = SD_ERR_INTERNAL;
 			goto out;
 		}
-	if ((r = add_attrs(si, c)) != 0 || (r = sign_into(s, si, md)) != 0)
+	if ((r = add_attrs(si, c)) != 0 || (r = sign_into(s, si, md)) != 0 ||
+	    (c->stamp != NULL && (r = stamp_into(c, si)) != 0))
 		goto out;
 	if ((n = i2d_CMS_ContentInfo(cms, &der)) <= 0) {
 		r = SD_ERR_INTERNAL;

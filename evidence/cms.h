@@ -50,6 +50,14 @@ struct cms_content {
 	/* signing-time attribute; < 0 leaves it out (time-stamp tokens
 	 * carry their time in the TSTInfo) */
 	time_t signing_time;
+	/* CAdES-B-T, or NULL: called with the signature value once it is
+	 * made, it sets *tok to a DER TimeStampToken over it (in a buffer
+	 * of its own, toklen bytes), which goes in as the unsigned
+	 * attribute id-aa-signatureTimeStampToken (RFC 5126 6.1.1, ETSI
+	 * EN 319 122-1 5.3).  0 or an SD_ERR_* that cms_seal returns. */
+	int (*stamp)(void *arg, const uint8_t *sigval, size_t len,
+	    const uint8_t **tok, size_t *toklen);
+	void *stamp_arg;
 };
 
 /*
@@ -57,7 +65,8 @@ struct cms_content {
  * message-digest, signing-time (unless left out) and ESS
  * signing-certificate-v2 (RFC 5035: cert's hash with md_nid, and its
  * issuer and serial), the certificates
- * cert and chain, signed through s->sign.  Writes its DER ContentInfo
+ * cert and chain, signed through s->sign, then time-stamped through
+ * c->stamp when it is set.  Writes its DER ContentInfo
  * into out (cap bytes) and sets *outlen.  Returns 0, SD_ERR_TOO_LARGE
  * when it does not fit, the callback's error, or SD_ERR_INTERNAL.
  */

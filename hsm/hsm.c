@@ -25,19 +25,41 @@
 
 #define PROBE_HUNG_MS 2000 /* a readiness probe this long: not ready */
 
+/* every signature of every hsm, in /metrics */
+static struct metrics_histogram m_sign = METRICS_HISTOGRAM(
+    "seald_hsm_sign_duration_seconds", "One signature in the HSM.");
+static struct metrics_value m_errors =
+    METRICS_COUNTER("seald_hsm_errors_total", "HSM signatures that failed.");
+
+/* A signature of the HSM, in /metrics. */
+static void
+count_sign(const struct timespec *t0, CK_RV rv)
+{
+	metrics_observe(&m_sign, metrics_us_since(t0));
+	if (rv != CKR_OK)
+		metrics_inc(&m_errors, 1);
+}
+
+static int probe_sign(struct hsm *h);
+
 struct hsm *
-hsm_open(const char *module, const char *token_label, const char *pin_file,
-    unsigned int sessions, char *errbuf, size_t errlen)
+hsm_open(const char *module, const char *init_args, const char *token_label,
+    const char *pin_file, unsigned int sessions, char *errbuf, size_t errlen)
 {
 	struct hsm *h;
 	unsigned int i, idx;
 
+	if (init_args == NULL)
+		init_args = "";
 	if (sessions == 0 || sessions > SD_HSM_SESSIONS_MAX ||
 	    strlen(token_label) >= sizeof(h->token_label) ||
+	    strlen(init_args) >= sizeof(h->init_args) ||
 	    strlen(pin_file) >= sizeof(h->pin_file)) {
 		snprintf(errbuf, errlen, "invalid HSM parameters");
 		return NULL;
 	}
+	metrics_add(&m_sign.f);
+	metrics_add(&m_errors.f);
 	if ((h = calloc(1, sizeof(*h))) == NULL ||
 	    (h->sess = calloc(sessions, sizeof(*h->sess))) == NULL ||
 	    (h->freelist = calloc(sessions, sizeof(*h->freelist))) == NULL) {
@@ -45,6 +67,7 @@ hsm_open(const char *module, const char *token_label, const char *pin_file,
 		goto fail_mem;
 	}
 	memcpy(h->token_label, token_label, strlen(token_label) + 1);
+	memcpy(h->init_args, init_args, strlen(init_args) + 1);
 	memcpy(h->pin_file, pin_file, strlen(pin_file) + 1);
 	pthread_mutex_init(&h->lock, NULL);
 	sd_cond_init(&h->cond);
@@ -63,6 +86,7 @@ hsm_open(const char *module, const char *token_label, const char *pin_file,
 		goto fail;
 	}
 	hsm_pool_release(h, NULL, idx, CKR_OK); /* healthy from here */
+	h->probe = probe_sign;
 	if (hsm_pool_monitor_start(h) != 0) {
 		snprintf(errbuf, errlen, "cannot start the HSM monitor");
 		(void)h->f->C_Finalize(NULL);
@@ -158,13 +182,67 @@ self_test(struct hsm *h, struct hsm_key *k)
 	return ok;
 }
 
+/*
+ * What seald must know of the private key k->handle before it may serve
+ * (its ID, type, public key), and that it may: a signing key that cannot
+ * leave the HSM.  0, or -1 with the reason.
+ */
+static int
+read_key(struct hsm *h, CK_SESSION_HANDLE s, struct hsm_key *k, char *errbuf,
+    size_t errlen)
+{
+	const char *label = k->label;
+	CK_KEY_TYPE type = 0;
+	CK_ATTRIBUTE ta = { CKA_KEY_TYPE, &type, sizeof(type) };
+	CK_ATTRIBUTE ia = { CKA_ID, NULL, 0 };
+
+	/* CKA_ID is optional: a key without one (or too long) keeps 0 */
+	ia.pValue = k->id;
+	ia.ulValueLen = sizeof(k->id);
+	if (h->f->C_GetAttributeValue(s, k->handle, &ia, 1) == CKR_OK &&
+	    ia.ulValueLen <= sizeof(k->id))
+		k->id_len = ia.ulValueLen;
+	if (h->f->C_GetAttributeValue(s, k->handle, &ta, 1) != CKR_OK ||
+	    (type != CKK_EC && type != CKK_RSA)) {
+		snprintf(
+		    errbuf, errlen, "key \"%s\" is neither EC nor RSA", label);
+		return -1;
+	}
+	if (get_bool(h, s, k->handle, CKA_SIGN) != 1) {
+		snprintf(errbuf, errlen, "key \"%s\" may not sign (CKA_SIGN)",
+		    label);
+		return -1;
+	}
+	if (get_bool(h, s, k->handle, CKA_SENSITIVE) != 1 ||
+	    get_bool(h, s, k->handle, CKA_EXTRACTABLE) != 0) {
+		snprintf(errbuf, errlen,
+		    "key \"%s\" could leave the HSM "
+		    "(CKA_SENSITIVE false or CKA_EXTRACTABLE true); refusing "
+		    "it",
+		    label);
+		return -1;
+	}
+	/* made in this token and never anything but secret: what a key
+	 * seald generated must be (CKA_LOCAL, ALWAYS_SENSITIVE,
+	 * NEVER_EXTRACTABLE); an imported key is not.  NSS softokn does not
+	 * keep CKA_LOCAL in its database (a stored key says false): there
+	 * the other two, which no imported or unwrapped key has, decide */
+	k->born_here =
+	    (h->local_not_kept || get_bool(h, s, k->handle, CKA_LOCAL) == 1) &&
+	    get_bool(h, s, k->handle, CKA_ALWAYS_SENSITIVE) == 1 &&
+	    get_bool(h, s, k->handle, CKA_NEVER_EXTRACTABLE) == 1;
+	k->is_ec = type == CKK_EC;
+	if ((k->pub = hsm_pubkey_load(
+		 h->f, s, k->handle, type, label, errbuf, errlen)) == NULL)
+		return -1;
+	k->bits = (unsigned int)EVP_PKEY_get_bits(k->pub);
+	return 0;
+}
+
 struct hsm_key *
 hsm_key_find(struct hsm *h, const char *label, char *errbuf, size_t errlen)
 {
 	struct hsm_key *k;
-	CK_KEY_TYPE type = 0;
-	CK_ATTRIBUTE ta = { CKA_KEY_TYPE, &type, sizeof(type) };
-	CK_ATTRIBUTE ia = { CKA_ID, NULL, 0 };
 	CK_OBJECT_HANDLE o;
 	CK_SESSION_HANDLE s;
 	unsigned int idx;
@@ -199,43 +277,8 @@ hsm_key_find(struct hsm *h, const char *label, char *errbuf, size_t errlen)
 	if ((r = hsm_pool_find_private(h, s, label, &o, errbuf, errlen)) != 0)
 		goto fail;
 	k->handle = o;
-	/* CKA_ID is optional: a key without one (or too long) keeps 0 */
-	ia.pValue = k->id;
-	ia.ulValueLen = sizeof(k->id);
-	if (h->f->C_GetAttributeValue(s, o, &ia, 1) == CKR_OK &&
-	    ia.ulValueLen <= sizeof(k->id))
-		k->id_len = ia.ulValueLen;
-	if (h->f->C_GetAttributeValue(s, o, &ta, 1) != CKR_OK ||
-	    (type != CKK_EC && type != CKK_RSA)) {
-		snprintf(
-		    errbuf, errlen, "key \"%s\" is neither EC nor RSA", label);
+	if (read_key(h, s, k, errbuf, errlen) != 0)
 		goto fail;
-	}
-	if (get_bool(h, s, o, CKA_SIGN) != 1) {
-		snprintf(errbuf, errlen, "key \"%s\" may not sign (CKA_SIGN)",
-		    label);
-		goto fail;
-	}
-	if (get_bool(h, s, o, CKA_SENSITIVE) != 1 ||
-	    get_bool(h, s, o, CKA_EXTRACTABLE) != 0) {
-		snprintf(errbuf, errlen,
-		    "key \"%s\" could leave the HSM "
-		    "(CKA_SENSITIVE false or CKA_EXTRACTABLE true); refusing "
-		    "it",
-		    label);
-		goto fail;
-	}
-	/* made in this token and never anything but secret: what a key
-	 * seald generated must be (CKA_LOCAL, ALWAYS_SENSITIVE,
-	 * NEVER_EXTRACTABLE); an imported key is not */
-	k->born_here = get_bool(h, s, o, CKA_LOCAL) == 1 &&
-	    get_bool(h, s, o, CKA_ALWAYS_SENSITIVE) == 1 &&
-	    get_bool(h, s, o, CKA_NEVER_EXTRACTABLE) == 1;
-	k->is_ec = type == CKK_EC;
-	if ((k->pub = hsm_pubkey_load(
-		 h->f, s, o, type, label, errbuf, errlen)) == NULL)
-		goto fail;
-	k->bits = (unsigned int)EVP_PKEY_get_bits(k->pub);
 	hsm_pool_release(h, NULL, idx, CKR_OK);
 	if (!self_test(h, k)) {
 		snprintf(errbuf, errlen,
@@ -398,15 +441,18 @@ hsm_sign(struct hsm *h, struct hsm_key *k, enum hsm_scheme scheme,
 	/* A lost session or a stale key handle is repaired and the request
 	 * tried once more: nothing was signed, so repeating is safe. */
 	for (tries = 0; tries < 2; tries++) {
-		if ((r = hsm_pool_acquire(h, k, &idx, &kh, 1)) != 0)
+		if ((r = hsm_pool_acquire(h, k, &idx, &kh, 1)) != 0) {
+			atomic_store(&h->sign_failed, 1);
+			atomic_store(&h->healthy, 0);
 			return r;
+		}
 		s = h->sess[idx].handle;
 		outlen = cap;
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		rv = h->f->C_SignInit(s, &mech, kh);
 		if (rv == CKR_OK)
 			rv = h->f->C_Sign(s, in, inlen, sig, &outlen);
-		metrics_hsm(metrics_us_since(&t0), rv == CKR_OK);
+		count_sign(&t0, rv);
 		hsm_pool_release(h, k, idx, rv);
 		if (hsm_rv_kind(rv) != RV_SESSION && hsm_rv_kind(rv) != RV_KEY)
 			break;
@@ -416,13 +462,32 @@ hsm_sign(struct hsm *h, struct hsm_key *k, enum hsm_scheme scheme,
 	}
 	if (rv != CKR_OK) {
 		log_warn("signing with \"%s\" failed: 0x%lx", k->label, rv);
-		return hsm_rv_kind(rv) == RV_INPUT ? SD_ERR_UNSUPPORTED
-						   : SD_ERR_HSM;
+		if (hsm_rv_kind(rv) == RV_INPUT)
+			return SD_ERR_UNSUPPORTED;
+		/* not ready from the first failed signature to the next
+		 * that works (a request's, or the monitor's probe) */
+		atomic_store(&h->sign_failed, 1);
+		atomic_store(&h->healthy, 0);
+		return SD_ERR_HSM;
 	}
+	atomic_store(&h->sign_failed, 0);
+	atomic_store(&h->healthy, 1);
 	*siglen = outlen;
 	if (scheme == HSM_ECDSA)
 		return ecdsa_to_der(sig, cap, siglen);
 	return 0;
+}
+
+/* struct hsm's probe: see hsm_p11.h. */
+static int
+probe_sign(struct hsm *h)
+{
+	struct hsm_key *k;
+
+	pthread_mutex_lock(&h->lock);
+	k = h->keys; /* (a key leaves this list for h->dead, never freed) */
+	pthread_mutex_unlock(&h->lock);
+	return k != NULL && self_test(h, k) ? 0 : -1;
 }
 
 int

@@ -30,14 +30,17 @@ enum hsm_scheme {
 enum hsm_digest { HSM_SHA256 = 1, HSM_SHA384 = 2, HSM_SHA512 = 3 };
 
 /*
- * Load the module (absolute path), find the token whose label is
- * token_label, open `sessions` sessions and log in with the PIN read from
- * pin_file (mode checked; the PIN is wiped right after C_Login).  Returns
- * NULL on failure with a reason in errbuf (never the PIN).
+ * Load the module (absolute path) and initialize it, with init_args
+ * (NULL or "": none) as C_Initialize's pReserved, the string some modules
+ * take their settings from (NSS softokn: its configdir); find the token
+ * whose label is token_label, open `sessions` sessions and log in with
+ * the PIN read from pin_file (mode checked; the PIN is wiped right after
+ * C_Login).  Returns NULL on failure with a reason in errbuf (never the
+ * PIN).
  */
-struct hsm *hsm_open(const char *module, const char *token_label,
-    const char *pin_file, unsigned int sessions, char *errbuf, size_t errlen)
-    __attribute__((warn_unused_result));
+struct hsm *hsm_open(const char *module, const char *init_args,
+    const char *token_label, const char *pin_file, unsigned int sessions,
+    char *errbuf, size_t errlen) __attribute__((warn_unused_result));
 
 /* Log out, close sessions, finalize the module.  NULL is accepted. */
 void hsm_close(struct hsm *h);
@@ -159,6 +162,23 @@ int hsm_key_destroy(struct hsm *h, const char *label)
  * seald's self-checks.
  */
 int hsm_key_value_readable(struct hsm *h, const char *label)
+    __attribute__((warn_unused_result));
+
+#define HSM_DATA_MAX 4096 /* bytes of one data object's value */
+
+/*
+ * A data object of seald's in the token (CKO_DATA, private, token,
+ * CKA_APPLICATION "seald"), by label: put makes a new one with val, then
+ * destroys the older ones of the label (a crash between leaves both).
+ * Returns 0, SD_ERR_UNSUPPORTED when the token keeps no such objects,
+ * SD_ERR_CONFLICT when the new one was made but an older one could not be
+ * destroyed, or SD_ERR_HSM.  get calls each() with the value of every such object
+ * (at most 8; values over HSM_DATA_MAX skipped); 0 or SD_ERR_HSM.
+ */
+int hsm_data_put(struct hsm *h, const char *label, const void *val, size_t len)
+    __attribute__((warn_unused_result));
+int hsm_data_get(struct hsm *h, const char *label,
+    void (*each)(void *arg, const void *val, size_t len), void *arg)
     __attribute__((warn_unused_result));
 
 #endif

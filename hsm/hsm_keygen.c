@@ -143,8 +143,8 @@ label_ok(const char *label)
  * login or token says anything about the pool's sessions.  A template the
  * token refused must not make the pool re-initialize the module.
  */
-static CK_RV
-pool_rv(CK_RV rv)
+CK_RV
+hsm_pool_rv(CK_RV rv)
 {
 	switch (rv) {
 	case CKR_USER_NOT_LOGGED_IN:
@@ -180,8 +180,8 @@ label_cached(struct hsm *h, const char *label)
  * cannot re-initialize the module (the only time h->slot changes) while
  * a session is checked out.
  */
-static CK_RV
-open_rw(struct hsm *h, CK_SESSION_HANDLE *s)
+CK_RV
+hsm_open_rw(struct hsm *h, CK_SESSION_HANDLE *s)
 {
 	CK_SESSION_INFO si;
 	CK_RV rv;
@@ -332,6 +332,27 @@ destroy_labelled(
 	return 0;
 }
 
+/* A pair made but not to be kept: destroyed by handle (a token that
+ * ignored CKA_LABEL or CKA_ID in the template would hide the objects from
+ * a search), both tried, so that no half is left if it can be helped. */
+static void
+unmake_pair(struct hsm *h, CK_SESSION_HANDLE s, const char *label,
+    const uint8_t *id, CK_OBJECT_HANDLE pub, CK_OBJECT_HANDLE priv)
+{
+	char idhex[2 * HSM_KEY_ID_LEN + 1];
+	CK_RV drv, pdrv;
+
+	drv = h->f->C_DestroyObject(s, priv);
+	if ((pdrv = h->f->C_DestroyObject(s, pub)) != CKR_OK)
+		drv = pdrv;
+	if (drv != CKR_OK) {
+		sd_hex(id, HSM_KEY_ID_LEN, idhex);
+		log_error("could not destroy the new key pair \"%s\" "
+			  "(CKA_ID %s): 0x%lx; remove it by hand",
+		    label, idhex, drv);
+	}
+}
+
 /*
  * Under gen_lock: check that label is free, generate the pair on a
  * read-write session of our own and check what the token made.  Returns
@@ -343,10 +364,9 @@ make_pair(struct hsm *h, const struct keyalg *a, const char *label,
 {
 	CK_OBJECT_HANDLE found[FIND_MAX];
 	CK_OBJECT_HANDLE pub = CK_INVALID_HANDLE, priv = CK_INVALID_HANDLE;
-	char idhex[2 * HSM_KEY_ID_LEN + 1];
 	CK_SESSION_HANDLE s = CK_INVALID_HANDLE;
 	CK_ULONG n = 0, nid = 0;
-	CK_RV rv = CKR_OK, drv, pdrv;
+	CK_RV rv = CKR_OK;
 	unsigned int idx;
 	int r = SD_ERR_HSM, opened = 0, made = 0;
 
@@ -360,7 +380,7 @@ make_pair(struct hsm *h, const struct keyalg *a, const char *label,
 		snprintf(errbuf, errlen, "no HSM session");
 		return SD_ERR_HSM;
 	}
-	if ((rv = open_rw(h, &s)) != CKR_OK) {
+	if ((rv = hsm_open_rw(h, &s)) != CKR_OK) {
 		snprintf(errbuf, errlen,
 		    "cannot open a read-write session: 0x%lx", rv);
 		goto out;
@@ -407,22 +427,11 @@ make_pair(struct hsm *h, const struct keyalg *a, const char *label,
 		goto out;
 	r = 0;
 out:
-	if (r != 0 && made) {
-		/* by handle: a token that ignored CKA_LABEL or CKA_ID in the
-		 * template would hide the objects from a search */
-		drv = h->f->C_DestroyObject(s, priv);
-		if ((pdrv = h->f->C_DestroyObject(s, pub)) != CKR_OK)
-			drv = pdrv; /* both tried: no half left if avoidable */
-		if (drv != CKR_OK) {
-			sd_hex(id, HSM_KEY_ID_LEN, idhex);
-			log_error("could not destroy the new key pair \"%s\" "
-				  "(CKA_ID %s): 0x%lx; remove it by hand",
-			    label, idhex, drv);
-		}
-	}
+	if (r != 0 && made)
+		unmake_pair(h, s, label, id, pub, priv);
 	if (opened)
 		(void)h->f->C_CloseSession(s);
-	hsm_pool_release(h, NULL, idx, pool_rv(rv));
+	hsm_pool_release(h, NULL, idx, hsm_pool_rv(rv));
 	return r;
 }
 
@@ -437,11 +446,11 @@ discard(struct hsm *h, const char *label, const uint8_t *id)
 	int r = -1;
 
 	if (hsm_pool_acquire(h, NULL, &idx, NULL, 1) == 0) {
-		if ((rv = open_rw(h, &s)) == CKR_OK) {
+		if ((rv = hsm_open_rw(h, &s)) == CKR_OK) {
 			r = destroy_labelled(h, s, label, id);
 			(void)h->f->C_CloseSession(s);
 		}
-		hsm_pool_release(h, NULL, idx, pool_rv(rv));
+		hsm_pool_release(h, NULL, idx, hsm_pool_rv(rv));
 	}
 	if (r != 0) {
 		sd_hex(id, HSM_KEY_ID_LEN, idhex);
@@ -551,7 +560,7 @@ hsm_key_value_readable(struct hsm *h, const char *label)
 		log_warn("reading attributes of \"%.100s\": 0x%lx", label, bad);
 		res = -1;
 	}
-	hsm_pool_release(h, NULL, idx, res == -1 ? pool_rv(bad) : CKR_OK);
+	hsm_pool_release(h, NULL, idx, res == -1 ? hsm_pool_rv(bad) : CKR_OK);
 	return res;
 }
 
@@ -596,14 +605,14 @@ hsm_key_destroy(struct hsm *h, const char *label)
 	/* only the objects of the key seald found (label and id): never
 	 * whatever else carries the label */
 	if (have_id && hsm_pool_acquire(h, NULL, &idx, NULL, 1) == 0) {
-		if ((rv = open_rw(h, &s)) == CKR_OK) {
+		if ((rv = hsm_open_rw(h, &s)) == CKR_OK) {
 			r = destroy_labelled(
 				h, s, label, have_id ? id : NULL) == 0
 			    ? 0
 			    : SD_ERR_HSM;
 			(void)h->f->C_CloseSession(s);
 		}
-		hsm_pool_release(h, NULL, idx, pool_rv(rv));
+		hsm_pool_release(h, NULL, idx, hsm_pool_rv(rv));
 	}
 	pthread_mutex_unlock(&gen_lock);
 	if (r == 0)

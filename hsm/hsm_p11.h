@@ -41,6 +41,8 @@ struct hsm {
 	void *dl;
 	CK_FUNCTION_LIST_PTR f;
 	char token_label[33];
+	char init_args[SD_INIT_ARGS_MAX]; /* C_Initialize's pReserved ("") */
+	int local_not_kept; /* the module forgets CKA_LOCAL (NSS softokn) */
 	char pin_file[SD_PATH_MAX];
 	CK_SLOT_ID slot; /* changed only while recovering */
 
@@ -63,15 +65,30 @@ struct hsm {
 	struct hsm_key *dead; /* destroyed keys, freed by hsm_close */
 
 	atomic_int healthy;         /* last HSM call worked (for readiness) */
+	atomic_int sign_failed;     /* the last signature failed: only a
+				     * signature makes it healthy again */
 	atomic_long probe_since_ms; /* monitor probe running since; 0 if not */
 	atomic_long last_ok_ms;     /* last HSM call that worked */
 	pthread_t monitor;
 	int have_monitor;
+	/* the monitor's probe after a failed signature: a test signature
+	 * with a key seald loaded (set by hsm.c, which signs); 0 when it
+	 * worked */
+	int (*probe)(struct hsm *h);
 	int stopping; /* under lock: monitor exits */
 	pthread_cond_t stop_cond;
 };
 
 enum hsm_rv_kind { RV_OK, RV_INPUT, RV_SESSION, RV_TOKEN, RV_KEY };
+
+/* A read-write session of its own (hsm_keygen.c), for a caller that
+ * holds a pool session (so the application is logged in and the module
+ * is not re-initialized underneath). */
+CK_RV hsm_open_rw(struct hsm *h, CK_SESSION_HANDLE *s);
+
+/* What to give the pool back after rv on such a session: only a lost
+ * login or token says anything about the pool's sessions. */
+CK_RV hsm_pool_rv(CK_RV rv);
 
 /* What a PKCS#11 return value says about the session, token or key. */
 enum hsm_rv_kind hsm_rv_kind(CK_RV rv);

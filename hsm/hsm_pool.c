@@ -103,26 +103,78 @@ find_slot(struct hsm *h, char *errbuf, size_t errlen)
 	return SD_ERR_HSM;
 }
 
+/*
+ * p11-kit's proxy module loads every module p11-kit is configured with,
+ * a user's own ~/.config/pkcs11/modules among them, from any folder:
+ * through it pkcs11.module_dirs would bound nothing.  It is libp11-kit
+ * itself (p11-kit-proxy.so links to it): the object that defines the
+ * module's C_GetFunctionList also defines p11-kit's module loader.
+ * (p11-kit's client module, the RPC to a token served elsewhere, loads
+ * nothing and is not refused; its C_GetInfo may still say "PKCS#11 Kit
+ * Proxy Module", the server's.)
+ */
 static int
-module_init(struct hsm *h, char *errbuf, size_t errlen)
+is_p11kit_proxy(void *dl, void *getlist)
+{
+	void *loader = dlsym(dl, "p11_kit_modules_load");
+	Dl_info a, b;
+
+	return loader != NULL && dladdr(getlist, &a) != 0 &&
+	    dladdr(loader, &b) != 0 && a.dli_fbase == b.dli_fbase;
+}
+
+static int
+initialize(struct hsm *h, char *errbuf, size_t errlen)
 {
 	CK_C_INITIALIZE_ARGS args;
 	CK_RV rv;
 
 	memset(&args, 0, sizeof(args));
 	args.flags = CKF_OS_LOCKING_OK;
+	if (h->init_args[0] != '\0')
+		args.pReserved = h->init_args;
 	rv = h->f->C_Initialize(&args);
 	if (rv != CKR_OK && rv != CKR_CRYPTOKI_ALREADY_INITIALIZED) {
 		snprintf(errbuf, errlen, "C_Initialize: 0x%lx", rv);
 		return SD_ERR_HSM;
 	}
-	return find_slot(h, errbuf, errlen);
+	return 0;
+}
+
+static int
+module_init(struct hsm *h, char *errbuf, size_t errlen)
+{
+	int r = initialize(h, errbuf, errlen);
+
+	return r != 0 ? r : find_slot(h, errbuf, errlen);
+}
+
+/* What a module is known to do otherwise than PKCS#11 says, by what it
+ * says of itself (C_GetInfo). */
+static void
+quirks(struct hsm *h)
+{
+	static const char nss[] = "Mozilla Foundation";
+	CK_INFO in;
+
+	if (h->f->C_GetInfo(&in) != CKR_OK)
+		return;
+	/* NSS softokn: a key read back from its database says CKA_LOCAL
+	 * false, whoever made it */
+	if (memcmp(in.manufacturerID, nss, sizeof(nss) - 1) == 0) {
+		h->local_not_kept = 1;
+		log_info("PKCS#11 module of %.*s: keys it made are known by "
+			 "CKA_ALWAYS_SENSITIVE and CKA_NEVER_EXTRACTABLE (it "
+			 "does not keep CKA_LOCAL)",
+		    (int)(sizeof(nss) - 1), nss);
+	}
 }
 
 int
 hsm_pool_init(struct hsm *h, const char *module, char *errbuf, size_t errlen)
 {
 	CK_RV (*getlist)(CK_FUNCTION_LIST_PTR_PTR);
+	int r;
 
 	if ((h->dl = dlopen(module, RTLD_NOW | RTLD_LOCAL)) == NULL) {
 		snprintf(errbuf, errlen, "cannot load PKCS#11 module %s: %s",
@@ -134,7 +186,19 @@ hsm_pool_init(struct hsm *h, const char *module, char *errbuf, size_t errlen)
 		snprintf(errbuf, errlen, "%s: not a PKCS#11 module", module);
 		return SD_ERR_HSM;
 	}
-	return module_init(h, errbuf, errlen);
+	if (is_p11kit_proxy(h->dl, *(void **)&getlist)) {
+		snprintf(errbuf, errlen,
+		    "%.120s is p11-kit's proxy module, which loads the modules "
+		    "of p11-kit's configuration (a user's own too) from any "
+		    "folder, past pkcs11.module_dirs: name the HSM's own "
+		    "module",
+		    module);
+		return SD_ERR_CONFIG;
+	}
+	if ((r = initialize(h, errbuf, errlen)) != 0)
+		return r;
+	quirks(h);
+	return find_slot(h, errbuf, errlen);
 }
 
 /* Is the PIN file the one whose PIN the token refused? */
@@ -400,7 +464,10 @@ hsm_pool_release(struct hsm *h, struct hsm_key *k, unsigned int idx, CK_RV rv)
 	pthread_cond_broadcast(&h->cond);
 	pthread_mutex_unlock(&h->lock);
 	if (kind == RV_OK || kind == RV_INPUT) {
-		atomic_store(&h->healthy, 1);
+		/* (after a failed signature, only a signature says healthy:
+		 * hsm_sign) */
+		if (!atomic_load(&h->sign_failed))
+			atomic_store(&h->healthy, 1);
 		atomic_store(&h->last_ok_ms, now_ms());
 	} else if (kind == RV_TOKEN)
 		atomic_store(&h->healthy, 0);
@@ -430,6 +497,13 @@ monitor_main(void *arg)
 		if (stop)
 			break;
 		atomic_store(&h->probe_since_ms, now_ms());
+		if (atomic_load(&h->sign_failed)) {
+			/* the token may answer and still not sign: a test
+			 * signature, which says when it does again */
+			(void)h->probe(h);
+			atomic_store(&h->probe_since_ms, 0);
+			continue;
+		}
 		r = hsm_pool_acquire(h, NULL, &idx, NULL, 0);
 		/* every session busy and none finished for a while: hung */
 		if (r == SD_ERR_BUSY &&

@@ -109,6 +109,16 @@ struct ledger_checkpointer {
 	EVP_PKEY *pub;         /* the audit key's public key */
 	unsigned int every;
 	unsigned int seconds;
+	/* each new signed head (ledger_note_format), once the database has
+	 * its checkpoint: kept outside the database (may be NULL) */
+	void (*witness)(void *arg, const char *note, size_t len);
+};
+
+/* A signed head kept outside the database, as read back at start. */
+struct ledger_witnessed {
+	const char *text;
+	size_t len;
+	const char *where; /* for messages: "the token", a file name */
 };
 
 /* A signed checkpoint of an instance's chain head. */
@@ -123,6 +133,7 @@ struct ledger_cp {
 	char algorithm[32];
 	uint8_t sig[SD_SIG_MAX];
 	size_t sig_len;
+	uint8_t key_id[4]; /* a signed head's key ID (ledger_note_parse) */
 };
 
 /*
@@ -139,26 +150,73 @@ void ledger_checkpoint_digest(
 int ledger_checkpoint_sig_ok(EVP_PKEY *pub, const uint8_t digest[SD_HASH_LEN],
     const uint8_t *sig, size_t siglen);
 
+/*
+ * The signed head: checkpoint cp (with a root) of instance as a C2SP
+ * signed note (docs/ledger-format.md), pub naming its key.  Returns the
+ * text's length in out (cap bytes, NUL added), or -1.
+ */
+int ledger_note_format(const struct ledger_cp *cp, const char *instance,
+    EVP_PKEY *pub, char *out, size_t cap);
+
+/*
+ * Read a signed head of at most SD_NOTE_MAX bytes into cp and instance
+ * (icap bytes); its signature is not checked (ledger_note_signed).
+ * Returns 0, or -1 with a reason in why.
+ */
+int ledger_note_parse(const char *text, size_t len, struct ledger_cp *cp,
+    char *instance, size_t icap, char *why, size_t whylen);
+
+/* 1 when a parsed head's key ID and signature are pub's. */
+int ledger_note_signed(
+    const struct ledger_cp *cp, const char *instance, EVP_PKEY *pub);
+
 /* 1 when cp carries a valid signature by pub. */
 int ledger_cp_signed(
     const struct ledger_cp *cp, const char *instance, EVP_PKEY *pub);
 
+/* How seald checks its own chain (docs/ledger-format.md, "What seald
+ * checks itself"). */
+struct ledger_checks {
+	int full_at_start;        /* the whole chain at start; else from the
+				   * newest checkpoint on */
+	unsigned int verify_rate; /* background verifier, entries a second;
+				   * 0: none */
+	/* the chain must reach the newest valid one of these (with cp) */
+	const struct ledger_witnessed *heads;
+	size_t nheads;
+	/* the check at start, as it goes (may be NULL): entries checked */
+	void (*progress)(void *arg, int64_t checked);
+	void *progress_arg;
+	/* each commit's deadline, ms (0: SD_COMMIT_MS_DEFAULT): see
+	 * ledger_confirmed */
+	unsigned int commit_ms;
+};
+
 /*
  * Connect with conninfo, check that the schema is migrated and that the
  * role cannot change the tables, take the instance lock (one writer per
- * instance name) and start the writer.  With cp (may be NULL: no
- * checkpoints), first check the stored chain against the instance's last
- * checkpoint (signature, the checkpointed entry, the Merkle tree, every
- * entry after it) and refuse to open, naming the first bad position,
- * when it does not hold, unless allow_broken (the operator's explicit
- * override: ledger_open_problem then says what failed, for the caller to
- * record).  Then sign an opening checkpoint of the head.
+ * instance name) and start the writer.  First check the stored chain as
+ * chk says (the whole of it, or from the instance's last checkpoint:
+ * signature, the checkpointed entry, the Merkle tree, every entry after
+ * it) and refuse to open, naming the first bad position, when it does
+ * not hold, unless allow_broken (the operator's explicit override:
+ * ledger_open_problem then says what failed, for the caller to record;
+ * later checks start from the head then).  With cp (may be NULL: no
+ * checkpoints), sign an opening checkpoint of the head.  Then start the
+ * background verifier (chk->verify_rate).
  * Returns NULL with a reason in errbuf (never the conninfo).  When the
  * database is down at start, fails: seald does not start blind.
  */
 struct ledger *ledger_open(const char *conninfo, const char *instance,
-    const struct ledger_checkpointer *cp, int allow_broken, char *errbuf,
-    size_t errlen) __attribute__((warn_unused_result));
+    const struct ledger_checkpointer *cp, const struct ledger_checks *chk,
+    int allow_broken, char *errbuf, size_t errlen)
+    __attribute__((warn_unused_result));
+
+/* The newest signed head of instance (ledger_note_format's text) into
+ * out: 0, or SD_ERR_NOT_FOUND (another instance, none yet, or cap too
+ * small). */
+int ledger_head_note(
+    struct ledger *l, const char *instance, char *out, size_t cap);
 
 /* The start-up check's failure that allow_broken let pass, or NULL. */
 const char *ledger_open_problem(const struct ledger *l);
@@ -189,8 +247,27 @@ int ledger_submit(struct ledger *l, struct ledger_entry *e,
 void ledger_preparing(struct ledger *l, int delta);
 void ledger_set_batch_wait(struct ledger *l, long us);
 
-/* 1 when the writer is connected to the database. */
+/* 1 when the writer is connected to the database, its last commit
+ * worked and no check found the chain broken. */
 int ledger_ready(struct ledger *l);
+
+/* 0 once a check found the chain broken (fail closed: ledger_submit
+ * refuses every entry from then on), else 1. */
+int ledger_intact(struct ledger *l);
+
+/* 0 while a commit was not confirmed by the synchronous standby within
+ * the commit deadline and none has been since (ledger_open's
+ * commit_timeout_ms): the database may hold entries that a failover would
+ * lose, so none is released (503 ledger_unavailable; a retry settles it
+ * once commits are confirmed again) and seald is not ready; else 1. */
+int ledger_confirmed(struct ledger *l);
+
+/* A commit that must wait for the synchronous standby, on rd's
+ * connection and within l's commit deadline, before an entry the
+ * database holds goes out (a replay, a client's read): 1 when it came
+ * back in time, so the entry is on the standby too; else 0, and l is
+ * unconfirmed. */
+int ledger_reader_confirm(struct ledger_reader *rd, struct ledger *l);
 
 /*
  * Submit a copy of e (signed_at_us 0: now) and wait for its commit, at
@@ -253,19 +330,24 @@ struct ledger_proof {
 
 /*
  * Entry seq of instance, with its proof (checked against the signed
- * root).  Returns 0, SD_ERR_NOT_FOUND, or SD_ERR_LEDGER (also when the
- * stored tree gives no valid proof).
+ * root).  With client not NULL, only a signature or time-stamp entry of
+ * that client is found: any other is SD_ERR_NOT_FOUND, by the same path
+ * as a missing one (no proof built), so that the time it takes does not
+ * tell another client's entry from none.  Returns 0, SD_ERR_NOT_FOUND, or
+ * SD_ERR_LEDGER (also when the stored tree gives no valid proof).
  */
 int ledger_get_entry(struct ledger_reader *rd, const char *instance,
-    int64_t seq, struct ledger_proof *out) __attribute__((warn_unused_result));
+    int64_t seq, const char *client, struct ledger_proof *out)
+    __attribute__((warn_unused_result));
 
 /*
- * The newest signed_at_us of instance's entries of kind (0 when none),
- * so that a restart never issues a time-stamp older than the last one.
- * Returns 0 or SD_ERR_LEDGER.
+ * The newest genTime of instance's time-stamp tokens (0 when none): the
+ * signed_at_us of its timestamp entries and of its cades-t seals, every
+ * entry that has a tsa_serial; so that a restart never issues a token
+ * older than the last one.  Returns 0 or SD_ERR_LEDGER.
  */
-int ledger_last_time(struct ledger_reader *rd, const char *instance,
-    enum ledger_kind kind, int64_t *us) __attribute__((warn_unused_result));
+int ledger_last_stamp(struct ledger_reader *rd, const char *instance,
+    int64_t *us) __attribute__((warn_unused_result));
 
 /* How many entries of kind instance has.  0 or SD_ERR_LEDGER. */
 int ledger_count(struct ledger_reader *rd, const char *instance,
@@ -281,6 +363,10 @@ int ledger_get_page(struct ledger_reader *rd, const char *instance,
  * kind name. */
 const char *ledger_kind_name(enum ledger_kind k);
 
+/* 1 when a signature entry of this format carries a time-stamp token
+ * (cades-t): its tsa_serial and tsa_policy are then hashed too. */
+int ledger_format_stamped(const char *format);
+
 /* The kind named s; -1 when s names none. */
 int ledger_kind_from(const char *s);
 
@@ -293,20 +379,27 @@ struct ledger_verdict {
 	int64_t bad_seq;         /* first bad position when not ok */
 	int64_t checkpoints;     /* checkpoints checked */
 	int64_t last_checkpoint; /* seq of the newest, 0 when none */
-	char problem[160];       /* what is wrong there */
+	char problem[320];       /* what is wrong there */
 };
 
 /*
  * Check every instance's chain in one read-only snapshot (SELECT only),
  * calling report once per instance.  Each checkpoint's entry must be in
  * the chain with the checkpointed hash (a removed tail shows), and with
- * audit (may be NULL: signatures not checked) its signature must verify.  Returns 0 when every chain holds,
+ * audit (may be NULL: signatures not checked) its signature must verify;
+ * with audit, each chain must reach the newest of the witnessed heads
+ * w[0..nw) that is its own (ledger_witness_check).  Then the keys table
+ * against the key events (ledger_keys_audit): keys_report (may be NULL)
+ * gets how many versions it holds and the first problem (NULL: none).
+ * Returns 0 when every chain and the keys hold,
  * SD_ERR_CONFLICT when one does not, SD_ERR_LEDGER when the database
  * could not be read (reason in errbuf).
  */
 int ledger_verify(const char *conninfo, EVP_PKEY *audit,
-    void (*report)(const struct ledger_verdict *, void *), void *arg,
-    char *errbuf, size_t errlen) __attribute__((warn_unused_result));
+    const struct ledger_witnessed *w, size_t nw,
+    void (*report)(const struct ledger_verdict *, void *),
+    void (*keys_report)(int64_t versions, const char *problem, void *),
+    void *arg, char *errbuf, size_t errlen) __attribute__((warn_unused_result));
 
 /* Apply the embedded migrations not yet applied (one transaction, under
  * an advisory lock).  Returns 0 or SD_ERR_LEDGER with a reason. */

@@ -124,16 +124,19 @@ pack_array(const char *const *v, const int *len, const int *fmt, size_t at,
 
 int
 ledger_batch_exec(PGconn *c, const char *const *v, const int *len,
-    const int *fmt, size_t n, size_t ncols, size_t nm, PGresult **res)
+    const int *fmt, size_t n, size_t ncols, size_t nm, long deadline_ms,
+    atomic_int *doubt, PGresult **res, enum ledger_pq_commit *how)
 {
 	const char *pv[NPARAMS];
 	int plen[NPARAMS], pfmt[NPARAMS];
 	uint8_t *arr[NPARAMS] = { NULL };
+	struct ledger_pq_stmt s;
 	size_t size, node = n * ncols;
 	size_t i;
 	int r = SD_ERR_INTERNAL;
 
 	*res = NULL;
+	*how = LEDGER_PQ_LOST;
 	if (n == 0 || ncols != NPARAMS - 3)
 		return SD_ERR_INTERNAL;
 	pv[0] = v[0];
@@ -152,9 +155,13 @@ ledger_batch_exec(PGconn *c, const char *const *v, const int *len,
 		plen[i] = (int)size;
 		pfmt[i] = 1;
 	}
-	/* NULL (it could not send) reads as PGRES_FATAL_ERROR: the caller
-	 * looks at the connection */
-	*res = PQexecPrepared(c, INSERT_STMT, NPARAMS, pv, plen, pfmt, 0);
+	memset(&s, 0, sizeof(s));
+	s.name = INSERT_STMT;
+	s.n = NPARAMS;
+	s.v = pv;
+	s.len = plen;
+	s.fmt = pfmt;
+	*res = ledger_pq_exec_bounded(c, &s, deadline_ms, doubt, how);
 	r = 0;
 out:
 	for (i = 0; i < NPARAMS; i++)

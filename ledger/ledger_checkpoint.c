@@ -19,87 +19,21 @@
 #include "log.h"
 #include "merkle.h"
 
-/* 19 chars and a NUL each: v1 before the Merkle tree, v2 with its root */
-static const char tag_v1[20] = "seald-checkpoint-v1";
-static const char tag_v2[20] = "seald-checkpoint-v2";
-
-void
-ledger_checkpoint_digest(
-    const struct ledger_cp *cp, const char *instance, uint8_t out[SD_HASH_LEN])
-{
-	unsigned int n = SD_HASH_LEN;
-	EVP_MD_CTX *c;
-
-	memset(out, 0, SD_HASH_LEN);
-	if ((c = EVP_MD_CTX_new()) == NULL)
-		return;
-	EVP_DigestInit_ex(c, EVP_sha256(), NULL);
-	EVP_DigestUpdate(c, cp->has_root ? tag_v2 : tag_v1, sizeof(tag_v1));
-	canon_bytes(c, instance, strlen(instance));
-	canon_int(c, cp->seq);
-	canon_bytes(c, cp->entry_hash, SD_HASH_LEN);
-	if (cp->has_root) {
-		canon_bytes(c, cp->root, SD_HASH_LEN);
-		canon_int(c, cp->closing ? 1 : 0);
-	}
-	canon_int(c, cp->signed_at_us);
-	EVP_DigestFinal_ex(c, out, &n);
-	EVP_MD_CTX_free(c);
-}
-
 int
-ledger_checkpoint_sig_ok(EVP_PKEY *pub, const uint8_t digest[SD_HASH_LEN],
-    const uint8_t *sig, size_t siglen)
+ledger_cp_last_at(PGconn *c, const char *instance, int64_t *at)
 {
-	EVP_PKEY_CTX *ctx;
-	int ok;
-
-	if ((ctx = EVP_PKEY_CTX_new(pub, NULL)) == NULL)
-		return 0;
-	ok = EVP_PKEY_verify_init(ctx) > 0 &&
-	    (EVP_PKEY_get_base_id(pub) != EVP_PKEY_RSA ||
-		EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) > 0) &&
-	    EVP_PKEY_CTX_set_signature_md(ctx, EVP_sha256()) > 0 &&
-	    EVP_PKEY_verify(ctx, sig, siglen, digest, SD_HASH_LEN) == 1;
-	EVP_PKEY_CTX_free(ctx);
-	return ok;
-}
-
-int
-ledger_cp_signed(
-    const struct ledger_cp *cp, const char *instance, EVP_PKEY *pub)
-{
-	uint8_t dg[SD_HASH_LEN];
-
-	ledger_checkpoint_digest(cp, instance, dg);
-	return ledger_checkpoint_sig_ok(pub, dg, cp->sig, cp->sig_len);
-}
-
-int
-ledger_entry_hash_at(
-    PGconn *c, const char *instance, int64_t seq, uint8_t out[SD_HASH_LEN])
-{
-	const char *params[2];
-	char s[24];
+	const char *v[1] = { instance };
 	PGresult *res;
-	size_t n = 0;
-	int r = SD_ERR_LEDGER;
+	int r;
 
-	memset(out, 0xff, SD_HASH_LEN);
-	snprintf(s, sizeof(s), "%lld", (long long)seq);
-	params[0] = instance;
-	params[1] = s;
 	res = PQexecParams(c,
-	    "SELECT entry_hash FROM ledger_entries WHERE instance = $1 AND "
-	    "seq = $2",
-	    2, NULL, params, NULL, NULL, 1);
-	if (PQresultStatus(res) == PGRES_TUPLES_OK) {
-		r = 0;
-		if (PQntuples(res) == 1 &&
-		    (ledger_pq_bytes(res, 0, 0, out, SD_HASH_LEN, &n, 0) != 0 ||
-			n != SD_HASH_LEN))
-			memset(out, 0xff, SD_HASH_LEN);
-	}
+	    "SELECT coalesce(max(signed_at_us), 0) FROM ledger_checkpoints "
+	    "WHERE instance = $1",
+	    1, NULL, v, NULL, NULL, 1);
+	r = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1
+	    ? 0
+	    : SD_ERR_LEDGER;
+	*at = r == 0 ? ledger_pq_i64(res, 0, 0) : 0;
 	PQclear(res);
 	return r;
 }
@@ -107,8 +41,11 @@ ledger_entry_hash_at(
 int
 ledger_cp_write(PGconn *c, const char *instance, int64_t seq,
     const uint8_t hash[SD_HASH_LEN], const uint8_t root[SD_HASH_LEN],
-    int closing, const struct ledger_checkpointer *cp)
+    int closing, int64_t not_before_us, const struct ledger_checkpointer *cp,
+    long deadline_ms, atomic_int *doubt, struct ledger_cp *made)
 {
+	struct ledger_pq_stmt st;
+	enum ledger_pq_commit how;
 	uint8_t dg[SD_HASH_LEN];
 	struct ledger_cp k;
 	char s[24], at[24];
@@ -127,6 +64,10 @@ ledger_cp_write(PGconn *c, const char *instance, int64_t seq,
 	memcpy(k.root, root, SD_HASH_LEN);
 	k.closing = closing;
 	k.signed_at_us = (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
+	/* checkpoints of a head are ordered by their time: a clock that
+	 * stepped back must not put an opening one before a closing one */
+	if (k.signed_at_us < not_before_us)
+		k.signed_at_us = not_before_us;
 	ledger_checkpoint_digest(&k, instance, dg);
 	if ((r = cp->sign(cp->arg, dg, k.sig, sizeof(k.sig), &k.sig_len)) !=
 	    0) {
@@ -146,129 +87,78 @@ ledger_cp_write(PGconn *c, const char *instance, int64_t seq,
 	len[6] = (int)k.sig_len;
 	v[7] = (const char *)root;
 	v[8] = closing ? "true" : "false";
-	res = PQexecParams(c,
-	    "INSERT INTO ledger_checkpoints (instance, seq, entry_hash, "
-	    "signed_at_us, signed_at, key_label, algorithm, signature, root, "
-	    "closing) VALUES ($1, $2, $3, $4, timestamptz 'epoch' + "
-	    "$4::bigint * interval '1 microsecond', $5, $6, $7, $8, $9)",
-	    9, NULL, v, len, fmt, 0);
-	r = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : SD_ERR_LEDGER;
-	if (r != 0)
-		log_warn("checkpoint at seq %lld not stored: %.200s",
-		    (long long)seq, PQresultErrorMessage(res));
+	memset(&st, 0, sizeof(st));
+	st.sql = "INSERT INTO ledger_checkpoints (instance, seq, entry_hash, "
+		 "signed_at_us, signed_at, key_label, algorithm, signature, "
+		 "root, closing) VALUES ($1, $2, $3, $4, timestamptz 'epoch' + "
+		 "$4::bigint * interval '1 microsecond', $5, $6, $7, $8, $9)";
+	st.n = 9;
+	st.v = v;
+	st.len = len;
+	st.fmt = fmt;
+	res = ledger_pq_exec_bounded(c, &st, deadline_ms, doubt, &how);
+	/* one the standby did not confirm is stored, but not witnessed: it
+	 * may be lost with the primary */
+	r = how == LEDGER_PQ_LOST || PQresultStatus(res) != PGRES_COMMAND_OK
+	    ? SD_ERR_LEDGER
+	    : how == LEDGER_PQ_UNCONFIRMED ? LEDGER_CP_UNCONFIRMED
+					   : 0;
+	if (r == SD_ERR_LEDGER)
+		log_warn("checkpoint at seq %lld not stored%s: %.200s",
+		    (long long)seq,
+		    how == LEDGER_PQ_CONFIRMED ? "" : " (or not confirmed)",
+		    res != NULL ? PQresultErrorMessage(res) : "no answer");
 	else
 		log_debug("checkpoint at seq %lld%s", (long long)seq,
 		    closing ? " (closing)" : "");
 	PQclear(res);
+	if (r != SD_ERR_LEDGER && made != NULL) {
+		*made = k;
+		snprintf(made->key_label, sizeof(made->key_label), "%s",
+		    cp->key_label);
+	}
 	return r;
 }
 
-/* The columns ledger_cp_parse reads, in this order. */
-const char ledger_cp_columns[] = "seq, entry_hash, signed_at_us, signature, "
-				 "root, closing, key_label, algorithm";
-
-int
-ledger_cp_parse(const PGresult *res, int i, struct ledger_cp *cp)
+/* Run p to the chain's end; errbuf gets its problem.  0 or
+ * SD_ERR_LEDGER. */
+static int
+run_pass(PGconn *c, struct ledger_pass *p, const struct ledger_checks *chk,
+    char *errbuf, size_t errlen)
 {
-	size_t hl = 0, rl = 0;
+	int done = 0, r = 0;
 
-	memset(cp, 0, sizeof(*cp));
-	cp->seq = ledger_pq_i64(res, i, 0);
-	cp->signed_at_us = ledger_pq_i64(res, i, 2);
-	cp->has_root = !PQgetisnull(res, i, 4);
-	cp->closing = ledger_pq_i64(res, i, 5) != 0;
-	if (ledger_pq_bytes(res, i, 1, cp->entry_hash, SD_HASH_LEN, &hl, 0) ||
-	    hl != SD_HASH_LEN ||
-	    ledger_pq_bytes(
-		res, i, 3, cp->sig, sizeof(cp->sig), &cp->sig_len, 0) ||
-	    (cp->has_root &&
-		(ledger_pq_bytes(res, i, 4, cp->root, SD_HASH_LEN, &rl, 0) ||
-		    rl != SD_HASH_LEN)) ||
-	    ledger_pq_bytes(
-		res, i, 6, cp->key_label, sizeof(cp->key_label), NULL, 1) ||
-	    ledger_pq_bytes(
-		res, i, 7, cp->algorithm, sizeof(cp->algorithm), NULL, 1))
-		return -1;
-	return 0;
-}
-
-int
-ledger_cp_row(PGconn *c, const char *instance, const PGresult *res, int i,
-    EVP_PKEY *pub, int64_t head_seq, const uint8_t *want_root,
-    struct ledger_cp *cp, struct ledger_verdict *v)
-{
-	uint8_t row[SD_HASH_LEN];
-	int64_t seq = ledger_pq_i64(res, i, 0);
-
-	v->bad_seq = seq;
-	if (ledger_cp_parse(res, i, cp) != 0) {
-		v->ok = 0;
-		snprintf(v->problem, sizeof(v->problem),
-		    "the checkpoint at seq %lld is malformed", (long long)seq);
-		return 0;
+	p->check_rows = 1;
+	while (r == 0 && !done) {
+		r = ledger_pass_step(c, p, INT64_MAX, 2000, &done);
+		if (chk != NULL && chk->progress != NULL)
+			chk->progress(chk->progress_arg, p->v.entries);
 	}
-	if (seq > head_seq) {
-		v->ok = 0;
-		v->bad_seq = head_seq + 1;
-		snprintf(v->problem, sizeof(v->problem),
-		    "entries %lld..%lld are missing (removed; the checkpoint "
-		    "at seq %lld signs them)",
-		    (long long)head_seq + 1, (long long)seq, (long long)seq);
-		return 0;
-	}
-	if (ledger_entry_hash_at(c, instance, seq, row) != 0)
+	if (r != 0) {
+		ledger_pq_error(c, "read entries", errbuf, errlen);
 		return SD_ERR_LEDGER;
-	if (memcmp(row, cp->entry_hash, SD_HASH_LEN) != 0) {
-		v->ok = 0;
-		snprintf(v->problem, sizeof(v->problem),
-		    "entry %lld is missing or not the one the checkpoint "
-		    "signed",
-		    (long long)seq);
-	} else if (want_root != NULL && cp->has_root &&
-	    memcmp(want_root, cp->root, SD_HASH_LEN) != 0) {
-		v->ok = 0;
-		snprintf(v->problem, sizeof(v->problem),
-		    "the Merkle root signed by the checkpoint at seq %lld is "
-		    "not the root of entries 1..%lld",
-		    (long long)seq, (long long)seq);
-	} else if (pub != NULL && !ledger_cp_signed(cp, instance, pub)) {
-		v->ok = 0;
-		snprintf(v->problem, sizeof(v->problem),
-		    "the checkpoint at seq %lld is not signed by the audit key",
-		    (long long)seq);
+	}
+	if (!p->v.ok) {
+		snprintf(errbuf, errlen, "entry %lld: %s",
+		    (long long)p->v.bad_seq, p->v.problem);
+		return SD_ERR_LEDGER;
 	}
 	return 0;
 }
 
-/* ledger_walk callback: extend a frontier with each entry. */
-static void
-grow(void *arg, int64_t seq, const uint8_t hash[SD_HASH_LEN])
-{
-	struct merkle_node made[MERKLE_LEVELS];
-	size_t n;
-
-	(void)seq;
-	if (merkle_push(arg, hash, made, &n) != 0)
-		log_error("ledger: the Merkle tree is full");
-}
-
-int
-ledger_cp_check(PGconn *c, const char *instance,
-    const struct ledger_checkpointer *cp, int64_t *cp_seq,
+/* The newest checkpoint, checked (its entry, the stored tree up to it
+ * against its root, its signature): k, and the tree up to it. */
+static int
+last_cp(PGconn *c, const char *instance, EVP_PKEY *pub, struct ledger_cp *k,
     struct merkle_frontier *tree, char *errbuf, size_t errlen)
 {
-	static const uint8_t zero[SD_HASH_LEN];
 	const char *params[1] = { instance };
 	uint8_t root[SD_HASH_LEN];
 	struct ledger_verdict v;
-	struct ledger_cp k;
 	char sql[200];
 	PGresult *res;
 	int r = SD_ERR_LEDGER;
 
-	*cp_seq = 0;
-	memset(&k, 0, sizeof(k));
-	memset(tree, 0, sizeof(*tree));
 	snprintf(sql, sizeof(sql),
 	    "SELECT %s FROM ledger_checkpoints WHERE instance = $1 "
 	    "ORDER BY seq DESC, signed_at_us DESC LIMIT 1",
@@ -280,55 +170,124 @@ ledger_cp_check(PGconn *c, const char *instance,
 	}
 	memset(&v, 0, sizeof(v));
 	v.ok = 1;
-	if (PQntuples(res) == 1) {
-		/* the head is not known yet: a missing entry shows as such */
-		if (ledger_cp_row(c, instance, res, 0, cp->pub, INT64_MAX, NULL,
-			&k, &v) != 0) {
-			ledger_pq_error(c, "read entry", errbuf, errlen);
-			goto out;
-		}
-		if (!v.ok) {
-			snprintf(errbuf, errlen, "%s", v.problem);
-			goto out;
-		}
-		if (ledger_merkle_load(c, instance, k.seq, tree) != 0) {
-			snprintf(errbuf, errlen,
-			    "cannot read the Merkle tree up to seq %lld",
-			    (long long)k.seq);
-			goto out;
-		}
-		merkle_root(tree, root);
-		if (k.has_root && memcmp(root, k.root, SD_HASH_LEN) != 0) {
-			snprintf(errbuf, errlen,
-			    "the stored Merkle tree up to seq %lld does not "
-			    "have the root its checkpoint signs (ledger_merkle "
-			    "was changed)",
-			    (long long)k.seq);
-			goto out;
-		}
-	}
-	/* Every entry after the checkpoint (or all, without one) links. */
-	if (ledger_walk(c, instance, k.seq + 1, k.seq > 0 ? k.entry_hash : zero,
-		grow, tree, &v) != 0) {
-		ledger_pq_error(c, "read entries", errbuf, errlen);
+	r = 0;
+	if (PQntuples(res) == 0)
+		goto out;
+	r = SD_ERR_LEDGER;
+	/* the head is not known yet: a missing entry shows as such */
+	if (ledger_cp_row(c, instance, res, 0, pub, INT64_MAX, NULL, k, &v) !=
+	    0) {
+		ledger_pq_error(c, "read entry", errbuf, errlen);
 		goto out;
 	}
 	if (!v.ok) {
-		snprintf(errbuf, errlen, "entry %lld: %s", (long long)v.bad_seq,
-		    v.problem);
+		snprintf(errbuf, errlen, "%s", v.problem);
 		goto out;
 	}
-	if (k.closing && v.head_seq > k.seq) {
+	if (ledger_merkle_load(c, instance, k->seq, tree) != 0) {
 		snprintf(errbuf, errlen,
-		    "entry %lld: entries %lld..%lld were added after seald "
-		    "stopped cleanly at seq %lld; seald did not write them",
-		    (long long)k.seq + 1, (long long)k.seq + 1,
-		    (long long)v.head_seq, (long long)k.seq);
+		    "cannot read the Merkle tree up to seq %lld",
+		    (long long)k->seq);
 		goto out;
 	}
-	*cp_seq = k.seq;
+	merkle_root(tree, root);
+	if (k->has_root && memcmp(root, k->root, SD_HASH_LEN) != 0) {
+		snprintf(errbuf, errlen,
+		    "the stored Merkle tree up to seq %lld does not have the "
+		    "root its checkpoint signs (ledger_merkle was changed)",
+		    (long long)k->seq);
+		goto out;
+	}
 	r = 0;
 out:
 	PQclear(res);
 	return r;
+}
+
+int
+ledger_cp_check(PGconn *c, const char *instance,
+    const struct ledger_checkpointer *cp, const struct ledger_checks *chk,
+    int64_t *cp_seq, struct merkle_frontier *tree, char *errbuf, size_t errlen)
+{
+	int full = chk->full_at_start;
+	EVP_PKEY *pub = cp != NULL ? cp->pub : NULL;
+	struct ledger_pass p;
+	struct ledger_cp k;
+
+	*cp_seq = 0;
+	memset(&k, 0, sizeof(k));
+	memset(tree, 0, sizeof(*tree));
+	ledger_pass_init(&p, instance, pub);
+	if (!full) {
+		/* from the newest checkpoint, which no writer can forge */
+		if (last_cp(c, instance, pub, &k, tree, errbuf, errlen) != 0)
+			return SD_ERR_LEDGER;
+		if (k.seq > 0) {
+			ledger_pass_from(&p, k.seq, k.entry_hash, tree);
+			p.closed_at = k.closing ? k.seq : 0;
+		}
+	}
+	if (run_pass(c, &p, chk, errbuf, errlen) != 0)
+		return SD_ERR_LEDGER;
+	*tree = p.tree;
+	*cp_seq = full ? p.v.last_checkpoint : k.seq;
+	return 0;
+}
+
+int
+ledger_witness_check(PGconn *c, const char *instance, EVP_PKEY *pub,
+    int64_t head, const struct ledger_witnessed *w, size_t n, int64_t *bad,
+    char *errbuf, size_t errlen)
+{
+	struct ledger_cp k, best;
+	char inst[SD_NAME_MAX], why[128];
+	uint8_t hash[SD_HASH_LEN];
+	const char *where = NULL;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (ledger_note_parse(w[i].text, w[i].len, &k, inst,
+			sizeof(inst), why, sizeof(why)) != 0 ||
+		    strcmp(inst, instance) != 0 ||
+		    !ledger_note_signed(&k, inst, pub)) {
+			log_warn("the signed head in %s is not one of instance "
+				 "%s signed by the audit key: left aside",
+			    w[i].where, instance);
+			continue;
+		}
+		if (where == NULL || k.seq > best.seq) {
+			best = k;
+			where = w[i].where;
+		}
+	}
+	if (where == NULL)
+		return 0;
+	*bad = 0;
+	if (best.seq > head) {
+		*bad = head + 1;
+		snprintf(errbuf, errlen,
+		    "entry %lld: the database ends at seq %lld, short of the "
+		    "head witnessed in %s (seq %lld): entries %lld..%lld are "
+		    "missing (restore them from a backup)",
+		    (long long)head + 1, (long long)head, where,
+		    (long long)best.seq, (long long)head + 1,
+		    (long long)best.seq);
+		return SD_ERR_LEDGER;
+	}
+	if (ledger_entry_hash_at(c, instance, best.seq, hash) != 0) {
+		ledger_pq_error(c, "read entry", errbuf, errlen);
+		return SD_ERR_LEDGER;
+	}
+	if (memcmp(hash, best.entry_hash, SD_HASH_LEN) != 0) {
+		*bad = best.seq;
+		snprintf(errbuf, errlen,
+		    "entry %lld: not the one witnessed in %s (the chain was "
+		    "rewritten)",
+		    (long long)best.seq, where);
+		return SD_ERR_LEDGER;
+	}
+	log_info(
+	    "ledger: the chain reaches the head witnessed in %s (seq %lld)",
+	    where, (long long)best.seq);
+	return 0;
 }

@@ -26,12 +26,9 @@ ledger_entry_hash(const struct ledger_entry *e, const uint8_t prev[SD_HASH_LEN],
     uint8_t out[SD_HASH_LEN])
 {
 	EVP_MD_CTX *c;
-	unsigned int n = SD_HASH_LEN;
 
-	memset(out, 0, SD_HASH_LEN);
-	if ((c = EVP_MD_CTX_new()) == NULL)
+	if ((c = canon_begin(out)) == NULL)
 		return; /* an all-zero hash never matches: fails closed */
-	EVP_DigestInit_ex(c, EVP_sha256(), NULL);
 	EVP_DigestUpdate(c, tag, sizeof(tag));
 	canon_str(c, e->instance);
 	canon_int(c, e->seq);
@@ -54,6 +51,11 @@ ledger_entry_hash(const struct ledger_entry *e, const uint8_t prev[SD_HASH_LEN],
 			canon_bytes(c, e->sig, e->sig_len);
 			canon_str(c, e->evidence_type);
 			canon_str(c, e->evidence_ref);
+			if (ledger_format_stamped(e->format)) {
+				canon_str(c, e->tsa_policy);
+				canon_bytes(
+				    c, e->tsa_serial, e->tsa_serial_len);
+			}
 		} else {
 			canon_str(c, e->format);
 			canon_str(c, e->tsa_policy);
@@ -78,8 +80,7 @@ ledger_entry_hash(const struct ledger_entry *e, const uint8_t prev[SD_HASH_LEN],
 		canon_str(c, e->detail);
 	}
 	EVP_DigestUpdate(c, prev, SD_HASH_LEN);
-	EVP_DigestFinal_ex(c, out, &n);
-	EVP_MD_CTX_free(c);
+	canon_end(c, out);
 }
 
 static const char *const kind_names[] = { "signature", "policy", "override",
@@ -91,6 +92,12 @@ ledger_kind_name(enum ledger_kind k)
 	return (unsigned int)k < sizeof(kind_names) / sizeof(kind_names[0])
 	    ? kind_names[k]
 	    : "signature";
+}
+
+int
+ledger_format_stamped(const char *format)
+{
+	return strcmp(format, "cades-t") == 0;
 }
 
 int

@@ -61,8 +61,9 @@ row_params(struct ledger *l, struct ledger_entry *e, struct rowtext *t,
 		v[7] = (const char *)e->request_hash;
 		v[14] = (const char *)e->sig;
 	}
-	if (e->kind == LEDGER_TIMESTAMP) {
+	if (e->kind == LEDGER_TIMESTAMP)
 		v[6] = NULL; /* no request_id: tokens are not retried */
+	if (sig && e->tsa_serial_len > 0) { /* tokens, cades-t seals */
 		v[22] = (const char *)e->tsa_serial;
 		v[23] = e->tsa_policy;
 	}
@@ -105,6 +106,7 @@ ledger_insert_rows(struct ledger *l, struct ledger_entry **b, size_t n)
 	uint8_t prev[SD_HASH_LEN];
 	size_t i, nm = 0, k, np;
 	PGresult *res;
+	enum ledger_pq_commit how;
 	const char *state, *cname;
 	int r = 0;
 
@@ -137,16 +139,22 @@ ledger_insert_rows(struct ledger *l, struct ledger_entry **b, size_t n)
 	for (i = 0; i < nm; i++, np += 3)
 		ledger_merkle_params(&p->made[i], &p->nt[i], &p->v[np],
 		    &p->len[np], &p->fmt[np]);
-	if (ledger_batch_exec(
-		l->conn, p->v, p->len, p->fmt, n, NCOLS, nm, &res) != 0) {
+	if (ledger_batch_exec(l->conn, p->v, p->len, p->fmt, n, NCOLS, nm,
+		l->commit_ms, &l->unconfirmed, &res, &how) != 0) {
 		free(p);
 		return SD_ERR_INTERNAL;
 	}
-	if (PQresultStatus(res) == PGRES_COMMAND_OK) {
+	if (how == LEDGER_PQ_LOST) {
+		log_warn("ledger connection lost during commit (or no "
+			 "answer even to its cancel)");
+		r = INSERT_LOST;
+	} else if (PQresultStatus(res) == PGRES_COMMAND_OK) {
 		l->head_seq = b[n - 1]->seq;
 		memcpy(l->head_hash, b[n - 1]->entry_hash, SD_HASH_LEN);
 		l->tree = p->tree;
 		memcpy(l->tree_head, l->head_hash, SD_HASH_LEN);
+		if (how == LEDGER_PQ_UNCONFIRMED)
+			r = INSERT_UNCONFIRMED;
 	} else {
 		state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 		cname = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);

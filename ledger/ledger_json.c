@@ -19,6 +19,8 @@ enum ftype { F_STR, F_INT, F_HEX, F_HEXV, F_B64 };
 #define K_EVENT (1u << LEDGER_POLICY | 1u << LEDGER_OVERRIDE)
 #define K_KEY (1u << LEDGER_KEY)
 #define K_ALL (K_SIG | K_TS | K_EVENT | K_KEY)
+/* and a signature whose format carries a time-stamp token (cades-t) */
+#define K_STAMPED (1u << 16)
 
 struct field {
 	const char *name;
@@ -69,8 +71,8 @@ static const struct field fields[] = {
 	B64("signature", K_SIG | K_TS, e.sig, e.sig_len),
 	STR("evidence_type", K_SIG, e.evidence_type),
 	STR("evidence_ref", K_SIG, e.evidence_ref),
-	STR("tsa_policy", K_TS, e.tsa_policy),
-	HEXV("tsa_serial", K_TS, e.tsa_serial, e.tsa_serial_len),
+	STR("tsa_policy", K_TS | K_STAMPED, e.tsa_policy),
+	HEXV("tsa_serial", K_TS | K_STAMPED, e.tsa_serial, e.tsa_serial_len),
 	HEX("policy_hash", K_ALL, e.policy_hash),
 	STR("detail", K_EVENT | K_KEY, e.detail),
 	HEX("prev_hash", K_ALL, prev_hash),
@@ -149,11 +151,24 @@ rfc3339(int64_t us)
 	return json_string(buf);
 }
 
+/* The bits that choose a row's fields: its kind's, and K_STAMPED for a
+ * signature of a format with a token (read from JSON, format comes
+ * before the token's fields in the table, so this holds when they are
+ * reached). */
+static unsigned int
+row_bits(const struct ledger_row *r)
+{
+	return (1u << r->e.kind) |
+	    (r->e.kind == LEDGER_SIGNATURE && ledger_format_stamped(r->e.format)
+		    ? K_STAMPED
+		    : 0);
+}
+
 json_t *
 ledger_json_row(const struct ledger_row *r)
 {
 	const unsigned char *base = (const unsigned char *)r;
-	unsigned int kbit = 1u << r->e.kind;
+	unsigned int kbit = row_bits(r);
 	json_t *o = json_object(), *v;
 	size_t i;
 
@@ -309,7 +324,7 @@ read_row(const json_t *o, struct ledger_row *r, char *errbuf, size_t errlen)
 	memset(r, 0, sizeof(*r));
 	r->e.kind = (enum ledger_kind)k;
 	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
-		if ((fields[i].kinds & 1u << k) &&
+		if ((fields[i].kinds & row_bits(r)) &&
 		    read_field(o, &fields[i], base, "entry", errbuf, errlen) !=
 			0)
 			return -1;

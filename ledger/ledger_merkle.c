@@ -242,6 +242,21 @@ rebuild(
 }
 
 int
+ledger_merkle_none(PGconn *c, const char *instance)
+{
+	const char *v[1] = { instance };
+	PGresult *res;
+	int none;
+
+	res = PQexecParams(c,
+	    "SELECT 1 FROM ledger_merkle WHERE instance = $1 LIMIT 1", 1, NULL,
+	    v, NULL, NULL, 1);
+	none = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 0;
+	PQclear(res);
+	return none;
+}
+
+int
 ledger_merkle_load(
     PGconn *c, const char *instance, int64_t size, struct merkle_frontier *f)
 {

@@ -1,6 +1,6 @@
 /*
  * ledger_pq: the libpq helpers of ledger_pq.h (connections, errors,
- * binary columns) and the lookup connections (ledger_reader).
+ * binary columns).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,59 +123,9 @@ ledger_pq_bytes(const PGresult *res, int row, int col, void *dst, size_t cap,
 	return 0;
 }
 
-struct ledger_reader *
-ledger_reader_new(const char *conninfo)
-{
-	struct ledger_reader *rd;
-
-	if (strlen(conninfo) >= SD_CONNINFO_MAX ||
-	    (rd = calloc(1, sizeof(*rd))) == NULL)
-		return NULL;
-	memcpy(rd->conninfo, conninfo, strlen(conninfo) + 1);
-	return rd;
-}
-
-void
-ledger_reader_free(struct ledger_reader *rd)
-{
-	if (rd == NULL)
-		return;
-	PQfinish(rd->conn);
-	secret_wipe(rd->conninfo, sizeof(rd->conninfo));
-	free(rd);
-}
-
-/* The reader's session: connected, keeping generic plans, the request
- * lookup prepared.  0 or SD_ERR_LEDGER with a reason in err. */
-static int
-reader_connect(struct ledger_reader *rd, char *err, size_t errlen)
-{
-	if ((rd->conn = ledger_pq_connect(rd->conninfo, err, errlen)) == NULL)
-		return SD_ERR_LEDGER;
-	ledger_pq_generic_plans(rd->conn);
-	return ledger_prepare_find(rd->conn, err, errlen);
-}
-
 int
-ledger_reader_run(
-    struct ledger_reader *rd, int (*fn)(PGconn *c, void *arg), void *arg)
+ledger_pq_true(const PGresult *res, int r, int col)
 {
-	char err[256];
-	int r = SD_ERR_LEDGER, tries;
-
-	for (tries = 0; tries < 2; tries++) {
-		if (rd->conn == NULL &&
-		    reader_connect(rd, err, sizeof(err)) != 0) {
-			log_warn("ledger lookup: %s", err);
-			PQfinish(rd->conn);
-			rd->conn = NULL;
-			return SD_ERR_LEDGER;
-		}
-		r = fn(rd->conn, arg);
-		if (r != SD_ERR_LEDGER || PQstatus(rd->conn) == CONNECTION_OK)
-			break;
-		PQfinish(rd->conn);
-		rd->conn = NULL;
-	}
-	return r;
+	return !PQgetisnull(res, r, col) && PQgetlength(res, r, col) == 1 &&
+	    PQgetvalue(res, r, col)[0] == 1;
 }

@@ -5,18 +5,67 @@
 #ifndef SD_LEDGER_PQ_H
 #define SD_LEDGER_PQ_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include <libpq-fe.h>
 #include <openssl/evp.h>
 
+#include "ledger.h"
+#include "merkle.h"
 #include "sd_limits.h"
 
 /* Connect with a 5 s connect timeout (unless conninfo sets one) and
  * synchronous_commit=on.  Returns NULL with a reason in errbuf that never
  * contains the conninfo. */
 PGconn *ledger_pq_connect(const char *conninfo, char *errbuf, size_t errlen);
+
+/* A statement to send: prepared (name) or text (sql), with n
+ * parameters (none: a simple query); results in binary when binary is
+ * 1. */
+struct ledger_pq_stmt {
+	const char *name, *sql;
+	int n;
+	const char *const *v;
+	const int *len, *fmt;
+	int binary;
+};
+
+/* How a bounded statement ended (ledger_bounded.c). */
+enum ledger_pq_commit {
+	LEDGER_PQ_CONFIRMED,   /* answered in time, nothing in doubt */
+	LEDGER_PQ_UNCONFIRMED, /* answered after a cancel, or with a warning
+				  about synchronous replication: a success
+				  is on this server only, maybe on no
+				  standby */
+	LEDGER_PQ_LOST,        /* no answer (not sent, connection failed, or
+				  no answer even to the cancel): drop c */
+};
+
+/*
+ * Send s on c and wait for its answer at most deadline_ms; then cancel
+ * it and wait as long again.  Returns the last result (NULL when lost),
+ * how it ended in *how.  For statements that commit: with synchronous
+ * replication a commit's wait for the standby is not bounded by
+ * statement_timeout, and a cancelled wait answers success.  doubt (may
+ * be NULL) is set to 1 before the cancel goes (the server makes the
+ * commit visible as it takes it), and whenever the end is not
+ * CONFIRMED for a reason of the standby's.
+ */
+PGresult *ledger_pq_exec_bounded(PGconn *c, const struct ledger_pq_stmt *s,
+    long deadline_ms, atomic_int *doubt, enum ledger_pq_commit *how);
+
+/*
+ * A commit that must wait for the synchronous standby (it writes WAL),
+ * within deadline_ms as above: CONFIRMED when it came back in time,
+ * which means everything committed on this server before it is on the
+ * standby too; else UNCONFIRMED (also when the statement failed), or
+ * LOST (drop c).  Without synchronous replication it is confirmed at
+ * once.
+ */
+enum ledger_pq_commit ledger_pq_confirm(
+    PGconn *c, long deadline_ms, atomic_int *doubt);
 
 /* Copy PQerrorMessage's first line (bounded) into errbuf. */
 void ledger_pq_error(PGconn *c, const char *what, char *errbuf, size_t errlen);
@@ -36,8 +85,12 @@ int ledger_pq_bytes(const PGresult *res, int row, int col, void *dst,
 struct ledger_entry;
 struct ledger_req_key;
 
+/* 1 when column col of row r (binary format) is a boolean true. */
+int ledger_pq_true(const PGresult *res, int r, int col);
+
 /* "SELECT <every column> FROM ledger_entries WHERE instance = $1 AND seq
- * > $2 ORDER BY seq LIMIT $3", read with ledger_row_entry (binary). */
+ * > $2 AND seq <= $4 ORDER BY seq LIMIT $3", read with ledger_row_entry
+ * (binary); column 23 says whether signed_at is signed_at_us. */
 extern const char ledger_page_sql[];
 
 /* Row r of a ledger_page_sql result into e (instance not set), with its
@@ -74,7 +127,10 @@ int ledger_reader_run(
  */
 void ledger_pq_generic_plans(PGconn *c);
 
-/* Prepare the request lookup of ledger_find_on on c: 0 or SD_ERR_LEDGER. */
+/* Prepare the request lookup (LEDGER_FIND_STMT, ledger_request.c) on c,
+ * as every reader and the writer do on connecting (ledger_reader.c): 0 or
+ * SD_ERR_LEDGER. */
+#define LEDGER_FIND_STMT "seald_find_requests"
 int ledger_prepare_find(PGconn *c, char *errbuf, size_t errlen);
 
 /* ledger_find_requests on connection c (prepared); ledger_find_on without
@@ -91,26 +147,48 @@ int ledger_batch_prepare(PGconn *c, char *errbuf, size_t errlen);
  * Insert a batch with the prepared statement: n entries whose parameters
  * are v/len/fmt[i * ncols .. (i + 1) * ncols) (ledger_insert.c's row_params; the
  * instance, v[0], is the same in all), then nm subtrees of three
- * parameters each (ledger_merkle_params).  Returns 0 with libpq's result
- * in *res (PQclear it; NULL when it could not send), or SD_ERR_INTERNAL
- * when out of memory.
+ * parameters each (ledger_merkle_params), within deadline_ms
+ * (ledger_pq_exec_bounded, with doubt).  Returns 0 with libpq's result in *res
+ * (PQclear it; NULL when lost) and how it ended in *how, or
+ * SD_ERR_INTERNAL when out of memory.
  */
 int ledger_batch_exec(PGconn *c, const char *const *v, const int *len,
-    const int *fmt, size_t n, size_t ncols, size_t nm, PGresult **res);
-
-struct ledger_verdict;
-struct merkle_node;
-struct merkle_frontier;
+    const int *fmt, size_t n, size_t ncols, size_t nm, long deadline_ms,
+    atomic_int *doubt, PGresult **res, enum ledger_pq_commit *how);
 
 /*
- * Walk an instance's chain from seq `from` (whose prev_hash must be
- * from_link) to its end, recomputing each hash; fills v (ok, entries,
- * head_seq, or the first bad position).  Returns 0 or SD_ERR_LEDGER.
+ * One pass over an instance's chain (ledger_pass.c): every check of
+ * docs/ledger-format.md, a page at a time, so that a caller can pace it.
  */
-int ledger_walk(PGconn *c, const char *instance, int64_t from,
-    const uint8_t from_link[32],
-    void (*each)(void *arg, int64_t seq, const uint8_t hash[32]), void *arg,
-    struct ledger_verdict *v);
+struct ledger_pass {
+	char instance[SD_NAME_MAX];
+	EVP_PKEY *audit;  /* checkpoint signatures checked when not NULL */
+	int check_rows;   /* compare the stored Merkle subtree rows */
+	int64_t next;     /* the next seq to read */
+	uint8_t link[32]; /* the hash of entry next - 1 */
+	struct merkle_frontier tree; /* of entries 1..next - 1 */
+	int64_t closed_at;       /* a closing checkpoint not yet opened again */
+	struct ledger_verdict v; /* ok, or the first problem */
+};
+
+/* A pass from entry 1. */
+void ledger_pass_init(
+    struct ledger_pass *p, const char *instance, EVP_PKEY *audit);
+
+/* Start after entry seq (its hash, the tree of 1..seq) instead. */
+void ledger_pass_from(struct ledger_pass *p, int64_t seq,
+    const uint8_t hash[32], const struct merkle_frontier *tree);
+
+/*
+ * Check at most max more entries, up to until (INT64_MAX: to the chain's
+ * end, which is then checked too: no checkpoint past it).  With until
+ * given, entries up to it must all be there.  *done is set when the pass
+ * is over (p->v.ok says how; v.head_seq where it ended).  Returns 0, or
+ * SD_ERR_LEDGER when the database could not be read (the pass can be
+ * stepped again).
+ */
+int ledger_pass_step(
+    PGconn *c, struct ledger_pass *p, int64_t until, int max, int *done);
 
 /* The stored entry_hash of (instance, seq) into out: 0, or SD_ERR_LEDGER
  * (also when there is no such entry: out is then all 0xff). */
@@ -120,10 +198,21 @@ int ledger_entry_hash_at(
 struct ledger_checkpointer;
 
 /* Sign and store a checkpoint of (seq, hash, root); closing at a clean
- * stop.  Returns 0 or an error (logged; the writer tries again later). */
+ * stop; its time at least not_before_us; its commit confirmed within
+ * deadline_ms (ledger_pq_exec_bounded, with doubt); made (may be NULL)
+ * gets it.
+ * Returns 0, LEDGER_CP_UNCONFIRMED (stored, made set, but the commit was
+ * not confirmed: ledger_pq_exec_bounded), or an error (logged; the
+ * writer tries again later; c may then be lost: PQisBusy). */
+#define LEDGER_CP_UNCONFIRMED 3
 int ledger_cp_write(PGconn *c, const char *instance, int64_t seq,
     const uint8_t hash[32], const uint8_t root[32], int closing,
-    const struct ledger_checkpointer *cp);
+    int64_t not_before_us, const struct ledger_checkpointer *cp,
+    long deadline_ms, atomic_int *doubt, struct ledger_cp *made);
+
+/* The time of the instance's newest checkpoint (0: none) into *at.  0 or
+ * SD_ERR_LEDGER. */
+int ledger_cp_last_at(PGconn *c, const char *instance, int64_t *at);
 
 /* Select these columns of ledger_checkpoints (binary results) for
  * ledger_cp_parse and ledger_cp_row. */
@@ -147,16 +236,30 @@ int ledger_cp_row(PGconn *c, const char *instance, const PGresult *res, int i,
     struct ledger_cp *cp, struct ledger_verdict *v);
 
 /*
- * Check the stored chain against the instance's last checkpoint: its
- * signature, its entry, the stored Merkle tree up to it against its root,
- * every entry after it (all entries when there is no checkpoint), and
- * that none follows a closing checkpoint.  *cp_seq gets the checkpoint's
- * seq (0: none), tree the Merkle frontier of the whole chain.  Returns 0,
- * or SD_ERR_LEDGER with the first bad position in errbuf.
+ * seald's check at start.  chk->full_at_start: one pass over the whole
+ * chain (chk->progress told as it goes).  Else
+ * from the instance's last checkpoint (its signature, its entry, the
+ * stored Merkle tree up to it against its root) over every entry after
+ * it (all entries when there is no checkpoint).  cp may be NULL (no
+ * audit key: signatures not checked).  *cp_seq gets the newest
+ * checkpoint's seq (0: none), tree the Merkle frontier of the whole
+ * chain.  Returns 0, or SD_ERR_LEDGER with the first bad position in
+ * errbuf.
  */
 int ledger_cp_check(PGconn *c, const char *instance,
-    const struct ledger_checkpointer *cp, int64_t *cp_seq,
-    struct merkle_frontier *tree, char *errbuf, size_t errlen);
+    const struct ledger_checkpointer *cp, const struct ledger_checks *chk,
+    int64_t *cp_seq, struct merkle_frontier *tree, char *errbuf, size_t errlen);
+
+/*
+ * The chain (head: its last seq) must reach the newest of the heads
+ * w[0..n) that parses and is signed by pub for this instance (the
+ * others are logged and left aside): hold that entry with the witnessed
+ * hash.  Returns 0, or SD_ERR_LEDGER with the gap in errbuf and its
+ * first seq in *bad (0 when the database could not be read).
+ */
+int ledger_witness_check(PGconn *c, const char *instance, EVP_PKEY *pub,
+    int64_t head, const struct ledger_witnessed *w, size_t n, int64_t *bad,
+    char *errbuf, size_t errlen);
 
 /*
  * Fill in the hashes of nodes[0..n) (perfect subtrees; level 0 are leaf
@@ -165,6 +268,18 @@ int ledger_cp_check(PGconn *c, const char *instance,
  */
 int ledger_merkle_fetch(
     PGconn *c, const char *instance, struct merkle_node *nodes, size_t n);
+
+/*
+ * The keys table against the key events of the ledger (every instance's):
+ * each version has its generate entry for its public key and the state
+ * its events lead to.  *versions gets the rows read.  Returns 0,
+ * SD_ERR_CONFLICT with the first problem in problem, SD_ERR_LEDGER or
+ * SD_ERR_NOMEM.
+ */
+int ledger_keys_audit(PGconn *c, int64_t *versions, char *problem, size_t len);
+
+/* 1 when the instance has no subtree row at all. */
+int ledger_merkle_none(PGconn *c, const char *instance);
 
 /* The frontier of the instance's first size entries, from the stored
  * subtrees; when they are missing (a chain older than the tree), they are

@@ -21,7 +21,7 @@ static int
 read_rows(PGconn *c, const char *instance, int64_t after, size_t n,
     struct ledger_row *out, size_t *got)
 {
-	const char *params[3];
+	const char *params[4];
 	char a[24], lim[24];
 	PGresult *res;
 	int i, r = 0;
@@ -32,7 +32,8 @@ read_rows(PGconn *c, const char *instance, int64_t after, size_t n,
 	params[0] = instance;
 	params[1] = a;
 	params[2] = lim;
-	res = PQexecParams(c, ledger_page_sql, 3, NULL, params, NULL, NULL, 1);
+	params[3] = "9223372036854775807";
+	res = PQexecParams(c, ledger_page_sql, 4, NULL, params, NULL, NULL, 1);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		PQclear(res);
 		return SD_ERR_LEDGER;
@@ -121,16 +122,26 @@ out:
 	return r;
 }
 
+/* 1 when e is not client's to read (client NULL: anyone's). */
 static int
-read_entry(
-    PGconn *c, const char *instance, int64_t seq, struct ledger_proof *out)
+not_theirs(const struct ledger_entry *e, const char *client)
+{
+	return client != NULL &&
+	    ((e->kind != LEDGER_SIGNATURE && e->kind != LEDGER_TIMESTAMP) ||
+		strcmp(e->client, client) != 0);
+}
+
+static int
+read_entry(PGconn *c, const char *instance, int64_t seq, const char *client,
+    struct ledger_proof *out)
 {
 	size_t got;
 	int r;
 
 	if ((r = read_rows(c, instance, seq - 1, 1, &out->row, &got)) != 0)
 		return r;
-	if (got == 0 || out->row.e.seq != seq)
+	if (got == 0 || out->row.e.seq != seq ||
+	    not_theirs(&out->row.e, client))
 		return SD_ERR_NOT_FOUND;
 	r = covering_cp(c, instance, seq, &out->cp);
 	if (r == SD_ERR_NOT_FOUND)
@@ -144,6 +155,7 @@ read_entry(
 struct entry_args {
 	const char *instance;
 	int64_t seq;
+	const char *client;
 	struct ledger_proof *out;
 };
 
@@ -153,14 +165,14 @@ entry_cb(PGconn *c, void *arg)
 	struct entry_args *a = arg;
 
 	memset(a->out, 0, sizeof(*a->out));
-	return read_entry(c, a->instance, a->seq, a->out);
+	return read_entry(c, a->instance, a->seq, a->client, a->out);
 }
 
 int
 ledger_get_entry(struct ledger_reader *rd, const char *instance, int64_t seq,
-    struct ledger_proof *out)
+    const char *client, struct ledger_proof *out)
 {
-	struct entry_args a = { instance, seq, out };
+	struct entry_args a = { instance, seq, client, out };
 
 	return ledger_reader_run(rd, entry_cb, &a);
 }
@@ -216,12 +228,12 @@ agg_cb(PGconn *c, void *arg)
 }
 
 int
-ledger_last_time(struct ledger_reader *rd, const char *instance,
-    enum ledger_kind kind, int64_t *us)
+ledger_last_stamp(struct ledger_reader *rd, const char *instance, int64_t *us)
 {
-	struct agg_args a = { instance, kind,
+	/* (kind is $2: timestamp entries, all of which have a serial) */
+	struct agg_args a = { instance, LEDGER_TIMESTAMP,
 		"SELECT coalesce(max(signed_at_us), 0) FROM ledger_entries "
-		"WHERE instance = $1 AND kind = $2",
+		"WHERE instance = $1 AND (kind = $2 OR tsa_serial IS NOT NULL)",
 		us };
 
 	*us = 0;

@@ -15,40 +15,6 @@
 #include "log.h"
 #include "secret.h"
 
-/* Prepared once per connection (ledger_prepare_find): parsed and planned
- * once, not per request.  It takes the requests as two arrays (clients,
- * request ids); the ordinality names the request a row answers.  Each
- * request is its own probe of the (client, request_id) index (at most
- * one row: LIMIT 1 changes nothing but keeps the subquery apart): a join
- * would let a plan made while the table was small scan it whole for
- * every lookup once it is large. */
-#define FIND_STMT "seald_find_requests"
-
-int
-ledger_prepare_find(PGconn *c, char *errbuf, size_t errlen)
-{
-	PGresult *res;
-	int ok;
-
-	/* planned once: the session keeps generic plans
-	 * (ledger_pq_generic_plans) */
-	res = PQprepare(c, FIND_STMT,
-	    "SELECT q.i, e.instance, e.seq, e.request_hash, e.key_version, "
-	    "e.algorithm, e.signature, e.signed_at_us, e.entry_hash, e.format "
-	    "FROM unnest($1::text[], $2::text[]) WITH ORDINALITY "
-	    "AS q(client, request_id, i) "
-	    "CROSS JOIN LATERAL (SELECT * FROM ledger_entries "
-	    "WHERE client = q.client AND request_id = q.request_id "
-	    "LIMIT 1) e",
-	    2, NULL);
-	ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-	PQclear(res);
-	if (!ok)
-		ledger_pq_error(
-		    c, "prepare the request lookup", errbuf, errlen);
-	return ok ? 0 : SD_ERR_LEDGER;
-}
-
 /* Append s to a text-format array literal at off as a quoted element (\
  * before " and \), after a comma unless first; the caller sized buf. */
 static size_t
@@ -95,7 +61,7 @@ request_arrays(const struct ledger_entry *e, const struct ledger_req_key *more,
 	return buf;
 }
 
-/* Row r of a FIND_STMT result (its columns from 1) into rec. */
+/* Row r of a LEDGER_FIND_STMT result (its columns from 1) into rec. */
 static int
 recorded(const PGresult *res, int r, struct ledger_entry *rec)
 {
@@ -151,7 +117,7 @@ set_absent(unsigned char *absent, size_t n, unsigned char v)
 		memset(absent, v, n);
 }
 
-/* The answer for e from FIND_STMT's rows; absent[i] = 0 for each of more
+/* The answer for e from LEDGER_FIND_STMT's rows; absent[i] = 0 for each of more
  * the ledger holds. */
 static int
 answers(const PGresult *res, struct ledger_entry *e, size_t n,
@@ -196,7 +162,7 @@ ledger_find_more_on(PGconn *c, struct ledger_entry *e,
 		return SD_ERR_LEDGER;
 	params[0] = arrays;
 	params[1] = ids;
-	res = PQexecPrepared(c, FIND_STMT, 2, params, NULL, NULL, 1);
+	res = PQexecPrepared(c, LEDGER_FIND_STMT, 2, params, NULL, NULL, 1);
 	free(arrays);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		log_warn("ledger lookup: %.*s",

@@ -305,6 +305,18 @@ ledger_session_ensure(struct ledger *l, int rate_limited)
 }
 
 void
+ledger_writes_seen(struct ledger *l, int ok)
+{
+	if (atomic_exchange(&l->writes_ok, ok) == ok)
+		return;
+	if (ok)
+		log_info("ledger: the database takes writes again: ready");
+	else
+		log_error("ledger: a commit failed, or the database takes no "
+			  "writes: not ready until it does");
+}
+
+void
 ledger_session_heartbeat(struct ledger *l)
 {
 	PGresult *res;
@@ -313,11 +325,21 @@ ledger_session_heartbeat(struct ledger *l)
 		(void)ledger_session_ensure(l, 1);
 		return;
 	}
-	res = PQexec(l->conn, "SELECT 1");
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+	/* while a commit is unconfirmed: try one that must be, each idle
+	 * second, so that seald is ready again by itself */
+	if (!ledger_confirmed(l) && (!ledger_confirm(l) || l->conn == NULL))
+		return;
+	/* alive, and taking writes: not a replica in recovery, not
+	 * read-only (a failover's standby, default_transaction_read_only) */
+	res = PQexec(l->conn,
+	    "SELECT NOT pg_is_in_recovery() AND "
+	    "current_setting('transaction_read_only') = 'off'");
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
 		log_warn("ledger connection lost");
 		ledger_session_drop(l);
 		(void)ledger_session_ensure(l, 0);
+	} else {
+		ledger_writes_seen(l, strcmp(PQgetvalue(res, 0, 0), "t") == 0);
 	}
 	PQclear(res);
 }

@@ -10,6 +10,12 @@
  * instance) is written again one entry at a time so that only the
  * duplicates are affected (a lost commit there is settled the same way).
  * A key entry commits with its change in one transaction.
+ *
+ * Every commit has seald's own deadline (ledger_bounded.c).  A commit the
+ * synchronous standby did not confirm in time is on the primary only:
+ * its entries are answered ledger_unavailable (in doubt; a retry settles
+ * it), and until a commit is confirmed again nothing the database holds
+ * is released and seald is not ready (ledger_confirmed).
  */
 #include <stdio.h>
 #include <string.h>
@@ -20,6 +26,61 @@
 #include "ledger_writer.h"
 #include "log.h"
 #include "metrics.h"
+
+/* every ledger's commits, in /metrics */
+static struct metrics_histogram m_commit = METRICS_HISTOGRAM(
+    "seald_ledger_commit_duration_seconds", "One ledger commit (a batch).");
+static struct metrics_value m_entries =
+    METRICS_COUNTER("seald_ledger_batch_entries_total",
+	"Entries committed in batches (per commit: divide by the commit "
+	"count).");
+static struct metrics_value m_failed = METRICS_COUNTER(
+    "seald_ledger_commits_failed_total", "Commits that failed.");
+static void
+count_commit(size_t n, long us, int ok)
+{
+	metrics_observe(&m_commit, us);
+	metrics_inc(&m_entries, (long)n);
+	if (!ok)
+		metrics_inc(&m_failed, 1);
+}
+
+void
+ledger_write_add_metrics(void)
+{
+	metrics_add(&m_commit.f);
+	metrics_add(&m_entries.f);
+	metrics_add(&m_failed.f);
+}
+
+/* A commit's outcome into readiness: an unconfirmed one makes seald
+ * unready until one is confirmed (a later commit, or the idle probe);
+ * then what came before it is on the standby too. */
+void
+ledger_commit_seen(struct ledger *l, int r)
+{
+	if (r == INSERT_UNCONFIRMED) {
+		atomic_store(&l->unconfirmed, 1);
+		if (!l->unconfirmed_said++)
+			log_error("ledger: a commit was not confirmed within "
+				  "%ld ms (is the synchronous standby "
+				  "down?): its entries are in doubt, nothing "
+				  "is released and seald is not ready until "
+				  "a commit is confirmed",
+			    l->commit_ms);
+		ledger_writes_seen(l, 0);
+		return;
+	}
+	/* only a commit of our own that came back in time says that what
+	 * came before it is on the standby (a conflict proves nothing) */
+	if (r == 0 &&
+	    (atomic_exchange(&l->unconfirmed, 0) || l->unconfirmed_said)) {
+		if (l->unconfirmed_said)
+			log_info("ledger: commits are confirmed again");
+		l->unconfirmed_said = 0;
+	}
+	ledger_writes_seen(l, r == 0 || r == SD_ERR_CONFLICT);
+}
 
 /* 1 when the database holds exactly this entry (our own commit), 0 when
  * not, -1 on error. */
@@ -69,6 +130,30 @@ set_all(struct ledger_entry **b, size_t n, int r)
 		b[i]->result = r;
 }
 
+int
+ledger_confirm(struct ledger *l)
+{
+	enum ledger_pq_commit how;
+
+	if (ledger_session_ensure(l, 1) != 0)
+		return 0;
+	how = ledger_pq_confirm(l->conn, l->commit_ms, &l->unconfirmed);
+	if (how == LEDGER_PQ_LOST)
+		ledger_session_drop(l);
+	ledger_commit_seen(
+	    l, how == LEDGER_PQ_CONFIRMED ? 0 : INSERT_UNCONFIRMED);
+	return how == LEDGER_PQ_CONFIRMED;
+}
+
+/* What the database holds may go out (result 0) only once a commit after
+ * it is confirmed: a settled or replayed entry may be on this server
+ * alone (a lost commit, another instance's, a cancelled wait). */
+static int
+released(struct ledger *l, int r)
+{
+	return r == 0 && !ledger_confirm(l) ? SD_ERR_LEDGER : r;
+}
+
 /* Keep (seq, hash) of entries whose commit is in doubt, by value: the
  * entries may be gone when a later reconnect finds them committed. */
 static void
@@ -91,9 +176,13 @@ write_one(struct ledger *l, struct ledger_entry *e, int may_retry)
 {
 	int r = ledger_insert_rows(l, &e, 1);
 
+	if (r == INSERT_UNCONFIRMED) {
+		ledger_commit_seen(l, r);
+		return SD_ERR_LEDGER;
+	}
 	if (r == SD_ERR_CONFLICT) {
 		r = settle_recorded(l, e);
-		return r == SD_ERR_NOT_FOUND ? SD_ERR_LEDGER : r;
+		return r == SD_ERR_NOT_FOUND ? SD_ERR_LEDGER : released(l, r);
 	}
 	if (r == INSERT_LOST) {
 		/* kept as in doubt, so that check_head takes it for seald's
@@ -103,7 +192,8 @@ write_one(struct ledger *l, struct ledger_entry *e, int may_retry)
 		if (!may_retry || ledger_session_ensure(l, 0) != 0)
 			return SD_ERR_LEDGER;
 		r = settle_recorded(l, e);
-		return r == SD_ERR_NOT_FOUND ? write_one(l, e, 0) : r;
+		return r == SD_ERR_NOT_FOUND ? write_one(l, e, 0)
+					     : released(l, r);
 	}
 	if (r != 0 && l->conn != NULL && PQstatus(l->conn) != CONNECTION_OK) {
 		ledger_session_drop(l);
@@ -142,9 +232,15 @@ write_entries(
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	r = ledger_insert_rows(l, b, n);
-	metrics_ledger_commit(n, metrics_us_since(&t0), r == 0);
+	count_commit(n, metrics_us_since(&t0), r == 0);
+	ledger_commit_seen(l, r);
 	if (r == 0) {
 		set_all(b, n, 0);
+	} else if (r == INSERT_UNCONFIRMED) {
+		/* committed here, the head moved: in doubt, not released */
+		log_warn("ledger: %zu entries (seq %lld..%lld) committed but "
+			 "not confirmed",
+		    n, (long long)b[0]->seq, (long long)b[n - 1]->seq);
 	} else if (r == SD_ERR_CONFLICT) {
 		write_one_by_one(l, b, n);
 	} else if (r == INSERT_LOST) {
@@ -159,6 +255,11 @@ write_entries(
 		}
 		log_info("ledger: %zu of %zu in-doubt entries were committed",
 		    n - m, n);
+		/* what the lost commit left goes out once one is confirmed */
+		if (m < n && !ledger_confirm(l))
+			for (i = 0; i < n; i++)
+				if (b[i]->result == 0)
+					b[i]->result = SD_ERR_LEDGER;
 		if (m > 0)
 			write_entries(l, again, m, 0);
 	} else {
@@ -210,11 +311,25 @@ static int
 commit_applied(
     struct ledger *l, struct ledger_entry *e, const struct head_state *before)
 {
+	struct ledger_pq_stmt s;
+	enum ledger_pq_commit how;
+	PGresult *res;
 	int r;
 
-	if (exec_ok(l->conn, "COMMIT"))
-		return 0;
-	if (PQstatus(l->conn) == CONNECTION_OK) {
+	memset(&s, 0, sizeof(s));
+	s.sql = "COMMIT";
+	res = ledger_pq_exec_bounded(
+	    l->conn, &s, l->commit_ms, &l->unconfirmed, &how);
+	r = PQresultStatus(res) == PGRES_COMMAND_OK;
+	PQclear(res);
+	if (how != LEDGER_PQ_LOST && r) {
+		ledger_commit_seen(
+		    l, how == LEDGER_PQ_CONFIRMED ? 0 : INSERT_UNCONFIRMED);
+		/* unconfirmed: the change is committed here, maybe not on
+		 * the standby: in doubt, never undone by the caller */
+		return how == LEDGER_PQ_CONFIRMED ? 0 : LEDGER_IN_DOUBT;
+	}
+	if (how != LEDGER_PQ_LOST && PQstatus(l->conn) == CONNECTION_OK) {
 		head_restore(l, before);
 		return SD_ERR_LEDGER;
 	}
@@ -224,7 +339,9 @@ commit_applied(
 	if (ledger_session_ensure(l, 0) != 0)
 		return LEDGER_IN_DOUBT; /* the next connection settles it */
 	r = committed_as_is(l, e);
-	return r == 1 ? 0 : r == 0 ? SD_ERR_LEDGER : LEDGER_IN_DOUBT;
+	if (r == 1)
+		return ledger_confirm(l) ? 0 : LEDGER_IN_DOUBT;
+	return r == 0 ? SD_ERR_LEDGER : LEDGER_IN_DOUBT;
 }
 
 /*
@@ -248,11 +365,12 @@ write_applied(struct ledger *l, struct ledger_entry *e)
 	    (r = ledger_insert_rows(l, &e, 1)) == 0)
 		return commit_applied(l, e, &before);
 	head_restore(l, &before);
-	if (PQstatus(l->conn) == CONNECTION_OK)
+	/* a lost INSERT leaves the connection busy: no ROLLBACK on it */
+	if (r != INSERT_LOST && PQstatus(l->conn) == CONNECTION_OK)
 		(void)exec_ok(l->conn, "ROLLBACK");
 	else
 		ledger_session_drop(l);
-	return r == INSERT_LOST ? SD_ERR_LEDGER : r;
+	return r == INSERT_LOST || r == INSERT_UNCONFIRMED ? SD_ERR_LEDGER : r;
 }
 
 void

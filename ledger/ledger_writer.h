@@ -25,6 +25,9 @@
 #include "sd_limits.h"
 
 #define INSERT_LOST 1 /* ledger_insert_rows: connection lost */
+/* ledger_insert_rows: committed here, but not confirmed by the standby
+ * (ledger_bounded.c): the head advanced, the entries are in doubt */
+#define INSERT_UNCONFIRMED 2
 
 struct ledger {
 	char conninfo[SD_CONNINFO_MAX];
@@ -37,6 +40,15 @@ struct ledger {
 	pthread_t thread;
 	struct sd_queue queue;
 	atomic_int connected; /* for ledger_ready() */
+	/* the last commit worked, or since it failed the database said it
+	 * takes writes (the idle check): for ledger_ready() */
+	atomic_int writes_ok;
+	/* a commit was not confirmed (synchronous replication) and none has
+	 * been since: entries the database holds are not released, and
+	 * seald is not ready; and each commit's deadline */
+	atomic_int unconfirmed;
+	int unconfirmed_said; /* writer thread only: logged */
+	long commit_ms;
 	/* group commit: entries on their way (ledger_preparing), and how
 	 * long a commit may wait for them */
 	atomic_int preparing;
@@ -57,6 +69,7 @@ struct ledger {
 	int have_cp; /* checkpoints configured */
 	struct ledger_checkpointer cp;
 	int64_t cp_seq;          /* writer thread only: last checkpoint */
+	int64_t cp_last_us;      /* and its time (the next is later) */
 	struct timespec cp_time; /* when it was made (or last tried) */
 	int down_logged;         /* writer thread only: "down" said once */
 	/* writer thread only: the session holding the instance lock, as the
@@ -64,7 +77,30 @@ struct ledger {
 	char lock_pid[16], lock_start[64];
 	char lock_tag[64], lock_held_tag[64]; /* its application_name */
 	char problem[256]; /* the failed start check, when overridden */
+	pthread_mutex_t note_mu;
+	char note[SD_NOTE_MAX]; /* the newest signed head ("": none yet) */
+
+	/* the background verifier (ledger_watch.c) */
+	atomic_llong committed_seq;      /* the head the writer committed */
+	atomic_int intact;               /* 0 once a check found a break */
+	unsigned int verify_rate;        /* entries a second; 0: none */
+	int64_t watch_from;              /* passes start after this entry ... */
+	uint8_t watch_hash[SD_HASH_LEN]; /* ... of this hash, */
+	struct merkle_frontier watch_tree; /* this tree (override) */
+	pthread_t watcher;
+	int have_watcher;
+	pthread_mutex_t watch_mu;
+	pthread_cond_t watch_cond; /* watch_stop set */
+	atomic_int watch_stop;
 };
+
+/* The chain is broken at seq: refuse every entry from now on, say so
+ * once (log, /metrics). */
+void ledger_fail_closed(struct ledger *l, int64_t seq, const char *problem);
+
+/* Start and stop the background verifier (none with verify_rate 0). */
+int ledger_watch_start(struct ledger *l);
+void ledger_watch_stop(struct ledger *l);
 
 /* Close the connection (readiness false until the next one). */
 void ledger_session_drop(struct ledger *l);
@@ -80,13 +116,27 @@ int ledger_session_open(struct ledger *l, char *errbuf, size_t errlen);
 int ledger_session_ensure(struct ledger *l, int rate_limited);
 
 /* Idle: check the connection, or try to bring it back. */
+/* A commit worked (ok) or failed, or the idle check found the database
+ * taking writes or not: readiness follows, and the log says each turn. */
+void ledger_writes_seen(struct ledger *l, int ok);
+
+/* A commit's result (0, SD_ERR_CONFLICT, INSERT_UNCONFIRMED, an error):
+ * ledger_writes_seen, and ledger_confirmed's state (ledger_write.c). */
+void ledger_commit_seen(struct ledger *l, int r);
+
+/* A commit that waits for the synchronous standby (ledger_pq_confirm) on
+ * the writer's connection: 1 when confirmed (ledger_confirmed is true
+ * again), else 0 (false). */
+int ledger_confirm(struct ledger *l);
+
 void ledger_session_heartbeat(struct ledger *l);
 
 /*
  * INSERT entries b[0..n) as one statement, chained from the current head,
  * with the Merkle subtrees they complete.  Returns 0 (head and tree
  * advanced), SD_ERR_CONFLICT when the (client, request_id) constraint
- * fired, INSERT_LOST, or SD_ERR_LEDGER.
+ * fired, INSERT_LOST, INSERT_UNCONFIRMED (head advanced), or
+ * SD_ERR_LEDGER.
  */
 int ledger_insert_rows(struct ledger *l, struct ledger_entry **b, size_t n);
 
@@ -94,5 +144,8 @@ int ledger_insert_rows(struct ledger *l, struct ledger_entry **b, size_t n);
  * one batch each, entries with a change (apply) alone in their own
  * transaction, in queue order. */
 void ledger_write_all(struct ledger *l, struct ledger_entry **b, size_t n);
+
+/* The commits' families in /metrics (ledger_open). */
+void ledger_write_add_metrics(void);
 
 #endif

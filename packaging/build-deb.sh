@@ -8,9 +8,8 @@ out=${1:-$root/build/deb}
 version=$(sed -n '1s/^seald (\([^)]*\)).*/\1/p' "$root/packaging/debian/changelog")
 src=$out/seald-$version
 rm -rf "$out"
-mkdir -p "$src"
-(cd "$root" && git ls-files -co --exclude-standard -z |
-	xargs -0 cp --parents -t "$src")
+mkdir -p "$out"
+sh "$root/tools/copy-tree.sh" "$src"
 cp -r "$root/packaging/debian" "$src/debian"
 (cd "$src" && dpkg-buildpackage -us -uc -b >"$out/build.log" 2>&1) || {
 	tail -n 30 "$out/build.log" >&2

@@ -1,9 +1,10 @@
 #!/bin/sh
-# install-deps.sh [fuzz] — install the Debian packages seald needs to build,
-# run and test (and, with "fuzz", to fuzz), and nothing when they are all
-# there already.
+# install-deps.sh [SET...] — install the Debian packages of each SET (the
+# lists below; default: build run), and nothing when they are all there
+# already.
 #
-# `make deps`, `make run` and `make check` call this first.  It asks dpkg
+# `make run`, `make bench`, `make check`, `make deb`, `make fuzz` and
+# `make fresh-check` call this first, each with the sets it needs.  It asks dpkg
 # which packages are missing, so a second run is instant and needs no network.
 # Only when something is missing does it run `apt-get update` once and then
 # `apt-get install --no-install-recommends`, as root directly or through sudo.
@@ -14,16 +15,38 @@
 # existing policy-rc.d is left alone.
 set -eu
 
-PKGS="build-essential pkg-config libssl-dev libp11-dev libp11-kit-dev
-softhsm2 opensc libengine-pkcs11-openssl libpq-dev postgresql
-postgresql-client libyaml-dev libmicrohttpd-dev libjansson-dev libcmocka-dev
-libcurl4-openssl-dev curl openssl clang-format util-linux procps jq
-systemd strace groff-base debhelper dpkg-dev valgrind libseccomp-dev gdb"
+# The packages by what they are for.
+SET_build="build-essential pkg-config libssl-dev libp11-kit-dev libpq-dev
+libyaml-dev libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev
+libseccomp-dev"
+# make run, make bench: a SoftHSM token made with its tools, a private
+# PostgreSQL cluster, curl, openssl and jq for the printed examples
+SET_run="softhsm2 opensc libp11-dev libengine-pkcs11-openssl postgresql
+postgresql-client curl openssl jq util-linux procps"
+# make check: the tests' own tools (Go for the Go example of
+# docs/clients.md; GnuTLS's certtool and Python's asn1crypto, a second
+# stack that checks CAdES-B-T seals; p11-kit's server and NSS's soft token
+# and certutil for the HSM matrix) and the package build that t_deb runs
+SET_check="libcmocka-dev clang-format valgrind gdb strace groff-base
+systemd python3 golang-go gnutls-bin python3-asn1crypto p11-kit libnss3
+libnss3-tools"
+SET_deb="debhelper dpkg-dev"
+# make fuzz, and the fuzz pass of make check: clang with libFuzzer
+SET_fuzz="clang libclang-rt-14-dev"
+# make fresh-check, make systemd-check: fresh Debian roots, and lintian
+SET_container="debootstrap systemd-container lintian"
 
-# `install-deps.sh fuzz` (make fuzz) also needs clang with libFuzzer.
-if [ "${1:-}" = fuzz ]; then
-	PKGS="$PKGS clang libclang-rt-14-dev"
-fi
+PKGS=""
+for set in ${*:-build run}; do
+	case "$set" in
+	build | run | check | deb | fuzz | container)
+		eval "PKGS=\"\$PKGS \$SET_$set\"" ;;
+	*)
+		echo "usage: $0 [build|run|check|deb|fuzz|container]..." >&2
+		exit 2
+		;;
+	esac
+done
 
 POLICY=/usr/sbin/policy-rc.d
 MARKER="# seald install-deps: temporary, deny service starts"

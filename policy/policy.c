@@ -328,60 +328,76 @@ append_rate(char *line, size_t size, double rate)
 	policy_append(line, size, "%s", buf);
 }
 
+/* What rule lets a client do with k: the operations the key has, with
+ * the formats and digests of a signature; the TSA policy of a stamp. */
+static void
+describe_key(const struct policy_rule *rule, const struct policy_key *k,
+    char *line, size_t size)
+{
+	static const char *const fmts[] = { "raw", "cms", "cades-t" };
+	static const unsigned int fmtbits[] = { POLICY_FMT_RAW, POLICY_FMT_CMS,
+		POLICY_FMT_CADES_T };
+	static const char *const dgs[] = { "sha256", "sha384", "sha512" };
+	static const unsigned int dgbits[] = { POLICY_DG_SHA256,
+		POLICY_DG_SHA384, POLICY_DG_SHA512 };
+	unsigned int ops = rule->ops & k->usages;
+
+	policy_append(line, size, "%s:", k->name);
+	if (ops & OPBIT(POLICY_OP_SIGN)) {
+		policy_append(line, size, " sign (");
+		append_bits(line, size,
+		    rule->formats != 0 ? rule->formats & k->formats
+				       : k->formats,
+		    fmts, fmtbits, 3);
+		policy_append(line, size, "; ");
+		append_bits(line, size, k->digests, dgs, dgbits, 3);
+		if (k->formats & POLICY_FMT_CADES_T)
+			policy_append(
+			    line, size, "; cades-t stamped by %s", k->tsa_key);
+		policy_append(line, size, ")");
+	}
+	if (ops & OPBIT(POLICY_OP_TIMESTAMP))
+		policy_append(
+		    line, size, " timestamp (TSA policy %s)", k->tsa_policy);
+	if (ops == 0)
+		policy_append(line, size,
+		    " nothing (the rule's operations are not the key's)");
+}
+
 static void
 describe_rule(const struct policy *p, const struct policy_principal *c,
     size_t ci, size_t ri, char *line, size_t size)
 {
-	static const char *const ops[] = { "sign", "timestamp" };
-	static const unsigned int opbits[] = { OPBIT(POLICY_OP_SIGN),
-		OPBIT(POLICY_OP_TIMESTAMP) };
-	static const char *const fmts[] = { "raw", "cms" };
-	static const unsigned int fmtbits[] = { POLICY_FMT_RAW,
-		POLICY_FMT_CMS };
-	static const char *const dgs[] = { "sha256", "sha384", "sha512" };
-	static const unsigned int dgbits[] = { POLICY_DG_SHA256,
-		POLICY_DG_SHA384, POLICY_DG_SHA512 };
 	static const char *const reqs[] = { "evidence", "evidence.ref" };
 	static const unsigned int reqbits[] = { POLICY_REQ_EVIDENCE,
 		POLICY_REQ_EVIDENCE_REF };
 	const struct policy_rule *rule = &c->rules[ri];
-	const struct policy_key *k;
 	size_t i, j;
 
 	line[0] = '\0';
 	policy_append(
 	    line, size, "client %s (%s): ", c->name, p->clients.match_text[ci]);
-	append_bits(line, size, rule->ops, ops, opbits, 2);
-	policy_append(line, size, " with ");
 	for (i = 0; i < rule->nkeys; i++) {
-		k = &p->keys[rule->keys[i]];
-		policy_append(line, size, "%s%s [", i > 0 ? ", " : "", k->name);
-		append_bits(line, size,
-		    rule->formats != 0 ? rule->formats & k->formats
-				       : k->formats,
-		    fmts, fmtbits, 2);
-		policy_append(line, size, "; ");
-		append_bits(line, size, k->digests, dgs, dgbits, 3);
-		if (rule->nevidence > 0) {
-			policy_append(line, size, "; evidence: ");
-			for (j = 0; j < rule->nevidence; j++)
-				policy_append(line, size, "%s%s",
-				    j > 0 ? "," : "", rule->evidence_types[j]);
-		}
-		if (rule->require != 0) {
-			policy_append(line, size, "; requires ");
-			append_bits(
-			    line, size, rule->require, reqs, reqbits, 2);
-		}
-		policy_append(line, size, "]");
+		policy_append(line, size, "%s", i > 0 ? "; " : "");
+		describe_key(rule, &p->keys[rule->keys[i]], line, size);
+	}
+	if (rule->nevidence > 0) {
+		policy_append(line, size, "; evidence ");
+		for (j = 0; j < rule->nevidence; j++)
+			policy_append(line, size, "%s%s", j > 0 ? "," : "",
+			    rule->evidence_types[j]);
+	}
+	if (rule->require != 0) {
+		policy_append(line, size, "; requires ");
+		append_bits(line, size, rule->require, reqs, reqbits, 2);
 	}
 	if (c->per_second > 0) {
-		policy_append(line, size, ", rate ");
+		policy_append(line, size, "; rate ");
 		append_rate(line, size, c->per_second);
 		policy_append(line, size, "/s burst %u", c->burst);
 	}
 	if (c->daily_quota > 0)
-		policy_append(line, size, ", quota %llu/day",
+		policy_append(line, size, "; quota %llu/day",
 		    (unsigned long long)c->daily_quota);
 }
 
@@ -413,4 +429,12 @@ policy_describe(
 		    p->auditors.p[i].name, p->auditors.match_text[i]);
 		out(line, arg);
 	}
+	line[0] = '\0';
+	policy_append(line, sizeof(line),
+	    "key changes: approvals_required %u (%s, within %u minutes)",
+	    p->approvals_required,
+	    p->approvals_required >= 2 ? "a second officer approves each"
+				       : "a second officer approves a destroy",
+	    p->approval_minutes);
+	out(line, arg);
 }

@@ -22,6 +22,7 @@ enum policy_op { POLICY_OP_SIGN = 1, POLICY_OP_TIMESTAMP = 2 };
 /* bit sets */
 #define POLICY_FMT_RAW 0x1u
 #define POLICY_FMT_CMS 0x2u
+#define POLICY_FMT_CADES_T 0x4u /* cms with a signature time-stamp */
 #define POLICY_DG_SHA256 0x1u
 #define POLICY_DG_SHA384 0x2u
 #define POLICY_DG_SHA512 0x4u
@@ -49,6 +50,9 @@ struct policy_key {
 	 * required) and the accuracy stated in tokens (default 1000 ms) */
 	char tsa_policy[SD_OID_MAX];
 	unsigned int tsa_accuracy_ms;
+	/* keys with format cades-t: the time-stamping key of the policy
+	 * whose tokens their seals carry (required with it, only with it) */
+	char tsa_key[SD_NAME_MAX];
 };
 
 struct policy_rule {
@@ -119,6 +123,17 @@ struct policy *policy_load(const char *path, char *errbuf, size_t errlen)
 struct policy *policy_load_buffer(const char *name, const unsigned char *buf,
     size_t len, char *errbuf, size_t errlen)
     __attribute__((warn_unused_result));
+
+/*
+ * policy_load for another machine (sealctl policy check --elsewhere):
+ * user and group names that do not exist here are passed to fn and
+ * match no caller (cfg_yaml_names_elsewhere), so that the policy can be
+ * checked before it is shipped; not for serving.
+ */
+struct policy *policy_load_elsewhere(const char *path,
+    void (*fn)(const char *kind, const char *name, unsigned long line,
+	unsigned long column, void *arg),
+    void *arg, char *errbuf, size_t errlen) __attribute__((warn_unused_result));
 void policy_free(struct policy *p);
 
 /* SHA-256 of the loaded bytes. */

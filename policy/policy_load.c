@@ -1,12 +1,13 @@
 /*
- * policy_load: reads policy.yaml (keys, clients, officers, auditors) into
- * an immutable struct policy through config/cfg_yaml, checking everything
- * a decision will later rely on: unknown keys, duplicate names, rules that
- * name undefined keys or grant a format their key does not have, bad
- * rates, quotas and times are all errors at the offending line:column, so
- * that a policy that loads means what it says.  User and group names are
- * resolved here, once, and the SHA-256 of the file's bytes is kept so that
- * the ledger can record which policy decided.
+ * policy_load: reads policy.yaml (its keys: policy_keys.c; its clients,
+ * officers and auditors here) into an immutable struct policy through
+ * config/cfg_yaml, checking everything a decision will later rely on:
+ * unknown keys, duplicate names, rules that name undefined keys or grant
+ * a format their key does not have, bad rates, quotas and times are all
+ * errors at the offending line:column, so that a policy that loads means
+ * what it says.  User and group names are resolved here, once, and the
+ * SHA-256 of the file's bytes is kept so that the ledger can record which
+ * policy decided.
  */
 #include <limits.h>
 #include <stdarg.h>
@@ -28,395 +29,6 @@
 /* (uid_t)-1 and (gid_t)-1 mean "no change" to chown(2): never valid ids. */
 #define POLICY_UID_MAX ((unsigned long long)(uid_t)-1 - 1)
 #define POLICY_GID_MAX ((unsigned long long)(gid_t)-1 - 1)
-#define POLICY_TIME_MAX 32 /* bytes of an RFC 3339 time in the file */
-
-#define OPBIT(op) (1u << (op))
-
-/* Names of bit values in the file, for lists such as formats: [raw]. */
-struct bit_name {
-	const char *name;
-	unsigned int bit;
-};
-
-static const struct bit_name op_names[] = {
-	{ "sign", OPBIT(POLICY_OP_SIGN) },
-	{ "timestamp", OPBIT(POLICY_OP_TIMESTAMP) },
-};
-static const struct bit_name format_names[] = {
-	{ "raw", POLICY_FMT_RAW },
-	{ "cms", POLICY_FMT_CMS },
-};
-static const struct bit_name digest_names[] = {
-	{ "sha256", POLICY_DG_SHA256 },
-	{ "sha384", POLICY_DG_SHA384 },
-	{ "sha512", POLICY_DG_SHA512 },
-};
-static const struct bit_name require_names[] = {
-	{ "evidence", POLICY_REQ_EVIDENCE },
-	{ "evidence.ref", POLICY_REQ_EVIDENCE_REF },
-};
-#define NBITS(a) (sizeof(a) / sizeof((a)[0]))
-
-static const char *const algorithms[] = { "ec-p256", "ec-p384", "rsa-2048",
-	"rsa-3072", "rsa-4096" };
-
-/* The first name of a bit set, for error messages. */
-static const char *
-first_bit_name(const struct bit_name *names, size_t n, unsigned int bits)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (bits & names[i].bit)
-			return names[i].name;
-	return "?";
-}
-
-/*
- * A scalar or a list of 1..n distinct names from names[], as a bit set.
- */
-static int
-read_bits(struct cfg_yaml_doc *doc, const struct cfg_yaml_node *node,
-    const struct bit_name *names, size_t n, unsigned int *out)
-{
-	const struct cfg_yaml_node *items[8];
-	const char *list[8];
-	unsigned int bits = 0;
-	size_t i, j, nitems, idx;
-	int r;
-
-	for (j = 0; j < n; j++)
-		list[j] = names[j].name;
-	if ((r = cfg_yaml_list(doc, node, 1, n, items, &nitems)) != 0)
-		return r;
-	for (i = 0; i < nitems; i++) {
-		if ((r = cfg_yaml_enum(doc, items[i], list, n, &idx)) != 0)
-			return r;
-		if (bits & names[idx].bit)
-			return cfg_yaml_error(doc, items[i],
-			    "'%s' is listed twice", names[idx].name);
-		bits |= names[idx].bit;
-	}
-	*out = bits;
-	return 0;
-}
-
-static int
-is_leap(int64_t y)
-{
-	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant). */
-static int64_t
-days_from_civil(int64_t y, unsigned int m, unsigned int d)
-{
-	int64_t era;
-	unsigned int yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = (unsigned int)(y - era * 400);
-	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (int64_t)doe - 719468;
-}
-
-/* n decimal digits at s, or -1. */
-static int
-digits(const char *s, size_t n)
-{
-	int v = 0;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	return v;
-}
-
-/*
- * RFC 3339 date-time without fractions: YYYY-MM-DDTHH:MM:SS and "Z" or an
- * offset +HH:MM / -HH:MM, as unix seconds.  Only 'T' and 'Z' (upper case)
- * and no leap second, so that one instant has few spellings.
- */
-static int
-parse_time(const char *s, int64_t *out)
-{
-	static const unsigned int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31,
-		30, 31, 30, 31 };
-	int y, mo, d, h, mi, sec, oh = 0, om = 0, sign = 0;
-	size_t len = strlen(s);
-	unsigned int dim;
-
-	if (len != 20 && len != 25)
-		return -1;
-	if (s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
-	    s[16] != ':')
-		return -1;
-	if ((y = digits(s, 4)) < 0 || (mo = digits(s + 5, 2)) < 0 ||
-	    (d = digits(s + 8, 2)) < 0 || (h = digits(s + 11, 2)) < 0 ||
-	    (mi = digits(s + 14, 2)) < 0 || (sec = digits(s + 17, 2)) < 0)
-		return -1;
-	if (len == 20) {
-		if (s[19] != 'Z')
-			return -1;
-	} else {
-		if (s[19] == '+')
-			sign = 1;
-		else if (s[19] == '-')
-			sign = -1;
-		else
-			return -1;
-		if (s[22] != ':' || (oh = digits(s + 20, 2)) < 0 ||
-		    (om = digits(s + 23, 2)) < 0 || oh > 23 || om > 59)
-			return -1;
-	}
-	if (mo < 1 || mo > 12 || h > 23 || mi > 59 || sec > 59)
-		return -1;
-	dim = mdays[mo - 1] + (mo == 2 && is_leap(y) ? 1 : 0);
-	if (d < 1 || (unsigned int)d > dim)
-		return -1;
-	*out = days_from_civil(y, (unsigned int)mo, (unsigned int)d) * 86400 +
-	    h * 3600 + mi * 60 + sec - sign * (oh * 3600 + om * 60);
-	return 0;
-}
-
-static int
-read_time(
-    struct cfg_yaml_doc *doc, const struct cfg_yaml_node *node, int64_t *out)
-{
-	char s[POLICY_TIME_MAX];
-	int r;
-
-	if ((r = cfg_yaml_str(doc, node, 1, s, sizeof(s))) != 0)
-		return r;
-	if (parse_time(s, out) != 0)
-		return cfg_yaml_error(doc, node,
-		    "bad time: expected RFC 3339 such as 2026-01-01T00:00:00Z "
-		    "or 2026-01-01T01:00:00+01:00");
-	return 0;
-}
-
-/* A dotted OID: at least two arcs of digits without leading zeros, the
- * first 0, 1 or 2, that OpenSSL encodes (so every token can state it). */
-static int
-oid_valid(const char *s)
-{
-	ASN1_OBJECT *o;
-	size_t arcs = 0, digits;
-
-	if (s[0] < '0' || s[0] > '2' || s[1] != '.')
-		return 0;
-	if ((o = OBJ_txt2obj(s, 1)) == NULL)
-		return 0;
-	ASN1_OBJECT_free(o);
-	for (;;) {
-		for (digits = 0; s[digits] >= '0' && s[digits] <= '9'; digits++)
-			;
-		if (digits == 0 || digits > 20 || (digits > 1 && s[0] == '0'))
-			return 0;
-		arcs++;
-		s += digits;
-		if (*s == '\0')
-			return arcs >= 2;
-		if (*s++ != '.')
-			return 0;
-	}
-}
-
-/* tsa_policy and tsa_accuracy_ms: required and allowed only with usage
- * timestamp. */
-static int
-load_tsa(struct cfg_yaml_doc *doc, const struct cfg_yaml_node *key,
-    const struct cfg_yaml_node *pol, const struct cfg_yaml_node *acc,
-    struct policy_key *k)
-{
-	unsigned long long n;
-	int r;
-
-	k->tsa_accuracy_ms = 1000;
-	/* RFC 3161 2.3: a TSA key signs time-stamps and nothing else; a key
-	 * that also signed client digests could sign forged, backdated
-	 * TSTInfos that never saw the clock or the ledger */
-	if (k->usages == (OPBIT(POLICY_OP_SIGN) | OPBIT(POLICY_OP_TIMESTAMP)))
-		return cfg_yaml_error(doc, key,
-		    "key '%s': usage timestamp must be the key's only usage "
-		    "(a TSA key signs nothing else)",
-		    k->name);
-	if (!(k->usages & OPBIT(POLICY_OP_TIMESTAMP))) {
-		if (pol != NULL || acc != NULL)
-			return cfg_yaml_error(doc, pol != NULL ? pol : acc,
-			    "tsa_policy and tsa_accuracy_ms are for keys "
-			    "with usage timestamp");
-		return 0;
-	}
-	if (pol == NULL)
-		return cfg_yaml_error(doc, key,
-		    "key '%s' has usage timestamp: it needs tsa_policy (an "
-		    "OID such as 1.3.6.1.4.1.4146.2.3)",
-		    k->name);
-	if ((r = cfg_yaml_str(
-		 doc, pol, 1, k->tsa_policy, sizeof(k->tsa_policy))) != 0)
-		return r;
-	if (!oid_valid(k->tsa_policy))
-		return cfg_yaml_error(doc, pol,
-		    "tsa_policy must be a dotted OID such as 1.2.3.4");
-	if (acc != NULL) {
-		if ((r = cfg_yaml_uint(doc, acc, 0, 60000, &n)) != 0)
-			return r;
-		k->tsa_accuracy_ms = (unsigned int)n;
-	}
-	return 0;
-}
-
-/* A key is either named by its label in the token (and version and
- * certificate file here), or managed: generated through the admin socket,
- * its active version, label and certificate taken from the keys table. */
-static int
-managed_or_label(struct cfg_yaml_doc *doc, const struct cfg_yaml_node *node,
-    const struct cfg_yaml_node *label, const struct cfg_yaml_node *version,
-    const struct cfg_yaml_node *cert, struct policy_key *k)
-{
-	if (!k->managed)
-		return label == NULL
-		    ? cfg_yaml_error(doc, node,
-			  "key '%s' needs a label (or managed: true)", k->name)
-		    : cfg_yaml_str(doc, label, 1, k->label, sizeof(k->label));
-	if (label != NULL || version != NULL || cert != NULL)
-		return cfg_yaml_error(doc,
-		    label != NULL         ? label
-			: version != NULL ? version
-					  : cert,
-		    "key '%s' is managed: its label, version and "
-		    "certificate come from the keys table",
-		    k->name);
-	return 0;
-}
-
-static int
-load_key(struct cfg_yaml_doc *doc, const struct cfg_yaml_node *name_node,
-    const struct cfg_yaml_node *node, struct policy_key *k)
-{
-	enum {
-		K_LABEL,
-		K_VERSION,
-		K_ALG,
-		K_USAGE,
-		K_FORMATS,
-		K_DIGESTS,
-		K_SCHEME,
-		K_CERT,
-		K_NB,
-		K_NA,
-		K_TSA_POLICY,
-		K_ACCURACY,
-		K_MANAGED,
-		K_N
-	};
-	static const struct cfg_yaml_key keys[K_N] = {
-		[K_LABEL] = { "label", 0 },
-		[K_VERSION] = { "version", 0 },
-		[K_ALG] = { "algorithm", 0 },
-		[K_USAGE] = { "usage", 0 },
-		[K_FORMATS] = { "formats", 0 },
-		[K_DIGESTS] = { "digests", 0 },
-		[K_SCHEME] = { "rsa_scheme", 0 },
-		[K_CERT] = { "certificate", 0 },
-		[K_NB] = { "not_before", 0 },
-		[K_NA] = { "not_after", 0 },
-		[K_TSA_POLICY] = { "tsa_policy", 0 },
-		[K_ACCURACY] = { "tsa_accuracy_ms", 0 },
-		[K_MANAGED] = { "managed", 0 },
-	};
-	static const char *const schemes[] = { "pkcs1", "pss" };
-	static const enum policy_rsa_scheme scheme_values[] = {
-		POLICY_RSA_PKCS1, POLICY_RSA_PSS
-	};
-	const struct cfg_yaml_node *v[K_N];
-	unsigned long long n;
-	size_t i;
-	int r;
-
-	k->version = 1;
-	k->usages = OPBIT(POLICY_OP_SIGN);
-	k->formats = POLICY_FMT_RAW;
-	k->digests = POLICY_DG_SHA256 | POLICY_DG_SHA384 | POLICY_DG_SHA512;
-	k->rsa_scheme = POLICY_RSA_PKCS1;
-	k->not_before = INT64_MIN;
-	k->not_after = INT64_MAX;
-	if ((r = cfg_yaml_name(doc, name_node, k->name)) != 0 ||
-	    (r = cfg_yaml_map(doc, node, keys, K_N, v)) != 0 ||
-	    (v[K_MANAGED] != NULL &&
-		(r = cfg_yaml_bool(doc, v[K_MANAGED], &k->managed)) != 0) ||
-	    (r = managed_or_label(
-		 doc, node, v[K_LABEL], v[K_VERSION], v[K_CERT], k)) != 0)
-		return r;
-	if (v[K_VERSION] != NULL) {
-		if ((r = cfg_yaml_uint(
-			 doc, v[K_VERSION], 1, CFG_VERSION_MAX, &n)) != 0)
-			return r;
-		k->version = (unsigned int)n;
-	}
-	if (v[K_ALG] != NULL) {
-		if ((r = cfg_yaml_enum(doc, v[K_ALG], algorithms,
-			 NBITS(algorithms), &i)) != 0)
-			return r;
-		snprintf(
-		    k->algorithm, sizeof(k->algorithm), "%s", algorithms[i]);
-	}
-	if ((v[K_USAGE] != NULL &&
-		(r = read_bits(doc, v[K_USAGE], op_names, NBITS(op_names),
-		     &k->usages)) != 0) ||
-	    (v[K_FORMATS] != NULL &&
-		(r = read_bits(doc, v[K_FORMATS], format_names,
-		     NBITS(format_names), &k->formats)) != 0) ||
-	    (v[K_DIGESTS] != NULL &&
-		(r = read_bits(doc, v[K_DIGESTS], digest_names,
-		     NBITS(digest_names), &k->digests)) != 0))
-		return r;
-	if (v[K_SCHEME] != NULL) {
-		if ((r = cfg_yaml_enum(
-			 doc, v[K_SCHEME], schemes, NBITS(schemes), &i)) != 0)
-			return r;
-		k->rsa_scheme = scheme_values[i];
-	}
-	if ((v[K_CERT] != NULL &&
-		(r = cfg_yaml_path(doc, v[K_CERT], k->certificate)) != 0) ||
-	    (v[K_NB] != NULL &&
-		(r = read_time(doc, v[K_NB], &k->not_before)) != 0) ||
-	    (v[K_NA] != NULL &&
-		(r = read_time(doc, v[K_NA], &k->not_after)) != 0))
-		return r;
-	if (k->not_after < k->not_before)
-		return cfg_yaml_error(doc, v[K_NA],
-		    "not_after is earlier than not_before of key '%s'",
-		    k->name);
-	return load_tsa(doc, node, v[K_TSA_POLICY], v[K_ACCURACY], k);
-}
-
-static int
-load_keys(struct cfg_yaml_doc *doc, const struct cfg_yaml_node *node,
-    struct policy *p)
-{
-	const struct cfg_yaml_node *names[SD_MAX_KEYS], *values[SD_MAX_KEYS];
-	size_t i, n;
-	int r;
-
-	if ((r = cfg_yaml_pairs(
-		 doc, node, 1, SD_MAX_KEYS, names, values, &n)) != 0)
-		return r;
-	if ((p->keys = calloc(n, sizeof(*p->keys))) == NULL)
-		return cfg_yaml_error(doc, NULL, "out of memory");
-	for (i = 0; i < n; i++) {
-		if ((r = load_key(doc, names[i], values[i], &p->keys[i])) != 0)
-			return r;
-		p->nkeys = i + 1;
-	}
-	return 0;
-}
 
 /*
  * One of uid/user/gid/group of a match: numbers, or names resolved now,
@@ -465,8 +77,12 @@ add_ids(struct cfg_yaml_doc *doc, const struct cfg_yaml_node *node, int by_name,
 			if (cfg_yaml_str(
 				doc, items[i], 1, name, sizeof(name)) != 0)
 				return SD_ERR_CONFIG;
-			policy_append(text, textlen, "%s%s=%u",
-			    i > 0 ? "," : "", name, id);
+			if (id == (unsigned int)-1) /* unknown here */
+				policy_append(text, textlen, "%s%s=?",
+				    i > 0 ? "," : "", name);
+			else
+				policy_append(text, textlen, "%s%s=%u",
+				    i > 0 ? "," : "", name, id);
 		} else
 			policy_append(
 			    text, textlen, "%s%u", i > 0 ? "," : "", id);
@@ -564,7 +180,7 @@ load_rule(struct cfg_yaml_doc *doc, const struct policy *p,
 
 	rule->line = (unsigned int)cfg_yaml_line(node);
 	rule->column = (unsigned int)cfg_yaml_column(node);
-	rule->ops = OPBIT(POLICY_OP_SIGN);
+	rule->ops = POLICY_OPBIT(POLICY_OP_SIGN);
 	if ((r = cfg_yaml_map(doc, node, keys, K_N, v)) != 0 ||
 	    (r = cfg_yaml_list(doc, v[K_KEYS], 1, SD_MAX_KEYS, items, &n)) != 0)
 		return r;
@@ -582,16 +198,16 @@ load_rule(struct cfg_yaml_doc *doc, const struct policy *p,
 		rule->nkeys = i + 1;
 	}
 	if ((v[K_OPS] != NULL &&
-		(r = read_bits(doc, v[K_OPS], op_names, NBITS(op_names),
-		     &rule->ops)) != 0) ||
+		(r = policy_read_bits(
+		     doc, v[K_OPS], POLICY_BITS_OPS, &rule->ops)) != 0) ||
 	    (v[K_FORMATS] != NULL &&
-		(r = read_bits(doc, v[K_FORMATS], format_names,
-		     NBITS(format_names), &rule->formats)) != 0) ||
+		(r = policy_read_bits(doc, v[K_FORMATS], POLICY_BITS_FORMATS,
+		     &rule->formats)) != 0) ||
 	    (v[K_EVIDENCE] != NULL &&
 		(r = load_evidence_types(doc, v[K_EVIDENCE], rule)) != 0) ||
 	    (v[K_REQUIRE] != NULL &&
-		(r = read_bits(doc, v[K_REQUIRE], require_names,
-		     NBITS(require_names), &rule->require)) != 0))
+		(r = policy_read_bits(doc, v[K_REQUIRE], POLICY_BITS_REQUIRE,
+		     &rule->require)) != 0))
 		return r;
 	/* A rule may narrow what a key allows, never widen it. */
 	for (i = 0; i < rule->nkeys; i++) {
@@ -600,7 +216,7 @@ load_rule(struct cfg_yaml_doc *doc, const struct policy *p,
 			return cfg_yaml_error(doc, v[K_FORMATS],
 			    "format '%s' is not allowed by key '%s' (see its "
 			    "formats)",
-			    first_bit_name(format_names, NBITS(format_names),
+			    policy_bit_name(POLICY_BITS_FORMATS,
 				rule->formats & ~k->formats),
 			    k->name);
 	}
@@ -759,7 +375,7 @@ load_root(struct cfg_yaml_doc *doc, struct policy *p)
 		p->approval_minutes = (unsigned int)n;
 	}
 
-	if ((r = load_keys(doc, v[K_KEYS], p)) != 0 ||
+	if ((r = policy_load_keys(doc, v[K_KEYS], p)) != 0 ||
 	    (r = load_role(doc, p, v[K_CLIENTS], 1, SD_MAX_CLIENTS, 1,
 		 &p->clients)) != 0 ||
 	    (v[K_OFFICERS] != NULL &&
@@ -783,9 +399,11 @@ set_file(struct policy *p, const char *name)
 	snprintf(p->file, sizeof(p->file), "%s", name);
 }
 
-struct policy *
-policy_load_buffer(const char *name, const unsigned char *buf, size_t len,
-    char *errbuf, size_t errlen)
+/* The policy in buf; names elsewhere (fn not NULL): as
+ * cfg_yaml_names_elsewhere says. */
+static struct policy *
+load_buffer(const char *name, const unsigned char *buf, size_t len,
+    cfg_yaml_elsewhere_fn *fn, void *arg, char *errbuf, size_t errlen)
 {
 	struct cfg_yaml_doc *doc;
 	struct policy *p;
@@ -794,6 +412,8 @@ policy_load_buffer(const char *name, const unsigned char *buf, size_t len,
 		name = "(policy)";
 	if ((doc = cfg_yaml_parse(name, buf, len, errbuf, errlen)) == NULL)
 		return NULL;
+	if (fn != NULL)
+		cfg_yaml_names_elsewhere(doc, fn, arg);
 	if ((p = calloc(1, sizeof(*p))) == NULL) {
 		cfg_yaml_error(doc, NULL, "out of memory");
 		goto fail;
@@ -814,8 +434,9 @@ fail:
 	return NULL;
 }
 
-struct policy *
-policy_load(const char *path, char *errbuf, size_t errlen)
+static struct policy *
+load_file(const char *path, cfg_yaml_elsewhere_fn *fn, void *arg, char *errbuf,
+    size_t errlen)
 {
 	unsigned char *buf = NULL;
 	struct policy *p;
@@ -828,10 +449,32 @@ policy_load(const char *path, char *errbuf, size_t errlen)
 	}
 	if (cfg_yaml_read_file(path, &buf, &len, errbuf, errlen) != 0)
 		return NULL;
-	p = policy_load_buffer(path, buf, len, errbuf, errlen);
+	p = load_buffer(path, buf, len, fn, arg, errbuf, errlen);
 	explicit_bzero(buf, len);
 	free(buf);
 	return p;
+}
+
+struct policy *
+policy_load_buffer(const char *name, const unsigned char *buf, size_t len,
+    char *errbuf, size_t errlen)
+{
+	return load_buffer(name, buf, len, NULL, NULL, errbuf, errlen);
+}
+
+struct policy *
+policy_load_elsewhere(const char *path,
+    void (*fn)(const char *kind, const char *name, unsigned long line,
+	unsigned long column, void *arg),
+    void *arg, char *errbuf, size_t errlen)
+{
+	return load_file(path, fn, arg, errbuf, errlen);
+}
+
+struct policy *
+policy_load(const char *path, char *errbuf, size_t errlen)
+{
+	return load_file(path, NULL, NULL, errbuf, errlen);
 }
 
 static void

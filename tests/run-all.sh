@@ -8,7 +8,8 @@
 # integration suite (tests/integration/run.sh BUILD); after all builds,
 # when set, CHECK_VALGRIND_TESTS under valgrind on the first build
 # (tests/integration/valgrind.sh) and the fuzz smoke for CHECK_FUZZ_SECONDS
-# (tests/fuzz/run.sh).  Ends with one line
+# (tests/fuzz/run.sh), and with CHECK_SYSTEMD the package under a booted
+# systemd (tests/container/systemd-check.sh).  Ends with one line
 # that sums the cmocka counts and the integration counts:
 #
 #   N passed, N failed[, N skipped]
@@ -132,6 +133,20 @@ if [ "$unit_only" -eq 0 ] && [ -n "${CHECK_FUZZ_SECONDS:-}" ]; then
 	# shellcheck disable=SC2086 # a list of harness names
 	suite fuzz build-fuzz bash "$root/tests/fuzz/run.sh" build-fuzz \
 		"$CHECK_FUZZ_SECONDS" $CHECK_FUZZ_TARGETS
+fi
+
+# The package under a booted systemd (make check sets CHECK_SYSTEMD):
+# systemd-nspawn needs root, through sudo when not root.
+if [ "$unit_only" -eq 0 ] && [ -n "${CHECK_SYSTEMD:-}" ]; then
+	echo "== systemd-check"
+	if [ "$(id -u)" -eq 0 ]; then
+		suite systemd-check container bash "$root/tests/container/systemd-check.sh"
+	elif sudo -n true 2>/dev/null; then
+		suite systemd-check container sudo -n bash "$root/tests/container/systemd-check.sh"
+	else
+		echo "systemd-check: skipped: systemd-nspawn needs root or sudo"
+		nskip=$((nskip + 1))
+	fi
 fi
 
 if [ -n "$crashed" ]; then

@@ -8,7 +8,7 @@
 # the end, also on failure.
 #
 # BENCH_CLIENTS (32), BENCH_SECONDS (20), BENCH_KEY (demo-ec; demo-rsa is
-# RSA-3072), BENCH_FORMAT (raw, or cms), BENCH_DIGEST (sha256),
+# RSA-3072), BENCH_FORMAT (raw, cms or cades-t), BENCH_DIGEST (sha256),
 # BENCH_CURVE (1,4,16,64,256; empty for none), BENCH_CURVE_SECONDS (5),
 # BENCH_JSON (bench.json).
 if [ -z "${BASH_VERSION:-}" ]; then
@@ -53,9 +53,11 @@ echo "bench: setting up a token and a cluster in $dir"
 hsm_setup "$dir" >/dev/null
 pg_setup "$dir" >/dev/null
 write_config "$dir" "$dir/seald.sock" 0660
-# what a production instance runs with: default checkpoints, quiet log
+# what a production instance runs with: default checkpoints, quiet log;
+# the load tool's clients are one uid, up to 256 of them (the curve)
 sed -i -e 's/^  checkpoint_every: .*/  checkpoint_every: 1000/' \
 	-e 's/^  checkpoint_seconds: .*/  checkpoint_seconds: 60/' \
+	-e 's/^  timeout_seconds: .*/&\n  max_connections_per_uid: 1024/' \
 	-e 's/^  level: info/  level: warn/' -e "s/^  sessions: .*/  sessions: ${BENCH_SESSIONS:-4}/" "$dir/seald.yaml"
 export SOFTHSM2_CONF=$dir/softhsm2.conf
 "$build/seald" migrate -c "$dir/seald.yaml" >>"$dir/seald.log" 2>&1

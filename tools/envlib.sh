@@ -110,11 +110,25 @@ _pg_as() {
 	fi
 }
 
+# _pg_home DIR: the folder that holds the cluster's pg/, pgsock/ and
+# pg.log as the postgres user reaches it: DIR, or where DIR's parent
+# folders keep that user out (root's own home), the folder that DIR/pghome
+# links to (pg_setup makes it in the postgres user's home).  DIR/pg,
+# DIR/pgsock and DIR/pg.log link there too, so that everyone else keeps
+# using DIR's paths.
+_pg_home() {
+	if [ -L "$1/pghome" ]; then
+		readlink "$1/pghome"
+	else
+		printf '%s\n' "$1"
+	fi
+}
+
 _pg_running() {
 	local bin
 	bin=$(pg_bindir) || return 1
 	[ -f "$1/pg/PG_VERSION" ] || return 1
-	_pg_as "$bin/pg_ctl" status -D "$1/pg" >/dev/null 2>&1
+	_pg_as "$bin/pg_ctl" status -D "$(_pg_home "$1")/pg" >/dev/null 2>&1
 }
 
 # pg_conninfo DIR [ROLE]: the libpq conninfo of the database `seald`, as
@@ -129,7 +143,7 @@ pg_conninfo() {
 
 # pg_start DIR: start the cluster in DIR/pg unless it already runs.
 pg_start() {
-	local dir bin
+	local dir bin home
 	dir=$(_envlib_abs "$1") || return 1
 	bin=$(pg_bindir) || return 1
 	if [ ! -f "$dir/pg/PG_VERSION" ]; then
@@ -139,7 +153,8 @@ pg_start() {
 	if _pg_running "$dir"; then
 		return 0
 	fi
-	if ! _pg_as "$bin/pg_ctl" start -D "$dir/pg" -l "$dir/pg.log" -w -t 60 -s \
+	home=$(_pg_home "$dir")
+	if ! _pg_as "$bin/pg_ctl" start -D "$home/pg" -l "$home/pg.log" -w -t 60 -s \
 		>/dev/null; then
 		envlib_err "PostgreSQL did not start (log: $dir/pg.log)"
 		_envlib_tail "$dir/pg.log"
@@ -162,7 +177,7 @@ pg_stop() {
 	if ! _pg_running "$dir"; then
 		return 0
 	fi
-	if ! _pg_as "$bin/pg_ctl" stop -D "$dir/pg" -m "$mode" -w -t 60 -s; then
+	if ! _pg_as "$bin/pg_ctl" stop -D "$(_pg_home "$dir")/pg" -m "$mode" -w -t 60 -s; then
 		envlib_err "PostgreSQL did not stop (log: $dir/pg.log)"
 		return 1
 	fi
@@ -191,7 +206,7 @@ _pg_role() {
 # migrations need no CREATEROLE) get their table rights from the
 # migrations; seald_daemon and seald_verifier log in as their members.
 pg_setup() {
-	local dir bin sock
+	local dir bin sock home
 	dir=$(_envlib_abs "$1") || return 1
 	bin=$(pg_bindir) || return 1
 	sock=$dir/pgsock
@@ -201,26 +216,35 @@ pg_setup() {
 		return 1
 	fi
 	if [ ! -f "$dir/pg/PG_VERSION" ]; then
-		rm -rf "$dir/pg" "$dir/pgsock"
-		mkdir -p "$dir/pg" "$sock" || return 1
-		: >>"$dir/pg.log" || return 1
-		chmod 0700 "$dir/pg" || return 1
-		chmod 0755 "$sock" || return 1
+		rm -rf "$dir/pg" "$dir/pgsock" "$dir/pg.log" "$dir/pghome"
+		home=$dir
 		if _envlib_is_root; then
 			if ! id postgres >/dev/null 2>&1; then
 				envlib_err "user postgres does not exist (run make deps)"
 				return 1
 			fi
 			chmod 0711 "$dir" || return 1
-			chown postgres: "$dir/pg" "$sock" "$dir/pg.log" || return 1
-			if ! _pg_as test -w "$dir/pg" -a -x "$dir/pg"; then
-				envlib_err "user postgres cannot reach $dir: its parent" \
-					"folders must be searchable by others (chmod o+x), or" \
-					"use a folder under /tmp (make run: SEALD_STATE=/tmp/seald-state)"
-				return 1
+			if ! _pg_as test -x "$dir"; then
+				# DIR's parents keep postgres out: the cluster lives in
+				# its home, under a name of DIR's own
+				home=$(getent passwd postgres | cut -d: -f6)/seald-dev/$(printf '%s' "$dir" |
+					sha256sum | cut -c1-16) || return 1
+				rm -rf "$home" && mkdir -p "$home" || return 1
+				chown postgres: "$(dirname "$home")" "$home" || return 1
+				ln -s "$home" "$dir/pghome" &&
+					ln -s "$home/pg" "$dir/pg" &&
+					ln -s "$home/pgsock" "$dir/pgsock" &&
+					ln -s "$home/pg.log" "$dir/pg.log" || return 1
 			fi
 		fi
-		if ! _pg_as "$bin/initdb" -D "$dir/pg" -U postgres -E UTF8 \
+		mkdir -p "$home/pg" "$home/pgsock" || return 1
+		: >>"$home/pg.log" || return 1
+		chmod 0700 "$home/pg" || return 1
+		chmod 0755 "$home/pgsock" || return 1
+		if _envlib_is_root; then
+			chown postgres: "$home/pg" "$home/pgsock" "$home/pg.log" || return 1
+		fi
+		if ! _pg_as "$bin/initdb" -D "$home/pg" -U postgres -E UTF8 \
 			--locale=C --auth-local=trust --auth-host=reject \
 			>"$dir/initdb.log" 2>&1; then
 			envlib_err "initdb failed"
@@ -231,7 +255,7 @@ pg_setup() {
 
 # seald private cluster (tools/envlib.sh): Unix socket only, durable commits.
 listen_addresses = ''
-unix_socket_directories = '${sock//\'/\'\'}'
+unix_socket_directories = '${home//\'/\'\'}/pgsock'
 unix_socket_permissions = 0777
 fsync = on
 synchronous_commit = on
@@ -514,7 +538,12 @@ write_policy() {
 		echo "    label: seald-demo-ec"
 		echo "    algorithm: ec-p256"
 		echo "    certificate: $(_yq "$dir/certs/seald-demo-ec.pem")"
-		echo "    formats: [raw, cms]"
+		if [ -s "$dir/certs/seald-demo-tsa.pem" ]; then
+			echo "    formats: [raw, cms, cades-t]"
+			echo "    tsa_key: demo-tsa       # stamps its cades-t seals"
+		else
+			echo "    formats: [raw, cms]"
+		fi
 		if [ -s "$dir/certs/seald-demo-tsa.pem" ]; then
 			echo "  demo-tsa:"
 			echo "    label: seald-demo-tsa"

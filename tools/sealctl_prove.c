@@ -72,9 +72,9 @@ check_document(const struct ledger_entry *e, const char *doc)
 	if (e->kind != LEDGER_SIGNATURE && e->kind != LEDGER_TIMESTAMP)
 		return fail("--document: the entry is not a signature or a "
 			    "time-stamp");
-	if ((md = md_by_name(e->digest_alg)) == NULL)
+	if ((md = sealctl_md_by_name(e->digest_alg)) == NULL)
 		return fail("--document: unknown digest algorithm");
-	if (hash_file(doc, md, d, &n) != 0)
+	if (sealctl_hash_file(doc, md, d, &n) != 0)
 		return 2;
 	if (n != e->digest_len || memcmp(d, e->digest, n) != 0)
 		return fail("the document's digest is not the entry's digest");
@@ -121,38 +121,29 @@ check(const struct ledger_proof *p, EVP_PKEY *audit, const char *doc)
 }
 
 int
-cmd_ledger_prove(int argc, char **argv)
+sealctl_cmd_ledger_prove(int argc, char **argv)
 {
 	const char *file, *keyfile = NULL, *doc = NULL;
+	const struct sealctl_opt opts[] = {
+		{ "--audit-key", &keyfile, NULL },
+		{ "--document", &doc, NULL },
+	};
 	struct ledger_proof *p;
 	EVP_PKEY *audit = NULL;
 	char err[256];
 	json_t *j = NULL;
-	int i, r = 2;
+	int r = 2;
 
-	if (argc < 1) {
-		fprintf(stderr, "sealctl: ledger prove FILE --audit-key PEM\n");
+	if (sealctl_parse("ledger prove", argc, argv, opts, SEALCTL_NOPTS(opts),
+		&file, 1) != 0)
 		return 2;
-	}
-	file = argv[0];
-	for (i = 1; i + 1 < argc; i += 2) {
-		if (strcmp(argv[i], "--audit-key") == 0)
-			keyfile = argv[i + 1];
-		else if (strcmp(argv[i], "--document") == 0)
-			doc = argv[i + 1];
-		else
-			break;
-	}
-	if (i != argc || keyfile == NULL) {
-		fprintf(stderr,
-		    "sealctl: ledger prove FILE --audit-key PEM "
-		    "[--document FILE]\n");
-		return 2;
-	}
+	if (file == NULL || keyfile == NULL)
+		return sealctl_usage_error(
+		    "ledger prove", "give the proof FILE and --audit-key PEM");
 	if ((p = malloc(sizeof(*p))) == NULL)
 		return 2;
-	if ((audit = read_audit_key(keyfile)) == NULL || !file_small(file) ||
-	    (j = load(file)) == NULL)
+	if ((audit = sealctl_read_audit_key(keyfile)) == NULL ||
+	    !file_small(file) || (j = load(file)) == NULL)
 		goto out;
 	if (ledger_json_read_proof(j, p, err, sizeof(err)) != 0) {
 		fprintf(stderr, "sealctl: %s: %s\n", file, err);

@@ -24,40 +24,41 @@ struct stamp_opts {
 static int
 parse(int argc, char **argv, struct stamp_opts *o)
 {
-	int i;
+	const struct sealctl_opt opts[] = {
+		{ "--digest-alg", &o->alg, NULL },
+		{ "--policy", &o->policy, NULL },
+		{ "--out", &o->out, NULL },
+		{ "--tsa-cert", &o->tsa_cert, NULL },
+		{ "--no-cert", NULL, &o->no_cert },
+	};
 
 	memset(o, 0, sizeof(*o));
 	o->alg = "sha256";
-	for (i = 0; i < argc; i++) {
-		const char **dst = NULL;
-
-		if (strcmp(argv[i], "--digest-alg") == 0)
-			dst = &o->alg;
-		else if (strcmp(argv[i], "--policy") == 0)
-			dst = &o->policy;
-		else if (strcmp(argv[i], "--out") == 0)
-			dst = &o->out;
-		else if (strcmp(argv[i], "--tsa-cert") == 0)
-			dst = &o->tsa_cert;
-		else if (strcmp(argv[i], "--no-cert") == 0) {
-			o->no_cert = 1;
-			continue;
-		} else if (argv[i][0] != '-' && o->file == NULL) {
-			o->file = argv[i];
-			continue;
-		}
-		if (dst == NULL || i + 1 >= argc)
-			return -1;
-		*dst = argv[++i];
-	}
-	return o->file != NULL && md_by_name(o->alg) != NULL ? 0 : -1;
+	if (sealctl_parse("timestamp", argc, argv, opts, SEALCTL_NOPTS(opts),
+		&o->file, 1) != 0)
+		return 2;
+	if (o->file == NULL)
+		return sealctl_usage_error(
+		    "timestamp", "give the FILE to stamp");
+	if (sealctl_md_by_name(o->alg) == NULL)
+		return sealctl_usage_error("timestamp",
+		    "--digest-alg is sha256, sha384 or sha512, not \"%.40s\"",
+		    o->alg);
+	return 0;
 }
 
-/* Check resp against the request der (and the TSA, with a certificate
- * file: the signer, or its CA, which must then be in the token); 0 when
- * it holds, else -1 with the reason on stderr. */
+/*
+ * Check resp against the request der: version, imprint, nonce and the
+ * policy asked for; with a certificate file, also the token's signature
+ * and signer (that certificate, or one it issued, which must then be in
+ * the token).  0 when it holds, else -1 with the reason on stderr.
+ * OpenSSL's context from a request also asks for the signer
+ * (TS_VFY_SIGNER), which cannot be checked without a certificate: the
+ * flags are set here, what is checked and nothing else.
+ */
 static int
-check_reply(TS_RESP *resp, const uint8_t *der, size_t len, const char *tsa_cert)
+check_reply(
+    TS_RESP *resp, const uint8_t *der, size_t len, const struct stamp_opts *o)
 {
 	const unsigned char *p = der;
 	TS_REQ *rq = d2i_TS_REQ(NULL, &p, (long)len);
@@ -65,21 +66,24 @@ check_reply(TS_RESP *resp, const uint8_t *der, size_t len, const char *tsa_cert)
 	    rq != NULL ? TS_REQ_to_TS_VERIFY_CTX(rq, NULL) : NULL;
 	STACK_OF(X509) *certs = NULL;
 	X509_STORE *st;
-	int ok = 0;
+	int ok = 0, flags = TS_VFY_VERSION | TS_VFY_IMPRINT | TS_VFY_NONCE;
 
-	if (ctx != NULL && tsa_cert != NULL) {
-		if ((st = sealctl_trust(tsa_cert, &certs)) == NULL)
+	if (o->policy != NULL)
+		flags |= TS_VFY_POLICY;
+	if (ctx != NULL && o->tsa_cert != NULL) {
+		if ((st = sealctl_trust(o->tsa_cert, &certs)) == NULL)
 			goto out;
 		TS_VERIFY_CTX_set_store(ctx, st);    /* owned by ctx */
 		TS_VERIFY_CTX_set_certs(ctx, certs); /* for tokens without */
-		TS_VERIFY_CTX_add_flags(ctx, TS_VFY_SIGNATURE | TS_VFY_SIGNER);
+		flags |= TS_VFY_SIGNATURE | TS_VFY_SIGNER;
 	}
-	/* version, imprint, nonce and any policy asked for */
+	if (ctx != NULL)
+		TS_VERIFY_CTX_set_flags(ctx, flags);
 	ok = ctx != NULL && TS_RESP_verify_response(ctx, resp) == 1;
 	if (!ok)
 		fprintf(stderr,
 		    "sealctl: the reply does not answer this request%s\n",
-		    tsa_cert != NULL ? " or is not signed by that TSA" : "");
+		    o->tsa_cert != NULL ? " or is not signed by that TSA" : "");
 out:
 	TS_VERIFY_CTX_free(ctx);
 	TS_REQ_free(rq);
@@ -103,7 +107,7 @@ print_token(TS_RESP *resp, const char *out)
 }
 
 int
-cmd_timestamp(const char *sock, int argc, char **argv)
+sealctl_cmd_timestamp(const char *sock, int argc, char **argv)
 {
 	struct stamp_opts o;
 	struct sealctl_buf b = { NULL, 0, 0 };
@@ -117,19 +121,18 @@ cmd_timestamp(const char *sock, int argc, char **argv)
 	long status = 0;
 	int r = 2;
 
-	if (parse(argc, argv, &o) != 0) {
-		sealctl_usage();
+	if (parse(argc, argv, &o) != 0)
 		return 2;
-	}
 	if (o.out == NULL) {
 		snprintf(outbuf, sizeof(outbuf), "%s.tsr", o.file);
 		o.out = outbuf;
 	}
-	if (hash_file(o.file, md_by_name(o.alg), dg, &dlen) != 0 ||
+	if (sealctl_hash_file(o.file, sealctl_md_by_name(o.alg), dg, &dlen) !=
+		0 ||
 	    RAND_bytes((unsigned char *)&nonce, sizeof(nonce)) != 1)
 		return 2;
 	nonce = (nonce >> 1) | 1; /* positive, never 0 */
-	if (tsa_req_build(EVP_MD_get_type(md_by_name(o.alg)), dg, dlen,
+	if (tsa_req_build(EVP_MD_get_type(sealctl_md_by_name(o.alg)), dg, dlen,
 		o.policy, nonce, !o.no_cert, &der, &len) != 0) {
 		fprintf(stderr,
 		    "sealctl: cannot build the request (policy "
@@ -159,10 +162,13 @@ cmd_timestamp(const char *sock, int argc, char **argv)
 		BIO_free(err);
 		goto out;
 	}
-	if (check_reply(resp, der, len, o.tsa_cert) != 0 ||
+	if (check_reply(resp, der, len, &o) != 0 ||
 	    sealctl_write_file(o.out, b.p, b.len) != 0)
 		goto out;
 	print_token(resp, o.out);
+	if (o.tsa_cert == NULL)
+		printf("signature: not checked (--tsa-cert names the TSA's "
+		       "certificate)\n");
 	r = 0;
 out:
 	TS_RESP_free(resp);

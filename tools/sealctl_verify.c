@@ -22,32 +22,6 @@
 
 #define EVIDENCE_MAX (1024 * 1024) /* bytes of a signature file */
 
-X509_STORE *
-sealctl_trust(const char *path, STACK_OF(X509) * *certs)
-{
-	X509_STORE *st = X509_STORE_new();
-	STACK_OF(X509) *sk = sk_X509_new_null();
-	BIO *in = BIO_new_file(path, "r");
-	X509 *x;
-
-	while (st != NULL && sk != NULL && in != NULL &&
-	    (x = PEM_read_bio_X509(in, NULL, NULL, NULL)) != NULL) {
-		if (X509_STORE_add_cert(st, x) != 1 || sk_X509_push(sk, x) <= 0)
-			X509_free(x);
-	}
-	BIO_free(in);
-	if (sk_X509_num(sk) <= 0) {
-		fprintf(stderr, "sealctl: %s: no PEM certificate\n", path);
-		X509_STORE_free(st);
-		sk_X509_pop_free(sk, X509_free);
-		return NULL;
-	}
-	/* the signer's own certificate may be the anchor */
-	X509_STORE_set_flags(st, X509_V_FLAG_PARTIAL_CHAIN);
-	*certs = sk;
-	return st;
-}
-
 /* A whole small file into memory (at most EVIDENCE_MAX bytes). */
 static unsigned char *
 slurp(const char *path, size_t *len)
@@ -75,7 +49,7 @@ slurp(const char *path, size_t *len)
 static int
 verify_sig(const char *doc, const char *sigfile, X509 *cert, const char *alg)
 {
-	const EVP_MD *md = md_by_name(alg);
+	const EVP_MD *md = sealctl_md_by_name(alg);
 	EVP_PKEY *pk = X509_get0_pubkey(cert);
 	uint8_t dg[64];
 	size_t dlen, slen;
@@ -83,7 +57,8 @@ verify_sig(const char *doc, const char *sigfile, X509 *cert, const char *alg)
 	EVP_PKEY_CTX *c;
 	int pss, ok = 0;
 
-	if (md == NULL || pk == NULL || hash_file(doc, md, dg, &dlen) != 0 ||
+	if (md == NULL || pk == NULL ||
+	    sealctl_hash_file(doc, md, dg, &dlen) != 0 ||
 	    (sig = slurp(sigfile, &slen)) == NULL)
 		return 2;
 	for (pss = 0; pss < 2 && !ok; pss++) {
@@ -114,16 +89,19 @@ verify_sig(const char *doc, const char *sigfile, X509 *cert, const char *alg)
 	return ok ? 0 : 1;
 }
 
-/* A detached CMS seal of the document, its signer chaining to st. */
+/* A detached CMS seal of the document, its signer chaining to st, and
+ * its signature time-stamp if it has one (CAdES-B-T), its TSA chaining
+ * to the certificates of tsa_certs. */
 static int
-verify_cms(const char *doc, const char *file, X509_STORE *st)
+verify_cms(
+    const char *doc, const char *file, X509_STORE *st, const char *tsa_certs)
 {
 	size_t len;
 	unsigned char *der = slurp(file, &len);
 	const unsigned char *p = der;
 	CMS_ContentInfo *cms = NULL;
 	BIO *in = NULL;
-	int ok = 0;
+	int ok = 0, r;
 
 	if (der == NULL)
 		return 2;
@@ -136,10 +114,11 @@ verify_cms(const char *doc, const char *file, X509_STORE *st)
 	    ok ? "OK"
 	       : "FAILED: not a valid seal of the document by a certificate of "
 		 "that file");
+	r = ok ? sealctl_verify_stamps(cms, tsa_certs) : 1;
 	BIO_free(in);
 	CMS_ContentInfo_free(cms);
 	free(der);
-	return ok ? 0 : 1;
+	return r;
 }
 
 /* A TimeStampResp (or a bare token) over the document, its signer
@@ -195,46 +174,39 @@ out:
 }
 
 int
-cmd_verify(int argc, char **argv)
+sealctl_cmd_verify(int argc, char **argv)
 {
 	const char *doc = NULL, *certfile = NULL, *sig = NULL, *cms = NULL;
-	const char *tsr = NULL, *alg = "sha256";
+	const char *tsr = NULL, *alg = "sha256", *tsa_certs = NULL;
+	const struct sealctl_opt opts[] = {
+		{ "--file", &doc, NULL },
+		{ "--cert", &certfile, NULL },
+		{ "--sig", &sig, NULL },
+		{ "--cms", &cms, NULL },
+		{ "--tsr", &tsr, NULL },
+		{ "--digest-alg", &alg, NULL },
+		{ "--tsa-cert", &tsa_certs, NULL },
+	};
 	STACK_OF(X509) *certs = NULL;
 	X509_STORE *st;
-	int i, r;
+	int r;
 
-	for (i = 0; i < argc; i++) {
-		const char **dst = NULL;
-
-		if (strcmp(argv[i], "--file") == 0)
-			dst = &doc;
-		else if (strcmp(argv[i], "--cert") == 0)
-			dst = &certfile;
-		else if (strcmp(argv[i], "--sig") == 0)
-			dst = &sig;
-		else if (strcmp(argv[i], "--cms") == 0)
-			dst = &cms;
-		else if (strcmp(argv[i], "--tsr") == 0)
-			dst = &tsr;
-		else if (strcmp(argv[i], "--digest-alg") == 0)
-			dst = &alg;
-		if (dst == NULL || i + 1 >= argc) {
-			sealctl_usage();
-			return 2;
-		}
-		*dst = argv[++i];
-	}
-	if (doc == NULL || certfile == NULL ||
-	    (sig != NULL) + (cms != NULL) + (tsr != NULL) != 1) {
-		sealctl_usage();
+	if (sealctl_parse(
+		"verify", argc, argv, opts, SEALCTL_NOPTS(opts), NULL, 0) != 0)
 		return 2;
-	}
+	if (doc == NULL || certfile == NULL)
+		return sealctl_usage_error(
+		    "verify", "--file DOC and --cert PEM are required");
+	if ((sig != NULL) + (cms != NULL) + (tsr != NULL) != 1)
+		return sealctl_usage_error(
+		    "verify", "give one of --sig, --cms and --tsr");
 	if ((st = sealctl_trust(certfile, &certs)) == NULL)
 		return 2;
 	/* a raw signature: the file's first certificate is the signer */
-	r = sig != NULL   ? verify_sig(doc, sig, sk_X509_value(certs, 0), alg)
-	    : cms != NULL ? verify_cms(doc, cms, st)
-			  : verify_tsr(doc, tsr, st, certs);
+	r = sig != NULL ? verify_sig(doc, sig, sk_X509_value(certs, 0), alg)
+	    : cms != NULL
+	    ? verify_cms(doc, cms, st, tsa_certs != NULL ? tsa_certs : certfile)
+	    : verify_tsr(doc, tsr, st, certs);
 	X509_STORE_free(st);
 	sk_X509_pop_free(certs, X509_free);
 	return r;

@@ -8,9 +8,12 @@
  *   (empty or missing)   forward everything
  *   CKR_NAME             return that error (CKR_SESSION_HANDLE_INVALID,
  *                        CKR_DEVICE_REMOVED, CKR_TOKEN_NOT_PRESENT,
- *                        CKR_GENERAL_ERROR, CKR_DEVICE_ERROR)
+ *                        CKR_GENERAL_ERROR, CKR_DEVICE_ERROR,
+ *                        CKR_FUNCTION_FAILED)
  *   once CKR_NAME        the same, once; the file is emptied after
  *   hang                 block until the file changes (at most 60 s)
+ * With $SEALD_FAULT_NO_DATA set, C_CreateObject refuses data objects
+ * (CKO_DATA) with CKR_TEMPLATE_INCONSISTENT: a token that keeps none.
  * The real module is $SEALD_FAULT_MODULE (default: SoftHSM's).
  * Test code only: never installed, never linked into seald.
  */
@@ -39,6 +42,7 @@ static const struct {
 	{ "CKR_TOKEN_NOT_PRESENT", CKR_TOKEN_NOT_PRESENT },
 	{ "CKR_GENERAL_ERROR", CKR_GENERAL_ERROR },
 	{ "CKR_DEVICE_ERROR", CKR_DEVICE_ERROR },
+	{ "CKR_FUNCTION_FAILED", CKR_FUNCTION_FAILED },
 };
 
 /* Read the command: 0 = none, else the CK_RV; *hang set for "hang". */
@@ -133,6 +137,20 @@ f_sign(CK_SESSION_HANDLE s, CK_BYTE_PTR in, CK_ULONG inlen, CK_BYTE_PTR out,
 	return real->C_Sign(s, in, inlen, out, outlen);
 }
 
+static CK_RV
+f_create_object(
+    CK_SESSION_HANDLE s, CK_ATTRIBUTE_PTR t, CK_ULONG n, CK_OBJECT_HANDLE_PTR o)
+{
+	CK_ULONG i;
+
+	for (i = 0; getenv("SEALD_FAULT_NO_DATA") != NULL && i < n; i++)
+		if (t[i].type == CKA_CLASS &&
+		    t[i].ulValueLen == sizeof(CK_OBJECT_CLASS) &&
+		    *(CK_OBJECT_CLASS *)t[i].pValue == CKO_DATA)
+			return CKR_TEMPLATE_INCONSISTENT;
+	return real->C_CreateObject(s, t, n, o);
+}
+
 CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list);
 
 CK_RV
@@ -155,6 +173,7 @@ C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list)
 		ours.C_OpenSession = f_open_session;
 		ours.C_SignInit = f_sign_init;
 		ours.C_Sign = f_sign;
+		ours.C_CreateObject = f_create_object;
 	}
 	pthread_mutex_unlock(&lock);
 	*list = &ours;

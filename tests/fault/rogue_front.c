@@ -21,21 +21,42 @@
  *   listen          pass the listening socket off as a client's; answer
  *                   "ended" when the core ends the channel for it (and
  *                   exit), "kept" when it did not within 5 s
+ *   escape WAY      under seald's own filter (sandbox.h, loaded once),
+ *                   try one WAY to reach another process (the core, the
+ *                   peer of the channel): answer "done" when the call
+ *                   went through, "refused ERRNO" when it failed; the
+ *                   filter may kill the rogue instead (the client reads
+ *                   nothing)
+ *   arm SIG         as a front that got out of its filter: make the
+ *                   kernel send the core SIG (HUP or TERM) on every new
+ *                   connection (F_SETOWN, F_SETSIG, O_ASYNC on the
+ *                   service socket), answer "armed", and serve on
+ *   quit            answer "bye" and exit
+ *   forge           write to its log (stdout) a line made to look like the
+ *                   core's ("... seald[CORE] info reload_locked: policy
+ *                   reloaded from /forged"), one with a carriage return in
+ *                   it, one of 3,000 bytes; answer "forged"
  *   GET ...         (an HTTP request: seald_start's /healthz) 200
  *
  * Its output goes to seald's log, as a front's does.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "err.h"
-#include "fcmsg.h"
+#include "proto.h"
+#include "req_json.h"
+#include "sandbox.h"
 #include "sign_req.h"
 
 #define SERVICE_FD 3
@@ -45,6 +66,7 @@
 
 static uint8_t in[WIRE_MSG_MAX];
 static uint64_t next_conn, next_req;
+static pid_t core; /* (read before any filter) */
 
 static void
 die(const char *what)
@@ -55,12 +77,12 @@ die(const char *what)
 }
 
 static void
-send_to_core(const struct fc_msg *m, int fd)
+send_to_core(const struct proto_msg *m, int fd)
 {
 	static uint8_t buf[4096];
 	size_t len;
 
-	if (fc_encode(m, buf, sizeof(buf), &len) != 0 ||
+	if (proto_encode(m, buf, sizeof(buf), &len) != 0 ||
 	    wire_send(CORE_FD, buf, len, fd) != 0)
 		die("cannot send to the core");
 }
@@ -69,16 +91,16 @@ send_to_core(const struct fc_msg *m, int fd)
 static unsigned int
 reply_status(void)
 {
-	struct fc_msg m;
+	struct proto_msg m;
 	size_t len;
 	int fd = -1;
 
 	for (;;) {
 		if (wire_recv(CORE_FD, in, sizeof(in), &len, &fd) != 0)
 			return 0;
-		if (fd >= 0 || fc_decode(in, len, &m) != 0)
+		if (proto_decode(in, len, PROTO_TO_FRONT, fd >= 0, &m) != 0)
 			die("a bad message from the core");
-		if (m.type == FC_REPLY)
+		if (m.type == PROTO_REPLY)
 			return m.status;
 	}
 }
@@ -86,10 +108,10 @@ reply_status(void)
 static uint64_t
 conn_open(int client)
 {
-	struct fc_msg m;
+	struct proto_msg m;
 
 	memset(&m, 0, sizeof(m));
-	m.type = FC_CONN;
+	m.type = PROTO_CONN;
 	m.conn = ++next_conn;
 	send_to_core(&m, client);
 	return m.conn;
@@ -98,13 +120,13 @@ conn_open(int client)
 static void
 ask_sign(uint64_t conn, const struct sign_req *sr)
 {
-	struct fc_msg m;
+	struct proto_msg m;
 
 	memset(&m, 0, sizeof(m));
-	m.type = FC_REQ;
+	m.type = PROTO_REQ;
 	m.conn = conn;
 	m.req = ++next_req;
-	m.rq.route = CORE_SIGN;
+	m.rq.route = PROTO_SIGN;
 	m.rq.u.sign = *sr;
 	send_to_core(&m, -1);
 }
@@ -138,7 +160,7 @@ decode(const char *json, struct sign_req *sr)
 {
 	char msg[200];
 
-	if (sign_req_decode(json, strlen(json), sr, msg, sizeof(msg)) == 0)
+	if (req_json_sign(json, strlen(json), sr, msg, sizeof(msg)) == 0)
 		return 0;
 	printf("rogue: bad JSON: %s\n", msg);
 	return -1;
@@ -242,6 +264,120 @@ listen_as_client(int client)
 	tell(client, "kept\n");
 }
 
+/* The core: the parent of this front's keeper (read before any filter,
+ * as a front could: /proc/PID/stat's fourth field). */
+static pid_t
+core_pid(void)
+{
+	char path[64], buf[512], *p, *end;
+	long ppid = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)getppid());
+	if ((f = fopen(path, "r")) == NULL ||
+	    fgets(buf, sizeof(buf), f) == NULL)
+		die("cannot read the keeper's stat");
+	fclose(f);
+	/* "PID (NAME) STATE PPID ...": after the name's ')', a state */
+	if ((p = strrchr(buf, ')')) == NULL || p[1] != ' ' || p[2] == '\0' ||
+	    p[3] != ' ' || (ppid = strtol(p + 4, &end, 10)) <= 1 || *end != ' ')
+		die("no core above the keeper");
+	return (pid_t)ppid;
+}
+
+/* One way to signal pid; the call's result. */
+static long
+try_way(const char *way, pid_t pid)
+{
+	struct f_owner_ex ox = { F_OWNER_PID, pid };
+	int on = 1, p = (int)pid;
+
+	if (strcmp(way, "setown") == 0)
+		return fcntl(SERVICE_FD, F_SETOWN, pid);
+	if (strcmp(way, "setown-ex") == 0)
+		return fcntl(SERVICE_FD, F_SETOWN_EX, &ox);
+	if (strcmp(way, "setsig") == 0)
+		return fcntl(SERVICE_FD, F_SETSIG, SIGHUP);
+	if (strcmp(way, "async") == 0)
+		return fcntl(SERVICE_FD, F_SETFL, O_NONBLOCK | O_ASYNC);
+	if (strcmp(way, "fiosetown") == 0)
+		return ioctl(SERVICE_FD, FIOSETOWN, &p);
+	if (strcmp(way, "fioasync") == 0)
+		return ioctl(SERVICE_FD, FIOASYNC, &on);
+	if (strcmp(way, "kill") == 0)
+		return kill(pid, SIGHUP);
+	if (strcmp(way, "tgkill") == 0)
+		return syscall(SYS_tgkill, pid, pid, SIGHUP);
+	if (strcmp(way, "sigqueue") == 0)
+		return sigqueue(pid, SIGHUP, (union sigval){ 0 });
+	if (strcmp(way, "pidfd") == 0)
+		return syscall(SYS_pidfd_open, pid, 0);
+	if (strcmp(way, "socket") == 0)
+		return socket(AF_UNIX, SOCK_STREAM, 0);
+	errno = EINVAL;
+	return -2;
+}
+
+static void
+escape(int client, const char *way)
+{
+	static int sandboxed;
+	char buf[64];
+	long r;
+
+	if (!sandboxed && sandbox_front(0) != 0) {
+		tell(client, "no sandbox\n");
+		return;
+	}
+	sandboxed = 1;
+	errno = 0;
+	r = try_way(way, core);
+	if (r >= 0) {
+		tell(client, "done\n");
+		return;
+	}
+	if (r == -2)
+		snprintf(buf, sizeof(buf), "unknown way\n");
+	else
+		snprintf(buf, sizeof(buf), "refused %d\n", errno);
+	tell(client, buf);
+}
+
+/* A front out of its filter arms the service socket against the core. */
+static void
+arm(int client, const char *sig)
+{
+	int fl = fcntl(SERVICE_FD, F_GETFL);
+	int signo = strcmp(sig, "TERM") == 0 ? SIGTERM : SIGHUP;
+
+	if (fcntl(SERVICE_FD, F_SETOWN, core) != 0 ||
+	    fcntl(SERVICE_FD, F_SETSIG, signo) != 0 ||
+	    fcntl(SERVICE_FD, F_SETFL, fl | O_ASYNC) != 0) {
+		tell(client, "cannot arm\n");
+		return;
+	}
+	tell(client, "armed\n");
+}
+
+/* Lines on its log that would pass for the core's. */
+static void
+forge(int client)
+{
+	char big[3001];
+
+	printf("2026-01-01T00:00:00.000Z seald[%d] info reload_locked: policy "
+	       "reloaded from /forged\n",
+	    (int)core);
+	printf("half a line\r2026-01-01T00:00:00.000Z seald[%d] error x: "
+	       "forged after a carriage return\n",
+	    (int)core);
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	printf("%s\n", big);
+	fflush(stdout);
+	tell(client, "forged\n");
+}
+
 /* The next client: the service socket is non-blocking (seald makes it
  * so for libmicrohttpd), so wait for one rather than take EAGAIN for an
  * error. */
@@ -264,11 +400,16 @@ int
 main(void)
 {
 	static char line[LINE_MAX_];
+	struct proto_msg hello;
 	char *arg, *end;
 	long n;
 	int client;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	core = core_pid();
+	memset(&hello, 0, sizeof(hello));
+	hello.type = PROTO_SERVING; /* as a front says once it serves */
+	send_to_core(&hello, -1);
 	for (;;) {
 		if ((client = next_client()) < 0)
 			die("accept failed");
@@ -285,6 +426,15 @@ main(void)
 				deaf(client, n, *end == ' ' ? end + 1 : "");
 			} else if (strcmp(line, "listen") == 0) {
 				listen_as_client(client);
+			} else if (strncmp(line, "escape ", 7) == 0) {
+				escape(client, arg);
+			} else if (strncmp(line, "arm ", 4) == 0) {
+				arm(client, arg);
+			} else if (strcmp(line, "forge") == 0) {
+				forge(client);
+			} else if (strcmp(line, "quit") == 0) {
+				tell(client, "bye\n");
+				exit(0);
 			} else if (strncmp(line, "GET ", 4) == 0) {
 				tell(client,
 				    "HTTP/1.1 200 OK\r\nContent-Length: "

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sign_req.h"
+#include "req_json.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -30,12 +30,12 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct sign_req r;
-	struct stamp_req t;
+	struct req_json_stamp t;
 	uint8_t h[SD_HASH_LEN];
 	char msg[200];
 
 	memset(msg, 'x', sizeof(msg));
-	if (sign_req_decode((const char *)data, size, &r, msg, sizeof(msg)) ==
+	if (req_json_sign((const char *)data, size, &r, msg, sizeof(msg)) ==
 	    0) {
 		if ((unsigned int)r.digest_alg >= 4 || r.digest_alg == 0 ||
 		    r.digest_len != lens[r.digest_alg] ||
@@ -49,8 +49,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else
 		message_ok(msg, sizeof(msg));
 	memset(msg, 'x', sizeof(msg));
-	if (sign_req_stamp_decode(
-		(const char *)data, size, &t, msg, sizeof(msg)) == 0) {
+	if (req_json_stamp((const char *)data, size, &t, msg, sizeof(msg)) ==
+	    0) {
 		if ((unsigned int)t.digest_alg >= 4 || t.digest_alg == 0 ||
 		    t.digest_len != lens[t.digest_alg])
 			__builtin_trap();

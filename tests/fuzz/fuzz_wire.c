@@ -15,7 +15,8 @@
 #include <jansson.h>
 
 #include "b64.h"
-#include "fcmsg.h"
+#include "proto.h"
+#include "req_json.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -45,7 +46,7 @@ same_as_json(const struct sign_req *r)
 		__builtin_trap();
 	if ((body = json_dumps(o, JSON_COMPACT)) == NULL)
 		__builtin_trap();
-	if (sign_req_decode(body, strlen(body), &back, msg, sizeof(msg)) != 0 ||
+	if (req_json_sign(body, strlen(body), &back, msg, sizeof(msg)) != 0 ||
 	    memcmp(&back, r, sizeof(back)) != 0)
 		__builtin_trap();
 	free(body);
@@ -55,16 +56,21 @@ same_as_json(const struct sign_req *r)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct fc_msg m;
+	struct proto_msg m;
 	size_t len;
 	int sign;
 
-	if (fc_decode(data, size, &m) != 0)
+	/* as the core receives it (with a socket, or not), or as the front
+	 * does; what decodes must encode back to the same bytes */
+	if (proto_decode(data, size, PROTO_TO_CORE, 0, &m) != 0 &&
+	    proto_decode(data, size, PROTO_TO_CORE, 1, &m) != 0 &&
+	    proto_decode(data, size, PROTO_TO_FRONT, 0, &m) != 0)
 		return 0;
-	sign = m.type == FC_REQ && m.rq.route == CORE_SIGN && m.rq.refused == 0;
+	sign = m.type == PROTO_REQ && m.rq.route == PROTO_SIGN &&
+	    m.rq.refused == 0;
 
 	if ((sign && sign_req_check(&m.rq.u.sign) != 0) ||
-	    fc_encode(&m, again, sizeof(again), &len) != 0 || len != size ||
+	    proto_encode(&m, again, sizeof(again), &len) != 0 || len != size ||
 	    memcmp(again, data, size) != 0)
 		__builtin_trap();
 	if (sign)

@@ -141,6 +141,17 @@ _it_switch() {
 	fi
 }
 
+# as_root CMD...: run CMD as root (sudo -n when not root): seald's
+# processes are not dumpable, so even the user they run as may not read
+# their /proc/PID/maps, exe or fd.  Non-zero when neither is possible.
+as_root() {
+	if [ "$(id -u)" -eq 0 ]; then
+		"$@"
+	else
+		sudo -n "$@"
+	fi
+}
+
 # as_user USER CMD...: run CMD as USER (needs root or password-less sudo;
 # skips the case and returns 1 otherwise).
 as_user() {
@@ -175,7 +186,10 @@ LEDGER_HASH_SQL="sha256('\\x7365616c642d6c65646765722d763100'::bytea
        || pg_temp.s(request_id) || pg_temp.b(request_hash) || pg_temp.s(key_name)
        || int8send(key_version::bigint) || pg_temp.s(algorithm) || pg_temp.s(digest_alg)
        || pg_temp.b(digest) || pg_temp.s(format) || pg_temp.b(signature) || pg_temp.s(evidence_type)
-       || pg_temp.s(evidence_ref) || pg_temp.b(policy_hash)
+       || pg_temp.s(evidence_ref)
+       || case when format = 'cades-t' then pg_temp.s(tsa_policy) || pg_temp.b(tsa_serial)
+          else ''::bytea end
+       || pg_temp.b(policy_hash)
      when kind = 'timestamp' then
        pg_temp.s(client) || int8send(client_uid) || int8send(client_pid)
        || pg_temp.b(request_hash) || pg_temp.s(key_name)
@@ -260,6 +274,18 @@ http_req() {
 	[ "$HTTP_CODE" != 000 ]
 }
 
+# await_ready STATUS SECONDS: GET /readyz until it answers STATUS, for at
+# most SECONDS; 1 when it did not (its last answer in IT_BODY).
+await_ready() {
+	local end=$((SECONDS + $2))
+	while :; do
+		http_req GET /readyz
+		[ "$HTTP_CODE" = "$1" ] && return 0
+		[ "$SECONDS" -lt "$end" ] || return 1
+		sleep 0.1
+	done
+}
+
 # admin_req [-u USER] METHOD PATH [BODY]: http_req on the admin socket.
 admin_req() {
 	IT_HTTP_SOCK=$IT_DIR/admin.sock http_req "$@"
@@ -319,6 +345,17 @@ expect_refused_start() {
 	elif ! grep -q -- "$3" <<<"$out"; then
 		fail "message: $(grep -m1 -i 'ledger\|error' <<<"$out")"
 	fi
+}
+
+# clock_unsynced: the kernel's word (adjtimex) is that the clock is not
+# synchronized: 5 is TIME_ERROR; -1, where a container's filter refuses the
+# call, which seald takes as unsynchronized too (it cannot vouch for the
+# clock).  Prints the state, for a note when it is synchronized.
+clock_unsynced() {
+	local state
+	state=$(python3 -c 'import ctypes; b = ctypes.create_string_buffer(512); print(ctypes.CDLL(None).adjtimex(b))')
+	printf '%s\n' "$state"
+	[ "$state" = 5 ] || [ "$state" = -1 ]
 }
 
 policy_rows() { psql_q "select count(*) from ledger_entries where instance = 'demo-1' and kind = 'policy'"; }

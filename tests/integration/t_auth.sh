@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # t_auth.sh — callers are identified by SO_PEERCRED: a uid that is no
-# client gets 401 before its body is read, on every endpoint but the
-# health checks; a listed client of another uid is recorded as itself.
+# client or auditor gets 401 as it connects, before seald reads a byte
+# from it, on every endpoint; a listed client of another uid is recorded
+# as itself.
 
 need_seald || return 0
 d=$(digest_b64 sha256 "auth")
@@ -35,11 +36,27 @@ else
 	[ "$out" = 401 ] || fail "admin socket: got '$out' (the daemon waited for the body?)"
 fi
 
-tid "health checks answer any caller that can connect"
-if http_req -u "$IT_UNKNOWN_USER" GET /healthz; then
-	expect_code 200 "healthz as nobody"
-	http_req -u "$IT_UNKNOWN_USER" GET /readyz
-	expect_code 200 "readyz as nobody"
+tid "a stranger is answered 401 and disconnected at connect, without a word"
+if ! _it_can_switch; then
+	skip "needs root or sudo"
+else
+	# connect and send nothing: the 401 and the end come anyway, at once
+	# (a copy other uids can read: the tree may be in a home)
+	install -m 0644 "$IT_ROOT/tests/integration/hostile.py" "$IT_DIR/hostile.py"
+	out=$(cd / && _it_switch "$IT_UNKNOWN_USER" python3 "$IT_DIR/hostile.py" \
+	    answer "$IT_SOCK" 2>&1)
+	case "$out" in
+	"HTTP/1.1 401 Unauthorized "*) note "answered and closed in ${out##* } ms" ;;
+	*) fail "a silent stranger got: $out" ;;
+	esac
+	[ "${out##* }" -lt 1000 ] 2>/dev/null || fail "the stranger waited ${out##* } ms"
+	http_req -u "$IT_UNKNOWN_USER" GET /healthz
+	expect_code 401 "healthz as nobody (health is for clients and auditors)"
+	m=$(curl -s --max-time 5 --unix-socket "$IT_SOCK" http://localhost/metrics)
+	grep -Eq '^seald_connections_refused_total\{reason="unknown_caller"\} [1-9]' <<<"$m" ||
+		fail "no refusal counted: $(grep refused <<<"$m")"
+	grep -q "matches no client or auditor of the policy" "$IT_DIR/seald.log" ||
+		fail "the log does not say why"
 fi
 
 tid "a second listed client signs, and the ledger records its name and uid"

@@ -65,6 +65,10 @@ out=$(curl -s --max-time 10 --unix-socket "$IT_SOCK" -H "X-Big: $big" \
 [ "$out" = 431 ] || fail "20 kB header: $out, expected 431"
 
 tid "malformed HTTP gets a 4xx/505 (or the connection closed), and seald serves on"
+# The last case is a TLS ClientHello: a request line that never ends.
+# libmicrohttpd does not notice the caller's end of writing, so it is
+# answered at request_head_seconds (10 s), 408 or closed by the idle
+# timeout of the same length, whichever comes first.
 python3 - "$IT_SOCK" >"$IT_DIR/malformed.out" 2>&1 <<'PY'
 import socket, sys
 cases = [
@@ -93,7 +97,8 @@ for i, c in enumerate(cases):
 PY
 while read -r i st; do
 	case "$st" in
-	"HTTP/1.1 400"* | "HTTP/1.1 404"* | "HTTP/1.1 505"* | "HTTP/1.1 413"* | "HTTP/1.1 411"* | closed) ;;
+	"HTTP/1.1 400"* | "HTTP/1.1 404"* | "HTTP/1.1 505"* | "HTTP/1.1 413"* | "HTTP/1.1 411"* | "HTTP/1.1 415"* | closed) ;;
+	"HTTP/1.1 408"*) [ "$i" = 7 ] || fail "malformed case $i: $st" ;;
 	*) fail "malformed case $i: $st" ;;
 	esac
 done <"$IT_DIR/malformed.out"

@@ -30,6 +30,8 @@ files=$(dpkg-deb -c "$deb" | awk '{ print $6 }')
 for f in ./usr/sbin/seald ./usr/lib/seald/seald-front ./usr/bin/sealctl ./usr/share/man/man8/seald.8.gz \
     ./usr/share/man/man1/sealctl.1.gz ./usr/share/man/man5/seald.yaml.5.gz \
     ./usr/share/man/man5/seald-policy.5.gz ./lib/systemd/system/seald.service \
+    ./lib/systemd/system/seald.socket ./lib/systemd/system/seald-admin.socket \
+    ./usr/sbin/seald-setup ./usr/share/man/man8/seald-setup.8.gz \
     ./usr/lib/sysusers.d/seald.conf ./usr/lib/tmpfiles.d/seald.conf \
     ./usr/share/doc/seald/examples/seald.yaml ./usr/share/doc/seald/examples/policy.yaml \
     ./usr/share/seald/migrations/0001_ledger.sql; do
@@ -42,8 +44,7 @@ if [ "$(id -u)" != 0 ] || dpkg -s seald >/dev/null 2>&1; then
 	skip "installing needs root and no seald package installed already"
 	dpkg-deb -x "$deb" "$W/root"
 	SEALD_BIN=$W/root/usr/sbin
-	EXAMPLE=$W/root/usr/share/doc/seald/examples/seald.yaml
-	sed -i "s|^policy: .*|policy: $W/root/usr/share/doc/seald/examples/policy.yaml|" "$EXAMPLE"
+	EXAMPLES=$W/root/usr/share/doc/seald/examples
 else
 	it_at_exit "dpkg --purge seald >/dev/null 2>&1"
 	if ! dpkg -i "$deb" >"$W/dpkg.log" 2>&1; then
@@ -58,11 +59,22 @@ else
 	pgrep -x seald -u seald >/dev/null && fail "a seald runs as seald"
 	man -w seald >/dev/null 2>&1 || fail "man seald finds no page"
 	SEALD_BIN=/usr/sbin
-	EXAMPLE=/usr/share/doc/seald/examples/seald.yaml
+	EXAMPLES=/usr/share/doc/seald/examples
 fi
+# the example as seald-setup config installs it, the policy beside it
+EXAMPLE=$W/example.yaml
+sed "s|^policy: .*|policy: $EXAMPLES/policy.yaml|" "$EXAMPLES/seald.yaml" >"$EXAMPLE"
 
 tid "the package's seald checks the installed example and serves"
-out=$("$SEALD_BIN/seald" --check-config -c "$EXAMPLE" 2>&1) || fail "check-config: $out"
+# the example's socket belongs to the group the package makes; without
+# the package installed, that group is the one thing check-config misses
+if getent group seald-clients >/dev/null; then
+	out=$("$SEALD_BIN/seald" --check-config -c "$EXAMPLE" 2>&1) || fail "check-config: $out"
+elif out=$("$SEALD_BIN/seald" --check-config -c "$EXAMPLE" 2>&1); then
+	fail "check-config passed an unknown group: $out"
+else
+	grep -q "unknown group 'seald-clients'" <<<"$out" || fail "check-config: $out"
+fi
 "$SEALD_BIN/seald" --version | grep -q '^seald 0\.' || fail "version"
 P=$W/run
 it_instance "$P" deb-1

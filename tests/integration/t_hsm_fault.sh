@@ -90,6 +90,22 @@ http_req GET /readyz
 expect_code 200 "readyz after recovery"
 grep -q 're-initialized' "$F/seald.log" || fail "log does not say it re-initialized"
 
+tid "readiness: down from the first failed signature, up with the first that works"
+# CKR_FUNCTION_FAILED: the token answers (a session's state, a new
+# session's login) but signs nothing; readiness must not say otherwise,
+# and must come back by itself once the token signs (seald's own test
+# signature), before any client tries
+echo CKR_FUNCTION_FAILED >"$FAULT"
+sign_503 "the first failed signature"
+http_req GET /readyz
+expect_code 503 "readyz right after the first failure"
+sleep 1.5
+http_req GET /readyz
+expect_code 503 "readyz 1.5 s into the fault (the token still answers its probes)"
+: >"$FAULT"
+await_ready 200 3 || fail "not ready 3 s after the token signs again: $(cat "$IT_BODY")"
+sign_ok "after the fault"
+
 tid "token not present and general errors heal the same way"
 for code in CKR_TOKEN_NOT_PRESENT CKR_GENERAL_ERROR CKR_DEVICE_ERROR; do
 	echo "$code" >"$FAULT"
@@ -104,7 +120,7 @@ pids=""
 hung_id=t-hang-$RANDOM
 for i in 1 2 3 4; do
 	curl -s --max-time 30 --unix-socket "$IT_SOCK" -o "$F/hung.$i" \
-	    -d "{\"key\":\"demo-ec\",\"digest\":\"$d\",\"digest_alg\":\"sha256\",\"request_id\":\"$hung_id-$i\"}" \
+	    -H 'Content-Type: application/json' -d "{\"key\":\"demo-ec\",\"digest\":\"$d\",\"digest_alg\":\"sha256\",\"request_id\":\"$hung_id-$i\"}" \
 	    http://localhost/v1/sign &
 	pids="$pids $!"
 done
@@ -113,7 +129,7 @@ sleep 0.5
 # on as any request does: every session hung, 503 after its 5 s in the
 # queue, while the hang lasts
 curl -s --max-time 30 --unix-socket "$IT_SOCK" -o "$F/copy" -w '%{http_code} %{time_total}' \
-    -d "{\"key\":\"demo-ec\",\"digest\":\"$d\",\"digest_alg\":\"sha256\",\"request_id\":\"$hung_id-1\"}" \
+    -H 'Content-Type: application/json' -d "{\"key\":\"demo-ec\",\"digest\":\"$d\",\"digest_alg\":\"sha256\",\"request_id\":\"$hung_id-1\"}" \
     http://localhost/v1/sign >"$F/copy.code" &
 copy_pid=$!
 # the HTTP front never waits for the HSM: health answers at once, and
@@ -165,4 +181,21 @@ while read -r hex; do
 	    >/dev/null 2>&1 || echo bad
 done >"$F/verify.out"
 [ ! -s "$F/verify.out" ] || fail "$(wc -l <"$F/verify.out") recorded signatures do not verify"
+seald_stop "$F"
+
+tid "a token that keeps no data objects: seald says so once and witnesses its head in the file"
+sed -i "s|^ledger:\$|ledger:\n  witness_file: $F/head.note|" "$F/seald.yaml"
+if ! SEALD_FAULT_NO_DATA=1 seald_start "$IT_BUILD" "$F"; then
+	fail "seald did not start: $(tail -n 5 "$F/seald.log")"
+	return 0
+fi
+sign_ok "a signature on a token without data objects" || true
+for _ in $(seq 1 100); do
+	[ -s "$F/head.note" ] && break
+	sleep 0.1
+done
+[ "$(head -n 1 "$F/head.note" 2>/dev/null)" = "seald/fault-1" ] ||
+	fail "no signed head in the file: $(cat "$F/head.note" 2>&1)"
+[ "$(grep -c 'the token keeps no data objects: the signed head is witnessed in ledger.witness_file only' "$F/seald.log")" = 1 ] ||
+	fail "log: $(grep -i 'data object' "$F/seald.log")"
 seald_stop "$F"

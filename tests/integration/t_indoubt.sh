@@ -39,8 +39,11 @@ for _ in $(seq 1 50); do
 	[ -S "$P/.s.PGSQL.$PORT" ] && break
 	sleep 0.1
 done
+# (no background verifier: its own connection through the proxy would
+# take cuts meant for the writer's)
 it_instance "$S2" "$INST" \
-    -e "s|^  conninfo: .*|  conninfo: \"host=$P port=$PORT dbname=seald user=seald_daemon\"|"
+    -e "s|^  conninfo: .*|  conninfo: \"host=$P port=$PORT dbname=seald user=seald_daemon\"|" \
+    -e "s|^ledger:\$|ledger:\n  verify_rate: 0|"
 
 # recorded REQID: "seq signature" of this instance's entry for REQID
 recorded() {
@@ -212,7 +215,8 @@ cat >&7 <<SQL
 BEGIN;
 CREATE TEMP TABLE lockrow AS SELECT * FROM ledger_entries
     WHERE instance = '$INST' AND kind = 'signature' ORDER BY seq DESC LIMIT 1;
-UPDATE lockrow SET instance = 'it-indoubt-lock', seq = 1, request_id = '$held';
+UPDATE lockrow SET instance = 'it-indoubt-lock', seq = 1, request_id = '$held',
+    prev_hash = '\\x0000000000000000000000000000000000000000000000000000000000000000';
 INSERT INTO ledger_entries SELECT * FROM lockrow;
 SELECT 'held';
 SQL

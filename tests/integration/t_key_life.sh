@@ -158,3 +158,25 @@ policy_reload "$W/original.yaml"
 tid "the chain with every key event verifies"
 out=$("$IT_BUILD/sealctl" ledger verify --db "$(pg_conninfo "$IT_DIR" seald)" 2>&1) ||
 	fail "ledger verify: $out"
+grep -Eq '^keys: OK, [0-9]+ versions, each as its key events in the ledger left it$' <<<"$out" ||
+	fail "no keys line: $out"
+
+tid "ledger verify holds the keys table to the key events: a retired version made active again is found"
+# as a superuser with the triggers off (the daemon's role cannot: 0010)
+v=$(psql_q "select min(version) from keys where name = 'life-seal' and state = 'retired'")
+a=$(psql_q "select version from keys where name = 'life-seal' and state = 'active'")
+psql_super "alter table keys disable trigger user;
+    update keys set state = 'disabled' where name = 'life-seal' and version = $a;
+    update keys set state = 'active' where name = 'life-seal' and version = $v;
+    alter table keys enable trigger user" >/dev/null || fail "tampering failed"
+if out=$("$IT_BUILD/sealctl" ledger verify --db "$(pg_conninfo "$IT_DIR" seald)" 2>&1); then
+	fail "verify passed a keys table the ledger does not account for"
+fi
+grep -q "^keys: BROKEN: key life-seal v$v: active in the keys table, retired by its key events in the ledger" <<<"$out" ||
+	fail "$out"
+psql_super "alter table keys disable trigger user;
+    update keys set state = 'retired' where name = 'life-seal' and version = $v;
+    update keys set state = 'active' where name = 'life-seal' and version = $a;
+    alter table keys enable trigger user" >/dev/null || fail "undo the tampering"
+"$IT_BUILD/sealctl" ledger verify --db "$(pg_conninfo "$IT_DIR" seald)" >/dev/null 2>&1 ||
+	fail "the keys do not verify again once put back"

@@ -270,19 +270,38 @@ tid "the daemon's database role cannot point a managed key at another key"
 psql_q "update keys set hsm_label = 'seald-demo-ec' where name = 't-seal'" >/dev/null 2>&1 &&
 	fail "the daemon role changed a key's label"
 psql_q "delete from keys where name = 't-seal'" >/dev/null 2>&1 && fail "the daemon role deleted a key"
-# a forged version that the ledger never recorded is not served
+# nor add a version, or change a state, without the ledger entry that
+# records it, nor move a state back (0010)
 pub=$(openssl pkey -pubin -in "$IT_DIR/certs/seald-demo-ec.pub.pem" -outform DER | od -An -v -tx1 | tr -d ' \n')
-psql_q "update keys set state = 'retired' where name = 't-seal' and state = 'active'" >/dev/null &&
-psql_q "insert into keys (name, version, algorithm, hsm_label, hsm_id, public_key, state, created_by)
-    values ('t-seal', 9, 'ec-p256', 'seald-t-seal-v9', '\\x01', '\\x$pub', 'active', 'mallory')" >/dev/null ||
+forge="insert into keys (name, version, algorithm, hsm_label, hsm_id, public_key, state, created_by)
+    values ('t-seal', 9, 'ec-p256', 'seald-t-seal-v9', '\\x01', '\\x$pub', 'pending', 'mallory')"
+err=$(psql_q "$forge" 2>&1) && fail "the daemon role added a version with no ledger entry"
+grep -q "changed without its ledger entry" <<<"$err" || fail "$err"
+err=$(psql_q "update keys set state = 'disabled' where name = 't-seal' and state = 'active'" 2>&1) &&
+	fail "the daemon role disabled a version with no ledger entry"
+grep -q "changed without its ledger entry" <<<"$err" || fail "$err"
+v=$(psql_q "select version from keys where name = 't-seal' and state = 'active'")
+err=$(psql_q "begin; update keys set state = 'retired' where name = 't-seal' and version = $v;
+    update keys set state = 'active' where name = 't-seal' and version = $v; commit" 2>&1) &&
+	fail "the daemon role moved a retired version back to active"
+grep -q "retired -> active is not a step of its life" <<<"$err" || fail "$err"
+# a forged version that the ledger never recorded (a superuser's, with
+# the triggers off) is not served
+psql_super "alter table keys disable trigger user;
+    update keys set state = 'retired' where name = 't-seal' and state = 'active';
+    $forge;
+    update keys set state = 'active' where name = 't-seal' and version = 9;
+    alter table keys enable trigger user" >/dev/null ||
 	fail "the forged row could not be written (the test needs it)"
 policy_reload "$W/policy.yaml"
 sign_json t-seal "$(digest_b64 sha256 forged)" sha256 "t-keys-forged-$RANDOM"
 expect_code 404 "sign with a forged key version"
 grep -q 'key t-seal v9: the keys table row is not the one the ledger recorded' "$IT_DIR/seald.log" ||
 	fail "the log does not say why t-seal is not served"
-psql_q "update keys set state = 'disabled' where name = 't-seal' and version = 9" >/dev/null
-psql_q "update keys set state = 'active' where name = 't-seal' and version = 1" >/dev/null
+psql_super "alter table keys disable trigger user;
+    delete from keys where name = 't-seal' and version = 9;
+    update keys set state = 'active' where name = 't-seal' and version = $v;
+    alter table keys enable trigger user" >/dev/null || fail "undo the forged row"
 
 tid "a chain whose issuer did not sign the certificate, or a seal certificate for a TSA key, is refused"
 gen t-chain ec-p256

@@ -18,16 +18,7 @@ for i in 1 2 3; do
 done
 
 tid "/readyz reports the ledger down within 2 seconds; /healthz stays up"
-ok=0
-for _ in $(seq 1 20); do
-	http_req GET /readyz
-	if [ "$HTTP_CODE" = 503 ]; then
-		ok=1
-		break
-	fi
-	sleep 0.1
-done
-[ "$ok" = 1 ] || fail "/readyz still $HTTP_CODE: $(cat "$IT_BODY")"
+await_ready 503 2 || fail "/readyz still $HTTP_CODE: $(cat "$IT_BODY")"
 [ "$(jq -r .ledger "$IT_BODY")" = false ] || fail "readyz body: $(cat "$IT_BODY")"
 [ "$(jq -r .hsm "$IT_BODY")" = true ] || fail "readyz blames the HSM"
 http_req GET /healthz
@@ -60,6 +51,31 @@ for i in 1 2 3 4 5 6; do
 	sign_json demo-ec "$d" sha256 "t-fresh-$i-$RANDOM"
 	expect_code 200 "request $i after restart"
 done
+
+tid "a database that takes no writes: not ready from the first failed commit, ready again by itself"
+# as a failover's standby, or default_transaction_read_only: connected,
+# answering, committing nothing
+ro() {
+	psql_super "ALTER SYSTEM $1" >/dev/null && psql_super "SELECT pg_reload_conf()" >/dev/null
+}
+it_at_exit "ro 'RESET default_transaction_read_only'"
+ro "SET default_transaction_read_only = on" || fail "cannot make the database read-only"
+sleep 0.2
+sign_json demo-ec "$d" sha256 "t-ro-$RANDOM"
+expect_code 503 "sign on a read-only database"
+[ "$(json_str code)" = ledger_unavailable ] || fail "code: $(cat "$IT_BODY")"
+http_req GET /readyz
+expect_code 503 "readyz right after the failed commit"
+[ "$(jq -r .ledger "$IT_BODY")" = false ] || fail "readyz body: $(cat "$IT_BODY")"
+sleep 1.5
+http_req GET /readyz
+expect_code 503 "readyz 1.5 s on (the database answers its heartbeat)"
+ro "RESET default_transaction_read_only"
+await_ready 200 3 || fail "not ready 3 s after the database takes writes: $(cat "$IT_BODY")"
+sign_json demo-ec "$d" sha256 "t-rw-$RANDOM"
+expect_code 200 "sign once the database takes writes"
+grep -q "a commit failed, or the database takes no writes: not ready" "$IT_DIR/seald.log" ||
+	fail "the log does not say why"
 
 tid "requests refused while down never reached the ledger; the chain still links"
 n=$(psql_q "select count(*) from ledger_entries where request_id like 't-down-%'")

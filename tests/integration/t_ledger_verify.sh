@@ -30,7 +30,7 @@ for i in $(seq 1 11); do
 	[ $((i % 3)) = 0 ] && k=demo-rsa
 	printf '{"key":"%s","digest":"%s","digest_alg":"sha256","request_id":"t-tamper-%d","evidence":{"type":"submission","ref":"r%d"}}' \
 	    "$k" "$d" "$i" "$i" | curl -s --unix-socket "$F/seald.sock" \
-	    --data-binary @- -o /dev/null http://localhost/v1/sign
+	    -H 'Content-Type: application/json' --data-binary @- -o /dev/null http://localhost/v1/sign
 done
 seald_stop "$F"
 [ "$(sq "select count(*) from ledger_entries where instance = 'tamper-1'")" = 12 ] ||
@@ -46,6 +46,14 @@ tid "an SQL check written from docs/ledger-format.md agrees with every entry"
 n=$(sqh "select count(*) from ledger_entries where instance = 'tamper-1'
     and entry_hash = $HASH_SQL" 2>&1)
 [ "$n" = 12 ] || fail "the documented encoding matches '$n' of 12 entries"
+
+# the document's queries for places and links, and checkpoints' entries,
+# as it prints them: LINK_SQL finds nothing on a sound chain
+doc_sql() { awk -v m="$1" '$0 ~ m { f = 1 } f { print } f && /;$/ { exit }' "$IT_ROOT/docs/ledger-format.md"; }
+LINK_SQL=$(doc_sql '^-- gaps and links')
+CP_SQL=$(doc_sql '^-- each checkpoint names')
+[ -n "$LINK_SQL" ] && [ -n "$CP_SQL" ] || fail "the queries are not in docs/ledger-format.md"
+[ -z "$(sq "$LINK_SQL")$(sq "$CP_SQL")" ] || fail "the documented queries find a problem in a sound chain"
 
 sq "create table t_backup as select * from ledger_entries;
     create table t_cp_backup as select * from ledger_checkpoints" || fail backup
@@ -75,6 +83,10 @@ tid "an UPDATE of one digest is caught at that entry"
 tamper "update ledger_entries set digest = sha256(digest) where instance = 'tamper-1' and seq = 5"
 expect_broken 5 "the entry was changed"
 
+tid "signed_at moved back a day is caught at that entry (the hash covers signed_at_us)"
+tamper "update ledger_entries set signed_at = signed_at - interval '1 day' where instance = 'tamper-1' and seq = 8"
+expect_broken 8 "the entry's time was changed"
+
 tid "a DELETE of a middle entry is caught at its position"
 tamper "delete from ledger_entries where instance = 'tamper-1' and seq = 7"
 expect_broken 7 "missing"
@@ -82,6 +94,7 @@ expect_broken 7 "missing"
 tid "two swapped entries are caught at the first of them"
 tamper "update ledger_entries set seq = seq + 1000 where instance = 'tamper-1' and seq in (4, 9);
         update ledger_entries set seq = 1013 - seq where instance = 'tamper-1' and seq in (1004, 1009)"
+[ "$(sq "$LINK_SQL" | head -n 1)" = "tamper-1|4" ] || fail "the documented link query: $(sq "$LINK_SQL" | head -n 2)"
 expect_broken 4 ""
 
 tid "a forged entry inserted with a correctly recomputed hash is caught"
@@ -89,7 +102,7 @@ sqh "
 alter table ledger_entries disable trigger user;
 update ledger_entries set seq = seq + 100 where instance = 'tamper-1' and seq > 6;
 update ledger_entries set seq = seq - 99 where instance = 'tamper-1' and seq > 100;
-insert into ledger_entries select instance, 7, kind, signed_at_us + 1, signed_at,
+insert into ledger_entries select instance, 7, kind, signed_at_us + 1, signed_at + interval '1 microsecond',
     client, client_uid, client_pid, request_id || '-forged', request_hash,
     key_name, key_version, algorithm, digest_alg, sha256(digest), format,
     signature, evidence_type, evidence_ref, prev_hash, entry_hash, policy_hash,
@@ -119,6 +132,7 @@ openssl pkeyutl -verify -pubin -inkey "$AUDIT" -in "$F/cp.dg" -sigfile "$F/cp.si
 
 tid "deleting the newest entries is caught through the checkpoint"
 tamper "delete from ledger_entries where instance = 'tamper-1' and seq > 10"
+[ "$(sq "$CP_SQL" | head -n 1)" = "tamper-1|12" ] || fail "the documented checkpoint query: $(sq "$CP_SQL")"
 expect_broken 11 "missing (removed; the checkpoint at seq 12 signs them)"
 
 tid "a checkpoint not signed by the audit key is caught"
@@ -132,7 +146,7 @@ sq "alter table ledger_checkpoints disable trigger user;
 
 tid "seald refuses to continue a chain cut short under its checkpoint (exit 4)"
 tamper "delete from ledger_entries where instance = 'tamper-1' and seq > 10"
-expect_refused_start "$F" 4 'entry 12 is missing or not the one the checkpoint signed'
+expect_refused_start "$F" 4 'entries 11..12 are missing (removed; the checkpoint at seq 12 signs them)'
 restore
 if ! seald_start "$IT_BUILD" "$F"; then
 	fail "seald does not start on the restored ledger: $(tail -n 3 "$F/seald.log")"

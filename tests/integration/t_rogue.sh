@@ -62,7 +62,7 @@ first=$(rogue "stale $(body "$id")")
 [ "$first" = 200 ] || fail "the first request, client connected: $first"
 line=""
 for _ in $(seq 50); do
-	line=$(grep -m1 "rogue stale:" "$P/seald.log") && break
+	line=$(grep -m1 -o "rogue stale:.*" "$P/seald.log") && break
 	sleep 0.1
 done
 [ "$line" = "rogue stale: before 200, after 401" ] ||
@@ -127,5 +127,84 @@ grep -q "front: a socket not accepted on the service socket: channel ended" "$P/
 	fail "the core did not say why it ended the channel"
 next_front "$core" "$front" >/dev/null || fail "no new front within 5 s"
 kill -0 "$core" || fail "the core died"
+
+tid "a front under seald's filter cannot signal another process, by any road"
+# each way is tried by a rogue that loaded seald's real filter: it is
+# refused, or the filter kills the rogue (and the keeper starts another)
+reloads() { grep -c 'policy reloaded from' "$P/seald.log"; }
+before=$(reloads)
+for way in setown setown-ex setsig async fiosetown fioasync kill tgkill \
+    sigqueue pidfd socket; do
+	front=$(front_of "$core")
+	got=$(rogue "escape $way")
+	case "$got" in
+	"refused "*) ;;
+	"")
+		next_front "$core" "$front" >/dev/null ||
+			fail "$way: the rogue died and no new front came"
+		;;
+	*) fail "escape $way: $got" ;;
+	esac
+	kill -0 "$core" 2>/dev/null || {
+		fail "the core died after $way"
+		break
+	}
+done
+grep -q "killed by signal 31" "$P/seald.log" ||
+	fail "no rogue was killed by its filter (SIGSYS)"
+[ "$(reloads)" = "$before" ] || fail "the core reloaded $(($(reloads) - before)) time(s)"
+http_get_rogue() { IT_HTTP_SOCK=$P/seald.sock http_req GET /healthz; }
+http_get_rogue
+expect_code 200 "the rogue serves after the attempts"
+
+tid "a front out of its filter arms the listener: the core takes no signal the kernel sends"
+# F_SETOWN + F_SETSIG + O_ASYNC on the service socket: every connection
+# then makes the kernel send the signal (si_code POLL_IN), which the
+# core must tell from an operator's kill
+for sig in HUP TERM; do
+	front=$(front_of "$core")
+	got=$(rogue "arm $sig")
+	[ "$got" = armed ] || fail "arm $sig: $got"
+	for _ in 1 2 3; do
+		http_get_rogue
+	done
+	sleep 0.5
+	kill -0 "$core" 2>/dev/null || {
+		fail "SIG$sig through the listener stopped the core"
+		break
+	}
+	[ "$(reloads)" = "$before" ] || fail "SIG$sig through the listener: the core reloaded"
+	grep -q "signal $(kill -l "$sig"): sent by the kernel" "$P/seald.log" ||
+		fail "the core did not say it ignored SIG$sig from the kernel"
+	# the keeper disarms the listener before the next front
+	got=$(rogue quit)
+	new=$(next_front "$core" "$front") || fail "no new front after quit"
+	if [ -n "$new" ]; then
+		flags=$(awk '/^flags:/ { print $2 }' "/proc/$new/fdinfo/3")
+		[ $((8#$flags & 8#20000)) = 0 ] ||
+			fail "the next front's listener still has O_ASYNC (flags $flags)"
+	fi
+done
+kill -HUP "$core"
+for _ in $(seq 30); do
+	[ "$(reloads)" != "$before" ] && break
+	sleep 0.1
+done
+[ "$(reloads)" != "$before" ] || fail "an operator's SIGHUP no longer reloads"
+
+tid "a front's log lines are marked as its own: none passes for the core's"
+got=$(rogue forge)
+[ "$got" = forged ] || fail "forge: $got"
+sleep 0.3
+n=$(grep -c "policy reloaded from /forged" "$P/seald.log")
+[ "$n" = 1 ] || fail "the forged line is there $n times"
+grep -Eq '^front\[[0-9]+\]\| 2026-01-01T00:00:00.000Z seald\[[0-9]+\] info reload_locked: policy reloaded from /forged$' \
+    "$P/seald.log" || fail "the forged line is not marked: $(grep -m1 forged "$P/seald.log")"
+grep -Eq '^2026-01-01' "$P/seald.log" && fail "a line of the front's begins as the core's do"
+grep -q '^front\[[0-9]*\]| half a line?2026-01-01T00:00:00.000Z seald' "$P/seald.log" ||
+	fail "a carriage return split the line: $(grep -m1 'half a line' "$P/seald.log" | od -c | head -n 3)"
+xs=$(grep -c '^front\[[0-9]*\]| xxxx' "$P/seald.log")
+[ "$xs" -ge 3 ] || fail "a 3,000-byte line came as $xs marked line(s)"
+! grep -Eq '^x' "$P/seald.log" || fail "a piece of the long line is unmarked"
 
 seald_stop "$P" >/dev/null 2>&1 || true

@@ -24,6 +24,16 @@ if expect_code 200 "keys"; then
 	    openssl x509 -noout 2>/dev/null || fail "demo-ec has no certificate"
 fi
 
+tid "GET /v1/keys says what each key is for: usage, formats, digests, TSA policy"
+http_req GET /v1/keys
+if expect_code 200 "keys"; then
+	what() { jq -c --arg k "$1" '.keys[] | select(.name == $k) | [.usage, .formats, .digests, .tsa_policy]' "$IT_BODY"; }
+	[ "$(what demo-ec)" = '[["sign"],["raw","cms","cades-t"],["sha256","sha384","sha512"],null]' ] ||
+		fail "demo-ec: $(what demo-ec)"
+	[ "$(what demo-tsa)" = '[["timestamp"],["rfc3161"],["sha256","sha384","sha512"],"2.999.1.1"]' ] ||
+		fail "demo-tsa: $(what demo-tsa)"
+fi
+
 # check KEY ALG OPENSSL_OPTS...: sign a fresh document, verify, check ledger
 check() {
 	local key=$1 alg=$2 rid doc

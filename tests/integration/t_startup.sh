@@ -97,6 +97,23 @@ rc=$?
 [ $rc = 1 ] || fail "a link out of module_dirs: exit $rc"
 grep -q "$W/libcopy.so is not in an allowed folder" <<<"$out" || fail "message: $out"
 
+tid "p11-kit's proxy module is refused: it loads modules from past module_dirs (a user's own p11-kit configuration too)"
+PROXY=$(ls /usr/lib/*/p11-kit-proxy.so 2>/dev/null | head -n 1)
+if [ -n "$PROXY" ]; then
+	alt_config "$W/proxy.yaml" t-alt "$IT_DIR/pin"
+	sed -i "s|^  module: .*|  module: $PROXY|" "$W/proxy.yaml"
+	# what the proxy would load: a module of this user's own
+	# configuration, from a folder outside module_dirs
+	mkdir -p "$W/home/.config/pkcs11/modules"
+	printf 'module: %s\n' "$W/libcopy.so" >"$W/home/.config/pkcs11/modules/escape.module"
+	out=$(HOME=$W/home timeout 20 "$SEALD" -c "$W/proxy.yaml" 2>&1 </dev/null)
+	rc=$?
+	[ $rc = 3 ] || fail "the proxy module: exit $rc: $(tail -n 2 <<<"$out")"
+	grep -q "is p11-kit's proxy module, which loads the modules" <<<"$out" || fail "message: $out"
+else
+	skip "no p11-kit-proxy.so here"
+fi
+
 tid "run_as root is refused, and a socket another process serves is never taken over"
 alt_config "$W/root.yaml" t-alt "$IT_DIR/pin"
 printf 'run_as: {user: root}\n' >>"$W/root.yaml"

@@ -1,8 +1,9 @@
 # shellcheck shell=bash
-# t_unit.sh — the systemd unit in packaging/ scores as one of the safest
-# services on the system: `systemd-analyze security --offline=yes` at 2.0
-# or lower (Debian's systemd-hostnamed: 1.5), also with the network and
-# device drop-ins merged in.  The score is printed for docs/security.md.
+# t_unit.sh — the systemd unit in packaging/ (and its two sockets) scores
+# as one of the safest services on the system: `systemd-analyze security
+# --offline=yes` at 2.0 or lower (Debian's systemd-hostnamed: 1.5), also
+# with the network and device drop-ins merged in.  The score is printed
+# for docs/security.md.
 
 W=$IT_DIR/t_unit
 mkdir -p "$W"
@@ -41,14 +42,18 @@ for u in seald.service seald-network.conf seald-device.conf; do
 		fail "$u scores $s: $(systemd-analyze security --offline=yes "$f" 2>/dev/null | grep '^✗' | head -n 5)"
 	fi
 done
-grep -q '^SystemCallFilter=@system-service$' "$PKG/seald.service" ||
+grep -q '^SystemCallFilter=@system-service seccomp$' "$PKG/seald.service" ||
 	fail "the unit does not filter system calls to @system-service"
 
-tid "systemd-analyze verify accepts the unit and its drop-ins (every directive known)"
+tid "systemd-analyze verify accepts the unit, its sockets and its drop-ins (every directive known)"
 for u in seald.service seald-network.conf seald-device.conf; do
 	f=$PKG/seald.service
 	[ "$u" = seald.service ] || f=$(merged "$u")
-	sed "s|^ExecStart=/usr/sbin/seald|ExecStart=$IT_BUILD/seald|" "$f" >"$W/v.service"
-	out=$(systemd-analyze verify "$W/v.service" 2>&1) || fail "$u: $out"
+	rm -rf "$W/v" && mkdir -p "$W/v"
+	sed "s|^ExecStart=/usr/sbin/seald|ExecStart=$IT_BUILD/seald|" "$f" >"$W/v/seald.service"
+	cp "$PKG/seald.socket" "$PKG/seald-admin.socket" "$W/v/"
+	out=$(cd "$W/v" && systemd-analyze verify --man=no seald.service seald.socket \
+		seald-admin.socket 2>&1) ||
+		fail "$u: $out"
 	[ -z "$out" ] || fail "$u: $out"
 done

@@ -104,6 +104,8 @@ test_minimal_defaults(void **state)
 	assert_string_equal(cfg->checkpoint_key, "");
 	assert_int_equal(cfg->checkpoint_every, SD_CHECKPOINT_EVERY_DEFAULT);
 	assert_int_equal(cfg->batch_wait_ms, SD_BATCH_WAIT_MS_DEFAULT);
+	assert_int_equal(cfg->commit_ms, SD_COMMIT_MS_DEFAULT);
+	assert_string_equal(cfg->init_args, "");
 	assert_int_equal(
 	    cfg->checkpoint_seconds, SD_CHECKPOINT_SECONDS_DEFAULT);
 	assert_int_equal(cfg->tsa_require_sync, 1);
@@ -158,6 +160,9 @@ test_full_values(void **state)
 	assert_string_equal(cfg->checkpoint_key, "seald audit 2026");
 	assert_int_equal(cfg->checkpoint_every, 250);
 	assert_int_equal(cfg->batch_wait_ms, 0);
+	assert_int_equal(cfg->commit_ms, 2500);
+	assert_string_equal(
+	    cfg->init_args, "configdir='sql:/var/lib/seald/nssdb'");
 	assert_int_equal(cfg->checkpoint_seconds, 15);
 	assert_int_equal(cfg->tsa_require_sync, 0);
 	assert_int_equal(cfg->max_body, 1048576);

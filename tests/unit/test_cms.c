@@ -205,6 +205,95 @@ test_attached(void **state)
 	free_soft(&s);
 }
 
+/* A stamp callback: keeps the signature value it was given, answers
+ * with a stand-in token (any DER SEQUENCE) or an error. */
+struct stamp_seen {
+	uint8_t sv[SD_SIG_MAX];
+	size_t svlen;
+	int calls, fail;
+};
+static const uint8_t stand_in[] = { 0x30, 0x06, 0x06, 0x01, 0x2a, 0x04, 0x01,
+	0x07 };
+
+static int
+stamp_cb(void *arg, const uint8_t *sv, size_t len, const uint8_t **tok,
+    size_t *toklen)
+{
+	struct stamp_seen *seen = arg;
+
+	seen->calls++;
+	if (seen->fail != 0)
+		return seen->fail;
+	assert_true(len <= sizeof(seen->sv));
+	memcpy(seen->sv, sv, len);
+	seen->svlen = len;
+	*tok = stand_in;
+	*toklen = sizeof(stand_in);
+	return 0;
+}
+
+/* CAdES-B-T: the callback gets the signature value once it is made, and
+ * its token is the signer's one unsigned attribute, as given; the seal
+ * still verifies; a callback's error is cms_seal's. */
+static void
+test_stamp(void **state)
+{
+	static uint8_t der[SD_SEAL_MAX];
+	struct stamp_seen seen;
+	struct soft s;
+	struct cms_signer cs;
+	struct cms_content cc;
+	uint8_t dg[32];
+	const unsigned char *p = der;
+	CMS_ContentInfo *cms;
+	CMS_SignerInfo *si;
+	ASN1_OCTET_STRING *sig;
+	X509_ATTRIBUTE *a;
+	ASN1_TYPE *t;
+	unsigned int dglen;
+	size_t len;
+
+	(void)state;
+	memset(&seen, 0, sizeof(seen));
+	make_soft(&s, "EC", "P-256", 0, CMS_SCHEME_ECDSA, NULL);
+	cs = signer_of(&s);
+	assert_int_equal(
+	    EVP_Digest(doc, strlen(doc), dg, &dglen, EVP_sha256(), NULL), 1);
+	memset(&cc, 0, sizeof(cc));
+	cc.md_nid = NID_sha256;
+	cc.digest = dg;
+	cc.digest_len = dglen;
+	cc.signing_time = WHEN;
+	cc.stamp = stamp_cb;
+	cc.stamp_arg = &seen;
+	assert_int_equal(cms_seal(&cs, &cc, der, sizeof(der), &len), 0);
+	assert_int_equal(seen.calls, 1);
+	assert_non_null(cms = d2i_CMS_ContentInfo(NULL, &p, (long)len));
+	assert_true(verifies(cms, &s, doc));
+	si = sk_CMS_SignerInfo_value(CMS_get0_SignerInfos(cms), 0);
+	sig = CMS_SignerInfo_get0_signature(si);
+	assert_int_equal((size_t)ASN1_STRING_length(sig), seen.svlen);
+	assert_memory_equal(ASN1_STRING_get0_data(sig), seen.sv, seen.svlen);
+	assert_int_equal(CMS_unsigned_get_attr_count(si), 1);
+	a = CMS_unsigned_get_attr(si, 0);
+	assert_int_equal(OBJ_obj2nid(X509_ATTRIBUTE_get0_object(a)),
+	    NID_id_smime_aa_timeStampToken);
+	assert_int_equal(X509_ATTRIBUTE_count(a), 1);
+	t = X509_ATTRIBUTE_get0_type(a, 0);
+	assert_int_equal(t->type, V_ASN1_SEQUENCE);
+	assert_int_equal(t->value.sequence->length, (int)sizeof(stand_in));
+	assert_memory_equal(
+	    t->value.sequence->data, stand_in, sizeof(stand_in));
+	/* the token's bytes are in the output as they were given */
+	assert_non_null(memmem(der, len, stand_in, sizeof(stand_in)));
+	CMS_ContentInfo_free(cms);
+	seen.fail = SD_ERR_CLOCK;
+	assert_int_equal(
+	    cms_seal(&cs, &cc, der, sizeof(der), &len), SD_ERR_CLOCK);
+	assert_int_equal(seen.calls, 2);
+	free_soft(&s);
+}
+
 static void
 test_errors(void **state)
 {
@@ -248,6 +337,7 @@ main(void)
 		cmocka_unit_test(test_ecdsa),
 		cmocka_unit_test(test_rsa),
 		cmocka_unit_test(test_attached),
+		cmocka_unit_test(test_stamp),
 		cmocka_unit_test(test_errors),
 	};
 

@@ -35,6 +35,11 @@ static const struct {
 	{ SD_ERR_BUSY, "unavailable", 503 },
 	{ SD_ERR_SHUTDOWN, "unavailable", 503 },
 	{ SD_ERR_CLOCK, "clock_unsynchronized", 503 },
+	/* the request was fine: its answer is over what seald may send */
+	{ SD_ERR_ANSWER_TOO_LARGE, "answer_too_large", 500 },
+	{ SD_ERR_MEDIA_TYPE, "unsupported_media_type", 415 },
+	{ SD_ERR_TOO_MANY_CONNS, "too_many_connections", 503 },
+	{ SD_ERR_REQUEST_TIMEOUT, "request_timeout", 408 },
 };
 
 static void

@@ -317,6 +317,107 @@ test_key_entry_vector(void **state)
 	assert_memory_equal(h, h2, SD_HASH_LEN);
 }
 
+/* Entries 6 and 7 of the document: an override entry, and a signature
+ * entry whose strings are not ASCII (UTF-8 bytes, length in bytes); each
+ * after 32 bytes of 0x11. */
+static void
+test_override_and_utf8_vectors(void **state)
+{
+	uint8_t prev[SD_HASH_LEN], h[SD_HASH_LEN];
+	struct ledger_entry e;
+	char hex[2 * SD_HASH_LEN + 1];
+
+	(void)state;
+	memset(prev, 0x11, SD_HASH_LEN);
+	memset(&e, 0, sizeof(e));
+	e.kind = LEDGER_OVERRIDE;
+	memcpy(e.instance, "demo-1", 7);
+	e.seq = 6;
+	e.signed_at_us = 1795334400000005LL;
+	memset(e.policy_hash, 0xbb, SD_HASH_LEN);
+	snprintf(e.detail, sizeof(e.detail), "%s",
+	    "start-up check failed: entry 2: entry_hash does not match the "
+	    "entry (the entry was changed); overridden by uid 0: restored "
+	    "from the backup of 2026-11-21");
+	ledger_entry_hash(&e, prev, h);
+	to_hex(h, hex);
+	assert_string_equal(hex,
+	    "5fe177580f65eb9f78ef827347f42065514179034482f3e3a6618a08993e331b");
+
+	vector_entry(&e, 7);
+	snprintf(
+	    e.client, sizeof(e.client), "%s", "b\xc3\xbcrgeramt-zustellung");
+	snprintf(
+	    e.request_id, sizeof(e.request_id), "%s", "anfrage-\xc3\xa4-7");
+	memcpy(e.evidence_type, "submission", 11);
+	snprintf(e.evidence_ref, sizeof(e.evidence_ref), "%s",
+	    "Zustellnachweis \xe2\x84\x96"
+	    "7 \xe2\x80\x93 \xc3\x9c"
+	    "bergabe");
+	ledger_entry_hash(&e, prev, h);
+	to_hex(h, hex);
+	assert_string_equal(hex,
+	    "a69be85338b443e70994ad7aba0b2c2eb6cb46b229d26df090d336a9b45b03ab");
+}
+
+/* Entry 8: a cades-t signature hashes its token's policy and serial
+ * after the evidence; other formats do not hash them at all. */
+static void
+test_cades_t_vector(void **state)
+{
+	static const uint8_t serial[] = { 1, 2, 3, 4, 5, 6, 7, 8 };
+	uint8_t prev[SD_HASH_LEN], h[SD_HASH_LEN], h2[SD_HASH_LEN];
+	struct ledger_entry e;
+	char hex[2 * SD_HASH_LEN + 1];
+
+	(void)state;
+	memset(prev, 0x11, SD_HASH_LEN);
+	vector_entry(&e, 8);
+	memcpy(e.format, "cades-t", 8);
+	memcpy(e.tsa_policy, "2.999.7.1", 10);
+	memcpy(e.tsa_serial, serial, sizeof(serial));
+	e.tsa_serial_len = sizeof(serial);
+	ledger_entry_hash(&e, prev, h);
+	to_hex(h, hex);
+	assert_string_equal(hex,
+	    "a61e2d3cc20669efaa8070de7c1163f6a7e2085c112cef5e204b16adc9cca5e5");
+	e.tsa_serial[7] ^= 1;
+	ledger_entry_hash(&e, prev, h2);
+	assert_memory_not_equal(h, h2, SD_HASH_LEN);
+	e.tsa_serial[7] ^= 1;
+	e.tsa_policy[8] = '2';
+	ledger_entry_hash(&e, prev, h2);
+	assert_memory_not_equal(h, h2, SD_HASH_LEN);
+	/* a cms entry's hash leaves them out (verify wants them empty) */
+	memcpy(e.format, "cms", 4);
+	ledger_entry_hash(&e, prev, h);
+	e.tsa_serial_len = 0;
+	e.tsa_policy[0] = '\0';
+	ledger_entry_hash(&e, prev, h2);
+	assert_memory_equal(h, h2, SD_HASH_LEN);
+}
+
+/* The checkpoint digest of the document's signed head example. */
+static void
+test_checkpoint_vector(void **state)
+{
+	struct ledger_cp cp;
+	uint8_t dg[SD_HASH_LEN];
+	char hex[2 * SD_HASH_LEN + 1];
+
+	(void)state;
+	memset(&cp, 0, sizeof(cp));
+	cp.seq = 1042;
+	memset(cp.entry_hash, 0xab, SD_HASH_LEN);
+	cp.has_root = 1;
+	memset(cp.root, 0xcd, SD_HASH_LEN);
+	cp.signed_at_us = 1796630400000000LL;
+	ledger_checkpoint_digest(&cp, "demo-1", dg);
+	to_hex(dg, hex);
+	assert_string_equal(hex,
+	    "dc934c8c3bee2344b9937cfa4b1f3254f30e8439bf5aa0379fbbefd37b9c8669");
+}
+
 int
 main(void)
 {
@@ -325,6 +426,9 @@ main(void)
 		cmocka_unit_test(test_policy_entry_vector),
 		cmocka_unit_test(test_timestamp_entry_vector),
 		cmocka_unit_test(test_key_entry_vector),
+		cmocka_unit_test(test_override_and_utf8_vectors),
+		cmocka_unit_test(test_cades_t_vector),
+		cmocka_unit_test(test_checkpoint_vector),
 		cmocka_unit_test(test_every_field_counts),
 		cmocka_unit_test(test_length_prefix_separates_fields),
 	};

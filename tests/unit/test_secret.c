@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -59,21 +60,47 @@ smaps_of(const void *p, int *dontdump)
 	return locked;
 }
 
+#ifdef __SANITIZE_ADDRESS__
+#define ASAN 1
+#else
+#define ASAN 0
+#endif
+
+/* 1 when this process may lock a page: tried on a page of its own, as
+ * the environment decides (RLIMIT_MEMLOCK, a container's rules); seald
+ * warns when it cannot, and the lock is then not checked. */
+static int
+may_lock(void)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	void *p = mmap(NULL, (size_t)pg, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int ok;
+
+	if (p == MAP_FAILED)
+		return 0;
+	ok = mlock(p, (size_t)pg) == 0;
+	munmap(p, (size_t)pg);
+	return ok;
+}
+
 static void
 test_alloc_locked_dontdump(void **state)
 {
 	char *p;
+	long locked;
 	int dd;
 
 	(void)state;
 	assert_non_null(p = secret_alloc(100));
 	assert_int_equal((uintptr_t)p % (uintptr_t)sysconf(_SC_PAGESIZE), 0);
 	memcpy(p, "1234", 5);
-#ifdef __SANITIZE_ADDRESS__
-	(void)smaps_of(p, &dd); /* ASan makes mlock a no-op: not locked */
-#else
-	assert_true(smaps_of(p, &dd) > 0); /* locked */
-#endif
+	locked = smaps_of(p, &dd);
+	if (!may_lock())
+		print_message("this process may not lock memory here: the "
+			      "lock is not checked\n");
+	else if (!ASAN) /* ASan makes mlock a no-op */
+		assert_true(locked > 0);
 	assert_int_equal(dd, 1);
 	secret_free(p, 100);
 	assert_int_equal(smaps_of(p, &dd), -1); /* unmapped */

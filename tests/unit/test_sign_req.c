@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "err.h"
-#include "sign_req.h"
+#include "req_json.h"
 
 /* base64 of 32, 48 and 64 bytes */
 #define D32 "\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\""
@@ -125,7 +125,7 @@ test_table(void **state)
 	(void)state;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		msg[0] = '\0';
-		r = sign_req_decode(cases[i].body, strlen(cases[i].body), &rq,
+		r = req_json_sign(cases[i].body, strlen(cases[i].body), &rq,
 		    msg, sizeof(msg));
 		if (r != cases[i].result ||
 		    (cases[i].msg != NULL && strstr(msg, cases[i].msg) == NULL))
@@ -152,8 +152,7 @@ test_check(void **state)
 	char msg[200];
 
 	(void)state;
-	assert_int_equal(
-	    sign_req_decode(b, strlen(b), &ok, msg, sizeof(msg)), 0);
+	assert_int_equal(req_json_sign(b, strlen(b), &ok, msg, sizeof(msg)), 0);
 	assert_int_equal(sign_req_check(&ok), 0);
 	rq = ok;
 	rq.digest_len = 48;
@@ -206,8 +205,7 @@ test_fields_decoded(void **state)
 	size_t i;
 
 	(void)state;
-	assert_int_equal(
-	    sign_req_decode(b, strlen(b), &rq, msg, sizeof(msg)), 0);
+	assert_int_equal(req_json_sign(b, strlen(b), &rq, msg, sizeof(msg)), 0);
 	assert_string_equal(rq.key, "k");
 	assert_string_equal(rq.request_id, "r1");
 	assert_int_equal(rq.digest_alg, SIGN_SHA512);
@@ -227,7 +225,7 @@ test_request_id_kept_on_error(void **state)
 	char msg[200];
 
 	(void)state;
-	assert_int_equal(sign_req_decode(b, strlen(b), &rq, msg, sizeof(msg)),
+	assert_int_equal(req_json_sign(b, strlen(b), &rq, msg, sizeof(msg)),
 	    SD_ERR_BAD_REQUEST);
 	assert_string_equal(rq.request_id, "abc");
 }
@@ -246,7 +244,7 @@ test_limits(void **state)
 	    "\"digest\":" D32 ",\"digest_alg\":\"sha256\"}",
 	    id);
 	assert_int_equal(
-	    sign_req_decode(body, strlen(body), &rq, msg, sizeof(msg)), 0);
+	    req_json_sign(body, strlen(body), &rq, msg, sizeof(msg)), 0);
 	id[128] = 'a';
 	id[129] = '\0';
 	snprintf(body, sizeof(body),
@@ -254,11 +252,11 @@ test_limits(void **state)
 	    "\"digest\":" D32 ",\"digest_alg\":\"sha256\"}",
 	    id);
 	assert_int_equal(
-	    sign_req_decode(body, strlen(body), &rq, msg, sizeof(msg)),
+	    req_json_sign(body, strlen(body), &rq, msg, sizeof(msg)),
 	    SD_ERR_BAD_REQUEST);
 	/* a decoder must not read past len: a cut body is invalid */
 	assert_int_equal(
-	    sign_req_decode(cases[0].body, 20, &rq, msg, sizeof(msg)),
+	    req_json_sign(cases[0].body, 20, &rq, msg, sizeof(msg)),
 	    SD_ERR_BAD_REQUEST);
 }
 
@@ -271,8 +269,7 @@ test_hash_covers_content_not_id(void **state)
 	char msg[200];
 
 	(void)state;
-	assert_int_equal(
-	    sign_req_decode(b, strlen(b), &rq, msg, sizeof(msg)), 0);
+	assert_int_equal(req_json_sign(b, strlen(b), &rq, msg, sizeof(msg)), 0);
 	sign_req_hash(&rq, h1);
 	memcpy(rq.request_id, "other", 6);
 	sign_req_hash(&rq, h2);
@@ -310,12 +307,22 @@ static const struct {
 	    SD_ERR_BAD_REQUEST, "dotted OID" },
 	{ "{\"digest\":" D32 ",\"digest_alg\":\"sha256\",\"key\":\"k\"}",
 	    SD_ERR_BAD_REQUEST, "unknown field" },
+	/* past an integer's range: jansson refuses the whole text; the
+	 * field is named all the same */
+	{ "{\"digest\":" D32 ",\"digest_alg\":\"sha256\",\"nonce\":"
+	  "9223372036854775808}",
+	    SD_ERR_BAD_REQUEST, "field \"nonce\" is out of range" },
+	{ "{\"digest\":" D32 ",\"nonce\" : 18446744073709551616000,"
+	  "\"digest_alg\":\"sha256\"}",
+	    SD_ERR_BAD_REQUEST, "field \"nonce\" is out of range" },
+	{ "{\"digest\":" D32 ",\"digest_alg\":\"sha256\",\"nonce\":1,",
+	    SD_ERR_BAD_REQUEST, "invalid JSON at line 1" },
 };
 
 static void
 test_stamp(void **state)
 {
-	struct stamp_req sr;
+	struct req_json_stamp sr;
 	char msg[200];
 	size_t i;
 	int r;
@@ -323,23 +330,23 @@ test_stamp(void **state)
 	(void)state;
 	for (i = 0; i < sizeof(stamps) / sizeof(stamps[0]); i++) {
 		msg[0] = '\0';
-		r = sign_req_stamp_decode(stamps[i].body,
-		    strlen(stamps[i].body), &sr, msg, sizeof(msg));
+		r = req_json_stamp(stamps[i].body, strlen(stamps[i].body), &sr,
+		    msg, sizeof(msg));
 		if (r != stamps[i].result ||
 		    (stamps[i].msg != NULL &&
 			strstr(msg, stamps[i].msg) == NULL))
 			fail_msg("stamp case %zu: got %d \"%s\"", i, r, msg);
 	}
-	assert_int_equal(sign_req_stamp_decode(stamps[1].body,
-			     strlen(stamps[1].body), &sr, msg, sizeof(msg)),
+	assert_int_equal(req_json_stamp(stamps[1].body, strlen(stamps[1].body),
+			     &sr, msg, sizeof(msg)),
 	    0);
 	assert_int_equal(sr.digest_alg, SIGN_SHA512);
 	assert_int_equal(sr.digest_len, 64);
 	assert_true(sr.nonce == UINT64_C(9223372036854775807));
 	assert_int_equal(sr.cert_req, 0);
 	assert_string_equal(sr.policy, "1.2.3");
-	assert_int_equal(sign_req_stamp_decode(stamps[0].body,
-			     strlen(stamps[0].body), &sr, msg, sizeof(msg)),
+	assert_int_equal(req_json_stamp(stamps[0].body, strlen(stamps[0].body),
+			     &sr, msg, sizeof(msg)),
 	    0);
 	assert_int_equal(sr.cert_req, 1);
 	assert_true(sr.nonce == 0);
@@ -358,7 +365,7 @@ test_messages_one_line(void **state)
 		"{\"q\\\"x\":1}",    /* a quote in the name */
 	};
 	struct sign_req r;
-	struct stamp_req t;
+	struct req_json_stamp t;
 	char err[256];
 	size_t i;
 
@@ -368,16 +375,16 @@ test_messages_one_line(void **state)
 	for (i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
 		len = i == 1 ? 10 : strlen(bodies[i]); /* 1 holds NULs */
 		assert_int_equal(
-		    sign_req_decode(bodies[i], len, &r, err, sizeof(err)),
+		    req_json_sign(bodies[i], len, &r, err, sizeof(err)),
 		    SD_ERR_BAD_REQUEST);
 		assert_null(strpbrk(err, "\n\r\a"));
 		assert_int_equal(
-		    sign_req_stamp_decode(bodies[i], len, &t, err, sizeof(err)),
+		    req_json_stamp(bodies[i], len, &t, err, sizeof(err)),
 		    SD_ERR_BAD_REQUEST);
 		assert_null(strpbrk(err, "\n\r\a"));
 	}
-	assert_int_equal(sign_req_stamp_decode(bodies[0], strlen(bodies[0]), &t,
-			     err, sizeof(err)),
+	assert_int_equal(
+	    req_json_stamp(bodies[0], strlen(bodies[0]), &t, err, sizeof(err)),
 	    SD_ERR_BAD_REQUEST);
 	assert_string_equal(err, "unknown field \"(not printable)\"");
 }
