@@ -389,6 +389,15 @@ hsm_sign(struct hsm *h, struct hsm_key *k, enum hsm_scheme scheme,
     enum hsm_digest alg, const uint8_t *digest, size_t dglen, uint8_t *sig,
     size_t cap, size_t *siglen)
 {
+	return hsm_sign_by(
+	    h, NULL, k, scheme, alg, digest, dglen, sig, cap, siglen);
+}
+
+int
+hsm_sign_by(struct hsm *h, const struct timespec *until, struct hsm_key *k,
+    enum hsm_scheme scheme, enum hsm_digest alg, const uint8_t *digest,
+    size_t dglen, uint8_t *sig, size_t cap, size_t *siglen)
+{
 	static const CK_MECHANISM_TYPE hashmech[] = { 0, CKM_SHA256, CKM_SHA384,
 		CKM_SHA512 };
 	static const CK_RSA_PKCS_MGF_TYPE mgf[] = { 0, CKG_MGF1_SHA256,
@@ -441,7 +450,9 @@ hsm_sign(struct hsm *h, struct hsm_key *k, enum hsm_scheme scheme,
 	/* A lost session or a stale key handle is repaired and the request
 	 * tried once more: nothing was signed, so repeating is safe. */
 	for (tries = 0; tries < 2; tries++) {
-		if ((r = hsm_pool_acquire(h, k, &idx, &kh, 1)) != 0) {
+		if ((r = until != NULL
+			     ? hsm_pool_acquire_by(h, k, &idx, &kh, until)
+			     : hsm_pool_acquire(h, k, &idx, &kh, 1)) != 0) {
 			atomic_store(&h->sign_failed, 1);
 			atomic_store(&h->healthy, 0);
 			return r;

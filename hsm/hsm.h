@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <openssl/evp.h>
 
@@ -76,14 +77,23 @@ size_t hsm_digest_len(enum hsm_digest alg);
 /*
  * Sign dglen bytes of digest (which must be exactly hsm_digest_len(alg))
  * with key k under scheme, into sig (cap bytes); *siglen gets the length.
- * Waits at most a few seconds for a free session.  Returns 0,
+ * Waits at most 5 s for a free session.  Returns 0,
  * SD_ERR_BAD_REQUEST (digest length, scheme not for this key type),
- * SD_ERR_HSM (token, session or module failure; the pool recovers on a
- * later call) or SD_ERR_INTERNAL.  Thread-safe.
+ * SD_ERR_HSM (token, session or module failure, or no session free in
+ * time; the pool recovers on a later call) or SD_ERR_INTERNAL.
+ * Thread-safe.
  */
 int hsm_sign(struct hsm *h, struct hsm_key *k, enum hsm_scheme scheme,
     enum hsm_digest alg, const uint8_t *digest, size_t dglen, uint8_t *sig,
     size_t cap, size_t *siglen) __attribute__((warn_unused_result));
+
+/* hsm_sign waiting for a session until a CLOCK_MONOTONIC time instead
+ * (NULL: 5 s from now): a request's deadline, which counts the time it
+ * already waited for a worker. */
+int hsm_sign_by(struct hsm *h, const struct timespec *until,
+    struct hsm_key *k, enum hsm_scheme scheme, enum hsm_digest alg,
+    const uint8_t *digest, size_t dglen, uint8_t *sig, size_t cap,
+    size_t *siglen) __attribute__((warn_unused_result));
 
 /* 1 when the token is logged in and a session works; never waits for a
  * session (all busy counts as working). */

@@ -100,13 +100,18 @@ int hsm_pool_init(
 /*
  * Check out a session, re-establishing what is broken (re-initialize the
  * module, open the session, log in, find k again): all without h->lock
- * held during PKCS#11 calls.  wait: up to ACQUIRE_WAIT_SEC for a session,
+ * held during PKCS#11 calls.  wait: up to ACQUIRE_WAIT_MS for a session,
  * else none.  On success *idx is checked out and, with k, *kh is its
  * current handle.  Returns 0, SD_ERR_BUSY (no wait, none free) or
  * SD_ERR_HSM.
  */
 int hsm_pool_acquire(struct hsm *h, struct hsm_key *k, unsigned int *idx,
     CK_OBJECT_HANDLE *kh, int wait);
+
+/* hsm_pool_acquire waiting for a session until a CLOCK_MONOTONIC time
+ * (NULL: no wait): a request's own deadline. */
+int hsm_pool_acquire_by(struct hsm *h, struct hsm_key *k, unsigned int *idx,
+    CK_OBJECT_HANDLE *kh, const struct timespec *until);
 
 /* Give the session back; rv is the last PKCS#11 result on it. */
 void hsm_pool_release(

@@ -346,11 +346,11 @@ hsm_pool_find_private(struct hsm *h, CK_SESSION_HANDLE s, const char *label,
 }
 
 /* Under h->lock: wait until a session is free and the module usable,
- * re-initializing it (with the lock dropped) when it is broken. */
+ * re-initializing it (with the lock dropped) when it is broken; until
+ * NULL: no wait. */
 static int
-wait_for_session(struct hsm *h, int wait)
+wait_for_session(struct hsm *h, const struct timespec *until)
 {
-	struct timespec until = sd_deadline_ms(wait ? ACQUIRE_WAIT_MS : 0);
 	int r;
 
 	for (;;) {
@@ -377,12 +377,12 @@ wait_for_session(struct hsm *h, int wait)
 		}
 		if (!h->broken && !h->recovering && h->nfree > 0)
 			return 0;
-		if (!wait)
+		if (until == NULL)
 			return SD_ERR_BUSY;
-		if (pthread_cond_timedwait(&h->cond, &h->lock, &until) ==
+		if (pthread_cond_timedwait(&h->cond, &h->lock, until) ==
 		    ETIMEDOUT) {
-			log_warn("no HSM session free within %d ms",
-			    ACQUIRE_WAIT_MS);
+			log_warn("no HSM session free in time (every session "
+				 "busy)");
 			return SD_ERR_HSM;
 		}
 	}
@@ -392,6 +392,15 @@ int
 hsm_pool_acquire(struct hsm *h, struct hsm_key *k, unsigned int *idx,
     CK_OBJECT_HANDLE *kh, int wait)
 {
+	struct timespec until = sd_deadline_ms(ACQUIRE_WAIT_MS);
+
+	return hsm_pool_acquire_by(h, k, idx, kh, wait ? &until : NULL);
+}
+
+int
+hsm_pool_acquire_by(struct hsm *h, struct hsm_key *k, unsigned int *idx,
+    CK_OBJECT_HANDLE *kh, const struct timespec *until)
+{
 	CK_OBJECT_HANDLE fresh;
 	unsigned long gen = 0;
 	int r, need_open, stale = 0;
@@ -399,7 +408,7 @@ hsm_pool_acquire(struct hsm *h, struct hsm_key *k, unsigned int *idx,
 	CK_RV rv = CKR_OK;
 
 	pthread_mutex_lock(&h->lock);
-	if ((r = wait_for_session(h, wait)) != 0) {
+	if ((r = wait_for_session(h, until)) != 0) {
 		pthread_mutex_unlock(&h->lock);
 		if (r == SD_ERR_HSM)
 			atomic_store(&h->healthy, 0);

@@ -20,6 +20,7 @@
 #include "cms.h"
 #include "err.h"
 #include "log.h"
+#include "sd_limits.h"
 #include "seal.h"
 #include "tsa.h"
 
@@ -32,6 +33,7 @@ struct hsm_call {
 	struct hsm *hsm;
 	const struct sd_key *key;
 	enum hsm_digest alg;
+	const struct timespec *until; /* the request's deadline for a session */
 };
 
 static int
@@ -40,8 +42,20 @@ hsm_call_sign(void *arg, const uint8_t *digest, size_t dglen, uint8_t *sig,
 {
 	const struct hsm_call *c = arg;
 
-	return hsm_sign(c->hsm, c->key->hk, c->key->scheme, c->alg, digest,
-	    dglen, sig, cap, siglen);
+	return hsm_sign_by(c->hsm, c->until, c->key->hk, c->key->scheme, c->alg,
+	    digest, dglen, sig, cap, siglen);
+}
+
+/* A request waits for an HSM session at most SD_SIGN_QUEUE_WAIT_MS in
+ * all, counted from when it was queued for a worker: a session held by
+ * a hung call elsewhere (a checkpoint's, the monitor's test signature)
+ * does not add a second wait to the first. */
+static struct timespec
+session_deadline(const struct sign_job *j)
+{
+	long left = SD_SIGN_QUEUE_WAIT_MS - sd_ms_since(&j->queued_at);
+
+	return sd_deadline_ms(left > 0 ? left : 0);
 }
 
 /* A seal or token that does not fit is the key's certificates' fault,
@@ -128,25 +142,25 @@ token_md(const struct sd_key *k)
 }
 
 /*
- * A token of TSA key k for req into out (cap bytes): its time checked
+ * A token of TSA key call->key for req into out (cap bytes): its time checked
  * (tsa_time) into *gen_us, a fresh serial of SEAL_SERIAL_LEN bytes,
  * signed in the HSM; dropped (SD_ERR_BUSY) when the HSM took longer than
  * the stated accuracy, since genTime is taken before it signs.
  */
 #define SEAL_SERIAL_LEN 16
 static int
-issue_token(struct hsm *h, struct seal_clock *clk, const struct sd_key *k,
+issue_token(struct hsm_call *call, struct seal_clock *clk,
     const struct tsa_req *req, uint8_t *out, size_t cap, size_t *outlen,
     uint8_t serial[SEAL_SERIAL_LEN], int64_t *gen_us)
 {
-	struct hsm_call call = { h, k, token_md(k) };
+	const struct sd_key *k = call->key;
 	unsigned int acc = k->pk->tsa_accuracy_ms;
 	struct timespec t0;
 	struct cms_signer cs;
 	struct tsa_grant g;
 	int r;
 
-	if (cms_signer_of(k, &call, &cs) != 0)
+	if (cms_signer_of(k, call, &cs) != 0)
 		return SD_ERR_INTERNAL;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if ((r = tsa_time(clk, acc, gen_us)) != 0)
@@ -163,7 +177,7 @@ issue_token(struct hsm *h, struct seal_clock *clk, const struct sd_key *k,
 	g.serial_len = SEAL_SERIAL_LEN;
 	g.gen_us = *gen_us;
 	g.accuracy_ms = acc;
-	g.md_nid = call.alg == HSM_SHA384 ? NID_sha384 : NID_sha256;
+	g.md_nid = call->alg == HSM_SHA384 ? NID_sha384 : NID_sha256;
 	if ((r = tsa_token(&cs, &g, out, cap, outlen)) != 0)
 		return too_large(r, k);
 	if (sd_ms_since(&t0) > (long)(acc > 0 ? acc : 1000)) {
@@ -181,10 +195,12 @@ seal_tsa(struct hsm *h, struct seal_clock *clk, struct sign_job *j)
 {
 	struct ledger_entry *e = &j->entry;
 	const struct sd_key *k = j->key;
+	struct timespec until = session_deadline(j);
+	struct hsm_call call = { h, k, token_md(k), &until };
 	int r;
 
 	memset(e, 0, sizeof(*e));
-	if ((r = issue_token(h, clk, k, &j->tsa, e->sig, sizeof(e->sig),
+	if ((r = issue_token(&call, clk, &j->tsa, e->sig, sizeof(e->sig),
 		 &e->sig_len, e->tsa_serial, &e->signed_at_us)) != 0)
 		return r;
 	e->kind = LEDGER_TIMESTAMP;
@@ -212,7 +228,7 @@ seal_tsa(struct hsm *h, struct seal_clock *clk, struct sign_job *j)
  * (with the seal's digest algorithm) of the signature value, as the
  * signature-time-stamp attribute wants (ETSI EN 319 122-1 5.3). */
 struct stamp_call {
-	struct hsm *h;
+	struct hsm_call tsa; /* the job's tsa_key */
 	struct seal_clock *clk;
 	struct sign_job *j;
 	uint8_t tok[SD_SEAL_MAX];
@@ -253,8 +269,8 @@ stamp_sigval(void *arg, const uint8_t *sv, size_t len, const uint8_t **tok,
 
 	if ((r = stamp_request(
 		 sign_digest_nid(j->req.digest_alg), sv, len, &req)) != 0 ||
-	    (r = issue_token(sc->h, sc->clk, j->tsa_key, &req, sc->tok,
-		 sizeof(sc->tok), &sc->toklen, e->tsa_serial, &gen_us)) != 0)
+	    (r = issue_token(&sc->tsa, sc->clk, &req, sc->tok, sizeof(sc->tok),
+		 &sc->toklen, e->tsa_serial, &gen_us)) != 0)
 		return r;
 	/* the token proves the seal existed at genTime: never before the
 	 * time the seal states (its signing-time is the entry's, cut to the
@@ -282,8 +298,9 @@ int
 seal_sign(struct hsm *h, struct seal_clock *clk, struct sign_job *j)
 {
 	struct ledger_entry *e = &j->entry;
+	struct timespec until = session_deadline(j);
 	struct hsm_call call = { h, j->key,
-		(enum hsm_digest)j->req.digest_alg };
+		(enum hsm_digest)j->req.digest_alg, &until };
 	struct stamp_call sc;
 	struct cms_signer cs;
 	struct cms_content cc;
@@ -306,7 +323,10 @@ seal_sign(struct hsm *h, struct seal_clock *clk, struct sign_job *j)
 				 "clock unsynchronized");
 			return SD_ERR_CLOCK;
 		}
-		sc.h = h;
+		sc.tsa.hsm = h;
+		sc.tsa.key = j->tsa_key;
+		sc.tsa.alg = token_md(j->tsa_key);
+		sc.tsa.until = &until;
 		sc.clk = clk;
 		sc.j = j;
 		sc.toklen = 0;

@@ -171,6 +171,35 @@ grep -q '^seald_sign_copies_around_total [1-9]' "$IT_BODY" ||
 wait $pids
 until_ok 2000 "after the hang"
 
+tid "a request waits 5 s in all for an HSM session, when a hung call outside the workers holds one"
+# after a failed signature the monitor tries a test signature each second;
+# once that hangs it holds a session the workers do not have: four hung
+# requests take the other three and leave a worker waiting for one, and a
+# fifth, queued behind them, must not wait for a worker and then again
+# for a session
+echo CKR_FUNCTION_FAILED >"$FAULT"
+sign_503 "a failed signature (the monitor then tests the token itself)"
+echo hang >"$FAULT"
+sleep 2.5
+pids=""
+for i in 1 2 3 4; do
+	curl -s --max-time 30 --unix-socket "$IT_SOCK" -o /dev/null \
+	    -H 'Content-Type: application/json' -d "{\"key\":\"demo-ec\",\"digest\":\"$d\",\"digest_alg\":\"sha256\",\"request_id\":\"$hung_id-held-$i\"}" \
+	    http://localhost/v1/sign &
+	pids="$pids $!"
+done
+sleep 1
+t0=$(date +%s%N)
+sign_503 "a request queued behind a worker that waits for a session"
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+note "answered after $ms ms"
+[ "$ms" -lt 7500 ] ||
+	fail "it waited $ms ms: 5 s in the queue and then 5 s more for a session"
+: >"$FAULT"
+# shellcheck disable=SC2086
+wait $pids
+until_ok 2000 "after the held session"
+
 tid "no failed request left a ledger row; every recorded signature verifies"
 rows=$(psql_q "select count(*) from ledger_entries where instance = 'fault-1'")
 note "$rows rows for instance fault-1"
