@@ -451,8 +451,8 @@ hsm_sign_by(struct hsm *h, const struct timespec *until, struct hsm_key *k,
 	 * tried once more: nothing was signed, so repeating is safe. */
 	for (tries = 0; tries < 2; tries++) {
 		if ((r = until != NULL
-			     ? hsm_pool_acquire_by(h, k, &idx, &kh, until)
-			     : hsm_pool_acquire(h, k, &idx, &kh, 1)) != 0) {
+			    ? hsm_pool_acquire_by(h, k, &idx, &kh, until)
+			    : hsm_pool_acquire(h, k, &idx, &kh, 1)) != 0) {
 			atomic_store(&h->sign_failed, 1);
 			atomic_store(&h->healthy, 0);
 			return r;

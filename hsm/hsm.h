@@ -90,10 +90,10 @@ int hsm_sign(struct hsm *h, struct hsm_key *k, enum hsm_scheme scheme,
 /* hsm_sign waiting for a session until a CLOCK_MONOTONIC time instead
  * (NULL: 5 s from now): a request's deadline, which counts the time it
  * already waited for a worker. */
-int hsm_sign_by(struct hsm *h, const struct timespec *until,
-    struct hsm_key *k, enum hsm_scheme scheme, enum hsm_digest alg,
-    const uint8_t *digest, size_t dglen, uint8_t *sig, size_t cap,
-    size_t *siglen) __attribute__((warn_unused_result));
+int hsm_sign_by(struct hsm *h, const struct timespec *until, struct hsm_key *k,
+    enum hsm_scheme scheme, enum hsm_digest alg, const uint8_t *digest,
+    size_t dglen, uint8_t *sig, size_t cap, size_t *siglen)
+    __attribute__((warn_unused_result));
 
 /* 1 when the token is logged in and a session works; never waits for a
  * session (all busy counts as working). */

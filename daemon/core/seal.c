@@ -299,8 +299,8 @@ seal_sign(struct hsm *h, struct seal_clock *clk, struct sign_job *j)
 {
 	struct ledger_entry *e = &j->entry;
 	struct timespec until = session_deadline(j);
-	struct hsm_call call = { h, j->key,
-		(enum hsm_digest)j->req.digest_alg, &until };
+	struct hsm_call call = { h, j->key, (enum hsm_digest)j->req.digest_alg,
+		&until };
 	struct stamp_call sc;
 	struct cms_signer cs;
 	struct cms_content cc;
