@@ -135,7 +135,7 @@ FRONT_LIBS_PROJ := front proto evidence common
 SEALCTL_LIBS := policy ledger evidence config common
 BENCH_LIBS := ledger hsm common
 
-.PHONY: all deps check-deps pkgcheck run check check-build unit integration lint format clean fuzz fuzz-deps \
+.PHONY: all deps check-deps pkgcheck run run-ha check check-build unit integration lint format clean fuzz fuzz-deps \
 	bench valgrind install deb stress fresh-check systemd-check walls
 all: $(BUILD)/seald $(BUILD)/seald-front $(BUILD)/sealctl
 
@@ -210,7 +210,7 @@ walls: $(BUILD)/seald-front
 deps:
 	@sh packaging/install-deps.sh build run
 check-deps:
-	@sh packaging/install-deps.sh build run check deb $(if $(CHECK_FUZZ_SECONDS),fuzz) \
+	@sh packaging/install-deps.sh build run check ha deb $(if $(CHECK_FUZZ_SECONDS),fuzz) \
 		$(if $(CHECK_SYSTEMD),container)
 
 # pkgcheck: every object waits for it; it names the build packages that
@@ -226,6 +226,13 @@ pkgcheck:
 run: deps
 	@$(MAKE) --no-print-directory all
 	@sh tools/devenv.sh run $(BUILD)
+
+# run-ha: the same on a local high-availability cluster (pg_auto_failover:
+# a monitor, a primary and its synchronous standby; tools/halib.sh)
+run-ha:
+	@sh packaging/install-deps.sh build run ha
+	@$(MAKE) --no-print-directory all
+	@sh tools/devenv.sh run-ha $(BUILD)
 
 # bench: seald against the raw PKCS#11 rate of the same key, in one run
 # (tools/bench.sh; BENCH_CLIENTS, BENCH_SECONDS, BENCH_KEY, BENCH_FORMAT)

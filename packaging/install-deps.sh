@@ -30,6 +30,9 @@ postgresql-client curl openssl jq util-linux procps"
 SET_check="libcmocka-dev clang-format valgrind gdb strace groff-base
 systemd python3 golang-go gnutls-bin python3-asn1crypto p11-kit libnss3
 libnss3-tools"
+# make run-ha, and t_failover in make check: pg_auto_failover (its
+# pg_autoctl and the monitor's extension, for Debian 12's PostgreSQL 15)
+SET_ha="pg-auto-failover-cli postgresql-15-auto-failover"
 SET_deb="debhelper dpkg-dev"
 # make fuzz, and the fuzz pass of make check: clang with libFuzzer
 SET_fuzz="clang libclang-rt-14-dev"
@@ -39,10 +42,10 @@ SET_container="debootstrap systemd-container lintian"
 PKGS=""
 for set in ${*:-build run}; do
 	case "$set" in
-	build | run | check | deb | fuzz | container)
+	build | run | check | ha | deb | fuzz | container)
 		eval "PKGS=\"\$PKGS \$SET_$set\"" ;;
 	*)
-		echo "usage: $0 [build|run|check|deb|fuzz|container]..." >&2
+		echo "usage: $0 [build|run|check|ha|deb|fuzz|container]..." >&2
 		exit 2
 		;;
 	esac

@@ -6,6 +6,11 @@
 # runs seald in the foreground.  Ctrl-C (or SIGTERM) stops seald, then the
 # cluster.
 #
+# devenv.sh run-ha BUILD — `make run-ha`: the same on a high-availability
+# cluster instead (tools/halib.sh: pg_auto_failover's monitor, a primary and
+# its synchronous standby, on ports SEALD_HA_PORT..+2 of 127.0.0.1, 54301 by
+# default), kept in ./state-ha; seald's conninfo names both nodes.
+#
 # state/seald.yaml is written once; delete it to have it written again.
 if [ -z "${BASH_VERSION:-}" ]; then
 	exec bash "$0" "$@"
@@ -16,12 +21,17 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 # shellcheck source=tools/envlib.sh
 . "$root/tools/envlib.sh"
 
-if [ $# -ne 2 ] || [ "$1" != run ]; then
-	echo "usage: $0 run BUILD" >&2
+if [ $# -ne 2 ] || { [ "$1" != run ] && [ "$1" != run-ha ]; }; then
+	echo "usage: $0 run|run-ha BUILD" >&2
 	exit 2
 fi
+mode=$1
 build=$(_envlib_abs "$2")
-state=${SEALD_STATE:-$root/state}
+if [ "$mode" = run-ha ]; then
+	state=${SEALD_STATE:-$root/state-ha}
+else
+	state=${SEALD_STATE:-$root/state}
+fi
 mkdir -p "$state"
 state=$(_envlib_abs "$state")
 chmod 0711 "$state"
@@ -36,7 +46,11 @@ cleanup() {
 	trap '' PIPE HUP
 	{ echo && echo "devenv: stopping seald and PostgreSQL"; } 2>/dev/null || true
 	seald_stop "$state" || true
-	pg_stop "$state" fast || pg_stop "$state" immediate || true
+	if [ "$mode" = run-ha ]; then
+		ha_stop "$state" || true
+	else
+		pg_stop "$state" fast || pg_stop "$state" immediate || true
+	fi
 	exit "$rc"
 }
 trap cleanup EXIT
@@ -45,7 +59,12 @@ trap 'exit 143' TERM
 
 echo "devenv: state in $state"
 hsm_setup "$state"
-pg_setup "$state"
+if [ "$mode" = run-ha ]; then
+	echo "devenv: a pg_auto_failover cluster on 127.0.0.1 ports ${SEALD_HA_PORT:-54301}-$((${SEALD_HA_PORT:-54301} + 2)) (the first run takes about 15 s)"
+	ha_setup "$state" "${SEALD_HA_PORT:-54301}"
+else
+	pg_setup "$state"
+fi
 # Written once; one from an older seald (no policy file, ledger, tsa or
 # admin_socket section, migrate_conninfo, or a generated policy without
 # CMS or a TSA key) is written anew.
@@ -130,6 +149,22 @@ one does not load, and says why on this terminal):
   kill -HUP \$(cat $state/seald.pid)
 
 EOF
+if [ "$mode" = run-ha ]; then
+	hd=$(_ha_dir "$state")
+	ctl="env XDG_CONFIG_HOME=$hd/cfg XDG_DATA_HOME=$hd/data pg_autoctl"
+	if _envlib_is_root; then
+		ctl="runuser -u postgres -- $ctl"
+	fi
+	cat <<EOF
+The cluster (pg_auto_failover, docs/scale-out.md): its nodes and their
+states, then a failover (the standby becomes the primary; seald finds it
+by itself, signing pauses a few seconds):
+
+  $ctl show state --pgdata $hd/mon
+  $ctl perform failover --pgdata $hd/mon
+
+EOF
+fi
 
 rc=0
 wait "$pid" || rc=$?

@@ -131,13 +131,18 @@ _pg_running() {
 	_pg_as "$bin/pg_ctl" status -D "$(_pg_home "$1")/pg" >/dev/null 2>&1
 }
 
-# pg_conninfo DIR [ROLE]: the libpq conninfo of the database `seald`, as
+# pg_conninfo DIR [ROLE]: the libpq conninfo of the database `seald` (on
+# both nodes of DIR's HA cluster when ha_setup made one), as
 # ROLE: seald_daemon (the default: seald itself, a member of seald_writer),
 # seald (the tables' owner: `seald migrate`) or seald_verifier (a member of
 # seald_auditor: sealctl ledger verify).
 pg_conninfo() {
 	local dir
 	dir=$(_envlib_abs "$1") || return 1
+	if [ -f "$dir/ha/ports" ]; then # ha_setup's cluster (tools/halib.sh)
+		ha_conninfo "$dir" "${2:-seald_daemon}"
+		return
+	fi
 	printf 'host=%s/pgsock dbname=seald user=%s\n' "$dir" "${2:-seald_daemon}"
 }
 
@@ -788,3 +793,6 @@ seald_stop() {
 	rm -f "$dir/seald.pid"
 	return "$rc"
 }
+
+# shellcheck source=tools/halib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/halib.sh"
