@@ -102,14 +102,16 @@ int ledger_row_entry(const PGresult *res, int r, struct ledger_entry *e,
 struct ledger_reader {
 	char conninfo[SD_CONNINFO_MAX];
 	PGconn *conn;
+	int down; /* its last connect failed: said once, until one works */
 };
 
 /*
  * Run fn(conn, arg) on the reader's connection (connecting first); a read
  * is safe to repeat, so when it fails with SD_ERR_LEDGER on a connection
  * that broke (the database restarted since the last request), once more
- * on a fresh one.  Returns fn's result, or SD_ERR_LEDGER (logged) when
- * no connection can be made.
+ * on a fresh one.  Returns fn's result, or SD_ERR_LEDGER when no
+ * connection can be made (logged once while that lasts: a request
+ * rate's worth of lines in a failover says nothing more).
  */
 int ledger_reader_run(
     struct ledger_reader *rd, int (*fn)(PGconn *c, void *arg), void *arg);

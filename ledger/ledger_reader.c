@@ -90,10 +90,20 @@ ledger_reader_run(
 	for (tries = 0; tries < 2; tries++) {
 		if (rd->conn == NULL &&
 		    reader_connect(rd, err, sizeof(err)) != 0) {
-			log_warn("ledger lookup: %s", err);
+			if (!rd->down)
+				log_warn("ledger lookup: %s (said once until "
+					 "it connects again)",
+				    err);
+			else
+				log_debug("ledger lookup: %s", err);
+			rd->down = 1;
 			PQfinish(rd->conn);
 			rd->conn = NULL;
 			return SD_ERR_LEDGER;
+		}
+		if (rd->down) {
+			log_info("ledger lookup: connected again");
+			rd->down = 0;
 		}
 		r = fn(rd->conn, arg);
 		if (r != SD_ERR_LEDGER || PQstatus(rd->conn) == CONNECTION_OK)
