@@ -72,7 +72,7 @@ hsm_open(const char *module, const char *init_args, const char *token_label,
 	pthread_mutex_init(&h->lock, NULL);
 	sd_cond_init(&h->cond);
 	sd_cond_init(&h->stop_cond);
-	h->nsess = sessions;
+	h->nsess = h->nlive = sessions;
 	for (i = 0; i < sessions; i++)
 		h->freelist[h->nfree++] = sessions - 1 - i;
 	if (hsm_pool_init(h, module, errbuf, errlen) != 0)

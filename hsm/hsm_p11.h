@@ -52,10 +52,13 @@ struct hsm {
 	struct hsm_sess *sess;
 	unsigned int *freelist; /* indexes of idle sessions */
 	unsigned int nfree;
-	unsigned int busy; /* sessions checked out */
-	int broken;        /* module must be re-initialized */
-	int recovering;    /* one thread re-initializes, none sign */
-	unsigned long gen; /* bumped when key handles may be stale */
+	unsigned int nlive; /* sessions not retired: the token's limit */
+	int shrink;         /* retire the next session given back (headroom
+			     * for a read-write session of hsm_open_rw) */
+	unsigned int busy;  /* sessions checked out */
+	int broken;         /* module must be re-initialized */
+	int recovering;     /* one thread re-initializes, none sign */
+	unsigned long gen;  /* bumped when key handles may be stale */
 	struct timespec last_recover;
 	int pin_bad;               /* C_Login said the PIN is wrong ... */
 	struct timespec pin_mtime; /* ... for the PIN file as it was then */

@@ -170,6 +170,32 @@ quirks(struct hsm *h)
 	}
 }
 
+/* A token that says how many sessions it opens (ulMaxSessionCount; most
+ * network HSMs, per partition) gets that many less one: seald's key
+ * generation and its witness open a read-write session besides the
+ * pool's.  Called before any session is open. */
+static void
+session_limit(struct hsm *h)
+{
+	CK_TOKEN_INFO ti;
+	CK_ULONG max;
+
+	if (h->f->C_GetTokenInfo(h->slot, &ti) != CKR_OK)
+		return;
+	max = ti.ulMaxSessionCount;
+	if (max == CK_EFFECTIVELY_INFINITE ||
+	    max == CK_UNAVAILABLE_INFORMATION || max > h->nsess)
+		return;
+	h->nlive = max > 1 ? (unsigned int)max - 1 : 1;
+	h->nfree = h->nlive; /* the freelist's top indexes: 0 .. nlive-1 */
+	memmove(h->freelist, h->freelist + (h->nsess - h->nlive),
+	    h->nlive * sizeof(*h->freelist));
+	log_warn("the token opens at most %lu sessions: seald signs on %u, "
+		 "not the %u of pkcs11.sessions, and keeps one for its "
+		 "read-write work",
+	    (unsigned long)max, h->nlive, h->nsess);
+}
+
 int
 hsm_pool_init(struct hsm *h, const char *module, char *errbuf, size_t errlen)
 {
@@ -198,7 +224,10 @@ hsm_pool_init(struct hsm *h, const char *module, char *errbuf, size_t errlen)
 	if ((r = initialize(h, errbuf, errlen)) != 0)
 		return r;
 	quirks(h);
-	return find_slot(h, errbuf, errlen);
+	if ((r = find_slot(h, errbuf, errlen)) != 0)
+		return r;
+	session_limit(h);
+	return 0;
 }
 
 /* Is the PIN file the one whose PIN the token refused? */
@@ -397,6 +426,33 @@ hsm_pool_acquire(struct hsm *h, struct hsm_key *k, unsigned int *idx,
 	return hsm_pool_acquire_by(h, k, idx, kh, wait ? &until : NULL);
 }
 
+/* Session idx (checked out, not open) could not be opened: the token
+ * has no more (CKR_SESSION_COUNT; its limit, or other applications hold
+ * the rest).  Retire it, and the next session given back too, for a
+ * read-write session's room; 0 when it is the last one, which is kept. */
+static int
+retire(struct hsm *h, unsigned int idx)
+{
+	int done = 0;
+
+	pthread_mutex_lock(&h->lock);
+	if (h->nlive > 1) {
+		h->nlive--;
+		h->busy--;
+		h->shrink = h->nlive > 1;
+		done = 1;
+		pthread_cond_broadcast(&h->cond);
+	}
+	pthread_mutex_unlock(&h->lock);
+	if (done)
+		log_warn(
+		    "the token opens no more sessions (CKR_SESSION_COUNT): "
+		    "seald goes on with %u of the %u of pkcs11.sessions",
+		    h->nlive - (unsigned int)h->shrink, h->nsess);
+	(void)idx; /* never given back: out of the pool for good */
+	return done;
+}
+
 int
 hsm_pool_acquire_by(struct hsm *h, struct hsm_key *k, unsigned int *idx,
     CK_OBJECT_HANDLE *kh, const struct timespec *until)
@@ -407,6 +463,7 @@ hsm_pool_acquire_by(struct hsm *h, struct hsm_key *k, unsigned int *idx,
 	char err[512];
 	CK_RV rv = CKR_OK;
 
+again:
 	pthread_mutex_lock(&h->lock);
 	if ((r = wait_for_session(h, until)) != 0) {
 		pthread_mutex_unlock(&h->lock);
@@ -427,6 +484,8 @@ hsm_pool_acquire_by(struct hsm *h, struct hsm_key *k, unsigned int *idx,
 	/* The session is ours: open it and find the key without the lock. */
 	if (need_open &&
 	    (r = open_session(h, *idx, &rv, err, sizeof(err))) != 0) {
+		if (rv == CKR_SESSION_COUNT && retire(h, *idx))
+			goto again; /* an open one, when it is free */
 		log_error("HSM session: %s", err);
 		hsm_pool_release(h, NULL, *idx, rv);
 		return SD_ERR_HSM;
@@ -454,8 +513,18 @@ void
 hsm_pool_release(struct hsm *h, struct hsm_key *k, unsigned int idx, CK_RV rv)
 {
 	enum hsm_rv_kind kind = hsm_rv_kind(rv);
+	int drop;
 
-	if ((kind == RV_SESSION || kind == RV_TOKEN) && h->sess[idx].open) {
+	/* a session given back after the token ran out of them (retire)
+	 * leaves the pool, to make room for a read-write session */
+	pthread_mutex_lock(&h->lock);
+	if ((drop = h->shrink && h->nlive > 1)) {
+		h->shrink = 0;
+		h->nlive--;
+	}
+	pthread_mutex_unlock(&h->lock);
+	if ((drop || kind == RV_SESSION || kind == RV_TOKEN) &&
+	    h->sess[idx].open) {
 		(void)h->f->C_CloseSession(h->sess[idx].handle);
 		h->sess[idx].open = 0;
 	}
@@ -464,11 +533,12 @@ hsm_pool_release(struct hsm *h, struct hsm_key *k, unsigned int idx, CK_RV rv)
 		h->broken = 1;
 	/* Closing a token's last session logs out, and modules may then
 	 * drop every object handle: find keys again. */
-	if (kind == RV_SESSION || kind == RV_TOKEN)
+	if (drop || kind == RV_SESSION || kind == RV_TOKEN)
 		h->gen++;
 	if (kind == RV_KEY && k != NULL)
 		k->handle = CK_INVALID_HANDLE;
-	h->freelist[h->nfree++] = idx;
+	if (!drop)
+		h->freelist[h->nfree++] = idx;
 	h->busy--;
 	pthread_cond_broadcast(&h->cond);
 	pthread_mutex_unlock(&h->lock);

@@ -14,6 +14,10 @@
  *   hang                 block until the file changes (at most 60 s)
  * With $SEALD_FAULT_NO_DATA set, C_CreateObject refuses data objects
  * (CKO_DATA) with CKR_TEMPLATE_INCONSISTENT: a token that keeps none.
+ * With $SEALD_FAULT_MAX_SESSIONS=N, C_OpenSession answers
+ * CKR_SESSION_COUNT while N sessions are open (a network HSM's
+ * partition limit); with $SEALD_FAULT_SAY_MAX set too, C_GetTokenInfo
+ * says so in ulMaxSessionCount (else it says nothing of it).
  * The real module is $SEALD_FAULT_MODULE (default: SoftHSM's).
  * Test code only: never installed, never linked into seald.
  */
@@ -102,14 +106,73 @@ fault(void)
 	return rv;
 }
 
+static long nopen; /* sessions open, under lock */
+
+static long
+max_sessions(void)
+{
+	const char *v = getenv("SEALD_FAULT_MAX_SESSIONS");
+
+	return v != NULL ? atol(v) : 0;
+}
+
 static CK_RV
 f_open_session(CK_SLOT_ID slot, CK_FLAGS flags, void *app, CK_NOTIFY notify,
     CK_SESSION_HANDLE_PTR s)
 {
 	CK_RV rv = fault();
 
-	return rv != CKR_OK ? rv
-			    : real->C_OpenSession(slot, flags, app, notify, s);
+	if (rv != CKR_OK)
+		return rv;
+	pthread_mutex_lock(&lock);
+	if (max_sessions() > 0 && nopen >= max_sessions())
+		rv = CKR_SESSION_COUNT;
+	else if ((rv = real->C_OpenSession(slot, flags, app, notify, s)) ==
+	    CKR_OK)
+		nopen++;
+	pthread_mutex_unlock(&lock);
+	return rv;
+}
+
+static CK_RV
+f_close_session(CK_SESSION_HANDLE s)
+{
+	CK_RV rv = real->C_CloseSession(s);
+
+	pthread_mutex_lock(&lock);
+	if (rv == CKR_OK && nopen > 0)
+		nopen--;
+	pthread_mutex_unlock(&lock);
+	return rv;
+}
+
+static CK_RV
+f_close_all(CK_SLOT_ID slot)
+{
+	pthread_mutex_lock(&lock);
+	nopen = 0;
+	pthread_mutex_unlock(&lock);
+	return real->C_CloseAllSessions(slot);
+}
+
+static CK_RV
+f_finalize(void *reserved)
+{
+	pthread_mutex_lock(&lock);
+	nopen = 0;
+	pthread_mutex_unlock(&lock);
+	return real->C_Finalize(reserved);
+}
+
+static CK_RV
+f_token_info(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR ti)
+{
+	CK_RV rv = real->C_GetTokenInfo(slot, ti);
+
+	if (rv == CKR_OK && max_sessions() > 0 &&
+	    getenv("SEALD_FAULT_SAY_MAX") != NULL)
+		ti->ulMaxSessionCount = (CK_ULONG)max_sessions();
+	return rv;
 }
 
 static CK_RV
@@ -174,6 +237,10 @@ C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list)
 		ours.C_SignInit = f_sign_init;
 		ours.C_Sign = f_sign;
 		ours.C_CreateObject = f_create_object;
+		ours.C_CloseSession = f_close_session;
+		ours.C_CloseAllSessions = f_close_all;
+		ours.C_Finalize = f_finalize;
+		ours.C_GetTokenInfo = f_token_info;
 	}
 	pthread_mutex_unlock(&lock);
 	*list = &ours;

@@ -228,3 +228,43 @@ done
 [ "$(grep -c 'the token keeps no data objects: the signed head is witnessed in ledger.witness_file only' "$F/seald.log")" = 1 ] ||
 	fail "log: $(grep -i 'data object' "$F/seald.log")"
 seald_stop "$F"
+
+# quirk [VAR=VALUE]: seald (VAR set too) on a token that opens at most 3 sessions
+# (pkcs11.sessions is 4), 8 clients x 15 signatures: all signed, a
+# checkpoint's head kept in the token (a read-write session found room),
+# never a re-initialization for it; the log line that says so printed
+quirk() {
+	local log=$F/seald.log from rc=0
+	from=$(wc -l <"$log")
+	export SEALD_FAULT_MAX_SESSIONS=3
+	[ $# -eq 0 ] || export "$1"
+	seald_start "$IT_BUILD" "$F" || rc=$?
+	unset SEALD_FAULT_MAX_SESSIONS SEALD_FAULT_SAY_MAX
+	if [ "$rc" != 0 ]; then
+		fail "seald did not start: $(tail -n 5 "$log")"
+		return 1
+	fi
+	python3 "$here/sealclient.py" "$F/seald.sock" 8 15 "t-quirk-$RANDOM" demo-ec >"$F/quirk.out" 2>&1
+	[ "$(grep -c '^ok ' "$F/quirk.out")" = 120 ] ||
+		fail "$(grep -vc '^ok ' "$F/quirk.out") of 120 not signed: $(grep -v '^ok ' "$F/quirk.out" | head -n 2)"
+	sleep 6 # a checkpoint by time (checkpoint_seconds: 5)
+	seald_stop "$F"
+	tail -n +"$((from + 1))" "$log" >"$F/quirk.log"
+	! grep -q 're-initializing the PKCS#11 module' "$F/quirk.log" ||
+		fail "seald re-initialized the module for a session limit"
+	! grep -q 'signed head was not stored in the token\|HSM session:' "$F/quirk.log" ||
+		fail "$(grep -m1 'signed head was not stored in the token\|HSM session:' "$F/quirk.log")"
+	grep -q "closing checkpoint" "$F/quirk.log" || fail "no closing checkpoint"
+}
+
+tid "a token that opens 3 sessions and does not say so: seald goes on with 2, keeps one for its read-write work, and says so"
+sed -i "/^  witness_file:/d" "$F/seald.yaml"
+quirk
+n_said=$(grep -c 'opens no more sessions (CKR_SESSION_COUNT): seald goes on with 2 of the 4' "$F/quirk.log" || true)
+[ "$n_said" -ge 1 ] || fail "the log does not say it: $(grep -i session "$F/quirk.log" | head -n 3)"
+
+tid "a token that says it opens 3 sessions (ulMaxSessionCount): seald signs on 2 from the start"
+quirk SEALD_FAULT_SAY_MAX=1
+grep -q 'the token opens at most 3 sessions: seald signs on 2, not the 4 of pkcs11.sessions' "$F/quirk.log" ||
+	fail "the log does not say it: $(grep -i session "$F/quirk.log" | head -n 3)"
+! grep -q 'CKR_SESSION_COUNT' "$F/quirk.log" || fail "a session refused all the same"
