@@ -140,7 +140,7 @@ listen_bind(const struct cfg_socket *cs, struct listen_sock *ls, char *errbuf,
 	struct stat st;
 	int fd, fl;
 
-	ls->inherited = 0;
+	ls->inherited = ls->made = 0;
 	if ((ls->fd = claim(cs->path)) >= 0) {
 		ls->inherited = 1;
 		if ((fl = fcntl(ls->fd, F_GETFL)) < 0 ||
@@ -191,6 +191,7 @@ listen_bind(const struct cfg_socket *cs, struct listen_sock *ls, char *errbuf,
 		return -1;
 	}
 	ls->fd = fd;
+	ls->made = 1;
 	return 0;
 }
 
@@ -199,7 +200,9 @@ listen_remove(const struct cfg_socket *cs, const struct listen_sock *ls)
 {
 	struct stat st;
 
-	if (!ls->inherited && lstat(cs->path, &st) == 0 && S_ISSOCK(st.st_mode))
+	/* a path this process did not bind is another's (a start refused
+	 * because it is served): never removed */
+	if (ls->made && lstat(cs->path, &st) == 0 && S_ISSOCK(st.st_mode))
 		(void)unlink(cs->path);
 }
 

@@ -18,6 +18,7 @@
 struct listen_sock {
 	int fd; /* -1: none */
 	int inherited;
+	int made; /* this process bound the path: only then is it removed */
 };
 
 /*
@@ -42,8 +43,8 @@ void listen_drop_unclaimed(void);
 int listen_bind(const struct cfg_socket *cs, struct listen_sock *ls,
     char *errbuf, size_t errlen);
 
-/* No new client finds ls from now on: its path is removed, unless
- * systemd made it. */
+/* No new client finds ls from now on: its path is removed, if this
+ * process bound it (not systemd, nor another seald). */
 void listen_remove(const struct cfg_socket *cs, const struct listen_sock *ls);
 
 /* Close a socket that will not be served (fd < 0: nothing) and remove its

@@ -126,4 +126,7 @@ if need_seald; then
 	[ $rc = 5 ] || fail "exit $rc: $(tail -n 2 <<<"$out")"
 	grep -q "seald.sock is served by another process" <<<"$out" || fail "message: $out"
 	http_req GET /healthz && expect_code 200 "the shared seald after the attempt"
+	# nor is its admin socket removed on the way out (it was, and every
+	# later officer's call got "Couldn't connect")
+	[ -S "$IT_DIR/admin.sock" ] || fail "the refused start removed the shared seald's admin socket"
 fi
