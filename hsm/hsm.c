@@ -47,7 +47,7 @@ hsm_open(const char *module, const char *init_args, const char *token_label,
     const char *pin_file, unsigned int sessions, char *errbuf, size_t errlen)
 {
 	struct hsm *h;
-	unsigned int i, idx;
+	unsigned int i, n, *held;
 
 	if (init_args == NULL)
 		init_args = "";
@@ -77,15 +77,29 @@ hsm_open(const char *module, const char *init_args, const char *token_label,
 		h->freelist[h->nfree++] = sessions - 1 - i;
 	if (hsm_pool_init(h, module, errbuf, errlen) != 0)
 		goto fail;
-	/* Open the first session now so that a wrong PIN fails at start. */
-	if (hsm_pool_acquire(h, NULL, &idx, NULL, 0) != 0) {
+	/* Open the sessions now: a wrong PIN fails at start, and a token
+	 * that opens fewer than asked says so at start (hsm_pool_acquire
+	 * leaves out a session it refuses). */
+	if ((held = calloc(sessions, sizeof(*held))) == NULL) {
+		snprintf(errbuf, errlen, "out of memory");
+		(void)h->f->C_Finalize(NULL);
+		goto fail;
+	}
+	for (n = 0;
+	     n < sessions && hsm_pool_acquire(h, NULL, &held[n], NULL, 0) == 0;
+	     n++)
+		;
+	if (n == 0) {
+		free(held);
 		snprintf(errbuf, errlen,
 		    "cannot open a session and log in "
 		    "(see the log above)");
 		(void)h->f->C_Finalize(NULL);
 		goto fail;
 	}
-	hsm_pool_release(h, NULL, idx, CKR_OK); /* healthy from here */
+	while (n > 0) /* healthy from here */
+		hsm_pool_release(h, NULL, held[--n], CKR_OK);
+	free(held);
 	h->probe = probe_sign;
 	if (hsm_pool_monitor_start(h) != 0) {
 		snprintf(errbuf, errlen, "cannot start the HSM monitor");
@@ -232,6 +246,8 @@ read_key(struct hsm *h, CK_SESSION_HANDLE s, struct hsm_key *k, char *errbuf,
 	    get_bool(h, s, k->handle, CKA_ALWAYS_SENSITIVE) == 1 &&
 	    get_bool(h, s, k->handle, CKA_NEVER_EXTRACTABLE) == 1;
 	k->is_ec = type == CKK_EC;
+	k->always_auth =
+	    get_bool(h, s, k->handle, CKA_ALWAYS_AUTHENTICATE) == 1;
 	if ((k->pub = hsm_pubkey_load(
 		 h->f, s, k->handle, type, label, errbuf, errlen)) == NULL)
 		return -1;
@@ -384,6 +400,24 @@ ecdsa_to_der(uint8_t *sig, size_t cap, size_t *len)
 	return 0;
 }
 
+/* A key with CKA_ALWAYS_AUTHENTICATE wants the PIN again for each
+ * signature, after C_SignInit.  When that login fails the session is
+ * given back as lost (closed, which ends the operation), and the
+ * request tried once more on another, as for any lost session. */
+static CK_RV
+context_login(struct hsm *h, CK_SESSION_HANDLE s, struct hsm_key *k)
+{
+	char err[256];
+	CK_RV rv;
+
+	if (hsm_pool_pin_login(
+		h, s, CKU_CONTEXT_SPECIFIC, &rv, err, sizeof(err)) == 0)
+		return CKR_OK;
+	log_warn(
+	    "signing with \"%s\" (CKA_ALWAYS_AUTHENTICATE): %s", k->label, err);
+	return CKR_USER_NOT_LOGGED_IN;
+}
+
 int
 hsm_sign(struct hsm *h, struct hsm_key *k, enum hsm_scheme scheme,
     enum hsm_digest alg, const uint8_t *digest, size_t dglen, uint8_t *sig,
@@ -461,6 +495,8 @@ hsm_sign_by(struct hsm *h, const struct timespec *until, struct hsm_key *k,
 		outlen = cap;
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		rv = h->f->C_SignInit(s, &mech, kh);
+		if (rv == CKR_OK && k->always_auth)
+			rv = context_login(h, s, k);
 		if (rv == CKR_OK)
 			rv = h->f->C_Sign(s, in, inlen, sig, &outlen);
 		count_sign(&t0, rv);

@@ -188,6 +188,11 @@ hsm_open_rw(struct hsm *h, CK_SESSION_HANDLE *s)
 
 	rv = h->f->C_OpenSession(
 	    h->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, s);
+	/* the pool took every session the token opens: one of its idle
+	 * ones makes room, for good */
+	if (rv == CKR_SESSION_COUNT && hsm_pool_shed(h))
+		rv = h->f->C_OpenSession(h->slot,
+		    CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, s);
 	if (rv != CKR_OK)
 		return rv;
 	if ((rv = h->f->C_GetSessionInfo(*s, &si)) == CKR_OK &&

@@ -20,7 +20,8 @@ struct hsm_key {
 	CK_OBJECT_HANDLE handle; /* guarded by hsm.lock */
 	unsigned long gen;       /* hsm.gen when handle was found */
 	int is_ec;
-	int born_here; /* CKA_LOCAL, ALWAYS_SENSITIVE, NEVER_EXTRACTABLE */
+	int born_here;   /* CKA_LOCAL, ALWAYS_SENSITIVE, NEVER_EXTRACTABLE */
+	int always_auth; /* CKA_ALWAYS_AUTHENTICATE: a PIN per signature */
 	unsigned int bits;
 	EVP_PKEY *pub;
 	uint8_t id[SD_KEY_ID_MAX]; /* CKA_ID of the private key (hsm_key_id) */
@@ -83,6 +84,19 @@ struct hsm {
 };
 
 enum hsm_rv_kind { RV_OK, RV_INPUT, RV_SESSION, RV_TOKEN, RV_KEY };
+
+/* C_Login(s, who) with the PIN of pin_file, read for this call and wiped
+ * after it; a PIN the token refused is not tried again until the file
+ * changes (SD_ERR_CONFIG).  who: CKU_USER, or CKU_CONTEXT_SPECIFIC for
+ * a key with CKA_ALWAYS_AUTHENTICATE, between C_SignInit and C_Sign.
+ * 0, or SD_ERR_* with *rvp the PKCS#11 result and the reason in errbuf. */
+int hsm_pool_pin_login(struct hsm *h, CK_SESSION_HANDLE s, CK_USER_TYPE who,
+    CK_RV *rvp, char *errbuf, size_t errlen);
+
+/* The token opens no more sessions (CKR_SESSION_COUNT) and a read-write
+ * one is wanted: close an idle session of the pool and take it out for
+ * good; 1 when one was, else 0 (the next session given back will be). */
+int hsm_pool_shed(struct hsm *h);
 
 /* A read-write session of its own (hsm_keygen.c), for a caller that
  * holds a pool session (so the application is logged in and the module

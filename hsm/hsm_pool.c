@@ -245,6 +245,19 @@ login(
     struct hsm *h, CK_SESSION_HANDLE s, CK_RV *rvp, char *errbuf, size_t errlen)
 {
 	CK_SESSION_INFO si;
+
+	*rvp = CKR_OK;
+	if (h->f->C_GetSessionInfo(s, &si) == CKR_OK &&
+	    (si.state == CKS_RO_USER_FUNCTIONS ||
+		si.state == CKS_RW_USER_FUNCTIONS))
+		return 0;
+	return hsm_pool_pin_login(h, s, CKU_USER, rvp, errbuf, errlen);
+}
+
+int
+hsm_pool_pin_login(struct hsm *h, CK_SESSION_HANDLE s, CK_USER_TYPE who,
+    CK_RV *rvp, char *errbuf, size_t errlen)
+{
 	char *pin;
 	struct stat st;
 	size_t pinlen;
@@ -252,10 +265,6 @@ login(
 	int r, bad;
 
 	*rvp = CKR_OK;
-	if (h->f->C_GetSessionInfo(s, &si) == CKR_OK &&
-	    (si.state == CKS_RO_USER_FUNCTIONS ||
-		si.state == CKS_RW_USER_FUNCTIONS))
-		return 0;
 	if (stat(h->pin_file, &st) != 0)
 		memset(&st, 0, sizeof(st));
 	pthread_mutex_lock(&h->lock);
@@ -279,12 +288,14 @@ login(
 		secret_free(pin, SD_PIN_MAX);
 		return r;
 	}
-	rv = h->f->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR)pin, pinlen);
+	rv = h->f->C_Login(s, who, (CK_UTF8CHAR_PTR)pin, pinlen);
 	secret_free(pin, SD_PIN_MAX);
-	if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN)
+	if (rv == CKR_OK ||
+	    (rv == CKR_USER_ALREADY_LOGGED_IN && who == CKU_USER))
 		return 0;
 	*rvp = rv;
-	snprintf(errbuf, errlen, "C_Login: 0x%lx%s", rv,
+	snprintf(errbuf, errlen, "C_Login%s: 0x%lx%s",
+	    who == CKU_CONTEXT_SPECIFIC ? " (context-specific)" : "", rv,
 	    rv == CKR_PIN_INCORRECT ? " (wrong PIN)" : "");
 	if (rv != CKR_PIN_INCORRECT && rv != CKR_PIN_LOCKED)
 		return SD_ERR_HSM;
@@ -426,12 +437,20 @@ hsm_pool_acquire(struct hsm *h, struct hsm_key *k, unsigned int *idx,
 	return hsm_pool_acquire_by(h, k, idx, kh, wait ? &until : NULL);
 }
 
+static void
+say_limit(struct hsm *h)
+{
+	log_warn("the token opens no more sessions (CKR_SESSION_COUNT): "
+		 "seald goes on with %u of the %u of pkcs11.sessions",
+	    h->nlive - (unsigned int)h->shrink, h->nsess);
+}
+
 /* Session idx (checked out, not open) could not be opened: the token
  * has no more (CKR_SESSION_COUNT; its limit, or other applications hold
  * the rest).  Retire it, and the next session given back too, for a
  * read-write session's room; 0 when it is the last one, which is kept. */
 static int
-retire(struct hsm *h, unsigned int idx)
+retire(struct hsm *h)
 {
 	int done = 0;
 
@@ -445,12 +464,33 @@ retire(struct hsm *h, unsigned int idx)
 	}
 	pthread_mutex_unlock(&h->lock);
 	if (done)
-		log_warn(
-		    "the token opens no more sessions (CKR_SESSION_COUNT): "
-		    "seald goes on with %u of the %u of pkcs11.sessions",
-		    h->nlive - (unsigned int)h->shrink, h->nsess);
-	(void)idx; /* never given back: out of the pool for good */
+		say_limit(h);
 	return done;
+}
+
+int
+hsm_pool_shed(struct hsm *h)
+{
+	unsigned int idx = 0;
+	int done = 0;
+
+	pthread_mutex_lock(&h->lock);
+	if (h->nlive > 1 && h->nfree > 0) {
+		idx = h->freelist[--h->nfree];
+		h->nlive--;
+		h->shrink = 0;
+		done = 1;
+	} else if (h->nlive > 1)
+		h->shrink = 1;
+	pthread_mutex_unlock(&h->lock);
+	if (!done)
+		return 0;
+	if (h->sess[idx].open) { /* idle: nobody else touches it */
+		(void)h->f->C_CloseSession(h->sess[idx].handle);
+		h->sess[idx].open = 0;
+	}
+	say_limit(h);
+	return 1;
 }
 
 int
@@ -484,7 +524,7 @@ again:
 	/* The session is ours: open it and find the key without the lock. */
 	if (need_open &&
 	    (r = open_session(h, *idx, &rv, err, sizeof(err))) != 0) {
-		if (rv == CKR_SESSION_COUNT && retire(h, *idx))
+		if (rv == CKR_SESSION_COUNT && retire(h))
 			goto again; /* an open one, when it is free */
 		log_error("HSM session: %s", err);
 		hsm_pool_release(h, NULL, *idx, rv);

@@ -18,6 +18,11 @@
  * CKR_SESSION_COUNT while N sessions are open (a network HSM's
  * partition limit); with $SEALD_FAULT_SAY_MAX set too, C_GetTokenInfo
  * says so in ulMaxSessionCount (else it says nothing of it).
+ * With $SEALD_FAULT_ALWAYS_AUTH set, private keys say
+ * CKA_ALWAYS_AUTHENTICATE, and C_Sign answers CKR_USER_NOT_LOGGED_IN
+ * unless C_Login(CKU_CONTEXT_SPECIFIC) with a PIN came after C_SignInit
+ * (a PIN of another length than $SEALD_FAULT_PIN_LEN, when set, is
+ * CKR_PIN_INCORRECT).
  * The real module is $SEALD_FAULT_MODULE (default: SoftHSM's).
  * Test code only: never installed, never linked into seald.
  */
@@ -175,12 +180,84 @@ f_token_info(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR ti)
 	return rv;
 }
 
+/* CKA_ALWAYS_AUTHENTICATE: per session, whether a signature was begun
+ * and whether its context-specific login came (under lock) */
+static struct {
+	CK_SESSION_HANDLE s;
+	int begun, authed;
+} ctx[64];
+
+static int
+always_auth(void)
+{
+	return getenv("SEALD_FAULT_ALWAYS_AUTH") != NULL;
+}
+
+static void
+ctx_set(CK_SESSION_HANDLE s, int begun, int authed)
+{
+	pthread_mutex_lock(&lock);
+	ctx[s % 64].s = s;
+	ctx[s % 64].begun = begun;
+	ctx[s % 64].authed = authed;
+	pthread_mutex_unlock(&lock);
+}
+
+static int
+ctx_missing(CK_SESSION_HANDLE s)
+{
+	int r;
+
+	pthread_mutex_lock(&lock);
+	r = ctx[s % 64].s == s && ctx[s % 64].begun && !ctx[s % 64].authed;
+	pthread_mutex_unlock(&lock);
+	return r;
+}
+
 static CK_RV
 f_sign_init(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k)
 {
 	CK_RV rv = fault();
 
-	return rv != CKR_OK ? rv : real->C_SignInit(s, m, k);
+	if (rv == CKR_OK && (rv = real->C_SignInit(s, m, k)) == CKR_OK &&
+	    always_auth())
+		ctx_set(s, 1, 0);
+	return rv;
+}
+
+static CK_RV
+f_login(
+    CK_SESSION_HANDLE s, CK_USER_TYPE who, CK_UTF8CHAR_PTR pin, CK_ULONG len)
+{
+	const char *want = getenv("SEALD_FAULT_PIN_LEN");
+
+	if (who != CKU_CONTEXT_SPECIFIC || !always_auth())
+		return real->C_Login(s, who, pin, len);
+	if (pin == NULL || len == 0 ||
+	    (want != NULL && (CK_ULONG)atol(want) != len))
+		return CKR_PIN_INCORRECT;
+	pthread_mutex_lock(&lock);
+	if (ctx[s % 64].s != s || !ctx[s % 64].begun) {
+		pthread_mutex_unlock(&lock);
+		return CKR_OPERATION_NOT_INITIALIZED;
+	}
+	ctx[s % 64].authed = 1;
+	pthread_mutex_unlock(&lock);
+	return CKR_OK;
+}
+
+static CK_RV
+f_get_attrs(
+    CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_PTR t, CK_ULONG n)
+{
+	CK_RV rv = real->C_GetAttributeValue(s, o, t, n);
+	CK_ULONG i;
+
+	for (i = 0; always_auth() && i < n; i++)
+		if (t[i].type == CKA_ALWAYS_AUTHENTICATE &&
+		    t[i].pValue != NULL && t[i].ulValueLen == sizeof(CK_BBOOL))
+			*(CK_BBOOL *)t[i].pValue = CK_TRUE;
+	return rv;
 }
 
 static CK_RV
@@ -189,6 +266,10 @@ f_sign(CK_SESSION_HANDLE s, CK_BYTE_PTR in, CK_ULONG inlen, CK_BYTE_PTR out,
 {
 	CK_RV rv = fault();
 
+	if (rv == CKR_OK && always_auth() && ctx_missing(s))
+		rv = CKR_USER_NOT_LOGGED_IN;
+	if (always_auth())
+		ctx_set(s, 0, 0);
 	if (rv != CKR_OK) {
 		/* a real token ends the operation on error: so do we */
 		CK_BYTE tmp[1024];
@@ -241,6 +322,8 @@ C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list)
 		ours.C_CloseAllSessions = f_close_all;
 		ours.C_Finalize = f_finalize;
 		ours.C_GetTokenInfo = f_token_info;
+		ours.C_Login = f_login;
+		ours.C_GetAttributeValue = f_get_attrs;
 	}
 	pthread_mutex_unlock(&lock);
 	*list = &ours;

@@ -229,17 +229,20 @@ done
 	fail "log: $(grep -i 'data object' "$F/seald.log")"
 seald_stop "$F"
 
-# quirk [VAR=VALUE]: seald (VAR set too) on a token that opens at most 3 sessions
-# (pkcs11.sessions is 4), 8 clients x 15 signatures: all signed, a
-# checkpoint's head kept in the token (a read-write session found room),
-# never a re-initialization for it; the log line that says so printed
+# quirk VAR=VALUE...: seald on the fault module with these settings
+# (tests/fault/p11fault.c), 8 clients x 15 signatures: all signed, a
+# checkpoint's head kept in the token, never a re-initialization of the
+# module; its log of this run in $F/quirk.log
 quirk() {
-	local log=$F/seald.log from rc=0
+	local log=$F/seald.log from rc=0 v
 	from=$(wc -l <"$log")
-	export SEALD_FAULT_MAX_SESSIONS=3
-	[ $# -eq 0 ] || export "$1"
+	for v in "$@"; do
+		export "${v?}"
+	done
 	seald_start "$IT_BUILD" "$F" || rc=$?
-	unset SEALD_FAULT_MAX_SESSIONS SEALD_FAULT_SAY_MAX
+	for v in "$@"; do
+		unset "${v%%=*}"
+	done
 	if [ "$rc" != 0 ]; then
 		fail "seald did not start: $(tail -n 5 "$log")"
 		return 1
@@ -259,12 +262,16 @@ quirk() {
 
 tid "a token that opens 3 sessions and does not say so: seald goes on with 2, keeps one for its read-write work, and says so"
 sed -i "/^  witness_file:/d" "$F/seald.yaml"
-quirk
+quirk SEALD_FAULT_MAX_SESSIONS=3
 n_said=$(grep -c 'opens no more sessions (CKR_SESSION_COUNT): seald goes on with 2 of the 4' "$F/quirk.log" || true)
 [ "$n_said" -ge 1 ] || fail "the log does not say it: $(grep -i session "$F/quirk.log" | head -n 3)"
 
 tid "a token that says it opens 3 sessions (ulMaxSessionCount): seald signs on 2 from the start"
-quirk SEALD_FAULT_SAY_MAX=1
+quirk SEALD_FAULT_MAX_SESSIONS=3 SEALD_FAULT_SAY_MAX=1
 grep -q 'the token opens at most 3 sessions: seald signs on 2, not the 4 of pkcs11.sessions' "$F/quirk.log" ||
 	fail "the log does not say it: $(grep -i session "$F/quirk.log" | head -n 3)"
 ! grep -q 'CKR_SESSION_COUNT' "$F/quirk.log" || fail "a session refused all the same"
+
+tid "a key that wants the PIN for each signature (CKA_ALWAYS_AUTHENTICATE): seald logs in before each one"
+quirk SEALD_FAULT_ALWAYS_AUTH=1
+! grep -q 'CKA_ALWAYS_AUTHENTICATE' "$F/quirk.log" || fail "$(grep -m1 CKA_ALWAYS_AUTHENTICATE "$F/quirk.log")"
