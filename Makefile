@@ -158,7 +158,7 @@ $(BUILD)/seald-bench: $(call obj,tools/bench.c tools/bench_load.c tools/bench_cp
 # what it needs (test_X_LIBS), and test_X_OBJ besides its own file
 UNIT_TESTS := test_err test_wire test_b64 test_cfg test_sign_req test_ledger_hash test_queue \
 	test_policy test_policy_values test_ratelimit test_merkle test_cms test_tsa test_secret test_path test_csr \
-	test_peer test_inflight test_wire_io test_name test_note
+	test_peer test_inflight test_wire_io test_name test_note test_p11uri
 test_err_LIBS := common
 test_wire_LIBS := proto evidence common
 test_b64_LIBS := common
@@ -185,6 +185,7 @@ test_peer_LIBS := common
 test_inflight_LIBS := core common
 test_wire_io_LIBS := common
 test_name_LIBS := common
+test_p11uri_LIBS := common
 test_note_LIBS := ledger common
 
 define unit_rule

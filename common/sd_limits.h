@@ -10,6 +10,7 @@
 #define SD_CONFIG_MAX_DEPTH 8            /* YAML nesting */
 #define SD_NAME_MAX 64                   /* key, client, instance names */
 #define SD_LABEL_MAX 128                 /* PKCS#11 labels */
+#define SD_P11URI_MAX 1024               /* RFC 7512 pkcs11: URIs */
 #define SD_KEY_ID_MAX 256                /* PKCS#11 CKA_ID bytes kept */
 #define SD_PATH_MAX 4096
 #define SD_MODULE_DIRS_MAX 8 /* pkcs11.module_dirs */

@@ -17,6 +17,7 @@
 #include "cfg.h"
 #include "cfg_yaml.h"
 #include "err.h"
+#include "p11uri.h"
 #include "sd_limits.h"
 
 /* (gid_t)-1 means "no change" to chown(2): never a valid id. */
@@ -92,6 +93,37 @@ load_socket(struct cfg_yaml_doc *doc, const struct cfg_yaml_node *node,
 	return 0;
 }
 
+/* token_label: a label (at most 32 bytes), or a pkcs11: URI that names
+ * a token and nothing else. */
+static int
+load_token(
+    struct cfg_yaml_doc *doc, const struct cfg_yaml_node *v, struct cfg *cfg)
+{
+	struct p11uri u;
+	char err[256];
+	int r;
+
+	if ((r = cfg_yaml_str(
+		 doc, v, 1, cfg->token_label, sizeof(cfg->token_label))) != 0)
+		return r;
+	if (!p11uri_is(cfg->token_label))
+		return strlen(cfg->token_label) > CFG_TOKEN_LABEL_MAX
+		    ? cfg_yaml_error(doc, v, "too long (at most %d bytes)",
+			  CFG_TOKEN_LABEL_MAX)
+		    : 0;
+	if (p11uri_parse(cfg->token_label, &u, err, sizeof(err)) != 0)
+		return cfg_yaml_error(doc, v, "token_label: %s", err);
+	if ((u.has & P11URI_TOKEN_ATTRS) == 0)
+		return cfg_yaml_error(doc, v,
+		    "token_label: the URI names no token (token, "
+		    "manufacturer, serial or model)");
+	if (u.has & ~P11URI_TOKEN_ATTRS)
+		return cfg_yaml_error(doc, v,
+		    "token_label: the URI names an object (object, id, "
+		    "type): keys are named in the policy");
+	return 0;
+}
+
 static int
 load_pkcs11(
     struct cfg_yaml_doc *doc, const struct cfg_yaml_node *node, struct cfg *cfg)
@@ -111,8 +143,7 @@ load_pkcs11(
 
 	if ((r = cfg_yaml_map(doc, node, keys, K_N, v)) != 0 ||
 	    (r = cfg_yaml_path(doc, v[K_MODULE], cfg->module)) != 0 ||
-	    (r = cfg_yaml_str(doc, v[K_TOKEN], 1, cfg->token_label,
-		 CFG_TOKEN_LABEL_MAX + 1)) != 0 ||
+	    (r = load_token(doc, v[K_TOKEN], cfg)) != 0 ||
 	    (r = cfg_yaml_path(doc, v[K_PIN], cfg->pin_file)) != 0 ||
 	    (v[K_INIT] != NULL &&
 		(r = cfg_yaml_str(doc, v[K_INIT], 1, cfg->init_args,

@@ -36,9 +36,11 @@ struct cfg {
 	struct cfg_socket admin;
 
 	/* pkcs11: */
-	char module[SD_PATH_MAX];       /* required, absolute path */
-	char token_label[SD_LABEL_MAX]; /* required */
-	char pin_file[SD_PATH_MAX];     /* required, absolute path */
+	char module[SD_PATH_MAX]; /* required, absolute path */
+	/* required: the token's label, or an RFC 7512 URI naming it
+	 * (token, manufacturer, serial, model; common/p11uri.h) */
+	char token_label[SD_P11URI_MAX + 1];
+	char pin_file[SD_PATH_MAX]; /* required, absolute path */
 	/* folders the module must be in once resolved (realpath); default
 	 * /usr/lib /usr/lib64 /usr/local/lib /opt */
 	char module_dirs[SD_MODULE_DIRS_MAX][SD_PATH_MAX];

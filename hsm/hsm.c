@@ -52,7 +52,7 @@ hsm_open(const char *module, const char *init_args, const char *token_label,
 	if (init_args == NULL)
 		init_args = "";
 	if (sessions == 0 || sessions > SD_HSM_SESSIONS_MAX ||
-	    strlen(token_label) >= sizeof(h->token_label) ||
+	    strlen(token_label) >= sizeof(h->token_name) ||
 	    strlen(init_args) >= sizeof(h->init_args) ||
 	    strlen(pin_file) >= sizeof(h->pin_file)) {
 		snprintf(errbuf, errlen, "invalid HSM parameters");
@@ -66,7 +66,17 @@ hsm_open(const char *module, const char *init_args, const char *token_label,
 		snprintf(errbuf, errlen, "out of memory");
 		goto fail_mem;
 	}
-	memcpy(h->token_label, token_label, strlen(token_label) + 1);
+	memcpy(h->token_name, token_label, strlen(token_label) + 1);
+	if (p11uri_is(token_label)) {
+		if (p11uri_parse(token_label, &h->tok, errbuf, errlen) != 0)
+			goto fail_mem;
+	} else if (strlen(token_label) < sizeof(h->tok.token)) {
+		h->tok.has = P11URI_TOKEN;
+		memcpy(h->tok.token, token_label, strlen(token_label) + 1);
+	} else {
+		snprintf(errbuf, errlen, "token label longer than 32 bytes");
+		goto fail_mem;
+	}
 	memcpy(h->init_args, init_args, strlen(init_args) + 1);
 	memcpy(h->pin_file, pin_file, strlen(pin_file) + 1);
 	pthread_mutex_init(&h->lock, NULL);

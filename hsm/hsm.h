@@ -19,6 +19,8 @@
 
 #include <openssl/evp.h>
 
+#include "p11uri.h"
+
 struct hsm;
 struct hsm_key;
 
@@ -152,6 +154,10 @@ struct hsm_key *hsm_generate(struct hsm *h, enum hsm_keyalg alg,
 /* The key's CKA_ID as found: copies up to cap bytes to out and returns how
  * many it copied; 0 when the key has none (or one over 256 bytes). */
 size_t hsm_key_id(const struct hsm_key *k, uint8_t *out, size_t cap);
+
+/* 1 when the token seald uses is the one u names (each of its token,
+ * manufacturer, serial and model attributes that u has). */
+int hsm_token_is(const struct hsm *h, const struct p11uri *u);
 
 /*
  * Destroy the key found by label before (hsm_key_find, hsm_generate): the

@@ -12,6 +12,7 @@
 
 #include <p11-kit/pkcs11.h>
 
+#include "p11uri.h"
 #include "hsm.h"
 #include "sd_limits.h"
 
@@ -41,8 +42,10 @@ struct hsm_sess {
 struct hsm {
 	void *dl;
 	CK_FUNCTION_LIST_PTR f;
-	char token_label[33];
-	char init_args[SD_INIT_ARGS_MAX]; /* C_Initialize's pReserved ("") */
+	struct p11uri tok; /* the token: its label, or what its URI names */
+	char token_name[SD_P11URI_MAX + 1]; /* as configured, for messages */
+	CK_TOKEN_INFO tinfo;                /* the token found (find_slot) */
+	char init_args[SD_INIT_ARGS_MAX];   /* C_Initialize's pReserved ("") */
 	int local_not_kept; /* the module forgets CKA_LOCAL (NSS softokn) */
 	char pin_file[SD_PATH_MAX];
 	CK_SLOT_ID slot; /* changed only while recovering */
@@ -106,6 +109,9 @@ CK_RV hsm_open_rw(struct hsm *h, CK_SESSION_HANDLE *s);
 /* What to give the pool back after rv on such a session: only a lost
  * login or token says anything about the pool's sessions. */
 CK_RV hsm_pool_rv(CK_RV rv);
+
+/* 1 when the token ti is the one u names (each attribute u has). */
+int hsm_token_info_is(const CK_TOKEN_INFO *ti, const struct p11uri *u);
 
 /* What a PKCS#11 return value says about the session, token or key. */
 enum hsm_rv_kind hsm_rv_kind(CK_RV rv);

@@ -71,13 +71,33 @@ hsm_rv_kind(CK_RV rv)
 	}
 }
 
+int
+hsm_token_info_is(const CK_TOKEN_INFO *ti, const struct p11uri *u)
+{
+	return (!(u->has & P11URI_TOKEN) ||
+		   p11uri_field_is(ti->label, sizeof(ti->label), u->token)) &&
+	    (!(u->has & P11URI_MANUFACTURER) ||
+		p11uri_field_is(ti->manufacturerID, sizeof(ti->manufacturerID),
+		    u->manufacturer)) &&
+	    (!(u->has & P11URI_SERIAL) ||
+		p11uri_field_is(
+		    ti->serialNumber, sizeof(ti->serialNumber), u->serial)) &&
+	    (!(u->has & P11URI_MODEL) ||
+		p11uri_field_is(ti->model, sizeof(ti->model), u->model));
+}
+
+int
+hsm_token_is(const struct hsm *h, const struct p11uri *u)
+{
+	return hsm_token_info_is(&h->tinfo, u);
+}
+
 static int
 find_slot(struct hsm *h, char *errbuf, size_t errlen)
 {
 	CK_SLOT_ID slots[MAX_SLOTS];
 	CK_ULONG n = MAX_SLOTS, i;
 	CK_TOKEN_INFO ti;
-	size_t len;
 	CK_RV rv;
 
 	if ((rv = h->f->C_GetSlotList(CK_TRUE, slots, &n)) != CKR_OK) {
@@ -85,21 +105,17 @@ find_slot(struct hsm *h, char *errbuf, size_t errlen)
 		return SD_ERR_HSM;
 	}
 	for (i = 0; i < n; i++) {
-		if (h->f->C_GetTokenInfo(slots[i], &ti) != CKR_OK)
+		if (h->f->C_GetTokenInfo(slots[i], &ti) != CKR_OK ||
+		    !hsm_token_info_is(&ti, &h->tok))
 			continue;
-		len = sizeof(ti.label);
-		while (len > 0 && ti.label[len - 1] == ' ')
-			len--;
-		if (len == strlen(h->token_label) &&
-		    memcmp(ti.label, h->token_label, len) == 0) {
-			if (!(ti.flags & CKF_TOKEN_INITIALIZED))
-				break;
-			h->slot = slots[i];
-			return 0;
-		}
+		if (!(ti.flags & CKF_TOKEN_INITIALIZED))
+			break;
+		h->slot = slots[i];
+		h->tinfo = ti;
+		return 0;
 	}
-	snprintf(errbuf, errlen, "no initialized token labelled \"%s\"",
-	    h->token_label);
+	snprintf(errbuf, errlen, "no initialized token %s \"%.300s\"",
+	    p11uri_is(h->token_name) ? "matching" : "labelled", h->token_name);
 	return SD_ERR_HSM;
 }
 

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "p11uri.h"
 #include "sd_limits.h"
 
 struct policy;
@@ -35,6 +36,9 @@ struct policy_key {
 	char name[SD_NAME_MAX];   /* API name */
 	char label[SD_LABEL_MAX]; /* CKA_LABEL of the private key; "" when
 	                             managed */
+	/* label given as a pkcs11: URI: what else it names (its id, the
+	 * token), which the key found must match; has 0 otherwise */
+	struct p11uri uri;
 	int managed; /* managed: true, from the keys table (admin socket) */
 	unsigned int version; /* default 1 */
 	char algorithm[32];   /* "" or expected: ec-p256, ec-p384,

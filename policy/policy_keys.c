@@ -64,6 +64,41 @@ load_tsa(struct cfg_yaml_doc *doc, const struct cfg_yaml_node *key,
 	return 0;
 }
 
+/* label: the private key's CKA_LABEL, or a pkcs11: URI that names it
+ * (object, and maybe its id, type=private and its token). */
+static int
+load_label(struct cfg_yaml_doc *doc, const struct cfg_yaml_node *label,
+    struct policy_key *k)
+{
+	char s[SD_P11URI_MAX + 1], err[256];
+	int r;
+
+	if ((r = cfg_yaml_str(doc, label, 1, s, sizeof(s))) != 0)
+		return r;
+	if (!p11uri_is(s)) {
+		if (strlen(s) >= sizeof(k->label))
+			return cfg_yaml_error(doc, label,
+			    "too long (at most %zu bytes)",
+			    sizeof(k->label) - 1);
+		memcpy(k->label, s, strlen(s) + 1);
+		return 0;
+	}
+	if (p11uri_parse(s, &k->uri, err, sizeof(err)) != 0)
+		return cfg_yaml_error(doc, label, "key '%s': %s", k->name, err);
+	if (!(k->uri.has & P11URI_OBJECT))
+		return cfg_yaml_error(doc, label,
+		    "key '%s': the URI names no object (object=, the key's "
+		    "label)",
+		    k->name);
+	if ((k->uri.has & P11URI_TYPE) && strcmp(k->uri.type, "private") != 0)
+		return cfg_yaml_error(doc, label,
+		    "key '%s': type=%s: a key is named by its private key "
+		    "(type=private)",
+		    k->name, k->uri.type);
+	memcpy(k->label, k->uri.object, strlen(k->uri.object) + 1);
+	return 0;
+}
+
 /* A key is either named by its label in the token (and version and
  * certificate file here), or managed: generated through the admin socket,
  * its active version, label and certificate taken from the keys table. */
@@ -76,7 +111,7 @@ managed_or_label(struct cfg_yaml_doc *doc, const struct cfg_yaml_node *node,
 		return label == NULL
 		    ? cfg_yaml_error(doc, node,
 			  "key '%s' needs a label (or managed: true)", k->name)
-		    : cfg_yaml_str(doc, label, 1, k->label, sizeof(k->label));
+		    : load_label(doc, label, k);
 	if (label != NULL || version != NULL || cert != NULL)
 		return cfg_yaml_error(doc,
 		    label != NULL         ? label

@@ -253,6 +253,35 @@ key_free(struct sd_key *k)
 	memset(k, 0, sizeof(*k));
 }
 
+/* A key named by a pkcs11: URI: the key found by its object (label)
+ * must also have the URI's id, and be on the token the URI names. */
+static int
+uri_mismatch(const struct sd_key *k, struct hsm *h, char *errbuf, size_t errlen)
+{
+	const struct p11uri *u = &k->pk->uri;
+	uint8_t id[SD_KEY_ID_MAX];
+	size_t n;
+
+	if ((u->has & P11URI_TOKEN_ATTRS) && !hsm_token_is(h, u)) {
+		snprintf(errbuf, errlen,
+		    "key %s: its URI names another token than "
+		    "pkcs11.token_label's",
+		    k->pk->name);
+		return 1;
+	}
+	if (!(u->has & P11URI_ID))
+		return 0;
+	n = hsm_key_id(k->hk, id, sizeof(id));
+	if (n != u->id_len || memcmp(id, u->id, n) != 0) {
+		snprintf(errbuf, errlen,
+		    "key %s: the token's key labelled \"%s\" has another id "
+		    "(CKA_ID) than its URI names",
+		    k->pk->name, k->label);
+		return 1;
+	}
+	return 0;
+}
+
 /* One key: find it in the HSM, check its algorithm, load its
  * certificate. */
 static int
@@ -268,6 +297,8 @@ load_key(struct sd_key *k, struct hsm *h, const struct key_row *row,
 	} else if ((k->hk = hsm_key_find(h, k->label, err, sizeof(err))) ==
 	    NULL) {
 		snprintf(errbuf, errlen, "key %s: %s", k->pk->name, err);
+		return -1;
+	} else if (uri_mismatch(k, h, errbuf, errlen)) {
 		return -1;
 	}
 	if (hsm_key_is_ec(k->hk)) {
