@@ -113,12 +113,24 @@ fault(void)
 
 static long nopen; /* sessions open, under lock */
 
+/* A number from the environment: 0 when unset or not a number. */
+static long
+env_num(const char *name)
+{
+	const char *v = getenv(name);
+	char *end;
+	unsigned long long n;
+
+	if (v == NULL)
+		return 0;
+	n = strtoull(v, &end, 10);
+	return *v != '\0' && *end == '\0' && n < 1000000 ? (long)n : 0;
+}
+
 static long
 max_sessions(void)
 {
-	const char *v = getenv("SEALD_FAULT_MAX_SESSIONS");
-
-	return v != NULL ? atol(v) : 0;
+	return env_num("SEALD_FAULT_MAX_SESSIONS");
 }
 
 static CK_RV
@@ -229,12 +241,11 @@ static CK_RV
 f_login(
     CK_SESSION_HANDLE s, CK_USER_TYPE who, CK_UTF8CHAR_PTR pin, CK_ULONG len)
 {
-	const char *want = getenv("SEALD_FAULT_PIN_LEN");
+	long want = env_num("SEALD_FAULT_PIN_LEN");
 
 	if (who != CKU_CONTEXT_SPECIFIC || !always_auth())
 		return real->C_Login(s, who, pin, len);
-	if (pin == NULL || len == 0 ||
-	    (want != NULL && (CK_ULONG)atol(want) != len))
+	if (pin == NULL || len == 0 || (want > 0 && (CK_ULONG)want != len))
 		return CKR_PIN_INCORRECT;
 	pthread_mutex_lock(&lock);
 	if (ctx[s % 64].s != s || !ctx[s % 64].begun) {
