@@ -19,9 +19,11 @@ set -eu
 SET_build="build-essential pkg-config libssl-dev libp11-kit-dev libpq-dev
 libyaml-dev libmicrohttpd-dev libjansson-dev libcurl4-openssl-dev
 libseccomp-dev"
-# make run, make bench: a SoftHSM token made with its tools, a private
-# PostgreSQL cluster, curl, openssl and jq for the printed examples
-SET_run="softhsm2 opensc libp11-dev libengine-pkcs11-openssl postgresql
+# make run, make bench: a SoftHSM token made with its tools (and its demo
+# certificates through OpenSSL's pkcs11 engine, libp11's; seald itself
+# does not use libp11: docs/hsm.md), a private PostgreSQL cluster, curl,
+# openssl and jq for the printed examples
+SET_run="softhsm2 opensc libengine-pkcs11-openssl postgresql
 postgresql-client curl openssl jq util-linux procps"
 # make check: the tests' own tools (Go for the Go example of
 # docs/clients.md; GnuTLS's certtool and Python's asn1crypto, a second
