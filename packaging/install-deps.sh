@@ -27,11 +27,13 @@ SET_run="softhsm2 opensc libengine-pkcs11-openssl postgresql
 postgresql-client curl openssl jq util-linux procps"
 # make check: the tests' own tools (Go for the Go example of
 # docs/clients.md; GnuTLS's certtool and Python's asn1crypto, a second
-# stack that checks CAdES-B-T seals; p11-kit's server and NSS's soft token
-# and certutil for the HSM matrix) and the package build that t_deb runs
+# stack that checks CAdES-B-T seals; p11-kit's server, NSS's soft token
+# and certutil, and tpm2-pkcs11 on the swtpm emulator behind tpm2-abrmd for
+# the HSM matrix) and the package build that t_deb runs
 SET_check="libcmocka-dev clang-format valgrind gdb strace groff-base
 systemd python3 golang-go gnutls-bin python3-asn1crypto p11-kit libnss3
-libnss3-tools"
+libnss3-tools swtpm libtpm2-pkcs11-1 libtpm2-pkcs11-tools tpm2-tools
+tpm2-abrmd libtss2-tcti-tabrmd0 dbus"
 # make run-ha, and t_failover in make check: pg_auto_failover (its
 # pg_autoctl and the monitor's extension, for Debian 12's PostgreSQL 15)
 SET_ha="pg-auto-failover-cli postgresql-15-auto-failover"
