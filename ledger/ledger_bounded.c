@@ -9,10 +9,12 @@
  * on the primary but maybe on no standby, and would be lost with the
  * primary.  So seald sends the statement without blocking, waits up to
  * its deadline, cancels then, and takes as unconfirmed every success
- * that came after a cancel or with a warning about synchronous
- * replication (whatever the server's language, the cancel alone says
- * it).  A server that answers not even the cancel within another
- * deadline has lost the connection.
+ * that came after a cancel or with any WARNING: the one of a wait for
+ * synchronous replication cut by someone else (an administrator's
+ * pg_cancel_backend) has no SQLSTATE of its own (01000) and its text is
+ * in the server's language (lc_messages), so seald does not read it; a
+ * commit says nothing else in a warning.  A server that answers not
+ * even the cancel within another deadline has lost the connection.
  */
 #include <errno.h>
 #include <poll.h>
@@ -25,7 +27,7 @@
 #include "log.h"
 
 struct watch {
-	int syncrep; /* a warning about synchronous replication came */
+	int warned; /* a WARNING came: the commit is not confirmed */
 };
 
 static void
@@ -38,10 +40,9 @@ watch_notice(void *arg, const PGresult *res)
 
 	if (msg == NULL)
 		return;
-	if (sev != NULL && strcmp(sev, "WARNING") == 0 &&
-	    strstr(msg, "synchronous replication") != NULL) {
-		w->syncrep = 1;
-		log_warn("postgres: %.200s", msg);
+	if (sev != NULL && strcmp(sev, "WARNING") == 0) {
+		w->warned = 1;
+		log_warn("postgres: %.200s (the commit is not confirmed)", msg);
 	} else {
 		log_debug("postgres: %.200s", msg);
 	}
@@ -111,7 +112,7 @@ ledger_pq_exec_bounded(PGconn *c, const struct ledger_pq_stmt *s,
 	for (;;) {
 		while (!PQisBusy(c)) {
 			if ((r = PQgetResult(c)) == NULL) {
-				*how = cancelled || w.syncrep
+				*how = cancelled || w.warned
 				    ? LEDGER_PQ_UNCONFIRMED
 				    : LEDGER_PQ_CONFIRMED;
 				if (*how != LEDGER_PQ_CONFIRMED &&
@@ -143,7 +144,7 @@ ledger_pq_exec_bounded(PGconn *c, const struct ledger_pq_stmt *s,
 	}
 	PQclear(res); /* lost: whatever came is no answer */
 	res = NULL;
-	if (w.syncrep && doubt != NULL)
+	if (w.warned && doubt != NULL)
 		atomic_store(doubt, 1);
 out:
 	PQsetNoticeReceiver(c, quiet_receiver, NULL);
