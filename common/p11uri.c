@@ -88,8 +88,7 @@ text(const char *name, const char *s, size_t n, char *out, size_t cap,
 {
 	size_t len;
 
-	if (decode(name, s, n, (uint8_t *)out, cap - 1, &len, err, errlen) !=
-	    0)
+	if (decode(name, s, n, (uint8_t *)out, cap - 1, &len, err, errlen) != 0)
 		return -1;
 	if (memchr(out, '\0', len) != NULL) {
 		snprintf(err, errlen, "%s: holds a NUL byte", name);
@@ -99,8 +98,8 @@ text(const char *name, const char *s, size_t n, char *out, size_t cap,
 	return 0;
 }
 
-static const char *const types[] = { "private", "public", "cert",
-	"secret-key", "data" };
+static const char *const types[] = { "private", "public", "cert", "secret-key",
+	"data" };
 
 /* One path attribute name=value (a[0..n)) into u. */
 static int
@@ -157,20 +156,20 @@ attr(const char *a, size_t n, struct p11uri *u, char *err, size_t errlen)
 	u->has |= known[i].bit;
 	switch (known[i].bit) {
 	case P11URI_TOKEN:
-		return text(name, v, vlen, u->token, sizeof(u->token), err,
-		    errlen);
+		return text(
+		    name, v, vlen, u->token, sizeof(u->token), err, errlen);
 	case P11URI_MANUFACTURER:
 		return text(name, v, vlen, u->manufacturer,
 		    sizeof(u->manufacturer), err, errlen);
 	case P11URI_SERIAL:
-		return text(name, v, vlen, u->serial, sizeof(u->serial), err,
-		    errlen);
+		return text(
+		    name, v, vlen, u->serial, sizeof(u->serial), err, errlen);
 	case P11URI_MODEL:
-		return text(name, v, vlen, u->model, sizeof(u->model), err,
-		    errlen);
+		return text(
+		    name, v, vlen, u->model, sizeof(u->model), err, errlen);
 	case P11URI_OBJECT:
-		return text(name, v, vlen, u->object, sizeof(u->object), err,
-		    errlen);
+		return text(
+		    name, v, vlen, u->object, sizeof(u->object), err, errlen);
 	case P11URI_ID:
 		return decode(name, v, vlen, u->id, sizeof(u->id), &u->id_len,
 		    err, errlen);

@@ -16,8 +16,6 @@
 
 #include "sd_limits.h"
 
-
-
 enum p11uri_attr {
 	P11URI_TOKEN = 1 << 0,        /* token= (the token's label) */
 	P11URI_MANUFACTURER = 1 << 1, /* manufacturer= */

@@ -17,10 +17,10 @@ static struct p11uri u;
 static char err[256];
 
 #define OK(s) assert_int_equal(p11uri_parse((s), &u, err, sizeof(err)), 0)
-#define BAD(s, why)                                                      \
-	do {                                                             \
+#define BAD(s, why)                                                            \
+	do {                                                                   \
 		assert_int_equal(p11uri_parse((s), &u, err, sizeof(err)), -1); \
-		assert_non_null(strstr(err, (why)));                     \
+		assert_non_null(strstr(err, (why)));                           \
 	} while (0)
 
 static void
