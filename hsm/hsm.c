@@ -410,6 +410,38 @@ ecdsa_to_der(uint8_t *sig, size_t cap, size_t *len)
 	return 0;
 }
 
+int
+hsm_can_sign(struct hsm *h, enum hsm_scheme scheme, char *errbuf, size_t errlen)
+{
+	static const struct {
+		enum hsm_scheme scheme;
+		CK_MECHANISM_TYPE mech;
+		const char *name;
+	} mechs[] = {
+		{ HSM_ECDSA, CKM_ECDSA, "CKM_ECDSA" },
+		{ HSM_RSA_PKCS1, CKM_RSA_PKCS, "CKM_RSA_PKCS" },
+		{ HSM_RSA_PSS, CKM_RSA_PKCS_PSS, "CKM_RSA_PKCS_PSS" },
+	};
+	CK_MECHANISM_INFO mi;
+	size_t i;
+	CK_RV rv;
+
+	for (i = 0; i < sizeof(mechs) / sizeof(mechs[0]); i++)
+		if (mechs[i].scheme == scheme)
+			break;
+	if (i == sizeof(mechs) / sizeof(mechs[0]))
+		return SD_ERR_BAD_REQUEST;
+	rv = h->f->C_GetMechanismInfo(h->slot, mechs[i].mech, &mi);
+	if (rv == CKR_FUNCTION_NOT_SUPPORTED)
+		return 0; /* the module does not say: the test signature will */
+	if (rv == CKR_OK && (mi.flags & CKF_SIGN))
+		return 0;
+	snprintf(errbuf, errlen, "the token does not sign with %s%s",
+	    mechs[i].name,
+	    scheme == HSM_RSA_PSS ? " (rsa_scheme: pss; pkcs1 may serve)" : "");
+	return SD_ERR_CONFIG;
+}
+
 /* A key with CKA_ALWAYS_AUTHENTICATE wants the PIN again for each
  * signature, after C_SignInit.  When that login fails the session is
  * given back as lost (closed, which ends the operation), and the

@@ -97,6 +97,13 @@ int hsm_sign_by(struct hsm *h, const struct timespec *until, struct hsm_key *k,
     size_t dglen, uint8_t *sig, size_t cap, size_t *siglen)
     __attribute__((warn_unused_result));
 
+/* 0 when the token offers the mechanism of scheme for signing
+ * (C_GetMechanismInfo: CKM_ECDSA, CKM_RSA_PKCS or CKM_RSA_PKCS_PSS with
+ * CKF_SIGN), else SD_ERR_CONFIG naming it in errbuf: a key whose scheme
+ * the token cannot do is refused at load, not at each request. */
+int hsm_can_sign(
+    struct hsm *h, enum hsm_scheme scheme, char *errbuf, size_t errlen);
+
 /* 1 when the token is logged in and a session works; never waits for a
  * session (all busy counts as working). */
 int hsm_ready(struct hsm *h);

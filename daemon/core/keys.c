@@ -311,6 +311,10 @@ load_key(struct sd_key *k, struct hsm *h, const struct key_row *row,
 		snprintf(k->key_alg, sizeof(k->key_alg), "rsa-%u",
 		    hsm_key_bits(k->hk));
 	}
+	if (hsm_can_sign(h, k->scheme, err, sizeof(err)) != 0) {
+		snprintf(errbuf, errlen, "key %s: %s", k->pk->name, err);
+		return -1;
+	}
 	if (k->pk->algorithm[0] != '\0' &&
 	    strcmp(k->pk->algorithm, k->key_alg) != 0) {
 		snprintf(errbuf, errlen,

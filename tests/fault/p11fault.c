@@ -23,6 +23,9 @@
  * unless C_Login(CKU_CONTEXT_SPECIFIC) with a PIN came after C_SignInit
  * (a PIN of another length than $SEALD_FAULT_PIN_LEN, when set, is
  * CKR_PIN_INCORRECT).
+ * With $SEALD_FAULT_NO_MECH=CKM_RSA_PKCS_PSS (or CKM_ECDSA,
+ * CKM_RSA_PKCS), the token lacks that mechanism: C_GetMechanismInfo and
+ * C_SignInit answer CKR_MECHANISM_INVALID for it.
  * The real module is $SEALD_FAULT_MODULE (default: SoftHSM's).
  * Test code only: never installed, never linked into seald.
  */
@@ -226,11 +229,30 @@ ctx_missing(CK_SESSION_HANDLE s)
 	return r;
 }
 
+/* The mechanism $SEALD_FAULT_NO_MECH names, or (CK_ULONG)-1. */
+static CK_MECHANISM_TYPE
+no_mech(void)
+{
+	const char *v = getenv("SEALD_FAULT_NO_MECH");
+
+	if (v == NULL)
+		return (CK_MECHANISM_TYPE)-1;
+	if (strcmp(v, "CKM_RSA_PKCS_PSS") == 0)
+		return CKM_RSA_PKCS_PSS;
+	if (strcmp(v, "CKM_ECDSA") == 0)
+		return CKM_ECDSA;
+	if (strcmp(v, "CKM_RSA_PKCS") == 0)
+		return CKM_RSA_PKCS;
+	return (CK_MECHANISM_TYPE)-1;
+}
+
 static CK_RV
 f_sign_init(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k)
 {
 	CK_RV rv = fault();
 
+	if (rv == CKR_OK && m != NULL && m->mechanism == no_mech())
+		rv = CKR_MECHANISM_INVALID;
 	if (rv == CKR_OK && (rv = real->C_SignInit(s, m, k)) == CKR_OK &&
 	    always_auth())
 		ctx_set(s, 1, 0);
@@ -255,6 +277,13 @@ f_login(
 	ctx[s % 64].authed = 1;
 	pthread_mutex_unlock(&lock);
 	return CKR_OK;
+}
+
+static CK_RV
+f_mech_info(CK_SLOT_ID slot, CK_MECHANISM_TYPE m, CK_MECHANISM_INFO_PTR mi)
+{
+	return m == no_mech() ? CKR_MECHANISM_INVALID
+			      : real->C_GetMechanismInfo(slot, m, mi);
 }
 
 static CK_RV
@@ -335,6 +364,7 @@ C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list)
 		ours.C_GetTokenInfo = f_token_info;
 		ours.C_Login = f_login;
 		ours.C_GetAttributeValue = f_get_attrs;
+		ours.C_GetMechanismInfo = f_mech_info;
 	}
 	pthread_mutex_unlock(&lock);
 	*list = &ours;

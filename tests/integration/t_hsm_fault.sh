@@ -275,3 +275,8 @@ grep -q 'the token opens at most 3 sessions: seald signs on 2, not the 4 of pkcs
 tid "a key that wants the PIN for each signature (CKA_ALWAYS_AUTHENTICATE): seald logs in before each one"
 quirk SEALD_FAULT_ALWAYS_AUTH=1
 ! grep -q 'CKA_ALWAYS_AUTHENTICATE' "$F/quirk.log" || fail "$(grep -m1 CKA_ALWAYS_AUTHENTICATE "$F/quirk.log")"
+
+tid "a token without RSA-PSS: a key with rsa_scheme pss stops the start (exit 1), naming the mechanism"
+export SEALD_FAULT_NO_MECH=CKM_RSA_PKCS_PSS
+expect_refused_start "$F" 1 "key test-rsa-pss: the token does not sign with CKM_RSA_PKCS_PSS"
+unset SEALD_FAULT_NO_MECH
