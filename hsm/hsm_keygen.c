@@ -184,6 +184,7 @@ CK_RV
 hsm_open_rw(struct hsm *h, CK_SESSION_HANDLE *s)
 {
 	CK_SESSION_INFO si;
+	char err[256];
 	CK_RV rv;
 
 	rv = h->f->C_OpenSession(
@@ -195,9 +196,15 @@ hsm_open_rw(struct hsm *h, CK_SESSION_HANDLE *s)
 		    CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, s);
 	if (rv != CKR_OK)
 		return rv;
+	/* the application is logged in (the caller holds a pool session); a
+	 * module that does not say so of a new session is told again, and
+	 * answers CKR_USER_ALREADY_LOGGED_IN */
 	if ((rv = h->f->C_GetSessionInfo(*s, &si)) == CKR_OK &&
-	    si.state != CKS_RW_USER_FUNCTIONS)
-		rv = CKR_USER_NOT_LOGGED_IN;
+	    si.state != CKS_RW_USER_FUNCTIONS &&
+	    (hsm_pool_pin_login(h, *s, CKU_USER, &rv, err, sizeof(err)) != 0 ||
+		(rv = h->f->C_GetSessionInfo(*s, &si)) != CKR_OK ||
+		si.state != CKS_RW_USER_FUNCTIONS))
+		rv = rv != CKR_OK ? rv : CKR_USER_NOT_LOGGED_IN;
 	if (rv != CKR_OK)
 		(void)h->f->C_CloseSession(*s);
 	return rv;

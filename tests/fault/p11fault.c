@@ -23,6 +23,11 @@
  * unless C_Login(CKU_CONTEXT_SPECIFIC) with a PIN came after C_SignInit
  * (a PIN of another length than $SEALD_FAULT_PIN_LEN, when set, is
  * CKR_PIN_INCORRECT).
+ * With $SEALD_FAULT_LOGIN_UNSAID set, C_GetSessionInfo says a session
+ * is public until C_Login was called on it (a module that does not tell
+ * a session of an application already logged in): the login then meets
+ * CKR_USER_ALREADY_LOGGED_IN, and each one is counted on a line
+ * "already" of $SEALD_FAULT_LOG.
  * With $SEALD_FAULT_NO_MECH=CKM_RSA_PKCS_PSS (or CKM_ECDSA,
  * CKM_RSA_PKCS), the token lacks that mechanism: C_GetMechanismInfo and
  * C_SignInit answer CKR_MECHANISM_INVALID for it.
@@ -259,12 +264,69 @@ f_sign_init(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k)
 	return rv;
 }
 
+/* SEALD_FAULT_LOGIN_UNSAID: sessions C_Login was called on (under lock) */
+static CK_SESSION_HANDLE tried[256];
+static size_t ntried;
+
+static int
+login_unsaid(void)
+{
+	return getenv("SEALD_FAULT_LOGIN_UNSAID") != NULL;
+}
+
+static int
+login_tried(CK_SESSION_HANDLE s)
+{
+	size_t i;
+	int r = 0;
+
+	pthread_mutex_lock(&lock);
+	for (i = 0; i < ntried && !r; i++)
+		r = tried[i] == s;
+	pthread_mutex_unlock(&lock);
+	return r;
+}
+
+static void
+note_line(const char *line)
+{
+	const char *path = getenv("SEALD_FAULT_LOG");
+	int fd;
+
+	if (path == NULL ||
+	    (fd = open(path, O_WRONLY | O_APPEND | O_CREAT, 0644)) < 0)
+		return;
+	(void)!write(fd, line, strlen(line));
+	close(fd);
+}
+
+static CK_RV
+f_session_info(CK_SESSION_HANDLE s, CK_SESSION_INFO_PTR si)
+{
+	CK_RV rv = real->C_GetSessionInfo(s, si);
+
+	if (rv == CKR_OK && login_unsaid() && !login_tried(s))
+		si->state = CKS_RO_PUBLIC_SESSION;
+	return rv;
+}
+
 static CK_RV
 f_login(
     CK_SESSION_HANDLE s, CK_USER_TYPE who, CK_UTF8CHAR_PTR pin, CK_ULONG len)
 {
 	long want = env_num("SEALD_FAULT_PIN_LEN");
+	CK_RV rv;
 
+	if (who == CKU_USER && login_unsaid()) {
+		pthread_mutex_lock(&lock);
+		if (ntried < sizeof(tried) / sizeof(tried[0]))
+			tried[ntried++] = s;
+		pthread_mutex_unlock(&lock);
+		if ((rv = real->C_Login(s, who, pin, len)) ==
+		    CKR_USER_ALREADY_LOGGED_IN)
+			note_line("already\n");
+		return rv;
+	}
 	if (who != CKU_CONTEXT_SPECIFIC || !always_auth())
 		return real->C_Login(s, who, pin, len);
 	if (pin == NULL || len == 0 || (want > 0 && (CK_ULONG)want != len))
@@ -365,6 +427,7 @@ C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list)
 		ours.C_Login = f_login;
 		ours.C_GetAttributeValue = f_get_attrs;
 		ours.C_GetMechanismInfo = f_mech_info;
+		ours.C_GetSessionInfo = f_session_info;
 	}
 	pthread_mutex_unlock(&lock);
 	*list = &ours;

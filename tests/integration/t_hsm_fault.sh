@@ -280,3 +280,10 @@ tid "a token without RSA-PSS: a key with rsa_scheme pss stops the start (exit 1)
 export SEALD_FAULT_NO_MECH=CKM_RSA_PKCS_PSS
 expect_refused_start "$F" 1 "key test-rsa-pss: the token does not sign with CKM_RSA_PKCS_PSS"
 unset SEALD_FAULT_NO_MECH
+
+tid "a module that does not say a session is logged in: the login meets CKR_USER_ALREADY_LOGGED_IN, taken as logged in"
+: >"$F/fault.log"
+quirk SEALD_FAULT_LOGIN_UNSAID=1 SEALD_FAULT_LOG="$F/fault.log"
+n_already=$(grep -c '^already$' "$F/fault.log" || true)
+note "$n_already logins answered CKR_USER_ALREADY_LOGGED_IN"
+[ "$n_already" -ge 1 ] || fail "no login met CKR_USER_ALREADY_LOGGED_IN: the case was not made"
