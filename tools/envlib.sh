@@ -188,12 +188,18 @@ pg_stop() {
 	fi
 }
 
-# _pg_super DIR SQL: run SQL as the cluster's superuser `postgres`.
-_pg_super() {
+# _pg_sql DIR CONNINFO SQL: run SQL as the superuser `postgres` on the
+# sockets of DIR/pgsock, CONNINFO naming the database (and port).
+_pg_sql() {
 	local bin
 	bin=$(pg_bindir) || return 1
 	"$bin/psql" -X -q -At -v ON_ERROR_STOP=1 \
-		"host=$1/pgsock dbname=postgres user=postgres" -c "$2"
+		"host=$1/pgsock user=postgres $2" -c "$3"
+}
+
+# _pg_super DIR SQL: run SQL as the cluster's superuser `postgres`.
+_pg_super() {
+	_pg_sql "$1" "dbname=postgres" "$2"
 }
 
 # _pg_role DIR NAME OPTIONS: CREATE ROLE NAME OPTIONS unless it exists.

@@ -52,6 +52,19 @@ ha_port() {
 	printf '%s\n' "${p[$2]}"
 }
 
+# ha_free_port: a port of 127.0.0.1 with the next two also free, for a
+# cluster of the tests; fails when pg_autoctl is not installed.
+ha_free_port() {
+	local port
+	command -v pg_autoctl >/dev/null || return 1
+	for _ in $(seq 1 20); do
+		port=$((20000 + RANDOM % 20000))
+		ss -ltnH | awk '{print $4}' |
+			grep -qE ":($port|$((port + 1))|$((port + 2)))\$" || break
+	done
+	echo "$port"
+}
+
 # ha_conninfo DIR [ROLE]: the libpq conninfo of database seald on the
 # whole cluster: both nodes, the one that takes writes (libpq tries them
 # in turn and keeps the read-write one), 2 s to connect to each.
@@ -65,10 +78,7 @@ ha_conninfo() {
 
 # _ha_sql DIR PORT DB SQL: as the superuser on one server.
 _ha_sql() {
-	local bin
-	bin=$(pg_bindir) || return 1
-	"$bin/psql" -X -q -At -v ON_ERROR_STOP=1 \
-		"host=$1/pgsock port=$2 dbname=$3 user=postgres connect_timeout=2" -c "$4"
+	_pg_sql "$1" "dbname=$3 port=$2 connect_timeout=2" "$4"
 }
 
 # _ha_keeper DIR NAME: start `pg_autoctl run` for DIR/ha/NAME in the

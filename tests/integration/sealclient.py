@@ -18,6 +18,15 @@ The same command run again asks for the same requests: retries.
 
 N clients connect, then send the same request at once (a client that
 retries before its answer came); one line per reply as above.
+
+    sealclient.py timed SECONDS CLIENTS PREFIX SOCK...
+
+CLIENTS keep-alive clients sign with key demo-ec for SECONDS (bounded in
+time; client C on the (C mod n)-th SOCK), a new request id each time,
+50 ms between an error and the next request.  One line per answer:
+"ok|error REQUEST_ID STATUS TIME INSTANCE CODE" (TIME in epoch seconds,
+INSTANCE the 1-based SOCK, CODE the error's code; STATUS 0 when the
+connection broke).
 """
 import base64
 import hashlib
@@ -26,6 +35,7 @@ import json
 import socket
 import sys
 import threading
+import time
 
 
 class UnixHTTP(http.client.HTTPConnection):
@@ -86,7 +96,45 @@ def copies(sock, n, rid, key):
     return out
 
 
+def timed(seconds, clients, prefix, socks):
+    """Sign for seconds from clients threads; the answer lines."""
+    out, lock = [], threading.Lock()
+    end = time.time() + seconds
+
+    def client(c):
+        sock = socks[c % len(socks)]
+        conn, i = UnixHTTP(sock), 0
+        while time.time() < end:
+            rid = f"{prefix}-{c}-{i}"
+            i += 1
+            try:
+                st, body = sign(conn, "demo-ec", rid)
+            except (OSError, http.client.HTTPException):
+                st, body = 0, {}
+                conn.close()
+                conn = UnixHTTP(sock)
+            code = ""
+            if st != 200 and isinstance(body.get("error"), dict):
+                code = body["error"].get("code", "")
+            with lock:
+                out.append(f"{'ok' if st == 200 else 'error'} {rid} {st} "
+                           f"{time.time():.3f} {c % len(socks) + 1} {code}")
+            if st != 200:
+                time.sleep(0.05)
+
+    ts = [threading.Thread(target=client, args=(c,)) for c in range(clients)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return out
+
+
 def main():
+    if sys.argv[1] == "timed":
+        print("\n".join(timed(float(sys.argv[2]), int(sys.argv[3]),
+                              sys.argv[4], sys.argv[5:])))
+        return
     if sys.argv[2] == "copies":
         print("\n".join(copies(sys.argv[1], int(sys.argv[3]),
                                sys.argv[4], sys.argv[5])))

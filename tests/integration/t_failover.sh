@@ -16,15 +16,10 @@ BIN=$(pg_bindir)
 mkdir -p "$W"
 chmod 0711 "$W"
 tid "a pg_auto_failover cluster: the monitor, a primary and its synchronous standby"
-if ! command -v pg_autoctl >/dev/null; then
+if ! port=$(ha_free_port); then
 	fail "pg_autoctl is not installed (make check installs pg-auto-failover-cli)"
 	return 0
 fi
-# three free loopback ports in a row
-for _ in $(seq 1 20); do
-	port=$((20000 + RANDOM % 20000))
-	ss -ltnH | awk '{print $4}' | grep -qE ":($port|$((port + 1))|$((port + 2)))\$" || break
-done
 it_at_exit "ha_stop '$W'"
 t0=$(date +%s%N)
 if ! ha_setup "$W" "$port" >"$W/setup.log" 2>&1; then
@@ -64,41 +59,23 @@ done
 pid1=$(cat "$W/s1/seald.pid")
 pid2=$(cat "$W/s2/seald.pid")
 
-# load SECONDS OUT: six clients sign for SECONDS (three on each instance),
-# one line per answer into OUT: "ok|error REQUEST_ID STATUS TIME INSTANCE
-# CODE"; an error is followed by 50 ms without a request
+# load SECONDS OUT: six clients sign for SECONDS, three on each instance
+# (sealclient.py timed: "ok|error REQUEST_ID STATUS TIME INSTANCE CODE")
 load() {
-	python3 - "$W/s1/seald.sock" "$W/s2/seald.sock" "$here" "$2" "$1" <<'PY'
-import sys, threading, time
-sys.path.insert(0, sys.argv[3])
-from sealclient import UnixHTTP, sign
-socks, out = sys.argv[1:3], sys.argv[4]
-lines, lock = [], threading.Lock()
-end = time.time() + float(sys.argv[5])  # bounded in time, 6 clients
-tag = "%x" % int(time.time() * 1000)
-def run(c):
-    sock = socks[c % 2]
-    conn, i = UnixHTTP(sock, timeout=30), 0
-    while time.time() < end:
-        rid = "t-fo-%s-%d-%d" % (tag, c, i)
-        i += 1
-        try:
-            st, body = sign(conn, "demo-ec", rid)
-        except Exception:
-            st, body, conn = 0, {}, UnixHTTP(sock, timeout=30)
-        code = body.get("error", {}).get("code", "") if st != 200 else ""
-        with lock:
-            lines.append("%s %s %d %.3f %d %s" % ("ok" if st == 200 else "error",
-                                                  rid, st, time.time(), c % 2 + 1, code))
-        if st != 200:
-            time.sleep(0.05)
-ts = [threading.Thread(target=run, args=(c,)) for c in range(6)]
-for t in ts:
-    t.start()
-for t in ts:
-    t.join()
-open(out, "w").write("\n".join(lines) + "\n")
-PY
+	python3 "$here/sealclient.py" timed "$1" 6 "t-fo-$RANDOM" \
+	    "$W/s1/seald.sock" "$W/s2/seald.sock" >"$2"
+}
+
+# kill_under_load SECONDS OUT NODE: load for SECONDS; NODE killed (ha_kill)
+# 3 s in, its time in $killed
+kill_under_load() {
+	local lpid
+	load "$1" "$2" &
+	lpid=$!
+	sleep 3
+	killed=$(date +%s.%N)
+	ha_kill "$W" "$3"
+	wait "$lpid"
 }
 
 # pause OUT AT: the longest time without a signature released, from the
@@ -120,12 +97,7 @@ on_primary() {
 }
 
 tid "the primary killed under load: every signature answered 200 is on the new primary, the pause under 10 s"
-load 22 "$W/load.out" &
-lpid=$!
-sleep 4
-killed=$(date +%s.%N)
-ha_kill "$W" "$first"
-wait "$lpid"
+kill_under_load 22 "$W/load.out" "$first"
 second=$(ha_primary "$W") || second=
 note "node$first killed; node$second takes the writes"
 [ -n "$second" ] && [ "$second" != "$first" ] || fail "no new primary: $(ha_state "$W")"
@@ -189,12 +161,7 @@ for i in 1 2; do
 done
 
 tid "the standby lost under load: the primary stops waiting for it, signing goes on, nothing released is lost"
-load 14 "$W/load2.out" &
-lpid=$!
-sleep 3
-killed=$(date +%s.%N)
-ha_kill "$W" "$first"
-wait "$lpid"
+kill_under_load 14 "$W/load2.out" "$first"
 pause=$(pause "$W/load2.out" "$killed")
 after=$(awk -v k="$killed" '$1 == "ok" && $4 > k + 0.5' "$W/load2.out" | wc -l)
 note "signing paused $pause s (the monitor then drops synchronous replication: wait_primary), $after signed after"

@@ -10,14 +10,10 @@ need_seald || return 0
 R=$IT_DIR/runha
 mkdir -p "$R"
 tid "make run-ha: the cluster made, seald serving, the printed commands work"
-if ! command -v pg_autoctl >/dev/null; then
+if ! port=$(ha_free_port); then
 	fail "pg_autoctl is not installed (make check installs pg-auto-failover-cli)"
 	return 0
 fi
-for _ in $(seq 1 20); do
-	port=$((20000 + RANDOM % 20000))
-	ss -ltnH | awk '{print $4}' | grep -qE ":($port|$((port + 1))|$((port + 2)))\$" || break
-done
 it_at_exit "ha_stop '$R'"
 SEALD_STATE=$R SEALD_HA_PORT=$port setsid bash "$IT_ROOT/tools/devenv.sh" run-ha "$IT_BUILD" \
     >"$R/out" 2>&1 </dev/null &
