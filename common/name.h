@@ -19,6 +19,9 @@ int sd_name_valid(const char *s, size_t n);
  * fits int64_t); -1 otherwise. */
 int64_t sd_decimal(const char *s, size_t n);
 
+/* The value of hex digit c (either case), or -1. */
+int sd_hexval(int c);
+
 /* 1 when s is printable ASCII without quotes or backslashes: safe to
  * quote back in an error message. */
 int sd_quotable(const char *s);

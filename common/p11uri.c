@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "name.h"
 #include "p11uri.h"
 
 static const char scheme[] = "pkcs11:";
@@ -13,18 +14,6 @@ int
 p11uri_is(const char *s)
 {
 	return strncasecmp(s, scheme, sizeof(scheme) - 1) == 0;
-}
-
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /* RFC 7512 pk11-pchar, but for pct-encoded: unreserved and the few
@@ -49,8 +38,8 @@ decode(const char *name, const char *s, size_t n, uint8_t *out, size_t cap,
 		uint8_t c = (uint8_t)s[i];
 
 		if (c == '%') {
-			if (i + 2 >= n || (hi = hexval(s[i + 1])) < 0 ||
-			    (lo = hexval(s[i + 2])) < 0) {
+			if (i + 2 >= n || (hi = sd_hexval(s[i + 1])) < 0 ||
+			    (lo = sd_hexval(s[i + 2])) < 0) {
 				snprintf(err, errlen,
 				    "%s: '%%' not followed by two hex digits",
 				    name);

@@ -44,18 +44,6 @@ report(long status, const struct sealctl_buf *b)
 	return 1;
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* A digest file holds the raw digest or its hex (a newline may follow). */
 static int
 read_digest(const char *path, size_t want, uint8_t *out)
@@ -78,8 +66,8 @@ read_digest(const char *path, size_t want, uint8_t *out)
 		n--;
 	if (n == 2 * want) {
 		for (i = 0; i < want; i++) {
-			int hi = hexval(raw[2 * i]),
-			    lo = hexval(raw[2 * i + 1]);
+			int hi = sd_hexval(raw[2 * i]),
+			    lo = sd_hexval(raw[2 * i + 1]);
 
 			if (hi < 0 || lo < 0)
 				break;

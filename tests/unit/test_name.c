@@ -90,10 +90,24 @@ test_utf8(void **state)
 	assert_false(UTF8("\xff"));
 }
 
+static void
+test_hexval(void **state)
+{
+	(void)state;
+	assert_int_equal(sd_hexval('0'), 0);
+	assert_int_equal(sd_hexval('9'), 9);
+	assert_int_equal(sd_hexval('a'), 10);
+	assert_int_equal(sd_hexval('F'), 15);
+	assert_int_equal(sd_hexval('g'), -1);
+	assert_int_equal(sd_hexval('/'), -1);
+	assert_int_equal(sd_hexval(0), -1);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_hexval),
 		cmocka_unit_test(test_decimal),
 		cmocka_unit_test(test_name_rule),
 		cmocka_unit_test(test_quotable_and_printable),
