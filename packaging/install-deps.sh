@@ -35,8 +35,9 @@ systemd python3 golang-go gnutls-bin python3-asn1crypto p11-kit libnss3
 libnss3-tools swtpm libtpm2-pkcs11-1 libtpm2-pkcs11-tools tpm2-tools
 tpm2-abrmd libtss2-tcti-tabrmd0 dbus"
 # make run-ha, and t_failover in make check: pg_auto_failover (its
-# pg_autoctl and the monitor's extension, for Debian 12's PostgreSQL 15)
-SET_ha="pg-auto-failover-cli postgresql-15-auto-failover"
+# pg_autoctl and the monitor's extension, for Debian 12's PostgreSQL 15),
+# and ss to find free loopback ports
+SET_ha="pg-auto-failover-cli postgresql-15-auto-failover iproute2"
 SET_deb="debhelper dpkg-dev"
 # make fuzz, and the fuzz pass of make check: clang with libFuzzer
 SET_fuzz="clang libclang-rt-14-dev"
