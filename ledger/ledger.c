@@ -215,7 +215,7 @@ check_at_open(struct ledger *l, const struct ledger_checkpointer *cp,
 	 * are only partly there are not made up: the check says which. */
 	if (l->head_seq > 1 && ledger_merkle_none(l->conn, l->instance))
 		(void)ledger_merkle_load(
-		    l->conn, l->instance, l->head_seq, &l->tree);
+		    l->conn, l->instance, l->head_seq, l->commit_ms, &l->tree);
 	if (ledger_cp_check(l->conn, l->instance, cp, chk, &l->cp_seq, &l->tree,
 		errbuf, errlen) == 0 &&
 	    (cp == NULL ||
@@ -230,8 +230,8 @@ check_at_open(struct ledger *l, const struct ledger_checkpointer *cp,
 	log_warn("starting anyway, as --override-ledger-check asks; the "
 		 "override is recorded in the ledger");
 	snprintf(l->problem, sizeof(l->problem), "%s", errbuf);
-	if (ledger_merkle_load(l->conn, l->instance, l->head_seq, &l->tree) !=
-	    0) {
+	if (ledger_merkle_load(l->conn, l->instance, l->head_seq, l->commit_ms,
+		&l->tree) != 0) {
 		snprintf(errbuf, errlen,
 		    "cannot continue past it: the chain has gaps (restore "
 		    "the database from a backup)");
@@ -381,6 +381,12 @@ int
 ledger_confirmed(struct ledger *l)
 {
 	return l != NULL && !atomic_load(&l->unconfirmed);
+}
+
+long
+ledger_commit_ms(const struct ledger *l)
+{
+	return l != NULL ? l->commit_ms : 0;
 }
 
 int

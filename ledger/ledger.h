@@ -262,6 +262,10 @@ int ledger_intact(struct ledger *l);
  * once commits are confirmed again) and seald is not ready; else 1. */
 int ledger_confirmed(struct ledger *l);
 
+/* The deadline of each commit and read, in ms (database.commit_timeout_ms;
+ * 0 for no ledger). */
+long ledger_commit_ms(const struct ledger *l);
+
 /* A commit that must wait for the synchronous standby, on rd's
  * connection and within l's commit deadline, before an entry the
  * database holds goes out (a replay, a client's read): 1 when it came
@@ -283,8 +287,10 @@ int ledger_reader_confirm(struct ledger_reader *rd, struct ledger *l);
 int ledger_record(struct ledger *l, struct ledger_entry *e, long wait_ms)
     __attribute__((warn_unused_result));
 
-/* A lookup connection (connects lazily, reconnects after errors). */
-struct ledger_reader *ledger_reader_new(const char *conninfo);
+/* A lookup connection (connects lazily, reconnects after errors); each
+ * read on it is answered within read_ms (0: SD_COMMIT_MS_DEFAULT), or
+ * fails with SD_ERR_LEDGER and the connection is dropped. */
+struct ledger_reader *ledger_reader_new(const char *conninfo, long read_ms);
 void ledger_reader_free(struct ledger_reader *rd);
 
 /* A request as the ledger keys it. */

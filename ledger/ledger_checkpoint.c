@@ -149,8 +149,9 @@ run_pass(PGconn *c, struct ledger_pass *p, const struct ledger_checks *chk,
 /* The newest checkpoint, checked (its entry, the stored tree up to it
  * against its root, its signature): k, and the tree up to it. */
 static int
-last_cp(PGconn *c, const char *instance, EVP_PKEY *pub, struct ledger_cp *k,
-    struct merkle_frontier *tree, char *errbuf, size_t errlen)
+last_cp(PGconn *c, const char *instance, EVP_PKEY *pub, long commit_ms,
+    struct ledger_cp *k, struct merkle_frontier *tree, char *errbuf,
+    size_t errlen)
 {
 	const char *params[1] = { instance };
 	uint8_t root[SD_HASH_LEN];
@@ -184,7 +185,7 @@ last_cp(PGconn *c, const char *instance, EVP_PKEY *pub, struct ledger_cp *k,
 		snprintf(errbuf, errlen, "%s", v.problem);
 		goto out;
 	}
-	if (ledger_merkle_load(c, instance, k->seq, tree) != 0) {
+	if (ledger_merkle_load(c, instance, k->seq, commit_ms, tree) != 0) {
 		snprintf(errbuf, errlen,
 		    "cannot read the Merkle tree up to seq %lld",
 		    (long long)k->seq);
@@ -220,7 +221,10 @@ ledger_cp_check(PGconn *c, const char *instance,
 	ledger_pass_init(&p, instance, pub);
 	if (!full) {
 		/* from the newest checkpoint, which no writer can forge */
-		if (last_cp(c, instance, pub, &k, tree, errbuf, errlen) != 0)
+		if (last_cp(c, instance, pub,
+			chk->commit_ms > 0 ? (long)chk->commit_ms
+					   : SD_COMMIT_MS_DEFAULT,
+			&k, tree, errbuf, errlen) != 0)
 			return SD_ERR_LEDGER;
 		if (k.seq > 0) {
 			ledger_pass_from(&p, k.seq, k.entry_hash, tree);

@@ -89,14 +89,14 @@ struct list_args {
 };
 
 static int
-list_cb(PGconn *c, void *arg)
+list_cb(PGconn *c, const struct timespec *until, void *arg)
 {
 	struct list_args *a = arg;
 	const char *params[1] = { a->name };
 	PGresult *res;
 	int i, nt, r = 0;
 
-	res = PQexecParams(c, list_sql, 1, NULL, params, NULL, NULL, 1);
+	res = ledger_pq_read_params(c, list_sql, 1, params, until);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		log_warn("keys table: %.200s", PQresultErrorMessage(res));
 		PQclear(res);
@@ -347,7 +347,7 @@ read_proposal(const PGresult *res, int i, struct key_proposal *p)
 }
 
 static int
-proposals_cb(PGconn *c, void *arg)
+proposals_cb(PGconn *c, const struct timespec *until, void *arg)
 {
 	struct proposals_args *a = arg;
 	char id[24];
@@ -356,7 +356,7 @@ proposals_cb(PGconn *c, void *arg)
 	int i, nt, r = 0;
 
 	snprintf(id, sizeof(id), "%lld", (long long)a->id);
-	res = PQexecParams(c,
+	res = ledger_pq_read_params(c,
 	    "SELECT id, action, name, version, algorithm, proposed_by, "
 	    "proposed_uid, floor(extract(epoch FROM proposed_at))::bigint, "
 	    "floor(extract(epoch FROM expires_at))::bigint, CASE WHEN state "
@@ -365,7 +365,7 @@ proposals_cb(PGconn *c, void *arg)
 	    "id = $1) AND (NOT $2::boolean OR (state = 'pending' AND "
 	    "expires_at > now())) ORDER BY proposed_at DESC, id "
 	    "LIMIT " SD_XSTR(KEY_ROWS_MAX),
-	    2, NULL, v, NULL, NULL, 1);
+	    2, v, until);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		log_warn("key proposals: %.200s", PQresultErrorMessage(res));
 		PQclear(res);

@@ -46,8 +46,8 @@ int_array(const struct merkle_node *nodes, size_t n, int what)
 }
 
 int
-ledger_merkle_fetch(
-    PGconn *c, const char *instance, struct merkle_node *nodes, size_t n)
+ledger_merkle_fetch(PGconn *c, const struct timespec *until,
+    const char *instance, struct merkle_node *nodes, size_t n)
 {
 	const char *v[4];
 	char *lv, *ix, *sq;
@@ -66,13 +66,13 @@ ledger_merkle_fetch(
 	v[1] = lv;
 	v[2] = ix;
 	v[3] = sq;
-	res = PQexecParams(c,
+	res = ledger_pq_read_params(c,
 	    "SELECT m.level::int, m.idx, m.hash FROM ledger_merkle m "
 	    "JOIN unnest($2::int[], $3::bigint[]) AS w(l, i) "
 	    "ON m.level = w.l AND m.idx = w.i WHERE m.instance = $1 "
 	    "UNION ALL SELECT 0, e.seq - 1, e.entry_hash FROM ledger_entries e "
 	    "WHERE e.instance = $1 AND e.seq = ANY($4::bigint[])",
-	    4, NULL, v, NULL, NULL, 1);
+	    4, v, until);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		PQclear(res);
 		goto out;
@@ -137,9 +137,11 @@ ledger_merkle_params(const struct merkle_node *m, struct ledger_node_text *t,
 
 /* INSERT nodes (ON CONFLICT DO NOTHING): a rebuild's batch. */
 static int
-insert_nodes(
-    PGconn *c, const char *instance, const struct merkle_node *m, size_t n)
+insert_nodes(PGconn *c, const char *instance, const struct merkle_node *m,
+    size_t n, long commit_ms)
 {
+	struct ledger_pq_stmt s = { NULL, NULL, 0, NULL, NULL, NULL, 0 };
+	enum ledger_pq_commit how;
 	static const char head[] =
 	    "INSERT INTO ledger_merkle (instance, level, idx, hash) VALUES ";
 	static const char tail[] = " ON CONFLICT DO NOTHING";
@@ -164,10 +166,24 @@ insert_nodes(
 	}
 	if (r == 0 && cap - off > sizeof(tail)) {
 		memcpy(sql + off, tail, sizeof(tail));
-		res = PQexecParams(
-		    c, sql, (int)(1 + 3 * n), NULL, v, len, fmt, 0);
-		r = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : SD_ERR_LEDGER;
-		if (r != 0)
+		s.sql = sql;
+		s.n = (int)(1 + 3 * n);
+		s.v = v;
+		s.len = len;
+		s.fmt = fmt;
+		/* rows on the primary alone would be missing after a
+		 * failover, and a tree partly there fails the check */
+		res = ledger_pq_exec_bounded(c, &s, commit_ms, NULL, &how);
+		r = how == LEDGER_PQ_CONFIRMED &&
+			PQresultStatus(res) == PGRES_COMMAND_OK
+		    ? 0
+		    : SD_ERR_LEDGER;
+		if (how != LEDGER_PQ_CONFIRMED)
+			log_error("merkle rebuild: its commit was not "
+				  "confirmed within %ld ms (is the "
+				  "synchronous standby down?)",
+			    commit_ms);
+		else if (r != 0)
 			log_error("merkle rebuild: %.200s",
 			    PQresultErrorMessage(res));
 		PQclear(res);
@@ -181,8 +197,8 @@ insert_nodes(
  * store the missing ones.  f gets the frontier of size leaves.
  */
 static int
-rebuild(
-    PGconn *c, const char *instance, int64_t size, struct merkle_frontier *f)
+rebuild(PGconn *c, const char *instance, int64_t size, long commit_ms,
+    struct merkle_frontier *f)
 {
 	struct merkle_node *batch, made[MERKLE_LEVELS];
 	const char *v[3];
@@ -229,14 +245,15 @@ rebuild(
 			for (i = 0; i < nmade; i++)
 				batch[nb++] = made[i];
 			if (nb >= REBUILD_BATCH) {
-				r = insert_nodes(c, instance, batch, nb);
+				r = insert_nodes(
+				    c, instance, batch, nb, commit_ms);
 				nb = 0;
 			}
 		}
 		PQclear(res);
 	}
 	if (r == 0 && nb > 0)
-		r = insert_nodes(c, instance, batch, nb);
+		r = insert_nodes(c, instance, batch, nb, commit_ms);
 	free(batch);
 	return r;
 }
@@ -257,8 +274,8 @@ ledger_merkle_none(PGconn *c, const char *instance)
 }
 
 int
-ledger_merkle_load(
-    PGconn *c, const char *instance, int64_t size, struct merkle_frontier *f)
+ledger_merkle_load(PGconn *c, const char *instance, int64_t size,
+    long commit_ms, struct merkle_frontier *f)
 {
 	struct merkle_node nodes[MERKLE_LEVELS + 1];
 	size_t n;
@@ -271,9 +288,9 @@ ledger_merkle_load(
 		memset(f, 0, sizeof(*f));
 		return 0;
 	}
-	r = ledger_merkle_fetch(c, instance, nodes, n);
+	r = ledger_merkle_fetch(c, NULL, instance, nodes, n);
 	if (r == SD_ERR_NOT_FOUND)
-		return rebuild(c, instance, size, f);
+		return rebuild(c, instance, size, commit_ms, f);
 	if (r == 0)
 		merkle_frontier_from(f, (uint64_t)size, nodes, n);
 	return r;

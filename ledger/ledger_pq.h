@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <libpq-fe.h>
 #include <openssl/evp.h>
@@ -57,6 +58,20 @@ PGresult *ledger_pq_exec_bounded(PGconn *c, const struct ledger_pq_stmt *s,
     long deadline_ms, atomic_int *doubt, enum ledger_pq_commit *how);
 
 /*
+ * A read: s sent on c and its answer awaited until until (CLOCK_MONOTONIC;
+ * NULL: for ever).  Nothing is cancelled: a read changes nothing, and a
+ * server too slow to answer it in time may be too frozen to take a
+ * cancel.  Returns the last result, or NULL when none came in time or
+ * the connection failed: c is then still busy with s (its transaction
+ * status PQTRANS_ACTIVE) or broken, and of no more use.
+ * ledger_pq_read_params: text parameters, results in binary.
+ */
+PGresult *ledger_pq_read(
+    PGconn *c, const struct ledger_pq_stmt *s, const struct timespec *until);
+PGresult *ledger_pq_read_params(PGconn *c, const char *sql, int n,
+    const char *const *v, const struct timespec *until);
+
+/*
  * A commit that must wait for the synchronous standby (it writes WAL),
  * within deadline_ms as above: CONFIRMED when it came back in time,
  * which means everything committed on this server before it is on the
@@ -101,20 +116,23 @@ int ledger_row_entry(const PGresult *res, int r, struct ledger_entry *e,
 /* A lookup connection (connects lazily, reconnects after errors). */
 struct ledger_reader {
 	char conninfo[SD_CONNINFO_MAX];
+	long read_ms; /* each read's deadline */
 	PGconn *conn;
 	int down; /* its last connect failed: said once, until one works */
 };
 
 /*
- * Run fn(conn, arg) on the reader's connection (connecting first); a read
- * is safe to repeat, so when it fails with SD_ERR_LEDGER on a connection
- * that broke (the database restarted since the last request), once more
- * on a fresh one.  Returns fn's result, or SD_ERR_LEDGER when no
+ * Run fn(conn, until, arg) on the reader's connection (connecting first),
+ * its reads bounded by until (ledger_pq_read), read_ms from the start.
+ * A read is safe to repeat, so when it fails with SD_ERR_LEDGER on a
+ * connection that broke (the database restarted since the last request),
+ * once more on a fresh one; one the server did not answer in time (a
+ * frozen server) is dropped, and not tried again.  Returns fn's result, or SD_ERR_LEDGER when no
  * connection can be made (logged once while that lasts: a request
  * rate's worth of lines in a failover says nothing more).
  */
-int ledger_reader_run(
-    struct ledger_reader *rd, int (*fn)(PGconn *c, void *arg), void *arg);
+int ledger_reader_run(struct ledger_reader *rd,
+    int (*fn)(PGconn *c, const struct timespec *until, void *arg), void *arg);
 
 /*
  * seald's own sessions (the writer's, the readers') keep their statements'
@@ -135,11 +153,13 @@ void ledger_pq_generic_plans(PGconn *c);
 #define LEDGER_FIND_STMT "seald_find_requests"
 int ledger_prepare_find(PGconn *c, char *errbuf, size_t errlen);
 
-/* ledger_find_requests on connection c (prepared); ledger_find_on without
- * more. */
-int ledger_find_more_on(PGconn *c, struct ledger_entry *e,
-    const struct ledger_req_key *more, size_t n, unsigned char *absent);
-int ledger_find_on(PGconn *c, struct ledger_entry *e);
+/* ledger_find_requests on connection c (prepared), answered by until
+ * (ledger_pq_read); ledger_find_on without more. */
+int ledger_find_more_on(PGconn *c, const struct timespec *until,
+    struct ledger_entry *e, const struct ledger_req_key *more, size_t n,
+    unsigned char *absent);
+int ledger_find_on(
+    PGconn *c, const struct timespec *until, struct ledger_entry *e);
 
 /* Prepare the writer's batch insert (ledger_batch_exec) on c: 0 or
  * SD_ERR_LEDGER with a reason in errbuf. */
@@ -265,11 +285,11 @@ int ledger_witness_check(PGconn *c, const char *instance, EVP_PKEY *pub,
 
 /*
  * Fill in the hashes of nodes[0..n) (perfect subtrees; level 0 are leaf
- * hashes of entries) from the database.  Returns 0, SD_ERR_NOT_FOUND when
- * one is not stored, or SD_ERR_LEDGER.
+ * hashes of entries) from the database, read by until (ledger_pq_read).
+ * Returns 0, SD_ERR_NOT_FOUND when one is not stored, or SD_ERR_LEDGER.
  */
-int ledger_merkle_fetch(
-    PGconn *c, const char *instance, struct merkle_node *nodes, size_t n);
+int ledger_merkle_fetch(PGconn *c, const struct timespec *until,
+    const char *instance, struct merkle_node *nodes, size_t n);
 
 /*
  * The keys table against the key events of the ledger (every instance's):
@@ -285,9 +305,11 @@ int ledger_merkle_none(PGconn *c, const char *instance);
 
 /* The frontier of the instance's first size entries, from the stored
  * subtrees; when they are missing (a chain older than the tree), they are
- * recomputed from the entries and stored first.  0 or SD_ERR_LEDGER. */
-int ledger_merkle_load(
-    PGconn *c, const char *instance, int64_t size, struct merkle_frontier *f);
+ * recomputed from the entries and stored first, each INSERT a commit
+ * confirmed within commit_ms (ledger_pq_exec_bounded: a synchronous
+ * standby that is down would hold it for ever).  0 or SD_ERR_LEDGER. */
+int ledger_merkle_load(PGconn *c, const char *instance, int64_t size,
+    long commit_ms, struct merkle_frontier *f);
 
 /* Text of one subtree row's parameters (level, idx; the hash is binary). */
 struct ledger_node_text {

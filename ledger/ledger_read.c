@@ -18,8 +18,8 @@
 
 /* The entries of instance after seq `after`, at most n, into out. */
 static int
-read_rows(PGconn *c, const char *instance, int64_t after, size_t n,
-    struct ledger_row *out, size_t *got)
+read_rows(PGconn *c, const struct timespec *until, const char *instance,
+    int64_t after, size_t n, struct ledger_row *out, size_t *got)
 {
 	const char *params[4];
 	char a[24], lim[24];
@@ -33,7 +33,7 @@ read_rows(PGconn *c, const char *instance, int64_t after, size_t n,
 	params[1] = a;
 	params[2] = lim;
 	params[3] = "9223372036854775807";
-	res = PQexecParams(c, ledger_page_sql, 4, NULL, params, NULL, NULL, 1);
+	res = ledger_pq_read_params(c, ledger_page_sql, 4, params, until);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		PQclear(res);
 		return SD_ERR_LEDGER;
@@ -58,7 +58,8 @@ read_rows(PGconn *c, const char *instance, int64_t after, size_t n,
 /* The newest checkpoint with a root that covers seq; SD_ERR_NOT_FOUND
  * when none does yet. */
 static int
-covering_cp(PGconn *c, const char *instance, int64_t seq, struct ledger_cp *cp)
+covering_cp(PGconn *c, const struct timespec *until, const char *instance,
+    int64_t seq, struct ledger_cp *cp)
 {
 	const char *params[2];
 	char s[24], sql[256];
@@ -73,7 +74,7 @@ covering_cp(PGconn *c, const char *instance, int64_t seq, struct ledger_cp *cp)
 	    "$2 AND root IS NOT NULL ORDER BY seq DESC, signed_at_us DESC "
 	    "LIMIT 1",
 	    ledger_cp_columns);
-	res = PQexecParams(c, sql, 2, NULL, params, NULL, NULL, 1);
+	res = ledger_pq_read_params(c, sql, 2, params, until);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		r = SD_ERR_LEDGER;
 	else if (PQntuples(res) == 0)
@@ -86,7 +87,7 @@ covering_cp(PGconn *c, const char *instance, int64_t seq, struct ledger_cp *cp)
 
 /* The audit path of out->row.e (leaf seq - 1) to out->cp's root. */
 static int
-build_proof(PGconn *c, struct ledger_proof *out)
+build_proof(PGconn *c, const struct timespec *until, struct ledger_proof *out)
 {
 	struct merkle_node *nodes;
 	uint8_t root[SD_HASH_LEN];
@@ -100,7 +101,8 @@ build_proof(PGconn *c, struct ledger_proof *out)
 	n = merkle_proof_nodes(leaf, size, nodes, MERKLE_NODES_MAX);
 	if (size > 1 && n == 0)
 		goto out;
-	if (n > 0 && ledger_merkle_fetch(c, out->row.e.instance, nodes, n) != 0)
+	if (n > 0 &&
+	    ledger_merkle_fetch(c, until, out->row.e.instance, nodes, n) != 0)
 		goto out;
 	if ((np = merkle_proof_path(leaf, size, nodes, n, out->path)) < 0)
 		goto out;
@@ -132,24 +134,25 @@ not_theirs(const struct ledger_entry *e, const char *client)
 }
 
 static int
-read_entry(PGconn *c, const char *instance, int64_t seq, const char *client,
-    struct ledger_proof *out)
+read_entry(PGconn *c, const struct timespec *until, const char *instance,
+    int64_t seq, const char *client, struct ledger_proof *out)
 {
 	size_t got;
 	int r;
 
-	if ((r = read_rows(c, instance, seq - 1, 1, &out->row, &got)) != 0)
+	if ((r = read_rows(c, until, instance, seq - 1, 1, &out->row, &got)) !=
+	    0)
 		return r;
 	if (got == 0 || out->row.e.seq != seq ||
 	    not_theirs(&out->row.e, client))
 		return SD_ERR_NOT_FOUND;
-	r = covering_cp(c, instance, seq, &out->cp);
+	r = covering_cp(c, until, instance, seq, &out->cp);
 	if (r == SD_ERR_NOT_FOUND)
 		return 0; /* not yet under a checkpoint: no proof (yet) */
 	if (r != 0)
 		return r;
 	out->has_proof = 1;
-	return build_proof(c, out);
+	return build_proof(c, until, out);
 }
 
 struct entry_args {
@@ -160,12 +163,12 @@ struct entry_args {
 };
 
 static int
-entry_cb(PGconn *c, void *arg)
+entry_cb(PGconn *c, const struct timespec *until, void *arg)
 {
 	struct entry_args *a = arg;
 
 	memset(a->out, 0, sizeof(*a->out));
-	return read_entry(c, a->instance, a->seq, a->client, a->out);
+	return read_entry(c, until, a->instance, a->seq, a->client, a->out);
 }
 
 int
@@ -186,11 +189,12 @@ struct page_args {
 };
 
 static int
-page_cb(PGconn *c, void *arg)
+page_cb(PGconn *c, const struct timespec *until, void *arg)
 {
 	struct page_args *a = arg;
 
-	return read_rows(c, a->instance, a->after, a->limit, a->out, a->n);
+	return read_rows(
+	    c, until, a->instance, a->after, a->limit, a->out, a->n);
 }
 
 int
@@ -211,14 +215,14 @@ struct agg_args {
 };
 
 static int
-agg_cb(PGconn *c, void *arg)
+agg_cb(PGconn *c, const struct timespec *until, void *arg)
 {
 	struct agg_args *a = arg;
 	const char *params[2] = { a->instance, ledger_kind_name(a->kind) };
 	PGresult *res;
 	int r = SD_ERR_LEDGER;
 
-	res = PQexecParams(c, a->sql, 2, NULL, params, NULL, NULL, 1);
+	res = ledger_pq_read_params(c, a->sql, 2, params, until);
 	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
 		*a->out = ledger_pq_i64(res, 0, 0);
 		r = 0;

@@ -3,11 +3,16 @@
  * signing worker for the idempotency lookups, one for the admin socket
  * and the ledger reads, each made on first use, with the request lookup
  * (ledger_request.c) prepared, and made again once after a connection
- * broke.  The writer's session prepares the same lookup.
+ * broke.  Each read is answered within the reader's deadline, or its
+ * connection is dropped: a frozen server (its processes stopped, its
+ * machine paused) never closes one, and every request would wait for it
+ * as long as it stays frozen.  The writer's session prepares the same
+ * lookup.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "err.h"
 #include "ledger.h"
 #include "ledger_pq.h"
@@ -48,7 +53,7 @@ ledger_prepare_find(PGconn *c, char *errbuf, size_t errlen)
 }
 
 struct ledger_reader *
-ledger_reader_new(const char *conninfo)
+ledger_reader_new(const char *conninfo, long read_ms)
 {
 	struct ledger_reader *rd;
 
@@ -56,6 +61,7 @@ ledger_reader_new(const char *conninfo)
 	    (rd = calloc(1, sizeof(*rd))) == NULL)
 		return NULL;
 	memcpy(rd->conninfo, conninfo, strlen(conninfo) + 1);
+	rd->read_ms = read_ms > 0 ? read_ms : SD_COMMIT_MS_DEFAULT;
 	return rd;
 }
 
@@ -81,9 +87,10 @@ reader_connect(struct ledger_reader *rd, char *err, size_t errlen)
 }
 
 int
-ledger_reader_run(
-    struct ledger_reader *rd, int (*fn)(PGconn *c, void *arg), void *arg)
+ledger_reader_run(struct ledger_reader *rd,
+    int (*fn)(PGconn *c, const struct timespec *until, void *arg), void *arg)
 {
+	struct timespec until = sd_deadline_ms(rd->read_ms);
 	char err[256];
 	int r = SD_ERR_LEDGER, tries;
 
@@ -105,7 +112,16 @@ ledger_reader_run(
 			log_info("ledger lookup: connected again");
 			rd->down = 0;
 		}
-		r = fn(rd->conn, arg);
+		r = fn(rd->conn, &until, arg);
+		if (PQtransactionStatus(rd->conn) == PQTRANS_ACTIVE) {
+			/* still busy: no answer in time */
+			log_warn("ledger lookup: no answer within %ld ms: its "
+				 "connection is dropped",
+			    rd->read_ms);
+			PQfinish(rd->conn);
+			rd->conn = NULL;
+			return SD_ERR_LEDGER;
+		}
 		if (r != SD_ERR_LEDGER || PQstatus(rd->conn) == CONNECTION_OK)
 			break;
 		PQfinish(rd->conn);
@@ -120,10 +136,11 @@ struct confirm_args {
 };
 
 static int
-confirm_cb(PGconn *c, void *arg)
+confirm_cb(PGconn *c, const struct timespec *until, void *arg)
 {
 	struct confirm_args *a = arg;
 
+	(void)until; /* a commit: bounded by the commit deadline */
 	a->how = ledger_pq_confirm(c, a->l->commit_ms, &a->l->unconfirmed);
 	return a->how == LEDGER_PQ_LOST ? SD_ERR_LEDGER : 0;
 }

@@ -149,9 +149,12 @@ answers(const PGresult *res, struct ledger_entry *e, size_t n,
 }
 
 int
-ledger_find_more_on(PGconn *c, struct ledger_entry *e,
-    const struct ledger_req_key *more, size_t n, unsigned char *absent)
+ledger_find_more_on(PGconn *c, const struct timespec *until,
+    struct ledger_entry *e, const struct ledger_req_key *more, size_t n,
+    unsigned char *absent)
 {
+	struct ledger_pq_stmt s = { LEDGER_FIND_STMT, NULL, 2, NULL, NULL, NULL,
+		1 };
 	const char *params[2];
 	PGresult *res;
 	char *arrays, *ids;
@@ -162,7 +165,8 @@ ledger_find_more_on(PGconn *c, struct ledger_entry *e,
 		return SD_ERR_LEDGER;
 	params[0] = arrays;
 	params[1] = ids;
-	res = PQexecPrepared(c, LEDGER_FIND_STMT, 2, params, NULL, NULL, 1);
+	s.v = params;
+	res = ledger_pq_read(c, &s, until);
 	free(arrays);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		log_warn("ledger lookup: %.*s",
@@ -179,9 +183,9 @@ ledger_find_more_on(PGconn *c, struct ledger_entry *e,
 }
 
 int
-ledger_find_on(PGconn *c, struct ledger_entry *e)
+ledger_find_on(PGconn *c, const struct timespec *until, struct ledger_entry *e)
 {
-	return ledger_find_more_on(c, e, NULL, 0, NULL);
+	return ledger_find_more_on(c, until, e, NULL, 0, NULL);
 }
 
 struct find_args {
@@ -192,11 +196,11 @@ struct find_args {
 };
 
 static int
-find_cb(PGconn *c, void *arg)
+find_cb(PGconn *c, const struct timespec *until, void *arg)
 {
 	struct find_args *a = arg;
 
-	return ledger_find_more_on(c, a->e, a->more, a->n, a->absent);
+	return ledger_find_more_on(c, until, a->e, a->more, a->n, a->absent);
 }
 
 int

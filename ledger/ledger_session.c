@@ -319,6 +319,11 @@ ledger_writes_seen(struct ledger *l, int ok)
 void
 ledger_session_heartbeat(struct ledger *l)
 {
+	struct ledger_pq_stmt s = { NULL,
+		"SELECT NOT pg_is_in_recovery() AND "
+		"current_setting('transaction_read_only') = 'off'",
+		0, NULL, NULL, NULL, 0 };
+	struct timespec until;
 	PGresult *res;
 
 	if (l->conn == NULL) {
@@ -330,12 +335,18 @@ ledger_session_heartbeat(struct ledger *l)
 	if (!ledger_confirmed(l) && (!ledger_confirm(l) || l->conn == NULL))
 		return;
 	/* alive, and taking writes: not a replica in recovery, not
-	 * read-only (a failover's standby, default_transaction_read_only) */
-	res = PQexec(l->conn,
-	    "SELECT NOT pg_is_in_recovery() AND "
-	    "current_setting('transaction_read_only') = 'off'");
+	 * read-only (a failover's standby, default_transaction_read_only);
+	 * answering within the commit deadline: a frozen server (stopped,
+	 * paused) keeps its connections open and answers nothing */
+	until = sd_deadline_ms(l->commit_ms);
+	res = ledger_pq_read(l->conn, &s, &until);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
-		log_warn("ledger connection lost");
+		if (res == NULL && PQstatus(l->conn) == CONNECTION_OK)
+			log_warn("ledger: no answer within %ld ms: the "
+				 "connection is dropped",
+			    l->commit_ms);
+		else
+			log_warn("ledger connection lost");
 		ledger_session_drop(l);
 		(void)ledger_session_ensure(l, 0);
 	} else {

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "err.h"
 #include "ledger_pq.h"
 #include "ledger_writer.h"
@@ -83,10 +84,15 @@ ledger_commit_seen(struct ledger *l, int r)
 }
 
 /* 1 when the database holds exactly this entry (our own commit), 0 when
- * not, -1 on error. */
+ * not, -1 on error or when no answer came by until. */
 static int
-committed_as_is(struct ledger *l, const struct ledger_entry *e)
+committed_as_is(struct ledger *l, const struct timespec *until,
+    const struct ledger_entry *e)
 {
+	struct ledger_pq_stmt s = { NULL,
+		"SELECT 1 FROM ledger_entries WHERE instance = $1 AND seq = $2 "
+		"AND entry_hash = $3",
+		3, NULL, NULL, NULL, 0 };
 	const char *v[3];
 	int len[3] = { 0, 0, SD_HASH_LEN }, fmt[3] = { 0, 0, 1 };
 	char seq[24];
@@ -97,13 +103,26 @@ committed_as_is(struct ledger *l, const struct ledger_entry *e)
 	v[0] = l->instance;
 	v[1] = seq;
 	v[2] = (const char *)e->entry_hash;
-	res = PQexecParams(l->conn,
-	    "SELECT 1 FROM ledger_entries WHERE instance = $1 AND seq = $2 "
-	    "AND entry_hash = $3",
-	    3, NULL, v, len, fmt, 0);
+	s.v = v;
+	s.len = len;
+	s.fmt = fmt;
+	res = ledger_pq_read(l->conn, &s, until);
 	r = PQresultStatus(res) != PGRES_TUPLES_OK ? -1 : PQntuples(res) > 0;
 	PQclear(res);
 	return r;
+}
+
+/* A read the server did not answer in time leaves the connection busy:
+ * drop it (the next use reconnects).  1 when it was dropped. */
+static int
+drop_if_busy(struct ledger *l)
+{
+	if (l->conn == NULL || PQtransactionStatus(l->conn) != PQTRANS_ACTIVE)
+		return 0;
+	log_warn("ledger: no answer within %ld ms: the connection is dropped",
+	    l->commit_ms);
+	ledger_session_drop(l);
+	return 1;
 }
 
 /* The result of an entry whose commit was in doubt, or that hit the
@@ -112,13 +131,16 @@ committed_as_is(struct ledger *l, const struct ledger_entry *e)
 static int
 settle_recorded(struct ledger *l, struct ledger_entry *e)
 {
+	struct timespec until = sd_deadline_ms(l->commit_ms);
 	int r;
 
-	if ((r = committed_as_is(l, e)) != 0)
-		return r > 0 ? 0 : SD_ERR_LEDGER;
-	if (e->kind != LEDGER_SIGNATURE)
-		return SD_ERR_NOT_FOUND;
-	return ledger_find_on(l->conn, e);
+	if ((r = committed_as_is(l, &until, e)) == 0)
+		r = e->kind != LEDGER_SIGNATURE
+		    ? SD_ERR_NOT_FOUND
+		    : ledger_find_on(l->conn, &until, e);
+	else
+		r = r > 0 ? 0 : SD_ERR_LEDGER;
+	return drop_if_busy(l) ? SD_ERR_LEDGER : r;
 }
 
 static void
@@ -313,6 +335,7 @@ commit_applied(
 {
 	struct ledger_pq_stmt s;
 	enum ledger_pq_commit how;
+	struct timespec until;
 	PGresult *res;
 	int r;
 
@@ -338,7 +361,9 @@ commit_applied(
 	ledger_session_drop(l);
 	if (ledger_session_ensure(l, 0) != 0)
 		return LEDGER_IN_DOUBT; /* the next connection settles it */
-	r = committed_as_is(l, e);
+	until = sd_deadline_ms(l->commit_ms);
+	r = committed_as_is(l, &until, e);
+	(void)drop_if_busy(l);
 	if (r == 1)
 		return ledger_confirm(l) ? 0 : LEDGER_IN_DOUBT;
 	return r == 0 ? SD_ERR_LEDGER : LEDGER_IN_DOUBT;

@@ -159,7 +159,7 @@ ledger_rows(const struct bench_opts *o)
 	struct ledger_reader *rd;
 	int64_t n = -1;
 
-	if (o->db == NULL || (rd = ledger_reader_new(o->db)) == NULL)
+	if (o->db == NULL || (rd = ledger_reader_new(o->db, 0)) == NULL)
 		return -1;
 	if (ledger_count(rd, o->instance, LEDGER_SIGNATURE, &n) != 0)
 		n = -1;

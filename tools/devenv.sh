@@ -151,7 +151,7 @@ one does not load, and says why on this terminal):
 EOF
 if [ "$mode" = run-ha ]; then
 	hd=$(_ha_dir "$state")
-	ctl="env XDG_CONFIG_HOME=$hd/cfg XDG_DATA_HOME=$hd/data pg_autoctl"
+	ctl="env XDG_CONFIG_HOME=$hd/cfg XDG_DATA_HOME=$hd/data XDG_RUNTIME_DIR=$hd/run pg_autoctl"
 	if _envlib_is_root; then
 		ctl="runuser -u postgres -- $ctl"
 	fi

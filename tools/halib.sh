@@ -6,7 +6,8 @@
 # it; tools/envlib.sh sources it.  Everything lives in DIR/ha:
 #
 #   DIR/ha/mon DIR/ha/n1 DIR/ha/n2   the monitor's and the nodes' PGDATA
-#   DIR/ha/cfg DIR/ha/data           pg_autoctl's XDG config and state
+#   DIR/ha/cfg DIR/ha/data DIR/ha/run  pg_autoctl's XDG config, state
+#                                    and pid files
 #   DIR/ha/*.log DIR/ha/*.pid        each keeper's log and pid
 #   DIR/ha/ports                     "MONITOR NODE1 NODE2" (127.0.0.1)
 #   DIR/pgsock                       the Unix sockets of all three
@@ -36,13 +37,15 @@ _ha_dir() {
 	fi
 }
 
-# _ha_ctl DIR ARGS...: pg_autoctl as the owner, with DIR's XDG folders.
+# _ha_ctl DIR ARGS...: pg_autoctl as the owner, with DIR's XDG folders
+# (its pid files too: by default in /tmp/pg_autoctl, which the first user
+# to run pg_autoctl on the machine owns).
 _ha_ctl() {
 	local h
 	h=$(_ha_dir "$1")
 	shift
 	_pg_as env XDG_CONFIG_HOME="$h/cfg" XDG_DATA_HOME="$h/data" \
-		pg_autoctl "$@"
+		XDG_RUNTIME_DIR="$h/run" pg_autoctl "$@"
 }
 
 # ha_port DIR N: the port of the monitor (0) or node N (1, 2).
@@ -76,9 +79,16 @@ ha_conninfo() {
 		"${2:-seald_daemon}"
 }
 
+# _ha_owner: the servers' owner, and their superuser's name: pg_autoctl
+# connects to its server as the system user that runs it (postgres when
+# root runs the cluster, else the user).
+_ha_owner() {
+	if _envlib_is_root; then echo postgres; else id -un; fi
+}
+
 # _ha_sql DIR PORT DB SQL: as the superuser on one server.
 _ha_sql() {
-	_pg_sql "$1" "dbname=$3 port=$2 connect_timeout=2" "$4"
+	_pg_sql "$1" "dbname=$3 port=$2 connect_timeout=2 user=$(_ha_owner)" "$4"
 }
 
 # _ha_keeper DIR NAME: start `pg_autoctl run` for DIR/ha/NAME in the
@@ -172,10 +182,12 @@ ha_setup() {
 				ln -s "$h" "$dir/ha" && ln -s "$sock" "$dir/pgsock" || return 1
 			fi
 		fi
-		mkdir -p "$h" "$sock" && chmod 0755 "$sock" || return 1
+		mkdir -p "$h" "$h/run" "$sock" && chmod 0755 "$sock" &&
+			chmod 0700 "$h/run" || return 1
 		if _envlib_is_root; then
 			chown -R postgres: "$h" "$sock" || return 1
 		fi
+		_ha_initdb "$dir" "$h/mon" || return 1
 		if ! _ha_ctl "$dir" create monitor --pgctl "$bin/pg_ctl" \
 			--pgdata "$h/mon" --pgport "$port" --hostname 127.0.0.1 \
 			--listen 127.0.0.1 --auth trust --no-ssl \
@@ -184,7 +196,6 @@ ha_setup() {
 			_envlib_tail "$dir/ha/create-mon.log"
 			return 1
 		fi
-		_ha_sockdir "$dir" "$h/mon" || return 1
 		echo "$port $((port + 1)) $((port + 2))" >"$dir/ha/ports" || return 1
 		_ha_keeper "$dir" mon
 		_ha_ready "$dir" "$port" pg_auto_failover || return 1
@@ -196,9 +207,12 @@ ha_setup() {
 			return 1
 		# one node after the other: the first is the primary
 		for n in 1 2; do
+			# the standby's comes from the primary's base backup
+			[ "$n" = 2 ] || _ha_initdb "$dir" "$h/n$n" || return 1
 			if ! _ha_ctl "$dir" create postgres --pgctl "$bin/pg_ctl" \
 				--pgdata "$h/n$n" --pgport $((port + n)) --hostname 127.0.0.1 \
 				--listen 127.0.0.1 --name "node$n" --auth trust --no-ssl \
+				--pghost "$(readlink -f "$dir/pgsock")" \
 				--dbname seald \
 				--monitor "postgres://autoctl_node@127.0.0.1:$port/pg_auto_failover?sslmode=disable" \
 				>"$dir/ha/create-n$n.log" 2>&1; then
@@ -206,12 +220,13 @@ ha_setup() {
 				_envlib_tail "$dir/ha/create-n$n.log"
 				return 1
 			fi
-			_ha_sockdir "$dir" "$h/n$n" || return 1
 			_ha_keeper "$dir" "n$n"
 			_ha_ready "$dir" $((port + n)) seald || return 1
 		done
 	else
 		port=$(ha_port "$dir" 0)
+		# (a cluster made before its pid files moved there)
+		_pg_as mkdir -p -m 0700 "$(_ha_dir "$dir")/run" || return 1
 		_ha_keeper "$dir" mon
 		_ha_ready "$dir" "$port" pg_auto_failover || return 1
 		_ha_keeper "$dir" n1
@@ -222,8 +237,19 @@ ha_setup() {
 	_ha_roles "$dir" "$p"
 }
 
-# _ha_sockdir DIR PGDATA: the server's Unix sockets in DIR/pgsock only.
-_ha_sockdir() {
+# _ha_initdb DIR PGDATA: a new cluster in PGDATA, its superuser the owner
+# (_ha_owner), its Unix sockets in DIR/pgsock only.  Made here, not by pg_autoctl
+# create: pg_autoctl starts the server before anything could be added to
+# its configuration, and PostgreSQL's default socket folder
+# (/var/run/postgresql) is for root and postgres only.  The standby's
+# configuration comes with the primary's base backup.
+_ha_initdb() {
+	if ! _pg_as "$(pg_bindir)/initdb" -D "$2" -U "$(_ha_owner)" -E UTF8 \
+		--locale=C --auth=trust >"$2.initdb.log" 2>&1; then
+		envlib_err "initdb of $2 failed"
+		_envlib_tail "$2.initdb.log"
+		return 1
+	fi
 	_pg_as sh -c "cat >>'$2/postgresql.conf'" <<EOF
 
 # seald (tools/halib.sh): Unix sockets in the environment's folder

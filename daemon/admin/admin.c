@@ -351,7 +351,8 @@ admin_start(const struct daemon_deps *deps, char *errbuf, size_t errlen)
 	int fd;
 
 	if ((a = calloc(1, sizeof(*a))) == NULL ||
-	    (a->ko.rd = ledger_reader_new(cfg->conninfo)) == NULL) {
+	    (a->ko.rd = ledger_reader_new(
+		 cfg->conninfo, (long)cfg->commit_ms)) == NULL) {
 		free(a);
 		snprintf(errbuf, errlen, "out of memory");
 		close(deps->admin_fd);

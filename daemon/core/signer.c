@@ -435,7 +435,7 @@ signer_new(struct hsm *h, struct ledger *l, const char *conninfo,
 	atomic_init(&s->tickets, 0);
 	inflight_init(&s->inflight);
 	sd_queue_init(&s->queue, SD_SIGN_QUEUE_MAX);
-	if ((rd = ledger_reader_new(conninfo)) == NULL ||
+	if ((rd = ledger_reader_new(conninfo, ledger_commit_ms(l))) == NULL ||
 	    ledger_last_stamp(rd, tsa->instance, &s->clock.last_us) != 0) {
 		ledger_reader_free(rd);
 		snprintf(errbuf, errlen,
@@ -451,7 +451,8 @@ signer_new(struct hsm *h, struct ledger *l, const char *conninfo,
 	}
 	s->have_reaper = 1;
 	for (i = 0; i < workers; i++) {
-		if ((s->readers[i] = ledger_reader_new(conninfo)) == NULL ||
+		if ((s->readers[i] = ledger_reader_new(
+			 conninfo, ledger_commit_ms(l))) == NULL ||
 		    (wa = malloc(sizeof(*wa))) == NULL) {
 			snprintf(errbuf, errlen, "out of memory");
 			goto fail;

@@ -254,7 +254,8 @@ open_policy(struct seald *d, const char *override)
 	const struct cfg *cfg = d->cfg;
 	char err[512], detail[SD_DETAIL_MAX];
 
-	if ((d->rd = ledger_reader_new(cfg->conninfo)) == NULL) {
+	if ((d->rd = ledger_reader_new(cfg->conninfo, (long)cfg->commit_ms)) ==
+	    NULL) {
 		log_error("out of memory");
 		return SERVE_EX_START;
 	}

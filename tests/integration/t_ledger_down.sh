@@ -77,6 +77,80 @@ expect_code 200 "sign once the database takes writes"
 grep -q "a commit failed, or the database takes no writes: not ready" "$IT_DIR/seald.log" ||
 	fail "the log does not say why"
 
+tid "a frozen database (its processes stopped): 503 within the deadline, not ready, serving again once it thaws"
+# a paused machine or a server hung on its disk: its connections stay
+# open and nothing answers, not even a cancel; seald bounds every read
+# and commit itself (database.commit_timeout_ms, 5 s here)
+pm=$(head -n 1 "$IT_DIR/pg/postmaster.pid")
+# freeze/thaw SIG: the postmaster and every server process of the cluster
+pg_signal() {
+	kill "-$1" "$pm" $(pgrep -P "$pm") 2>/dev/null
+}
+it_at_exit "kill -CONT $pm \$(pgrep -P $pm) 2>/dev/null"
+pid_before=$(cat "$IT_DIR/seald.pid" 2>/dev/null)
+pg_signal STOP || fail "cannot stop the server processes"
+start=$(date +%s%N)
+sign_json demo-ec "$d" sha256 "t-frozen-$RANDOM"
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+note "sign on a frozen database answered $HTTP_CODE after ${ms} ms"
+expect_code 503 "sign on a frozen database"
+[ "$(json_str code)" = ledger_unavailable ] || fail "code: $(cat "$IT_BODY")"
+[ "$ms" -lt 8000 ] || fail "answered after ${ms} ms: the read is not bounded"
+start=$(date +%s%N)
+await_ready 503 12 || fail "/readyz still $HTTP_CODE 12 s into the freeze: $(cat "$IT_BODY")"
+note "/readyz 503 $(( ($(date +%s%N) - start) / 1000000 )) ms later"
+[ "$(jq -r .ledger "$IT_BODY")" = false ] || fail "readyz body: $(cat "$IT_BODY")"
+pg_signal CONT
+start=$(date +%s%N)
+ok=0
+for i in $(seq 1 100); do
+	sign_json demo-ec "$d" sha256 "t-thawed-$i-$RANDOM"
+	if [ "$HTTP_CODE" = 200 ]; then
+		ok=1
+		break
+	fi
+	sleep 0.1
+done
+note "first signature $(( ($(date +%s%N) - start) / 1000000 )) ms after the thaw"
+[ "$ok" = 1 ] || fail "still $HTTP_CODE after the thaw: $(cat "$IT_BODY")"
+await_ready 200 10 || fail "not ready 10 s after the thaw: $(cat "$IT_BODY")"
+[ "$(cat "$IT_DIR/seald.pid" 2>/dev/null)" = "$pid_before" ] || fail "seald was restarted"
+grep -q "no answer within 5000 ms" "$IT_DIR/seald.log" || fail "the log does not say why"
+
+tid "frozen under load, past a commit's deadline and its cancel's: nothing answered 200 is missing, seald serves again"
+# four clients for 22 s; 3 s in, the cluster is frozen for 12 s: a commit
+# then waits its 5 s, its cancel 5 s more (the cancel itself hangs on the
+# frozen server, on a thread of its own), and the connection is dropped
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+python3 "$here/sealclient.py" timed 22 4 "t-frz-$RANDOM" "$IT_SOCK" >"$IT_DIR/frozen-load.out" &
+lpid=$!
+sleep 3
+frozen=$(date +%s.%N)
+pg_signal STOP
+sleep 12
+pg_signal CONT
+thawed=$(date +%s.%N)
+wait "$lpid"
+n_ok=$(grep -c '^ok' "$IT_DIR/frozen-load.out")
+n_err=$(grep -c '^error' "$IT_DIR/frozen-load.out")
+# answered 200 while frozen: none may be (no commit can be made)
+during=$(awk -v a="$frozen" -v b="$thawed" '$1 == "ok" && $4 > a + 0.5 && $4 < b { n++ } END { print n + 0 }' \
+    "$IT_DIR/frozen-load.out")
+after=$(awk -v b="$thawed" '$1 == "ok" && $4 > b { n++ } END { print n + 0 }' "$IT_DIR/frozen-load.out")
+note "$n_ok answered 200 ($after after the thaw), $n_err refused; $during answered 200 while frozen"
+[ "$during" = 0 ] || fail "$during signatures answered 200 while the database was frozen"
+[ "$after" -gt 0 ] || fail "nothing signed after the thaw: $(tail -n 3 "$IT_DIR/frozen-load.out")"
+awk '$1 == "error" && $3 != 503 { print }' "$IT_DIR/frozen-load.out" >"$IT_DIR/frozen-other.out"
+[ ! -s "$IT_DIR/frozen-other.out" ] || fail "refused other than 503: $(head -n 3 "$IT_DIR/frozen-other.out")"
+awk '$1 == "ok" { print $2 }' "$IT_DIR/frozen-load.out" | sort >"$IT_DIR/frozen-ok.ids"
+psql_q "select request_id from ledger_entries where request_id like 't-frz-%'" | sort >"$IT_DIR/frozen-db.ids"
+missing=$(comm -23 "$IT_DIR/frozen-ok.ids" "$IT_DIR/frozen-db.ids" | wc -l)
+[ "$missing" = 0 ] || fail "$missing signatures answered 200 are not in the ledger"
+grep -q "no commit after 5000 ms: cancelling it" "$IT_DIR/seald.log" ||
+	fail "no commit was in flight at the freeze: the case proves nothing"
+await_ready 200 10 || fail "not ready 10 s after the thaw: $(cat "$IT_BODY")"
+[ "$(cat "$IT_DIR/seald.pid" 2>/dev/null)" = "$pid_before" ] || fail "seald was restarted"
+
 tid "requests refused while down never reached the ledger; the chain still links"
 n=$(psql_q "select count(*) from ledger_entries where request_id like 't-down-%'")
 [ "$n" = 0 ] || fail "$n rows for refused requests"

@@ -10,10 +10,6 @@ need_seald || return 0
 R=$IT_DIR/runha
 mkdir -p "$R"
 tid "make run-ha: the cluster made, seald serving, the printed commands work"
-if ! _envlib_is_root; then
-	skip "as root only for now (issue 29: pg_autoctl's first start needs /var/run/postgresql)"
-	return 0
-fi
 if ! port=$(ha_free_port); then
 	fail "pg_autoctl is not installed (make check installs pg-auto-failover-cli)"
 	return 0
