@@ -97,6 +97,7 @@
 #define SD_SIGN_QUEUE_MAX 4096     /* requests waiting for a worker */
 #define SD_SIGN_QUEUE_WAIT_MS 5000 /* longest wait for a worker */
 #define SD_SIGN_LOOKAHEAD 16       /* queued requests a lookup takes along */
+#define SD_LOOKUP_CONNS_MAX 8      /* the workers' lookup connections, shared */
 #define SD_CHECKPOINT_EVERY_DEFAULT 1000
 #define SD_CHECKPOINT_SECONDS_DEFAULT 60
 #define SD_NOTE_MAX 2048             /* a signed head's text (ledger_note.c) */

@@ -293,6 +293,18 @@ int ledger_record(struct ledger *l, struct ledger_entry *e, long wait_ms)
 struct ledger_reader *ledger_reader_new(const char *conninfo, long read_ms);
 void ledger_reader_free(struct ledger_reader *rd);
 
+/*
+ * n lookup connections shared by threads (ledger_pool.c): take one for a
+ * few reads, give it back.  A take waits while all n are taken: each is
+ * held for reads bounded by read_ms.
+ */
+struct ledger_pool;
+struct ledger_pool *ledger_pool_new(
+    const char *conninfo, long read_ms, size_t n);
+void ledger_pool_free(struct ledger_pool *p);
+struct ledger_reader *ledger_pool_take(struct ledger_pool *p);
+void ledger_pool_give(struct ledger_pool *p, struct ledger_reader *rd);
+
 /* A request as the ledger keys it. */
 struct ledger_req_key {
 	char client[SD_NAME_MAX];

@@ -29,8 +29,8 @@ struct signer {
 	pthread_t *threads;
 	pthread_t reaper;
 	int have_reaper;
-	struct ledger_reader **readers;
-	struct seal_clock clock; /* of the time-stamps */
+	struct ledger_pool *readers; /* the workers' lookup connections */
+	struct seal_clock clock;     /* of the time-stamps */
 	atomic_uint_fast64_t tickets;
 	struct inflight inflight; /* the signatures in progress */
 };
@@ -56,11 +56,6 @@ _Static_assert(sizeof(((struct ledger_req_key *)0)->request_id) ==
 	sizeof(((struct ledger_req_key *)0)->client) ==
 	    sizeof(((struct sign_job *)0)->client),
     "a lookahead key holds a job's client and request_id");
-
-struct worker_arg {
-	struct signer *s;
-	struct ledger_reader *rd;
-};
 
 static int
 is_signature(const struct sign_job *j)
@@ -309,9 +304,9 @@ mark(struct sd_qnode *n, void *arg)
  * lookahead.
  */
 static int
-look_up(struct signer *s, struct ledger_reader *rd, struct sign_job *j,
-    struct ahead *a)
+look_up(struct signer *s, struct sign_job *j, struct ahead *a)
 {
+	struct ledger_reader *rd;
 	size_t seen;
 	int r;
 
@@ -319,6 +314,8 @@ look_up(struct signer *s, struct ledger_reader *rd, struct sign_job *j,
 		metrics_inc(&m_lookups_ahead, 1);
 		return SD_ERR_NOT_FOUND;
 	}
+	/* a lookup connection for the reads only, not while the HSM signs */
+	rd = ledger_pool_take(s->readers);
 	a->n = 0;
 	seen = sd_queue_visit(&s->queue, SD_SIGN_LOOKAHEAD, collect, a);
 	metrics_inc(&m_lookups, 1);
@@ -326,24 +323,33 @@ look_up(struct signer *s, struct ledger_reader *rd, struct sign_job *j,
 	r = ledger_find_requests(rd, &j->entry, a->key, a->n, a->absent);
 	if (a->n > 0)
 		sd_queue_visit(&s->queue, seen, mark, a);
+	/* recorded: it goes out once a commit after it is confirmed (it may
+	 * be on the primary alone: a cancelled wait, another instance's) */
+	if (r == 0 &&
+	    (!ledger_confirmed(s->ledger) ||
+		!ledger_reader_confirm(rd, s->ledger)))
+		r = SD_ERR_LEDGER;
+	ledger_pool_give(s->readers, rd);
 	return r;
 }
 
 static void
-run_job(struct signer *s, struct ledger_reader *rd, struct sign_job *j,
-    struct ahead *a)
+run_job(struct signer *s, struct sign_job *j, struct ahead *a)
 {
 	struct ledger_entry *e = &j->entry;
+	struct ledger_reader *rd;
 	int r;
 
 	if (j->is_lookup) {
 		/* a client's own entry goes out once a commit after it is
 		 * confirmed: it may be on the primary only (auditors read on) */
+		rd = ledger_pool_take(s->readers);
 		r = run_lookup(rd, &j->lk);
 		if (r == 0 && j->lk.client[0] != '\0' &&
 		    (!ledger_confirmed(s->ledger) ||
 			!ledger_reader_confirm(rd, s->ledger)))
 			r = SD_ERR_LEDGER;
+		ledger_pool_give(s->readers, rd);
 		finish(j, r);
 		return;
 	}
@@ -363,13 +369,7 @@ run_job(struct signer *s, struct ledger_reader *rd, struct sign_job *j,
 		return;
 	}
 	fill_entry(j);
-	r = look_up(s, rd, j, a);
-	/* recorded: it goes out once a commit after it is confirmed (it may
-	 * be on the primary alone: a cancelled wait, another instance's) */
-	if (r == 0 &&
-	    (!ledger_confirmed(s->ledger) ||
-		!ledger_reader_confirm(rd, s->ledger)))
-		r = SD_ERR_LEDGER;
+	r = look_up(s, j, a);
 	if (r != SD_ERR_NOT_FOUND) { /* recorded, conflict, or ledger down */
 		finish(j, r);
 		return;
@@ -389,17 +389,16 @@ run_job(struct signer *s, struct ledger_reader *rd, struct sign_job *j,
 static void *
 worker_main(void *arg)
 {
-	struct worker_arg *wa = arg;
+	struct signer *s = arg;
 	struct sd_qnode *n;
 	struct ahead a;
 	int stopped = 0;
 
 	while (!stopped) {
-		if (sd_queue_pop(&wa->s->queue, &n, 1, -1, &stopped) == 1)
-			run_job(wa->s, wa->rd,
-			    SD_CONTAINER_OF(n, struct sign_job, qnode), &a);
+		if (sd_queue_pop(&s->queue, &n, 1, -1, &stopped) == 1)
+			run_job(
+			    s, SD_CONTAINER_OF(n, struct sign_job, qnode), &a);
 	}
-	free(wa);
 	return NULL;
 }
 
@@ -408,17 +407,13 @@ signer_new(struct hsm *h, struct ledger *l, const char *conninfo,
     unsigned int workers, const struct signer_tsa *tsa, char *errbuf,
     size_t errlen)
 {
-	struct worker_arg *wa;
 	struct ledger_reader *rd;
 	struct signer *s;
 	unsigned int i;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL ||
-	    (s->threads = calloc(workers, sizeof(*s->threads))) == NULL ||
-	    (s->readers = calloc(workers, sizeof(*s->readers))) == NULL) {
+	    (s->threads = calloc(workers, sizeof(*s->threads))) == NULL) {
 		snprintf(errbuf, errlen, "out of memory");
-		if (s != NULL)
-			free(s->threads);
 		free(s);
 		return NULL;
 	}
@@ -440,28 +435,23 @@ signer_new(struct hsm *h, struct ledger *l, const char *conninfo,
 		ledger_reader_free(rd);
 		snprintf(errbuf, errlen,
 		    "cannot read the time of the last time-stamp");
-		i = 0;
 		goto fail;
 	}
 	ledger_reader_free(rd);
+	if ((s->readers = ledger_pool_new(conninfo, ledger_commit_ms(l),
+		 workers < SD_LOOKUP_CONNS_MAX ? workers
+					       : SD_LOOKUP_CONNS_MAX)) ==
+	    NULL) {
+		snprintf(errbuf, errlen, "out of memory");
+		goto fail;
+	}
 	if (pthread_create(&s->reaper, NULL, reaper_main, s) != 0) {
 		snprintf(errbuf, errlen, "cannot start the reaper thread");
-		i = 0;
 		goto fail;
 	}
 	s->have_reaper = 1;
 	for (i = 0; i < workers; i++) {
-		if ((s->readers[i] = ledger_reader_new(
-			 conninfo, ledger_commit_ms(l))) == NULL ||
-		    (wa = malloc(sizeof(*wa))) == NULL) {
-			snprintf(errbuf, errlen, "out of memory");
-			goto fail;
-		}
-		wa->s = s;
-		wa->rd = s->readers[i];
-		if (pthread_create(&s->threads[i], NULL, worker_main, wa) !=
-		    0) {
-			free(wa);
+		if (pthread_create(&s->threads[i], NULL, worker_main, s) != 0) {
 			snprintf(errbuf, errlen, "cannot start worker threads");
 			goto fail;
 		}
@@ -469,8 +459,6 @@ signer_new(struct hsm *h, struct ledger *l, const char *conninfo,
 	}
 	return s;
 fail:
-	ledger_reader_free(s->readers[i]);
-	s->readers[i] = NULL;
 	signer_free(s);
 	return NULL;
 }
@@ -524,11 +512,9 @@ signer_free(struct signer *s)
 		return;
 	}
 	inflight_destroy(&s->inflight);
-	for (i = 0; i < s->nworkers; i++)
-		ledger_reader_free(s->readers[i]);
+	ledger_pool_free(s->readers);
 	sd_queue_destroy(&s->queue);
 	pthread_mutex_destroy(&s->clock.lock);
 	free(s->threads);
-	free(s->readers);
 	free(s);
 }

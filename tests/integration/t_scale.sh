@@ -53,3 +53,24 @@ out=$("$IT_BUILD/sealctl" ledger verify --db "$(pg_conninfo "$IT_DIR" seald)" 2>
 	fail "ledger verify: $out"
 grep -q '^instance scale-2: OK' <<<"$out" || fail "scale-2: $out"
 grep -q '^instance demo-1: OK' <<<"$out" || fail "demo-1: $out"
+
+tid "an instance with 64 HSM sessions (a network HSM's) holds at most 12 database connections"
+# its workers share the lookup connections (at most 8): one per session
+# would take 64 of PostgreSQL's slots (50 in this cluster, 100 by
+# default), and a second instance would find none left
+S3=$W/c
+it_instance "$S3" scale-3 -e "s/^  sessions: .*/  sessions: 64/"
+grep -q '^  sessions: 64' "$S3/seald.yaml" || fail "config: $(grep -A3 '^pkcs11' "$S3/seald.yaml")"
+conns() { psql_q "select count(*) from pg_stat_activity where application_name = 'seald'"; }
+before=$(conns)
+if ! seald_start "$IT_BUILD" "$S3"; then
+	fail "the 64-session instance did not start: $(tail -n 3 "$S3/seald.log")"
+	return 0
+fi
+python3 "$(dirname "${BASH_SOURCE[0]}")/sealclient.py" timed 3 32 "t-scale-64-$RANDOM" "$S3/seald.sock" >"$W/c.out"
+held=$(( $(conns) - before ))
+note "$(grep -c '^ok' "$W/c.out") signed by 32 clients in 3 s; the instance holds $held connections"
+grep -q '^error' "$W/c.out" && fail "errors: $(grep -m3 '^error' "$W/c.out")"
+[ "$(grep -c '^ok' "$W/c.out")" -gt 0 ] || fail "nothing signed"
+[ "$held" -le 12 ] || fail "$held database connections for one instance"
+seald_stop "$S3" >/dev/null 2>&1
