@@ -238,7 +238,7 @@ run-ha:
 # bench: seald against the raw PKCS#11 rate of the same key, in one run
 # (tools/bench.sh; BENCH_CLIENTS, BENCH_SECONDS, BENCH_KEY, BENCH_FORMAT)
 bench: deps
-	@$(MAKE) --no-print-directory all $(BUILD)/seald-bench
+	@$(MAKE) --no-print-directory all $(BUILD)/seald-bench $(BUILD)/tests/libp11fault.so
 	@bash tools/bench.sh $(BUILD)
 
 # check: install what is needed, then every unit and integration test,

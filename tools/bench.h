@@ -25,6 +25,8 @@ struct bench_opts {
 	/* ledger rows, RSS and CPU time: seald's pid, the postmaster's */
 	const char *db, *instance;
 	long pid, pg_pid;
+	/* a network HSM's round trip each C_Sign takes (p11fault), ms */
+	int hsm_latency_ms;
 };
 
 struct bench_load {

@@ -31,6 +31,9 @@
  * With $SEALD_FAULT_NO_MECH=CKM_RSA_PKCS_PSS (or CKM_ECDSA,
  * CKM_RSA_PKCS), the token lacks that mechanism: C_GetMechanismInfo and
  * C_SignInit answer CKR_MECHANISM_INVALID for it.
+ * With $SEALD_FAULT_SIGN_DELAY_MS=N, each C_Sign waits N ms (asleep, no
+ * CPU) before the real one: a network HSM's round trip, for `make bench`
+ * (BENCH_HSM_LATENCY_MS).
  * The real module is $SEALD_FAULT_MODULE (default: SoftHSM's).
  * Test code only: never installed, never linked into seald.
  */
@@ -362,12 +365,26 @@ f_get_attrs(
 	return rv;
 }
 
+/* SEALD_FAULT_SIGN_DELAY_MS: a network HSM's round trip, asleep. */
+static void
+sign_delay(void)
+{
+	long ms = env_num("SEALD_FAULT_SIGN_DELAY_MS");
+	struct timespec t = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (ms > 0 && nanosleep(&t, &t) != 0)
+		;
+}
+
 static CK_RV
 f_sign(CK_SESSION_HANDLE s, CK_BYTE_PTR in, CK_ULONG inlen, CK_BYTE_PTR out,
     CK_ULONG_PTR outlen)
 {
 	CK_RV rv = fault();
 
+	/* once per signature: a call that only asks the length is local */
+	if (out != NULL)
+		sign_delay();
 	if (rv == CKR_OK && always_auth() && ctx_missing(s))
 		rv = CKR_USER_NOT_LOGGED_IN;
 	if (always_auth())

@@ -2,7 +2,8 @@
 # t_ledger_down.sh — no commit, no signature: while PostgreSQL is down
 # every sign request fails with 503 ledger_unavailable and no signature,
 # /readyz says so, and seald serves again by itself once the database is
-# back (no restart).
+# back (no restart); a frozen one (its processes stopped) answers nothing,
+# and seald still answers within its deadline.
 
 need_seald || return 0
 d=$(digest_b64 sha256 "ledger down")
