@@ -169,7 +169,10 @@ ledger_rows(const struct bench_opts *o)
 
 	if (o->db == NULL || (rd = ledger_reader_new(o->db, 0)) == NULL)
 		return -1;
-	if (ledger_count(rd, o->instance, LEDGER_SIGNATURE, &n) != 0)
+	if (ledger_count(rd, o->instance,
+		strcmp(o->format, "tsa") == 0 ? LEDGER_TIMESTAMP
+					      : LEDGER_SIGNATURE,
+		&n) != 0)
 		n = -1;
 	ledger_reader_free(rd);
 	return n;
@@ -194,7 +197,7 @@ usage(void)
 {
 	fprintf(stderr,
 	    "usage: seald-bench -s SOCKET [-n CLIENTS] [-t SECONDS] [-k KEY] "
-	    "[-f raw|cms] [-a ALG]\n"
+	    "[-f raw|cms|cades-t|tsa] [-a ALG]\n"
 	    "         --module SO --token LABEL --pin-file F --label KEYLABEL "
 	    "[--raw-threads N]\n"
 	    "         [--db CONNINFO --instance NAME] [--pid SEALD_PID] "

@@ -8,7 +8,8 @@
 # the end, also on failure.
 #
 # BENCH_CLIENTS (32), BENCH_SECONDS (20), BENCH_KEY (demo-ec; demo-rsa is
-# RSA-3072), BENCH_FORMAT (raw, cms or cades-t), BENCH_DIGEST (sha256),
+# RSA-3072), BENCH_FORMAT (raw, cms or cades-t; tsa: RFC 3161 time-stamps
+# on /v1/tsa with the key demo-tsa), BENCH_DIGEST (sha256),
 # BENCH_CURVE (1,4,16,64,256; empty for none), BENCH_CURVE_SECONDS (5),
 # BENCH_JSON (bench.json), BENCH_SESSIONS (HSM sessions: seald's and the
 # raw run's; 4).
@@ -32,11 +33,20 @@ if [ $# -ne 1 ]; then
 	exit 2
 fi
 build=$(_envlib_abs "$1")
-key=${BENCH_KEY:-demo-ec}
-case "$key" in
-demo-ec | demo-rsa) ;;
+format=${BENCH_FORMAT:-raw}
+case "$format" in
+raw | cms | cades-t) key=${BENCH_KEY:-demo-ec} ;;
+tsa) key=${BENCH_KEY:-demo-tsa} ;; # time-stamps: /v1/tsa, the TSA key
 *)
-	echo "bench: BENCH_KEY must be demo-ec or demo-rsa" >&2
+	echo "bench: BENCH_FORMAT must be raw, cms, cades-t or tsa" >&2
+	exit 2
+	;;
+esac
+case "$format:$key" in
+raw:demo-ec | raw:demo-rsa | cms:demo-ec | cms:demo-rsa | cades-t:demo-ec | \
+	cades-t:demo-rsa | tsa:demo-tsa) ;;
+*)
+	echo "bench: BENCH_KEY must be demo-ec or demo-rsa (demo-tsa with BENCH_FORMAT=tsa)" >&2
 	exit 2
 	;;
 esac
@@ -96,7 +106,7 @@ if [ -n "$curve" ]; then
 	extra=(--curve "$curve" --curve-seconds "${BENCH_CURVE_SECONDS:-5}")
 fi
 "$build/seald-bench" -s "$dir/seald.sock" -n "$clients" "${raw[@]}" \
-	-t "${BENCH_SECONDS:-20}" -k "$key" -f "${BENCH_FORMAT:-raw}" \
+	-t "${BENCH_SECONDS:-20}" -k "$key" -f "$format" \
 	-a "${BENCH_DIGEST:-sha256}" --module "$module" \
 	--token "$SEALD_TOKEN_LABEL" --pin-file "$dir/pin" --label "seald-$key" \
 	--db "$(pg_conninfo "$dir")" --instance demo-1 --pid "$(cat "$dir/seald.pid")" \

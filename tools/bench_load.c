@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include <openssl/rand.h>
+#include <openssl/ts.h>
 
 #include "b64.h"
 #include "bench.h"
@@ -125,10 +126,12 @@ write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
-/* Read one response: its status into *status, its body into buf; 1 when
- * the server will close the connection.  -1 on a broken connection. */
+/* Read one response into buf: its status into *status, where its body
+ * starts and its length into *body and *blen; 1 when the server will
+ * close the connection.  -1 on a broken connection. */
 static int
-read_response(int fd, char *buf, size_t cap, int *status)
+read_response(
+    int fd, char *buf, size_t cap, int *status, const char **body, size_t *blen)
 {
 	size_t have = 0, need;
 	char *end = NULL, *cl;
@@ -166,7 +169,74 @@ read_response(int fd, char *buf, size_t cap, int *status)
 		have += (size_t)k;
 	}
 	buf[have] = '\0';
+	*body = end + 4;
+	*blen = (size_t)len;
 	return closing;
+}
+
+/* A time-stamp request (format "tsa"): a DER TimeStampReq for a fresh
+ * random imprint, with a random nonce, posted to /v1/tsa. */
+static int
+make_tsa_request(const struct bench_opts *o, char *req, size_t cap)
+{
+	uint8_t dg[64], *der = NULL;
+	const EVP_MD *md = strcmp(o->alg, "sha512") == 0 ? EVP_sha512()
+	    : strcmp(o->alg, "sha384") == 0              ? EVP_sha384()
+							 : EVP_sha256();
+	TS_REQ *tq = TS_REQ_new();
+	TS_MSG_IMPRINT *mi = TS_MSG_IMPRINT_new();
+	X509_ALGOR *alg = X509_ALGOR_new();
+	ASN1_INTEGER *nonce = NULL;
+	BIGNUM *bn = BN_new();
+	int len = -1, n = -1;
+
+	if (tq == NULL || mi == NULL || alg == NULL || bn == NULL ||
+	    RAND_bytes(dg, EVP_MD_get_size(md)) != 1 ||
+	    BN_rand(bn, 64, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) != 1 ||
+	    (nonce = BN_to_ASN1_INTEGER(bn, NULL)) == NULL ||
+	    X509_ALGOR_set0(alg, OBJ_nid2obj(EVP_MD_get_type(md)), V_ASN1_NULL,
+		NULL) != 1 ||
+	    TS_MSG_IMPRINT_set_algo(mi, alg) != 1 ||
+	    TS_MSG_IMPRINT_set_msg(mi, dg, EVP_MD_get_size(md)) != 1 ||
+	    TS_REQ_set_version(tq, 1) != 1 ||
+	    TS_REQ_set_msg_imprint(tq, mi) != 1 ||
+	    TS_REQ_set_nonce(tq, nonce) != 1 ||
+	    (len = i2d_TS_REQ(tq, &der)) <= 0)
+		goto out;
+	n = snprintf(req, cap,
+	    "POST /v1/tsa HTTP/1.1\r\nHost: localhost\r\n"
+	    "Content-Type: application/timestamp-query\r\n"
+	    "Content-Length: %d\r\n\r\n",
+	    len);
+	if (n > 0 && (size_t)n + (size_t)len < cap) {
+		memcpy(req + n, der, (size_t)len);
+		n += len;
+	} else {
+		n = -1;
+	}
+out:
+	OPENSSL_free(der);
+	ASN1_INTEGER_free(nonce);
+	BN_free(bn);
+	X509_ALGOR_free(alg);
+	TS_MSG_IMPRINT_free(mi);
+	TS_REQ_free(tq);
+	return n;
+}
+
+/* A TimeStampResp's status: 1 when granted (with or without mods). */
+static int
+tsa_granted(const char *body, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)body;
+	TS_RESP *tr = d2i_TS_RESP(NULL, &p, (long)len);
+	long st = -1;
+
+	if (tr != NULL)
+		st = ASN1_INTEGER_get(
+		    TS_STATUS_INFO_get0_status(TS_RESP_get_status_info(tr)));
+	TS_RESP_free(tr);
+	return st == 0 || st == 1;
 }
 
 /* One request: a fresh random digest under a fresh request_id. */
@@ -181,6 +251,8 @@ make_request(struct client *c, uint64_t i, char *req, size_t cap)
 						    : 32;
 	int n;
 
+	if (strcmp(o->format, "tsa") == 0)
+		return make_tsa_request(o, req, cap);
 	if (RAND_bytes(dg, (int)dlen) != 1 ||
 	    b64_encode(dg, dlen, b64, sizeof(b64)) != 0)
 		return -1;
@@ -213,6 +285,8 @@ client_main(void *arg)
 	struct client *c = arg;
 	struct timespec t0, t1;
 	char req[1024], *resp;
+	const char *body;
+	size_t blen;
 	uint64_t i = 0;
 	int fd = -1, status, n, r;
 
@@ -231,14 +305,19 @@ client_main(void *arg)
 		}
 		if ((n = make_request(c, i++, req, sizeof(req))) < 0 ||
 		    write_all(fd, req, (size_t)n) != 0 ||
-		    (r = read_response(fd, resp, RESP_MAX, &status)) < 0) {
+		    (r = read_response(
+			 fd, resp, RESP_MAX, &status, &body, &blen)) < 0) {
 			note_error(c, "connection lost");
 			close(fd);
 			fd = -1;
 			continue;
 		}
 		clock_gettime(CLOCK_MONOTONIC, &t1);
-		if (status == 200) {
+		/* a time-stamp's refusal is an HTTP 200 too (RFC 3161 3.4) */
+		if (status == 200 && strcmp(c->o->format, "tsa") == 0 &&
+		    !tsa_granted(body, blen)) {
+			note_error(c, "a TimeStampResp not granted");
+		} else if (status == 200) {
 			c->ok++;
 			c->h.b[bucket(
 			    (uint64_t)((t1.tv_sec - t0.tv_sec) * 1000000L +
