@@ -266,6 +266,7 @@ ledger_open(const char *conninfo, const char *instance,
 	atomic_store(&l->unconfirmed, 1);
 	atomic_store(&l->intact, 1); /* until a check finds a break */
 	pthread_mutex_init(&l->note_mu, NULL);
+	pthread_mutex_init(&l->server_mu, NULL);
 	if (chk == NULL)
 		chk = &none;
 	l->verify_rate = chk->verify_rate;

@@ -278,8 +278,25 @@ ledger_session_open(struct ledger *l, char *errbuf, size_t errlen)
 		l->conn = NULL;
 		return SD_ERR_LEDGER;
 	}
+	pthread_mutex_lock(&l->server_mu);
+	snprintf(l->server, sizeof(l->server), "%s %s", PQhost(l->conn),
+	    PQport(l->conn));
+	pthread_mutex_unlock(&l->server_mu);
 	atomic_store(&l->connected, 1);
 	return 0;
+}
+
+int
+ledger_server_is(struct ledger *l, PGconn *c)
+{
+	char s[sizeof(l->server)];
+	int same;
+
+	snprintf(s, sizeof(s), "%s %s", PQhost(c), PQport(c));
+	pthread_mutex_lock(&l->server_mu);
+	same = strcmp(s, l->server) == 0;
+	pthread_mutex_unlock(&l->server_mu);
+	return same;
 }
 
 int

@@ -8,7 +8,9 @@
  * closed for good (until a restart checks it again): no more entries are
  * accepted, readiness is down, the log and /metrics say where.  A
  * database that cannot be read is no verdict: the pass waits and starts
- * again.
+ * again.  Nor is a server other than the writer's (a standby, or after a
+ * failover the old primary, which may still answer with its chain cut
+ * where the new one went on).
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -139,7 +141,10 @@ watch_main(void *arg)
 				break;
 			continue;
 		}
-		if (in_recovery(c)) { /* a standby may lag: no verdict there */
+		/* a standby may lag, and after a failover the old primary may
+		 * still answer (its chain then ends where the new one went
+		 * on): no verdict but on the writer's server */
+		if (in_recovery(c) || !ledger_server_is(l, c)) {
 			PQfinish(c);
 			c = NULL;
 			if (nap(l, RETRY_MS))
@@ -154,6 +159,12 @@ watch_main(void *arg)
 			c = NULL;
 			if (nap(l, RETRY_MS))
 				break;
+			continue;
+		}
+		if (!p.v.ok && !ledger_server_is(l, c)) {
+			/* the writer moved during the pass */
+			PQfinish(c);
+			c = NULL;
 			continue;
 		}
 		if (!p.v.ok) {

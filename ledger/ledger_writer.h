@@ -77,6 +77,11 @@ struct ledger {
 	char lock_pid[16], lock_start[64];
 	char lock_tag[64], lock_held_tag[64]; /* its application_name */
 	char problem[256]; /* the failed start check, when overridden */
+	/* the server the writer's session is on ("host port", from libpq),
+	 * for the verifier to read that one: after a failover the old
+	 * primary may still answer (ledger_server_is) */
+	pthread_mutex_t server_mu;
+	char server[SD_CONNINFO_MAX + 16];
 	pthread_mutex_t note_mu;
 	char note[SD_NOTE_MAX]; /* the newest signed head ("": none yet) */
 
@@ -110,6 +115,10 @@ void ledger_session_drop(struct ledger *l);
  * check it against what seald committed, prepare the statements.  0, or
  * SD_ERR_LEDGER with a reason in errbuf. */
 int ledger_session_open(struct ledger *l, char *errbuf, size_t errlen);
+
+/* 1 when c is on the server the writer's session is on (libpq's host
+ * and port; any thread). */
+int ledger_server_is(struct ledger *l, PGconn *c);
 
 /* Bring the connection up unless it is (at most once per 200 ms when
  * rate_limited); 0 when connected. */

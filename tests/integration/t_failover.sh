@@ -160,6 +160,53 @@ for i in 1 2; do
 	expect_code 200 "a signature through instance $i"
 done
 
+tid "the primary's machine frozen under load (keeper and server stopped): the standby takes over, seald follows, nothing released is lost"
+# a paused VM: its connections stay open and answer nothing, not even a
+# cancel; seald's bounded reads and commits let it go and find the node
+# that takes writes, and the machine, thawed, rejoins as the standby
+frozen_node=$(ha_primary "$W") || frozen_node=$second
+fpg=$(cat "$W/ha/n$frozen_node.pid")
+# machine SIG: the node's keeper (its process group) and every server
+# process (each of which PostgreSQL puts in a group of its own)
+machine() {
+	local pm
+	pm=$(_pg_as head -n 1 "$(_ha_dir "$W")/n$frozen_node/postmaster.pid" 2>/dev/null)
+	kill "-$1" -- "-$fpg" 2>/dev/null
+	[ -n "$pm" ] && kill "-$1" $(pgrep -P "$pm") 2>/dev/null
+}
+it_at_exit "kill -CONT -- -$fpg 2>/dev/null; pkill -CONT -u $(_ha_owner) postgres 2>/dev/null"
+load 26 "$W/load3.out" &
+lpid=$!
+sleep 3
+frozen=$(date +%s.%N)
+machine STOP
+sleep 16
+machine CONT
+thawed=$(date +%s.%N)
+wait "$lpid"
+now=$(ha_primary "$W") || now=
+pause=$(pause "$W/load3.out" "$frozen")
+during=$(awk -v a="$frozen" -v b="$thawed" '$1 == "ok" && $4 > a + 1 && $4 < b' "$W/load3.out" | wc -l)
+note "node$frozen_node frozen 16 s; node$now takes the writes; signing paused $pause s, $during signed while it was frozen"
+[ -n "$now" ] && [ "$now" != "$frozen_node" ] || fail "no failover away from the frozen node: $(ha_state "$W")"
+[ "$during" -gt 0 ] || fail "nothing signed while the old primary was frozen: seald stayed on it"
+awk -v p="$pause" 'BEGIN { exit !(p > 0 && p < 16) }' || fail "signing paused $pause s"
+missing=$(on_primary "$W/load3.out")
+[ "$missing" = 0 ] || fail "$missing signatures answered 200 are not on the new primary"
+t0=$(date +%s%N)
+# the monitor's table may still show the roles of before the thaw: the
+# thawed node is a standby once it streams to the new primary, in sync
+end=$((SECONDS + 90))
+until [ "$(_ha_sql "$W" "$(ha_port "$W" "$now")" postgres "select count(*) from pg_stat_replication
+    where state = 'streaming' and sync_state in ('sync', 'quorum')" 2>/dev/null)" = 1 ] &&
+	ha_await "$W" 5 2>/dev/null; do
+	[ "$SECONDS" -lt "$end" ] || break
+	sleep 0.5
+done
+ha_await "$W" 1 || fail "the thawed node did not rejoin: $(ha_state "$W")"
+note "node$frozen_node a standby again $(( ($(date +%s%N) - t0) / 1000000 )) ms after the thaw"
+first=$frozen_node # the standby now, for the next case
+
 tid "the standby lost under load: the primary stops waiting for it, signing goes on, nothing released is lost"
 kill_under_load 14 "$W/load2.out" "$first"
 pause=$(pause "$W/load2.out" "$killed")
