@@ -118,11 +118,12 @@ await_ready 200 10 || fail "not ready 10 s after the thaw: $(cat "$IT_BODY")"
 grep -q "no answer within 5000 ms" "$IT_DIR/seald.log" || fail "the log does not say why"
 
 tid "frozen under load, past a commit's deadline and its cancel's: nothing answered 200 is missing, seald serves again"
-# four clients for 22 s; 3 s in, the cluster is frozen for 12 s: a commit
+# sixteen clients for 22 s (so that a commit is in flight, under valgrind
+# too); 3 s in, the cluster is frozen for 12 s: a commit
 # then waits its 5 s, its cancel 5 s more (the cancel itself hangs on the
 # frozen server, on a thread of its own), and the connection is dropped
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-python3 "$here/sealclient.py" timed 22 4 "t-frz-$RANDOM" "$IT_SOCK" >"$IT_DIR/frozen-load.out" &
+python3 "$here/sealclient.py" timed 22 16 "t-frz-$RANDOM" "$IT_SOCK" >"$IT_DIR/frozen-load.out" &
 lpid=$!
 sleep 3
 frozen=$(date +%s.%N)
