@@ -224,6 +224,8 @@ ledger_pq_exec_bounded(PGconn *c, const struct ledger_pq_stmt *s,
 				atomic_store(doubt, 1);
 			goto out;
 		}
+		if (k != NULL && atomic_load(&k->done) < 0)
+			break; /* the cancel could not go: c is lost */
 		if (left <= 0 && k != NULL)
 			break; /* not even the cancel was answered */
 		if (left <= 0) {
@@ -238,7 +240,8 @@ ledger_pq_exec_bounded(PGconn *c, const struct ledger_pq_stmt *s,
 				break;
 			continue;
 		}
-		if (wait_input(c, left) != 0)
+		/* with a cancel on its way, look at it every 50 ms */
+		if (wait_input(c, k != NULL && left > 50 ? 50 : left) != 0)
 			break;
 	}
 	PQclear(res); /* lost: whatever came is no answer */
