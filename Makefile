@@ -158,7 +158,7 @@ $(BUILD)/seald-bench: $(call obj,tools/bench.c tools/bench_load.c tools/bench_cp
 # what it needs (test_X_LIBS), and test_X_OBJ besides its own file
 UNIT_TESTS := test_err test_wire test_b64 test_cfg test_sign_req test_ledger_hash test_queue \
 	test_policy test_policy_values test_ratelimit test_merkle test_cms test_tsa test_secret test_path test_csr \
-	test_peer test_inflight test_wire_io test_name test_note test_p11uri
+	test_peer test_inflight test_recent test_wire_io test_name test_note test_p11uri
 test_err_LIBS := common
 test_wire_LIBS := proto evidence common
 test_b64_LIBS := common
@@ -183,6 +183,7 @@ test_csr_LIBS := evidence common
 test_csr_OBJ := tests/unit/softkey.c
 test_peer_LIBS := common
 test_inflight_LIBS := core common
+test_recent_LIBS := core common
 test_wire_io_LIBS := common
 test_name_LIBS := common
 test_p11uri_LIBS := common
@@ -320,10 +321,10 @@ install: all
 	install -m 0644 migrations/*.sql $(DESTDIR)$(PREFIX)/share/seald/migrations/
 
 # valgrind: every integration test but the package and load ones (a
-# load test measures speed: hostile, rogue; group_commit and lookahead
+# load test measures speed: hostile, rogue; group_commit and retries
 # count what signatures overlap or queue), with each seald
 # run under valgrind (tests/integration/valgrind.sh)
-VALGRIND_TESTS ?= $(filter-out deb fresh hostile rogue group_commit lookahead,$(patsubst tests/integration/t_%.sh,%,$(wildcard tests/integration/t_*.sh)))
+VALGRIND_TESTS ?= $(filter-out deb fresh hostile rogue group_commit retries,$(patsubst tests/integration/t_%.sh,%,$(wildcard tests/integration/t_*.sh)))
 valgrind: check-deps
 	@$(MAKE) --no-print-directory all $(BUILD)/tests/libp11fault.so
 	@bash tests/integration/valgrind.sh $(BUILD) $(VALGRIND_TESTS)

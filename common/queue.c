@@ -143,23 +143,6 @@ sd_queue_take_old(
 	return list;
 }
 
-size_t
-sd_queue_visit(struct sd_queue *q, size_t max,
-    int (*fn)(struct sd_qnode *, void *), void *arg)
-{
-	struct sd_qnode *n;
-	size_t seen = 0;
-
-	pthread_mutex_lock(&q->lock);
-	for (n = q->head; n != NULL && seen < max; n = n->next) {
-		seen++;
-		if (fn(n, arg) != 0)
-			break;
-	}
-	pthread_mutex_unlock(&q->lock);
-	return seen;
-}
-
 void
 sd_queue_stop(struct sd_queue *q)
 {

@@ -69,14 +69,6 @@ size_t sd_queue_pop_until(struct sd_queue *q, struct sd_qnode **out, size_t cap,
 struct sd_qnode *sd_queue_take_old(
     struct sd_queue *q, int (*old)(const struct sd_qnode *, void *), void *arg);
 
-/* Call fn(node, arg) on the queued nodes, oldest first, under the
- * queue's lock, until fn returns nonzero or max nodes were seen; fn may
- * change what a node holds, not the queue.  Returns how many it saw.
- * Nodes only leave from the head: one seen at position p is, in a later
- * visit, at p or before, or gone. */
-size_t sd_queue_visit(struct sd_queue *q, size_t max,
-    int (*fn)(struct sd_qnode *, void *), void *arg);
-
 /* Stop: pushes fail, waiting consumers wake. */
 void sd_queue_stop(struct sd_queue *q);
 

@@ -96,7 +96,6 @@
 #define SD_LEDGER_PAGE_MAX 500     /* ... and at most, with ?limit= */
 #define SD_SIGN_QUEUE_MAX 4096     /* requests waiting for a worker */
 #define SD_SIGN_QUEUE_WAIT_MS 5000 /* longest wait for a worker */
-#define SD_SIGN_LOOKAHEAD 16       /* queued requests a lookup takes along */
 #define SD_LOOKUP_CONNS_MAX 8      /* the workers' lookup connections, shared */
 #define SD_CHECKPOINT_EVERY_DEFAULT 1000
 #define SD_CHECKPOINT_SECONDS_DEFAULT 60

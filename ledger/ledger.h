@@ -305,22 +305,13 @@ void ledger_pool_free(struct ledger_pool *p);
 struct ledger_reader *ledger_pool_take(struct ledger_pool *p);
 void ledger_pool_give(struct ledger_pool *p, struct ledger_reader *rd);
 
-/* A request as the ledger keys it. */
-struct ledger_req_key {
-	char client[SD_NAME_MAX];
-	char request_id[SD_REQUEST_ID_MAX + 1];
-};
-
 /*
  * Look up the entry recorded for (e->client, e->request_id).  When it is
  * the same request (same request_hash) its result is copied into e
  * (replayed = 1) and 0 returned; SD_ERR_CONFLICT when it is another
  * request; SD_ERR_NOT_FOUND when there is none; SD_ERR_LEDGER on error.
- * In the same query, for each of more[0..n): absent[i] = 1 when the
- * ledger holds no entry for it, 0 when it does or on error.
  */
-int ledger_find_requests(struct ledger_reader *rd, struct ledger_entry *e,
-    const struct ledger_req_key *more, size_t n, unsigned char *absent)
+int ledger_find_request(struct ledger_reader *rd, struct ledger_entry *e)
     __attribute__((warn_unused_result));
 
 /*
@@ -357,6 +348,15 @@ struct ledger_proof {
 int ledger_get_entry(struct ledger_reader *rd, const char *instance,
     int64_t seq, const char *client, struct ledger_proof *out)
     __attribute__((warn_unused_result));
+
+/*
+ * fn(client, request_id, arg) for the last n signature requests
+ * instance recorded, newest first.  Returns 0 or SD_ERR_LEDGER (fn may
+ * have seen some).
+ */
+int ledger_last_requests(struct ledger_reader *rd, const char *instance,
+    size_t n, void (*fn)(const char *client, const char *request_id, void *),
+    void *arg) __attribute__((warn_unused_result));
 
 /*
  * The newest genTime of instance's time-stamp tokens (0 when none): the

@@ -13,8 +13,10 @@
  * synchronous replication cut by someone else (an administrator's
  * pg_cancel_backend) has no SQLSTATE of its own (01000) and its text is
  * in the server's language (lc_messages), so seald does not read it; a
- * commit says nothing else in a warning.  A server that answers not
- * even the cancel within another deadline has lost the connection.
+ * commit says nothing else in a warning.  A server that does not take
+ * the cancel within a second (a live one takes it in milliseconds: it is
+ * frozen), or answers not even the cancel within another deadline, has
+ * lost the connection.
  */
 #include <errno.h>
 #include <poll.h>
@@ -75,7 +77,8 @@ struct cancel_job {
 	atomic_int done; /* 0 in flight, 1 delivered, -1 failed */
 };
 
-#define CANCELS_MAX 8 /* threads still waiting on frozen servers */
+#define CANCELS_MAX 8        /* threads still waiting on frozen servers */
+#define CANCEL_TAKEN_MS 1000 /* a live server takes a cancel within */
 static atomic_int cancels_out;
 
 static void
@@ -201,7 +204,7 @@ ledger_pq_exec_bounded(PGconn *c, const struct ledger_pq_stmt *s,
 {
 	struct watch w = { 0 };
 	struct cancel_job *k = NULL;
-	struct timespec t0;
+	struct timespec t0, tk;
 	PGresult *res = NULL;
 	long left;
 
@@ -226,6 +229,14 @@ ledger_pq_exec_bounded(PGconn *c, const struct ledger_pq_stmt *s,
 		}
 		if (k != NULL && atomic_load(&k->done) < 0)
 			break; /* the cancel could not go: c is lost */
+		if (k != NULL && atomic_load(&k->done) == 0 &&
+		    sd_ms_since(&tk) >= CANCEL_TAKEN_MS) {
+			log_warn("ledger: the server did not take the cancel "
+				 "within %d ms (frozen?): the connection is "
+				 "lost",
+			    CANCEL_TAKEN_MS);
+			break;
+		}
 		if (left <= 0 && k != NULL)
 			break; /* not even the cancel was answered */
 		if (left <= 0) {
@@ -238,6 +249,7 @@ ledger_pq_exec_bounded(PGconn *c, const struct ledger_pq_stmt *s,
 				atomic_store(doubt, 1);
 			if ((k = cancel_start(c)) == NULL)
 				break;
+			clock_gettime(CLOCK_MONOTONIC, &tk);
 			continue;
 		}
 		/* with a cancel on its way, look at it every 50 ms */

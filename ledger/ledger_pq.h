@@ -98,7 +98,6 @@ int ledger_pq_bytes(const PGresult *res, int row, int col, void *dst,
     size_t cap, size_t *len, int nul);
 
 struct ledger_entry;
-struct ledger_req_key;
 
 /* 1 when column col of row r (binary format) is a boolean true. */
 int ledger_pq_true(const PGresult *res, int r, int col);
@@ -153,11 +152,13 @@ void ledger_pq_generic_plans(PGconn *c);
 #define LEDGER_FIND_STMT "seald_find_requests"
 int ledger_prepare_find(PGconn *c, char *errbuf, size_t errlen);
 
-/* ledger_find_requests on connection c (prepared), answered by until
- * (ledger_pq_read); ledger_find_on without more. */
-int ledger_find_more_on(PGconn *c, const struct timespec *until,
-    struct ledger_entry *e, const struct ledger_req_key *more, size_t n,
-    unsigned char *absent);
+/* ledger_find_request for each of b[0..n) in one query on connection c
+ * (prepared), answered by until (ledger_pq_read): found[i] is its result
+ * (0 replayed into b[i], SD_ERR_CONFLICT, SD_ERR_NOT_FOUND).  0, or
+ * SD_ERR_LEDGER when the query failed.  ledger_find_on: for one entry,
+ * its result. */
+int ledger_find_all_on(PGconn *c, const struct timespec *until,
+    struct ledger_entry *const *b, size_t n, int *found);
 int ledger_find_on(
     PGconn *c, const struct timespec *until, struct ledger_entry *e);
 

@@ -231,6 +231,50 @@ agg_cb(PGconn *c, const struct timespec *until, void *arg)
 	return r;
 }
 
+struct last_args {
+	const char *instance;
+	size_t n;
+	void (*fn)(const char *, const char *, void *);
+	void *arg;
+};
+
+static int
+last_cb(PGconn *c, const struct timespec *until, void *arg)
+{
+	struct last_args *a = arg;
+	const char *params[3];
+	char lim[24];
+	PGresult *res;
+	int row, r = SD_ERR_LEDGER;
+
+	snprintf(lim, sizeof(lim), "%zu", a->n);
+	params[0] = a->instance;
+	params[1] = ledger_kind_name(LEDGER_SIGNATURE);
+	params[2] = lim;
+	res = ledger_pq_read_params(c,
+	    "SELECT client, request_id FROM ledger_entries "
+	    "WHERE instance = $1 AND kind = $2 ORDER BY seq DESC LIMIT $3",
+	    3, params, until);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQnfields(res) == 2) {
+		for (row = 0; row < PQntuples(res); row++)
+			if (!PQgetisnull(res, row, 1))
+				a->fn(PQgetvalue(res, row, 0),
+				    PQgetvalue(res, row, 1), a->arg);
+		r = 0;
+	}
+	PQclear(res);
+	return r;
+}
+
+int
+ledger_last_requests(struct ledger_reader *rd, const char *instance, size_t n,
+    void (*fn)(const char *, const char *, void *), void *arg)
+{
+	struct last_args a = { instance, n, fn, arg };
+
+	return ledger_reader_run(rd, last_cb, &a);
+}
+
 int
 ledger_last_stamp(struct ledger_reader *rd, const char *instance, int64_t *us)
 {

@@ -1,9 +1,10 @@
 /*
- * ledger_request: the idempotency lookup.  Before signing, a worker asks
- * whether the ledger already holds its request (client, request_id): the
- * recorded result is replayed, another request under the id refused.  In
- * the same query it may ask about the requests queued behind its own, so
- * that their workers need not ask again.
+ * ledger_request: the idempotency lookup, whether the ledger already holds
+ * a request (client, request_id): the recorded result is replayed,
+ * another request under the id refused.  A worker asks before signing
+ * when seald saw the request recorded lately (daemon/core/recent.c).
+ * The ledger writer asks the same about a whole batch in one query when
+ * the (client, request_id) constraint refused it (ledger_write.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,27 +33,24 @@ array_elem(char *buf, size_t off, const char *s, int first)
 	return off;
 }
 
-/* The text-format arrays of the clients and of the request ids of e and
- * more[0..n), in one allocation (*ids points into the result); NULL when
+/* The text-format arrays of the clients and of the request ids of
+ * b[0..n), in one allocation (*ids points into the result); NULL when
  * out of memory. */
 static char *
-request_arrays(const struct ledger_entry *e, const struct ledger_req_key *more,
-    size_t n, char **ids)
+request_arrays(struct ledger_entry *const *b, size_t n, char **ids)
 {
-	size_t cmax = (n + 1) * (2 * SD_NAME_MAX + 3) + 3;
-	size_t imax = (n + 1) * (2 * (SD_REQUEST_ID_MAX + 1) + 3) + 3;
-	size_t i, co, io;
+	size_t cmax = n * (2 * SD_NAME_MAX + 3) + 3;
+	size_t imax = n * (2 * (SD_REQUEST_ID_MAX + 1) + 3) + 3;
+	size_t i, co = 1, io = 1;
 	char *buf;
 
 	if ((buf = malloc(cmax + imax)) == NULL)
 		return NULL;
 	*ids = buf + cmax;
 	buf[0] = (*ids)[0] = '{';
-	co = array_elem(buf, 1, e->client, 1);
-	io = array_elem(*ids, 1, e->request_id, 1);
 	for (i = 0; i < n; i++) {
-		co = array_elem(buf, co, more[i].client, 0);
-		io = array_elem(*ids, io, more[i].request_id, 0);
+		co = array_elem(buf, co, b[i]->client, i == 0);
+		io = array_elem(*ids, io, b[i]->request_id, i == 0);
 	}
 	buf[co++] = '}';
 	buf[co] = '\0';
@@ -110,58 +108,47 @@ replay_into(const struct ledger_entry *rec, struct ledger_entry *e)
 	return 0;
 }
 
-static void
-set_absent(unsigned char *absent, size_t n, unsigned char v)
-{
-	if (n > 0)
-		memset(absent, v, n);
-}
-
-/* The answer for e from LEDGER_FIND_STMT's rows; absent[i] = 0 for each of more
- * the ledger holds. */
+/* found[i] for each b[i] from LEDGER_FIND_STMT's rows (q.i is i + 1):
+ * replay_into's result; those without a row keep SD_ERR_NOT_FOUND. */
 static int
-answers(const PGresult *res, struct ledger_entry *e, size_t n,
-    unsigned char *absent)
+answers(
+    const PGresult *res, struct ledger_entry *const *b, size_t n, int *found)
 {
 	struct ledger_entry *rec;
-	int row, r = SD_ERR_NOT_FOUND;
+	int row, r;
 	int64_t q;
 
-	for (row = 0; row < PQntuples(res); row++) {
+	if ((rec = malloc(sizeof(*rec))) == NULL)
+		return SD_ERR_LEDGER;
+	for (row = 0, r = 0; row < PQntuples(res) && r == 0; row++) {
 		q = ledger_pq_i64(res, row, 0);
-		if (q < 1 || (uint64_t)q > n + 1) {
+		if (q < 1 || (uint64_t)q > n) {
 			log_error("ledger lookup: an answer to no request");
-			return SD_ERR_LEDGER;
+			r = SD_ERR_LEDGER;
+		} else if ((r = recorded(res, row, rec)) == 0) {
+			found[q - 1] = replay_into(rec, b[q - 1]);
 		}
-		if (q > 1) {
-			absent[q - 2] = 0;
-			continue;
-		}
-		if ((rec = calloc(1, sizeof(*rec))) == NULL)
-			return SD_ERR_LEDGER;
-		if ((r = recorded(res, row, rec)) == 0)
-			r = replay_into(rec, e);
-		free(rec);
-		if (r == SD_ERR_LEDGER)
-			return r;
 	}
+	secret_wipe(rec, sizeof(*rec));
+	free(rec);
 	return r;
 }
 
 int
-ledger_find_more_on(PGconn *c, const struct timespec *until,
-    struct ledger_entry *e, const struct ledger_req_key *more, size_t n,
-    unsigned char *absent)
+ledger_find_all_on(PGconn *c, const struct timespec *until,
+    struct ledger_entry *const *b, size_t n, int *found)
 {
 	struct ledger_pq_stmt s = { LEDGER_FIND_STMT, NULL, 2, NULL, NULL, NULL,
 		1 };
 	const char *params[2];
 	PGresult *res;
 	char *arrays, *ids;
+	size_t i;
 	int r;
 
-	set_absent(absent, n, 0);
-	if ((arrays = request_arrays(e, more, n, &ids)) == NULL)
+	for (i = 0; i < n; i++)
+		found[i] = SD_ERR_NOT_FOUND;
+	if ((arrays = request_arrays(b, n, &ids)) == NULL)
 		return SD_ERR_LEDGER;
 	params[0] = arrays;
 	params[1] = ids;
@@ -174,9 +161,7 @@ ledger_find_more_on(PGconn *c, const struct timespec *until,
 		    PQresultErrorMessage(res));
 		r = SD_ERR_LEDGER;
 	} else {
-		set_absent(absent, n, 1);
-		if ((r = answers(res, e, n, absent)) == SD_ERR_LEDGER)
-			set_absent(absent, n, 0);
+		r = answers(res, b, n, found);
 	}
 	PQclear(res);
 	return r;
@@ -185,32 +170,19 @@ ledger_find_more_on(PGconn *c, const struct timespec *until,
 int
 ledger_find_on(PGconn *c, const struct timespec *until, struct ledger_entry *e)
 {
-	return ledger_find_more_on(c, until, e, NULL, 0, NULL);
-}
+	int found, r = ledger_find_all_on(c, until, &e, 1, &found);
 
-struct find_args {
-	struct ledger_entry *e;
-	const struct ledger_req_key *more;
-	size_t n;
-	unsigned char *absent;
-};
+	return r != 0 ? r : found;
+}
 
 static int
 find_cb(PGconn *c, const struct timespec *until, void *arg)
 {
-	struct find_args *a = arg;
-
-	return ledger_find_more_on(c, until, a->e, a->more, a->n, a->absent);
+	return ledger_find_on(c, until, arg);
 }
 
 int
-ledger_find_requests(struct ledger_reader *rd, struct ledger_entry *e,
-    const struct ledger_req_key *more, size_t n, unsigned char *absent)
+ledger_find_request(struct ledger_reader *rd, struct ledger_entry *e)
 {
-	struct find_args a = { e, more, n, absent };
-	int r = ledger_reader_run(rd, find_cb, &a);
-
-	if (r == SD_ERR_LEDGER)
-		set_absent(absent, n, 0);
-	return r;
+	return ledger_reader_run(rd, find_cb, e);
 }

@@ -1,14 +1,25 @@
 /*
  * ledger_write: each entry's result from what the database answered.
  *
- * When the connection is lost during a commit, the writer reconnects,
- * reads the chain head again and asks the database, by (client,
- * request_id), which entries of the batch it holds: those are answered,
- * the others are written once more.  An in-doubt commit is thus resolved
- * by what the database holds, never guessed.  A batch that hits the
- * (client, request_id) constraint (the same request committed by another
- * instance) is written again one entry at a time so that only the
- * duplicates are affected (a lost commit there is settled the same way).
+ * When the connection is lost during a commit (within its deadline), the
+ * writer reconnects, reads the chain head again and asks the database,
+ * by (client, request_id), which entries of the batch it holds: those
+ * are answered, the others are written once more.  Past the deadline (a
+ * frozen server) they are answered in doubt at once, and the next
+ * connection settles them.  An in-doubt commit is thus resolved
+ * by what the database holds, never guessed.
+ *
+ * The (client, request_id) constraint is where seald's idempotency is
+ * decided: workers sign without asking the ledger first unless seald saw
+ * the request recorded lately (daemon/core/recent.c).  A batch the
+ * constraint refuses holds a request recorded already (a retry signed
+ * again, here or on another instance): one query on the writer's
+ * connection finds which, those are answered with the recorded entry
+ * (their new signature dropped) or a conflict, and the others are
+ * written again as a batch.  Refused again (another instance committed
+ * one of them meanwhile, two copies in one batch), they are written one
+ * entry at a time, so that only the duplicates are affected (a lost
+ * commit there is settled the same way).
  * A key entry commits with its change in one transaction.
  *
  * Every commit has seald's own deadline (ledger_bounded.c).  A commit the
@@ -37,6 +48,11 @@ static struct metrics_value m_entries =
 	"count).");
 static struct metrics_value m_failed = METRICS_COUNTER(
     "seald_ledger_commits_failed_total", "Commits that failed.");
+static struct metrics_value m_duplicates =
+    METRICS_COUNTER("seald_ledger_duplicates_total",
+	"Signatures not written because the ledger held their request "
+	"already (a retry signed again): dropped, the request answered with "
+	"the recorded entry or a conflict.");
 static void
 count_commit(size_t n, long us, int ok)
 {
@@ -52,6 +68,7 @@ ledger_write_add_metrics(void)
 	metrics_add(&m_commit.f);
 	metrics_add(&m_entries.f);
 	metrics_add(&m_failed.f);
+	metrics_add(&m_duplicates.f);
 }
 
 /* A commit's outcome into readiness: an unconfirmed one makes seald
@@ -204,7 +221,11 @@ write_one(struct ledger *l, struct ledger_entry *e, int may_retry)
 	}
 	if (r == SD_ERR_CONFLICT) {
 		r = settle_recorded(l, e);
-		return r == SD_ERR_NOT_FOUND ? SD_ERR_LEDGER : released(l, r);
+		if (r == SD_ERR_NOT_FOUND)
+			return SD_ERR_LEDGER;
+		if (r == 0 || r == SD_ERR_CONFLICT)
+			metrics_inc(&m_duplicates, 1);
+		return released(l, r);
 	}
 	if (r == INSERT_LOST) {
 		/* kept as in doubt, so that check_head takes it for seald's
@@ -235,14 +256,19 @@ write_one_by_one(struct ledger *l, struct ledger_entry **b, size_t n)
 		b[i]->result = write_one(l, b[i], 1);
 }
 
+static void write_unrecorded(
+    struct ledger *l, struct ledger_entry **b, size_t n, int may_retry);
+
 /*
  * Write b[0..n) and set each entry's result.  After a connection lost
  * mid-commit (and when may_retry), reconnect, settle the entries the
- * database holds and write the others once more.
+ * database holds and write the others once more.  A batch the request
+ * constraint refused is written without its recorded requests when
+ * settle (write_unrecorded), else one entry at a time.
  */
 static void
-write_entries(
-    struct ledger *l, struct ledger_entry **b, size_t n, int may_retry)
+write_entries(struct ledger *l, struct ledger_entry **b, size_t n,
+    int may_retry, int settle)
 {
 	struct ledger_entry *again[SD_LEDGER_BATCH_MAX];
 	struct timespec t0;
@@ -263,12 +289,19 @@ write_entries(
 		log_warn("ledger: %zu entries (seq %lld..%lld) committed but "
 			 "not confirmed",
 		    n, (long long)b[0]->seq, (long long)b[n - 1]->seq);
+	} else if (r == SD_ERR_CONFLICT && settle) {
+		write_unrecorded(l, b, n, may_retry);
 	} else if (r == SD_ERR_CONFLICT) {
 		write_one_by_one(l, b, n);
 	} else if (r == INSERT_LOST) {
 		doubt_of(l, b, n);
 		ledger_session_drop(l);
-		if (!may_retry || ledger_session_ensure(l, 0) != 0)
+		/* past the commit's deadline (a frozen server) the entries
+		 * are answered now, in doubt: the next connection settles
+		 * them, and a retry gets what the ledger holds */
+		if (!may_retry ||
+		    metrics_us_since(&t0) >= l->commit_ms * 1000 ||
+		    ledger_session_ensure(l, 0) != 0)
 			return;
 		for (i = 0; i < n; i++) {
 			b[i]->result = settle_recorded(l, b[i]);
@@ -283,11 +316,52 @@ write_entries(
 				if (b[i]->result == 0)
 					b[i]->result = SD_ERR_LEDGER;
 		if (m > 0)
-			write_entries(l, again, m, 0);
+			write_entries(l, again, m, 0, settle);
 	} else {
 		ledger_session_drop(
 		    l); /* start again from what the database holds */
 	}
+}
+
+/*
+ * b[0..n), refused by the request constraint: one query finds the
+ * requests the ledger holds; each is answered with its entry (replayed,
+ * its own signature wiped) or a conflict, and the others are written
+ * again (a second refusal: one at a time).  A replay goes out once a
+ * commit after it is confirmed: the others', or ledger_confirm's.
+ */
+static void
+write_unrecorded(
+    struct ledger *l, struct ledger_entry **b, size_t n, int may_retry)
+{
+	struct ledger_entry *rest[SD_LEDGER_BATCH_MAX];
+	int found[SD_LEDGER_BATCH_MAX];
+	struct timespec until = sd_deadline_ms(l->commit_ms);
+	size_t i, m = 0, replays = 0;
+	int r;
+
+	r = ledger_find_all_on(l->conn, &until, b, n, found);
+	if (drop_if_busy(l) || r != 0) {
+		set_all(b, n, SD_ERR_LEDGER);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		if (found[i] == SD_ERR_NOT_FOUND) {
+			rest[m++] = b[i];
+			continue;
+		}
+		b[i]->result = found[i];
+		replays += found[i] == 0;
+	}
+	metrics_inc(&m_duplicates, (long)(n - m));
+	if (m > 0)
+		write_entries(l, rest, m, may_retry, 0);
+	if (replays == 0 || (m > 0 && rest[0]->result == 0))
+		return; /* (a result 0 of the rest's: a confirmed commit) */
+	if (!ledger_confirm(l))
+		for (i = 0; i < n; i++)
+			if (b[i]->replayed && b[i]->result == 0)
+				b[i]->result = SD_ERR_LEDGER;
 }
 
 static int
@@ -411,7 +485,7 @@ ledger_write_all(struct ledger *l, struct ledger_entry **b, size_t n)
 		}
 		for (j = i; j < n && b[j]->apply == NULL; j++)
 			;
-		write_entries(l, b + i, j - i, 1);
+		write_entries(l, b + i, j - i, 1, 1);
 		i = j;
 	}
 }

@@ -52,8 +52,13 @@ finish_sign(struct creq *q)
 {
 	struct sign_job *j = &q->job;
 
-	/* Nothing new was signed: the request does not count. */
-	if (j->result != 0 || j->entry.replayed)
+	/* Nothing new was signed: the request does not count, unless the
+	 * HSM signed for it before its request was found recorded (a retry
+	 * seald did not know, or another request under a recorded id): that
+	 * cost what a new request costs. */
+	if (!(j->hsm_signed &&
+		(j->result == 0 || j->result == SD_ERR_CONFLICT)) &&
+	    (j->result != 0 || j->entry.replayed))
 		ratelimit_refund(q->c->d.rl, q->client);
 	if (j->result != 0) {
 		log_info("client %s request %.128s: %s", q->client->name,

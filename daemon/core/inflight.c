@@ -35,9 +35,8 @@ inflight_destroy(struct inflight *t)
 	pthread_mutex_destroy(&t->lock);
 }
 
-/* FNV-1a over the seed, the client, a separator and the request id. */
-static uint64_t
-hash_of(uint64_t seed, const char *client, const char *request_id)
+uint64_t
+inflight_hash(uint64_t seed, const char *client, const char *request_id)
 {
 	uint64_t h = 0xcbf29ce484222325ULL;
 	const unsigned char *p;
@@ -78,7 +77,7 @@ inflight_enter(struct inflight *t, struct inflight_node *n, const char *client,
 
 	n->client = client;
 	n->request_id = request_id;
-	n->hash = hash_of(t->seed, client, request_id);
+	n->hash = inflight_hash(t->seed, client, request_id);
 	n->next = n->first = n->last = NULL;
 	n->ncopies = 0;
 	clock_gettime(CLOCK_MONOTONIC, &n->since);

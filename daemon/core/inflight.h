@@ -55,6 +55,13 @@ enum inflight_entry {
 };
 
 void inflight_init(struct inflight *t);
+
+/* A request's hash: FNV-1a over seed (the table's is kept from the
+ * clients, so that they cannot pick ids for one chain in advance), the
+ * client, a separator and the request id; its top bits are the ones
+ * every byte reaches.  recent.c keys its fingerprints the same way. */
+uint64_t inflight_hash(
+    uint64_t seed, const char *client, const char *request_id);
 /* t must be empty (count 0). */
 void inflight_destroy(struct inflight *t);
 

@@ -1,10 +1,12 @@
 /*
  * signer: worker threads between the front and the HSM.  The order per
- * job is: wait for a copy of it in progress (inflight); look up (client,
- * request_id) in the ledger; if recorded, answer with the record (same
- * request) or a conflict; else sign in the HSM and queue the ledger
- * entry.  The signature leaves this process only through the ledger
- * callback after COMMIT; on any failure it is wiped.
+ * job is: wait for a copy of it in progress (inflight); when seald saw
+ * (client, request_id) recorded lately (recent), look it up in the
+ * ledger and, if recorded, answer with the record (same request) or a
+ * conflict; else sign in the HSM and queue the ledger entry, whose
+ * commit settles a request recorded all the same (ledger_write.c).  The
+ * signature leaves this process only through the ledger callback after
+ * COMMIT; on any failure it is wiped.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -17,6 +19,7 @@
 #include "err.h"
 #include "log.h"
 #include "metrics.h"
+#include "recent.h"
 #include "secret.h"
 #include "seal.h"
 #include "signer.h"
@@ -31,31 +34,10 @@ struct signer {
 	int have_reaper;
 	struct ledger_pool *readers; /* the workers' lookup connections */
 	struct seal_clock clock;     /* of the time-stamps */
-	atomic_uint_fast64_t tickets;
-	struct inflight inflight; /* the signatures in progress */
+	struct inflight inflight;    /* the signatures in progress */
+	struct recent recent;        /* the requests recorded lately */
+	int have_recent;
 };
-
-/* A queued signature's lookup done by the worker of an earlier one. */
-enum ahead_state {
-	AHEAD_NONE,    /* not looked up */
-	AHEAD_PENDING, /* in another worker's lookup now */
-	AHEAD_ABSENT,  /* the ledger did not hold it then */
-	AHEAD_OWN,     /* it did, or the query failed: its own worker asks */
-};
-
-/* The queued requests a worker looks up with its own (look_up). */
-struct ahead {
-	struct ledger_req_key key[SD_SIGN_LOOKAHEAD];
-	uint64_t ticket[SD_SIGN_LOOKAHEAD];
-	unsigned char absent[SD_SIGN_LOOKAHEAD];
-	size_t n;
-};
-
-_Static_assert(sizeof(((struct ledger_req_key *)0)->request_id) ==
-	    sizeof(((struct sign_req *)0)->request_id) &&
-	sizeof(((struct ledger_req_key *)0)->client) ==
-	    sizeof(((struct sign_job *)0)->client),
-    "a lookahead key holds a job's client and request_id");
 
 static int
 is_signature(const struct sign_job *j)
@@ -77,8 +59,6 @@ static int
 enqueue(struct signer *s, struct sign_job *j)
 {
 	clock_gettime(CLOCK_MONOTONIC, &j->queued_at);
-	j->ticket = atomic_fetch_add(&s->tickets, 1);
-	j->ahead = AHEAD_NONE;
 	return sd_queue_push(&s->queue, &j->qnode);
 }
 
@@ -105,14 +85,8 @@ go_on(struct signer *s, struct inflight_node *n)
 /* every signer's, in /metrics */
 static struct metrics_value m_lookups =
     METRICS_COUNTER("seald_ledger_lookups_total",
-	"Idempotency lookups sent for signature requests (one query each).");
-static struct metrics_value m_lookups_queued =
-    METRICS_COUNTER("seald_ledger_lookups_queued_total",
-	"Queued requests those lookups took along.");
-static struct metrics_value m_lookups_ahead =
-    METRICS_COUNTER("seald_ledger_lookups_ahead_total",
-	"Signature requests found absent by an earlier request's lookup (no "
-	"query of their own).");
+	"Idempotency lookups before signing (one query each): requests seald "
+	"saw recorded lately, a retry.");
 static struct metrics_value m_copies_waited =
     METRICS_COUNTER("seald_sign_copies_waited_total",
 	"Signature requests that waited for a copy of them in progress (a "
@@ -158,6 +132,8 @@ finish(struct sign_job *j, int r)
 	int in_table = j->in_table, recorded = r == 0 || r == SD_ERR_CONFLICT;
 	struct inflight_node *n = NULL;
 
+	if (recorded && is_signature(j)) /* before anyone hears of it */
+		recent_add(&s->recent, j->client, j->req.request_id);
 	if (in_table) {
 		j->in_table = 0;
 		n = recorded ? inflight_leave_all(&s->inflight, &j->copies)
@@ -256,73 +232,25 @@ run_lookup(struct ledger_reader *rd, struct ledger_lookup *lk)
 	    rd, lk->instance, lk->after, lk->limit, lk->rows, &lk->nrows);
 }
 
-/* sd_queue_visit: take a queued signature not looked up into the
- * lookahead. */
-static int
-collect(struct sd_qnode *n, void *arg)
-{
-	struct sign_job *j = SD_CONTAINER_OF(n, struct sign_job, qnode);
-	struct ahead *a = arg;
-
-	if (!is_signature(j) || j->ahead != AHEAD_NONE)
-		return 0;
-	memcpy(a->key[a->n].client, j->client, sizeof(a->key[a->n].client));
-	memcpy(a->key[a->n].request_id, j->req.request_id,
-	    sizeof(a->key[a->n].request_id));
-	a->ticket[a->n] = j->ticket;
-	j->ahead = AHEAD_PENDING;
-	return ++a->n == SD_SIGN_LOOKAHEAD;
-}
-
-/* sd_queue_visit: the lookahead's answer into the jobs still queued. */
-static int
-mark(struct sd_qnode *n, void *arg)
-{
-	struct sign_job *j = SD_CONTAINER_OF(n, struct sign_job, qnode);
-	struct ahead *a = arg;
-	size_t i;
-
-	for (i = 0; i < a->n; i++)
-		if (a->ticket[i] == j->ticket) {
-			j->ahead = a->absent[i] ? AHEAD_ABSENT : AHEAD_OWN;
-			break;
-		}
-	return 0;
-}
-
 /*
- * ledger_find_requests for j, unless the worker of an earlier job found
- * it absent.  The jobs queued behind j (among the next SD_SIGN_LOOKAHEAD)
- * that nobody looked up yet go into the same query; those the ledger
- * does not hold are marked, and their workers do not ask again.  A mark
- * stays true until the job finishes: no copy of a queued request is in
- * progress in this daemon meanwhile (inflight), unless it went around
- * the table; such a copy, or one sent to another instance, is settled at
- * COMMIT by the (client, request_id) constraint.  A job another worker
- * is looking up (pending), or that such a lookup found recorded or could
- * not answer, is looked up by its own worker, and taken into no other
- * lookahead.
+ * The idempotency lookup of j, when seald saw its request recorded
+ * lately (a retry): the recorded result (0, replayed into j->entry), a
+ * conflict, SD_ERR_LEDGER; SD_ERR_NOT_FOUND to sign it.  A request seald
+ * does not know is not asked about: the ledger's (client, request_id)
+ * constraint settles it at COMMIT if it was recorded all the same.
  */
 static int
-look_up(struct signer *s, struct sign_job *j, struct ahead *a)
+look_up(struct signer *s, struct sign_job *j)
 {
 	struct ledger_reader *rd;
-	size_t seen;
 	int r;
 
-	if (j->ahead == AHEAD_ABSENT) {
-		metrics_inc(&m_lookups_ahead, 1);
+	if (!recent_has(&s->recent, j->client, j->req.request_id))
 		return SD_ERR_NOT_FOUND;
-	}
 	/* a lookup connection for the reads only, not while the HSM signs */
 	rd = ledger_pool_take(s->readers);
-	a->n = 0;
-	seen = sd_queue_visit(&s->queue, SD_SIGN_LOOKAHEAD, collect, a);
 	metrics_inc(&m_lookups, 1);
-	metrics_inc(&m_lookups_queued, (long)a->n);
-	r = ledger_find_requests(rd, &j->entry, a->key, a->n, a->absent);
-	if (a->n > 0)
-		sd_queue_visit(&s->queue, seen, mark, a);
+	r = ledger_find_request(rd, &j->entry);
 	/* recorded: it goes out once a commit after it is confirmed (it may
 	 * be on the primary alone: a cancelled wait, another instance's) */
 	if (r == 0 &&
@@ -334,7 +262,7 @@ look_up(struct signer *s, struct sign_job *j, struct ahead *a)
 }
 
 static void
-run_job(struct signer *s, struct sign_job *j, struct ahead *a)
+run_job(struct signer *s, struct sign_job *j)
 {
 	struct ledger_entry *e = &j->entry;
 	struct ledger_reader *rd;
@@ -369,7 +297,7 @@ run_job(struct signer *s, struct sign_job *j, struct ahead *a)
 		return;
 	}
 	fill_entry(j);
-	r = look_up(s, j, a);
+	r = look_up(s, j);
 	if (r != SD_ERR_NOT_FOUND) { /* recorded, conflict, or ledger down */
 		finish(j, r);
 		return;
@@ -378,6 +306,7 @@ run_job(struct signer *s, struct sign_job *j, struct ahead *a)
 	ledger_preparing(s->ledger, 1);
 	r = seal_sign(s->hsm, &s->clock, j);
 	ledger_preparing(s->ledger, -1);
+	j->hsm_signed = r == 0;
 	if (r != 0) {
 		finish(j, r);
 		return;
@@ -391,15 +320,32 @@ worker_main(void *arg)
 {
 	struct signer *s = arg;
 	struct sd_qnode *n;
-	struct ahead a;
 	int stopped = 0;
 
 	while (!stopped) {
 		if (sd_queue_pop(&s->queue, &n, 1, -1, &stopped) == 1)
-			run_job(
-			    s, SD_CONTAINER_OF(n, struct sign_job, qnode), &a);
+			run_job(s, SD_CONTAINER_OF(n, struct sign_job, qnode));
 	}
 	return NULL;
+}
+
+static void
+add_recent(const char *client, const char *request_id, void *arg)
+{
+	recent_add(arg, client, request_id);
+}
+
+/* The requests this instance recorded last, into recent: retries that
+ * come soon after a restart are looked up, not signed again.  A failure
+ * costs only that (logged). */
+static void
+remember_recorded(
+    struct signer *s, struct ledger_reader *rd, const char *instance)
+{
+	if (ledger_last_requests(
+		rd, instance, RECENT_GEN, add_recent, &s->recent) != 0)
+		log_warn("cannot read the last requests recorded: retries of "
+			 "them will be signed again (and dropped at commit)");
 }
 
 struct signer *
@@ -418,8 +364,6 @@ signer_new(struct hsm *h, struct ledger *l, const char *conninfo,
 		return NULL;
 	}
 	metrics_add(&m_lookups.f);
-	metrics_add(&m_lookups_queued.f);
-	metrics_add(&m_lookups_ahead.f);
 	metrics_add(&m_copies_waited.f);
 	metrics_add(&m_copies_around.f);
 	metrics_add(&m_stamped.f);
@@ -427,9 +371,13 @@ signer_new(struct hsm *h, struct ledger *l, const char *conninfo,
 	s->ledger = l;
 	s->clock.require_sync = tsa->require_sync;
 	pthread_mutex_init(&s->clock.lock, NULL);
-	atomic_init(&s->tickets, 0);
 	inflight_init(&s->inflight);
 	sd_queue_init(&s->queue, SD_SIGN_QUEUE_MAX);
+	if (recent_init(&s->recent, s->inflight.seed) != 0) {
+		snprintf(errbuf, errlen, "out of memory");
+		goto fail;
+	}
+	s->have_recent = 1;
 	if ((rd = ledger_reader_new(conninfo, ledger_commit_ms(l))) == NULL ||
 	    ledger_last_stamp(rd, tsa->instance, &s->clock.last_us) != 0) {
 		ledger_reader_free(rd);
@@ -437,6 +385,7 @@ signer_new(struct hsm *h, struct ledger *l, const char *conninfo,
 		    "cannot read the time of the last time-stamp");
 		goto fail;
 	}
+	remember_recorded(s, rd, tsa->instance);
 	ledger_reader_free(rd);
 	if ((s->readers = ledger_pool_new(conninfo, ledger_commit_ms(l),
 		 workers < SD_LOOKUP_CONNS_MAX ? workers
@@ -469,6 +418,7 @@ signer_submit(struct signer *s, struct sign_job *j)
 	int r;
 
 	j->signer = s;
+	j->hsm_signed = 0;
 	/* set first: once entered, j may go on and finish on another thread */
 	j->in_table = is_signature(j);
 	if (!j->in_table)
@@ -512,6 +462,8 @@ signer_free(struct signer *s)
 		return;
 	}
 	inflight_destroy(&s->inflight);
+	if (s->have_recent)
+		recent_destroy(&s->recent);
 	ledger_pool_free(s->readers);
 	sd_queue_destroy(&s->queue);
 	pthread_mutex_destroy(&s->clock.lock);

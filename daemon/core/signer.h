@@ -61,14 +61,15 @@ struct sign_job {
 	/* outputs: result 0 means entry holds the committed signature */
 	int result;
 	struct ledger_entry entry;
+	/* the HSM signed for it: also when its request turned out recorded
+	 * at COMMIT and that signature was dropped (it counts as a new one) */
+	int hsm_signed;
 	/* completion, called once from a worker or the ledger writer */
 	void (*done)(struct sign_job *, void *);
 	void *arg;
 	/* private to the signer */
 	struct signer *signer;
 	struct timespec queued_at;
-	uint64_t ticket; /* unique per job */
-	int ahead;       /* its lookup by another worker: enum ahead_state */
 	struct sd_qnode qnode;
 	struct inflight_node copies; /* a signature: one copy at a time */
 	int in_table;                /* copies is in the signer's table */

@@ -192,15 +192,15 @@ if [ "$code_before" = 200 ]; then
 fi
 [ "$(rows "$rid")" = 1 ] || fail "$(rows "$rid") rows after the retry"
 
-tid "a lost answer in the one-at-a-time rewrite after a duplicate: settled at once on a new connection"
+tid "a lost answer in the rewrite after a duplicate: settled at once on a new connection"
 # A request signed on this instance while another instance (demo-1)
-# commits the same request: its batch hits the (client, request_id)
-# constraint and is written again one entry at a time; the proxy cuts
-# after the first single-row INSERT (an earlier request's) has
-# committed.  The writer is held meanwhile by a row the test's own
-# transaction holds the held request's id for (never committed).  Two
-# copies on one instance never meet in a batch: the second waits for the
-# first (inflight).
+# commits the same request: its batch of two hits the (client,
+# request_id) constraint, one query finds the duplicate recorded, and
+# the other request is written again alone; the proxy cuts after that
+# single-row INSERT has committed.  The writer is held meanwhile by a
+# row the test's own transaction holds the held request's id for (never
+# committed).  Two copies on one instance never meet in a batch: the
+# second waits for the first (inflight).
 rid=t-indoubt-dup-$RANDOM$RANDOM
 held=t-indoubt-held-$RANDOM
 n0=$(fired)
@@ -249,8 +249,11 @@ wait "$p1" "$p2" "$p3" "$locker"
 [ "$(head -c 3 "$W/held.out")" = 200 ] || fail "the held request: $(head -c 200 "$W/held.out")"
 [ "$(logged_since "$l0" 'ledger connection lost during commit')" = 1 ] ||
 	fail "seald did not see the connection lost during the commit"
-[ "$(logged_since "$l0" 'in-doubt entries were committed')" = 0 ] ||
-	fail "the cut hit a batch, not the one-at-a-time rewrite (the two requests were not in one batch)"
+[ "$(logged_since "$l0" '1 of 1 in-doubt entries were committed')" = 1 ] ||
+	fail "the cut did not hit the rewrite of one entry (the two requests were not in one batch)"
+[ "$(curl -s --max-time 5 --unix-socket "$S2/seald.sock" http://localhost/metrics |
+    sed -n 's/^seald_ledger_duplicates_total //p')" -ge 1 ] ||
+	fail "the duplicate was not found in the refused batch"
 [ "$(rows "$rid-first")" = 1 ] || fail "$(rows "$rid-first") rows for the first request"
 [ "$(head -c 3 "$W/first.out")" = 200 ] &&
 	[ "$(tail -n +2 "$W/first.out" | jq -r '"\(.ledger.seq) \(.signature)"')" = "$(recorded "$rid-first")" ] ||

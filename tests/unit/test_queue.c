@@ -229,51 +229,6 @@ test_take_old_stops_at_first_young(void **state)
 	sd_queue_destroy(&q);
 }
 
-/* sd_queue_visit: add 10 to each node's value; stop after one above 5 */
-static int
-bump(struct sd_qnode *n, void *arg)
-{
-	struct item *it = SD_CONTAINER_OF(n, struct item, node);
-
-	(*(int *)arg)++;
-	it->v += 10;
-	return it->v > 15;
-}
-
-static void
-test_visit_bounded_in_order(void **state)
-{
-	struct item it[4] = { { 1, { NULL } }, { 2, { NULL } }, { 9, { NULL } },
-		{ 0, { NULL } } };
-	struct sd_qnode *out[4];
-	struct sd_queue q;
-	int calls = 0, stopped, i;
-
-	(void)state;
-	sd_queue_init(&q, 8);
-	assert_int_equal(sd_queue_visit(&q, 4, bump, &calls), 0);
-	assert_int_equal(calls, 0);
-	for (i = 0; i < 4; i++)
-		assert_int_equal(sd_queue_push(&q, &it[i].node), 0);
-	/* max: only the first two */
-	assert_int_equal(sd_queue_visit(&q, 2, bump, &calls), 2);
-	assert_int_equal(calls, 2);
-	assert_int_equal(it[0].v, 11);
-	assert_int_equal(it[1].v, 12);
-	assert_int_equal(it[2].v, 9);
-	/* fn's nonzero: 9 became 19, and 0 was not seen */
-	calls = 0;
-	assert_int_equal(sd_queue_visit(&q, 8, bump, &calls), 1);
-	assert_int_equal(calls, 1);
-	assert_int_equal(it[0].v, 21);
-	assert_int_equal(it[3].v, 0);
-	/* the queue itself is unchanged */
-	assert_int_equal(sd_queue_pop(&q, out, 4, 0, &stopped), 4);
-	for (i = 0; i < 4; i++)
-		assert_ptr_equal(out[i], &it[i].node);
-	sd_queue_destroy(&q);
-}
-
 int
 main(void)
 {
@@ -284,7 +239,6 @@ main(void)
 		cmocka_unit_test(test_bounded_wait),
 		cmocka_unit_test(test_pop_until),
 		cmocka_unit_test(test_take_old_stops_at_first_young),
-		cmocka_unit_test(test_visit_bounded_in_order),
 	};
 
 	return cmocka_run_group_tests_name("queue", tests, NULL, NULL);
