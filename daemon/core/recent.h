@@ -51,7 +51,6 @@ void recent_add(struct recent *r, const char *client, const char *request_id);
 
 /* 1 when (client, request_id) may be recorded: seald saw it so lately,
  * or another id's fingerprint is the same; 0 when seald does not know. */
-int recent_has(
-    struct recent *r, const char *client, const char *request_id);
+int recent_has(struct recent *r, const char *client, const char *request_id);
 
 #endif

@@ -38,6 +38,30 @@ counters() {
 # near WANT GOT: GOT is WANT give or take one
 near() { [ "$2" -ge $(($1 - 1)) ] && [ "$2" -le $(($1 + 1)) ]; }
 
+# among_new RETRIED COUNT NEW: at once, 24 clients x COUNT retries of the
+# requests $tag-RETRIED-* (replies in RETRIED.again) and 24 x 2 new
+# requests $tag-NEW-*, checked; the counters before in l0 d0 h0 c0,
+# after in l1 d1 h1 c1
+among_new() {
+	local p
+	read -r l0 d0 h0 c0 <<<"$(counters)"
+	timeout 120 python3 "$CLIENT" "$IT_SOCK" 24 "$2" "$tag-$1" demo-rsa >"$W/$1.again" &
+	p=$!
+	timeout 120 python3 "$CLIENT" "$IT_SOCK" 24 2 "$tag-$3" demo-rsa >"$W/$3.out"
+	wait "$p"
+	read -r l1 d1 h1 c1 <<<"$(counters)"
+	replies_check "$W/$3.out" 48 "$tag-$3"
+	[ "$(grep -c '^ok .* false ' "$W/$3.out")" = 48 ] || fail "a new request was answered as a retry"
+	grep -q '^error' "$W/$1.again" && fail "retry errors: $(grep -m3 '^error' "$W/$1.again")"
+}
+
+# same_entries RETRIES FIRSTS: each retry was answered with the entry
+# (instance, seq) its first request got
+same_entries() {
+	cmp -s <(sort -k5 "$1" | awk '{ print $2, $3, $5 }') <(sort -k5 "$2" | awk '{ print $2, $3, $5 }') ||
+		fail "a retry got another entry than its first request"
+}
+
 tid "new requests are signed without a lookup"
 tag=t-re-$RANDOM$RANDOM
 read -r l0 d0 h0 c0 <<<"$(counters)"
@@ -49,22 +73,12 @@ replies_check "$W/new.out" 120 "$tag-new"
 near 120 $((h1 - h0)) || fail "$((h1 - h0)) HSM signatures for 120 requests"
 
 tid "retries queued among new requests are looked up, not signed again"
-read -r l0 d0 h0 c0 <<<"$(counters)"
-# the same 48 request ids again (retries), and 48 new ones, at once
-timeout 120 python3 "$CLIENT" "$IT_SOCK" 24 2 "$tag-new" demo-rsa >"$W/retry.out" &
-p1=$!
-timeout 120 python3 "$CLIENT" "$IT_SOCK" 24 2 "$tag-mix" demo-rsa >"$W/mix.out"
-wait "$p1"
-read -r l1 d1 h1 c1 <<<"$(counters)"
-replies_check "$W/mix.out" 48 "$tag-mix"
-grep -q '^error' "$W/retry.out" && fail "retry errors: $(grep -m3 '^error' "$W/retry.out")"
-[ "$(grep -c '^ok .* true ' "$W/retry.out")" = 48 ] ||
-	fail "$(grep -c '^ok .* true ' "$W/retry.out") of 48 retries replayed"
-[ "$(grep -c '^ok .* false ' "$W/mix.out")" = 48 ] || fail "a new request was answered as a retry"
-# each retry is answered with the seq its first request got
-sort -k5 "$W/retry.out" | awk '{ print $3, $5 }' >"$W/retry.seq"
-grep -E -- "-[0-9]+-[0-1]\$" "$W/new.out" | sort -k5 | awk '{ print $3, $5 }' >"$W/first.seq"
-cmp -s "$W/retry.seq" "$W/first.seq" || fail "a retry got another entry than its first request"
+# the first two of each client's requests again (48 retries), and 48 new
+among_new new 2 mix
+[ "$(grep -c '^ok .* true ' "$W/new.again")" = 48 ] ||
+	fail "$(grep -c '^ok .* true ' "$W/new.again") of 48 retries replayed"
+grep -E -- "-[0-9]+-[0-1]\$" "$W/new.out" >"$W/new.first"
+same_entries "$W/new.again" "$W/new.first"
 [ $((l1 - l0)) = 48 ] || fail "$((l1 - l0)) lookups for 48 retries and 48 new requests"
 near 48 $((h1 - h0)) || fail "$((h1 - h0)) HSM signatures for 48 new requests and 48 retries"
 [ "$(psql_q "select count(*) from ledger_entries where request_id like '$tag-%'")" = 168 ] ||
@@ -101,21 +115,12 @@ if ! seald_start "$IT_BUILD" "$S2"; then
 fi
 timeout 120 python3 "$CLIENT" "$S2/seald.sock" 24 1 "$tag-other" demo-rsa >"$W/other.out"
 replies_check "$W/other.out" 24 "$tag-other" retries-2
-read -r l0 d0 h0 c0 <<<"$(counters)"
 # the 24 again on this instance, among 48 new requests, at once: batches
 # that hold both
-timeout 120 python3 "$CLIENT" "$IT_SOCK" 24 2 "$tag-mix2" demo-rsa >"$W/mix2.out" &
-p1=$!
-timeout 120 python3 "$CLIENT" "$IT_SOCK" 24 1 "$tag-other" demo-rsa >"$W/again.out"
-wait "$p1"
-read -r l1 d1 h1 c1 <<<"$(counters)"
-replies_check "$W/mix2.out" 48 "$tag-mix2"
-grep -q '^error' "$W/again.out" && fail "retry errors: $(grep -m3 '^error' "$W/again.out")"
-[ "$(grep -c '^ok retries-2 .* true ' "$W/again.out")" = 24 ] ||
-	fail "$(grep -c '^ok retries-2 .* true ' "$W/again.out") of 24 retries answered with the other instance's entry"
-sort -k5 "$W/again.out" | awk '{ print $3, $5 }' >"$W/again.seq"
-sort -k5 "$W/other.out" | awk '{ print $3, $5 }' >"$W/other.seq"
-cmp -s "$W/again.seq" "$W/other.seq" || fail "a retry got another entry than its first request"
+among_new other 1 mix2
+[ "$(grep -c '^ok retries-2 .* true ' "$W/other.again")" = 24 ] ||
+	fail "$(grep -c '^ok retries-2 .* true ' "$W/other.again") of 24 retries answered with the other instance's entry"
+same_entries "$W/other.again" "$W/other.out"
 [ $((d1 - d0)) = 24 ] || fail "$((d1 - d0)) signatures dropped for 24 recorded requests"
 near 72 $((h1 - h0)) || fail "$((h1 - h0)) HSM signatures for 48 new requests and 24 unknown retries"
 [ "$(psql_q "select count(*) from ledger_entries where request_id like '$tag-other-%'")" = 24 ] ||
